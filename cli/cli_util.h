@@ -1,0 +1,35 @@
+/* Helpers shared by the subcommands: error printing, option parsing,
+ * a terminal progress line, and Ctrl-C turned into an abort request. */
+#ifndef LFTF_CLI_UTIL_H
+#define LFTF_CLI_UTIL_H
+
+#include "lftf.h"
+
+#include <stddef.h>
+
+/* Prints "lftf <cmd>: <what>: <status>: <last error>" and returns 1. */
+int cli_fail(const char *cmd, const char *what, int status);
+/* Prints a usage error and returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Option parsing: if argv[*i] is `name` (e.g. "--model"), stores the next
+ * argument (or the part after '=' in "--model=x") in *value, advances *i and
+ * returns 1; returns -1 if the value is missing; 0 if it is another option. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* Parses numbers strictly; returns 0 on success. */
+int cli_parse_size(const char *s, size_t *out);
+int cli_parse_int(const char *s, int *out);
+int cli_parse_double(const char *s, double *out);
+int cli_parse_u64(const char *s, unsigned long long *out);
+
+/* Installs a SIGINT handler; cli_progress() then returns non-zero (abort)
+ * after Ctrl-C.  The progress line is drawn on stderr when it is a terminal. */
+void cli_install_interrupt(void);
+int cli_interrupted(void);
+int cli_progress(const char *stage, size_t done, size_t total, void *user);
+
+#endif

@@ -1,0 +1,16 @@
+/* The lftf program's subcommands; each lives in cli/cmd_<name>.c and returns
+ * a process exit code (0 ok, 1 failure, 2 usage error). */
+#ifndef LFTF_CLI_COMMANDS_H
+#define LFTF_CLI_COMMANDS_H
+
+int cmd_info(int argc, char **argv);
+int cmd_probs(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_build_data(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_locate(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_apply_delta(int argc, char **argv);
+
+#endif

@@ -1,0 +1,52 @@
+/* lftf: command-line front end of liblftf. */
+#include "commands.h"
+#include "lftf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"info", cmd_info, "print a model's architecture as JSON"},
+    {"probs", cmd_probs, "next-token probabilities of target words after prompts"},
+    {"tokenize", cmd_tokenize, "encode text with a tokenizer.json"},
+    {"build-data", cmd_build_data, "regenerate the GenBiasEval / GenHintEval files"},
+    {"eval", cmd_eval, "AFGB-Score and UB-Score of a model"},
+    {"locate", cmd_locate, "rank transformer blocks by BMI"},
+    {"finetune", cmd_finetune, "fine-tune the located blocks and save the model"},
+    {"run", cmd_run, "evaluate, locate, fine-tune, evaluate again (the LFTF pipeline)"},
+    {"apply-delta", cmd_apply_delta, "apply a saved delta to its base model"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: lftf <command> [options]   (lftf <command> --help)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nliblftf %s\n", lftf_version());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("lftf %s\n", lftf_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "lftf: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,486 @@
+/*
+ * liblftf — Locating First and Then Fine-Tuning (Qin et al. 2025) for
+ * measuring and mitigating gender bias in large language models.
+ *
+ * Stable C API.  Conventions (see README.md, "API conventions"):
+ *
+ *  - Every call that can fail returns int: LFTF_OK (0) or a negative
+ *    lftf_status.  lftf_status_str() names a code; lftf_last_error() returns
+ *    the calling thread's message for the last failure (never NULL).
+ *  - Objects are opaque handles created through out-parameters and released
+ *    with lftf_*_free(), which accepts NULL.
+ *  - Options are structs passed by const pointer whose first member is
+ *    struct_size; fill them with lftf_*_params_init() and then change what you
+ *    need.  A NULL params pointer means "all defaults".
+ *  - Memory: strings and arrays that a call returns through a `char **` or
+ *    `T **` out-parameter are owned by the caller and released with
+ *    lftf_free().  `const` pointers returned by getters are borrowed: they stay
+ *    valid until the owning handle is freed (or modified, where noted).
+ *  - Threading: a handle is used by one thread at a time.  Different handles
+ *    may be used from different threads concurrently, except that a dataset,
+ *    tokenizer or report may be read from many threads at once.  A model is
+ *    mutated by training: do not evaluate a model while a trainer runs on it.
+ *    The log callback and thread count are process-global.
+ *  - Long operations take an lftf_progress_fn; a non-zero return aborts the
+ *    operation with LFTF_E_ABORTED, leaving no half-written output and (for
+ *    training) the model as it was before the call.
+ */
+#ifndef LFTF_H
+#define LFTF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  define LFTF_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#  define LFTF_API __attribute__((visibility("default")))
+#else
+#  define LFTF_API
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Version                                                             */
+/* ------------------------------------------------------------------ */
+
+#define LFTF_VERSION_MAJOR 0
+#define LFTF_VERSION_MINOR 1
+#define LFTF_VERSION_PATCH 0
+#define LFTF_VERSION_NUMBER \
+    (LFTF_VERSION_MAJOR * 10000 + LFTF_VERSION_MINOR * 100 + LFTF_VERSION_PATCH)
+#define LFTF_VERSION_STRING "0.1.0"
+
+/** "MAJOR.MINOR.PATCH" of the loaded library (compare with LFTF_VERSION_STRING). */
+LFTF_API const char *lftf_version(void);
+/** LFTF_VERSION_NUMBER of the loaded library. */
+LFTF_API unsigned lftf_version_number(void);
+
+/* ------------------------------------------------------------------ */
+/* Status codes and errors                                             */
+/* ------------------------------------------------------------------ */
+
+typedef enum lftf_status {
+    LFTF_OK = 0,
+    LFTF_E_INVALID_ARG = -1,  /* a NULL handle, bad option value, bad params struct_size */
+    LFTF_E_NOMEM = -2,        /* host allocation failed */
+    LFTF_E_IO = -3,           /* a file or directory is missing, unreadable or unwritable */
+    LFTF_E_FORMAT = -4,       /* malformed file content: JSON, JSONL, safetensors */
+    LFTF_E_UNSUPPORTED = -5,  /* unknown architecture, dtype, tokenizer component, device */
+    LFTF_E_NOT_FOUND = -6,    /* a required tensor, field, token or dataset is missing */
+    LFTF_E_RANGE = -7,        /* index out of range, prompt longer than the model allows */
+    LFTF_E_TORCH = -8,        /* libtorch reported an error */
+    LFTF_E_DEVICE = -9,       /* device unavailable or out of device memory */
+    LFTF_E_ABORTED = -10,     /* a progress callback asked to stop */
+    LFTF_E_NUMERIC = -11,     /* NaN or infinite value (e.g. a training loss) */
+    LFTF_E_EXISTS = -12,      /* output exists, is not empty, or equals the input */
+    LFTF_E_ENCODING = -13,    /* invalid UTF-8 in text */
+    LFTF_E_EMPTY = -14        /* an empty dataset or selection */
+} lftf_status;
+
+/** Static name of a status code, e.g. "LFTF_E_IO: input/output error". Never NULL. */
+LFTF_API const char *lftf_status_str(int status);
+/** The calling thread's message for its last failed call; "" if none. Never NULL.
+ *  Borrowed: valid until the next failing call on this thread. */
+LFTF_API const char *lftf_last_error(void);
+/** Clears this thread's last error message. */
+LFTF_API void lftf_clear_error(void);
+/** Releases memory that liblftf returned through an out-parameter. NULL is fine. */
+LFTF_API void lftf_free(void *ptr);
+
+/* ------------------------------------------------------------------ */
+/* Logging, progress, threads                                          */
+/* ------------------------------------------------------------------ */
+
+typedef enum lftf_log_level {
+    LFTF_LOG_DEBUG = 0,
+    LFTF_LOG_INFO = 1,
+    LFTF_LOG_WARN = 2,
+    LFTF_LOG_ERROR = 3,
+    LFTF_LOG_NONE = 4
+} lftf_log_level;
+
+typedef void (*lftf_log_fn)(lftf_log_level level, const char *message, void *user);
+
+/** Installs a process-global log callback (NULL restores the default, which
+ *  writes messages at or above the log level to stderr). */
+LFTF_API void lftf_set_log_callback(lftf_log_fn fn, void *user);
+/** Minimum level passed to the log callback (default LFTF_LOG_WARN). */
+LFTF_API void lftf_set_log_level(lftf_log_level level);
+
+/** Progress of a long operation.  `stage` names the phase ("load", "eval",
+ *  "locate", "train", "save", ...); done/total count its units (total may be
+ *  0 if unknown).  Return 0 to continue, non-zero to abort (LFTF_E_ABORTED). */
+typedef int (*lftf_progress_fn)(const char *stage, size_t done, size_t total, void *user);
+
+/** Number of CPU threads libtorch uses (process-global); n <= 0 keeps the default. */
+LFTF_API int lftf_set_num_threads(int n);
+/** 1 if a CUDA device is usable by this build, else 0. */
+LFTF_API int lftf_cuda_available(void);
+
+/* ------------------------------------------------------------------ */
+/* Tokenizer (Hugging Face tokenizer.json)                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct lftf_tokenizer lftf_tokenizer;
+
+typedef struct lftf_tokenizer_params {
+    size_t struct_size;
+    /** -1: add BOS as the tokenizer's files say (post-processor or
+     *  tokenizer_config.json add_bos_token); 0: never; 1: always. */
+    int add_bos;
+} lftf_tokenizer_params;
+
+LFTF_API int lftf_tokenizer_params_init(lftf_tokenizer_params *params);
+
+/** Loads a tokenizer.json, or a directory holding one.  A
+ *  tokenizer_config.json beside it is read when present. */
+LFTF_API int lftf_tokenizer_load(lftf_tokenizer **out, const char *path,
+                                 const lftf_tokenizer_params *params);
+LFTF_API void lftf_tokenizer_free(lftf_tokenizer *tok);
+
+/** Encodes `len` bytes of UTF-8 `text` (len may be (size_t)-1 for a
+ *  NUL-terminated string).  Added/special tokens in the text are matched
+ *  before normalization; add_special != 0 applies the post-processor (BOS).
+ *  Invalid UTF-8 fails with LFTF_E_ENCODING and a message giving the byte
+ *  offset.  *ids is owned by the caller (lftf_free). */
+LFTF_API int lftf_tokenizer_encode(const lftf_tokenizer *tok, const char *text, size_t len,
+                                   int add_special, int32_t **ids, size_t *n_ids);
+/** Decodes ids to UTF-8 text (caller frees *text with lftf_free).
+ *  skip_special != 0 omits special tokens. */
+LFTF_API int lftf_tokenizer_decode(const lftf_tokenizer *tok, const int32_t *ids, size_t n_ids,
+                                   int skip_special, char **text);
+/** The vocabulary string of a token id (borrowed), or NULL if out of range. */
+LFTF_API const char *lftf_tokenizer_token(const lftf_tokenizer *tok, int32_t id);
+/** The id of a vocabulary string, or -1. */
+LFTF_API int32_t lftf_tokenizer_token_id(const lftf_tokenizer *tok, const char *token);
+/** Vocabulary size including added tokens (max id + 1). */
+LFTF_API size_t lftf_tokenizer_vocab_size(const lftf_tokenizer *tok);
+/** BOS id the tokenizer adds, or -1 if it adds none. */
+LFTF_API int32_t lftf_tokenizer_bos_id(const lftf_tokenizer *tok);
+
+/* ------------------------------------------------------------------ */
+/* Models (Hugging Face directories: LlamaForCausalLM, Qwen2ForCausalLM) */
+/* ------------------------------------------------------------------ */
+
+typedef struct lftf_model lftf_model;
+
+typedef enum lftf_dtype {
+    LFTF_DTYPE_DEFAULT = 0, /* float32 on CPU, bfloat16 on CUDA */
+    LFTF_DTYPE_F32 = 1,
+    LFTF_DTYPE_F16 = 2,
+    LFTF_DTYPE_BF16 = 3
+} lftf_dtype;
+
+/** "float32", "float16", "bfloat16" (or "default"); NULL for an unknown value. */
+LFTF_API const char *lftf_dtype_name(lftf_dtype dtype);
+/** Parses "float32"/"f32"/"fp32", "float16"/"f16"/"fp16", "bfloat16"/"bf16". */
+LFTF_API int lftf_dtype_parse(const char *name, lftf_dtype *out);
+
+typedef struct lftf_model_params {
+    size_t struct_size;
+    const char *device;          /* "cpu" (default), "cuda", "cuda:N" */
+    lftf_dtype dtype;            /* compute dtype; LFTF_DTYPE_DEFAULT */
+    int add_bos;                 /* as lftf_tokenizer_params.add_bos; -1 default */
+    lftf_progress_fn progress;   /* stage "load": tensors loaded / total */
+    void *progress_user;
+} lftf_model_params;
+
+LFTF_API int lftf_model_params_init(lftf_model_params *params);
+/** Loads config.json, the safetensors weights (single or sharded) and the
+ *  tokenizer of a Hugging Face model directory. */
+LFTF_API int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *params);
+LFTF_API void lftf_model_free(lftf_model *model);
+
+typedef struct lftf_model_info {
+    size_t struct_size;
+    const char *architecture;   /* "LlamaForCausalLM" / "Qwen2ForCausalLM" (borrowed) */
+    const char *path;           /* directory it was loaded from (borrowed) */
+    const char *device;         /* canonical device string (borrowed) */
+    lftf_dtype dtype;           /* compute dtype */
+    lftf_dtype weight_dtype;    /* dtype of the weights on disk */
+    int n_layers, hidden_size, intermediate_size;
+    int n_heads, n_kv_heads, head_dim;
+    int vocab_size, max_position_embeddings;
+    double rms_norm_eps, rope_theta;
+    int tie_word_embeddings, attention_bias, mlp_bias;
+    int bos_token_id, eos_token_id;
+    int64_t n_params;
+} lftf_model_info;
+
+/** Fills *info (set info->struct_size = sizeof *info first). */
+LFTF_API int lftf_model_get_info(const lftf_model *model, lftf_model_info *info);
+/** The architecture and config as a JSON object (caller frees with lftf_free). */
+LFTF_API int lftf_model_info_json(const lftf_model *model, char **json);
+/** The model's tokenizer (borrowed; lives as long as the model). */
+LFTF_API const lftf_tokenizer *lftf_model_tokenizer(const lftf_model *model);
+
+typedef struct lftf_probs_params {
+    size_t struct_size;
+    size_t batch_size;           /* prompts per forward pass; default 16 */
+    lftf_progress_fn progress;   /* stage "probs": prompts done / total */
+    void *progress_user;
+} lftf_probs_params;
+
+LFTF_API int lftf_probs_params_init(lftf_probs_params *params);
+
+/** Next-token probabilities of target words after prompts.  A target's
+ *  tokens are those that encoding prompt+target adds after the prompt's
+ *  tokens (in context); a multi-token target gets the chain-rule probability.
+ *  Outputs are row-major [n_prompts][n_targets]; logprobs and argmax (the most
+ *  likely next token id after each prompt, [n_prompts]) may be NULL.
+ *  Fails with LFTF_E_EMPTY if a target adds no tokens. */
+LFTF_API int lftf_model_target_probs(lftf_model *model,
+                                     const char *const *prompts, size_t n_prompts,
+                                     const char *const *targets, size_t n_targets,
+                                     const lftf_probs_params *params,
+                                     double *probs, double *logprobs, int32_t *argmax);
+
+/** Token ids of a prompt (BOS as configured) and of a target in its context
+ *  (both owned by the caller, lftf_free). */
+LFTF_API int lftf_model_encode_target(const lftf_model *model, const char *prompt,
+                                      const char *target,
+                                      int32_t **prompt_ids, size_t *n_prompt,
+                                      int32_t **target_ids, size_t *n_target);
+
+/** Log-probabilities over the whole vocabulary of the next token after one
+ *  prompt: logprobs has room for vocab_size floats. */
+LFTF_API int lftf_model_next_logprobs(lftf_model *model, const char *prompt, float *logprobs,
+                                      size_t vocab_size);
+
+typedef struct lftf_save_params {
+    size_t struct_size;
+    int overwrite;               /* allow a non-empty output directory (replaced atomically) */
+    int delta;                   /* write only tensors that differ from the source */
+    lftf_progress_fn progress;   /* stage "save" */
+    void *progress_user;
+} lftf_save_params;
+
+LFTF_API int lftf_save_params_init(lftf_save_params *params);
+/** Writes the model as a Hugging Face directory (config, tokenizer files,
+ *  safetensors in the source dtype, sharded like the source).  Tensors the
+ *  model has not changed are copied byte for byte.  Written into a temporary
+ *  directory beside out_dir and renamed at the end; refuses the source
+ *  directory itself (LFTF_E_EXISTS). */
+LFTF_API int lftf_model_save(lftf_model *model, const char *out_dir, const lftf_save_params *params);
+/** Applies a delta directory (written with params.delta) to its base model
+ *  directory, writing a full model directory to out_dir. */
+LFTF_API int lftf_delta_apply(const char *base_dir, const char *delta_dir, const char *out_dir,
+                              const lftf_save_params *params);
+
+/* ------------------------------------------------------------------ */
+/* Datasets (GenBiasEval, GenHintEval, or a user's JSONL)              */
+/* ------------------------------------------------------------------ */
+
+typedef struct lftf_dataset lftf_dataset;
+
+/** One record (all pointers borrowed from the dataset; absent fields are
+ *  NULL, absent scores NaN). */
+typedef struct lftf_sample {
+    const char *id;
+    const char *prompt;
+    const char *profession;
+    const char *template_;      /* "template" in the JSONL */
+    const char *scale;          /* "word" / "phrase" / "sentence" (GenBiasEval) */
+    const char *split;          /* "train" / "dev" / "test" */
+    const char *hint;           /* "male" / "female" (GenHintEval) */
+    double definitional;
+    double stereotypical;
+} lftf_sample;
+
+/** Loads a JSONL file.  Every line needs "id" and "prompt"; "scale" must be
+ *  word/phrase/sentence and "hint" male/female when present.  Errors name the
+ *  file and line. */
+LFTF_API int lftf_dataset_load(lftf_dataset **out, const char *jsonl_path);
+/** Loads a shipped dataset by name ("genbiaseval" or "genhinteval") from
+ *  data_dir, or (data_dir == NULL) from $LFTF_DATA_DIR, else the installed
+ *  data directory, else the source tree's data/. */
+LFTF_API int lftf_dataset_load_builtin(lftf_dataset **out, const char *name, const char *data_dir);
+LFTF_API void lftf_dataset_free(lftf_dataset *ds);
+LFTF_API size_t lftf_dataset_size(const lftf_dataset *ds);
+LFTF_API int lftf_dataset_get(const lftf_dataset *ds, size_t index, lftf_sample *out);
+/** A new dataset with the records matching every non-NULL field (split,
+ *  scale, hint).  LFTF_E_EMPTY if nothing matches. */
+LFTF_API int lftf_dataset_select(lftf_dataset **out, const lftf_dataset *ds, const char *split,
+                                 const char *scale, const char *hint);
+/** A new dataset of n records drawn without replacement with a seed
+ *  (n >= size gives a shuffled copy). */
+LFTF_API int lftf_dataset_sample(lftf_dataset **out, const lftf_dataset *ds, size_t n,
+                                 uint64_t seed);
+/** Regenerates the shipped data files (genbiaseval.jsonl, genhinteval.jsonl,
+ *  professions.jsonl) from the Bolukbasi professions list. Byte-for-byte
+ *  deterministic. */
+LFTF_API int lftf_build_data(const char *professions_json, const char *out_dir);
+
+/* ------------------------------------------------------------------ */
+/* Metrics and evaluation reports                                      */
+/* ------------------------------------------------------------------ */
+
+/** AFGB over n samples of k group probabilities (row-major [n][k]): mean
+ *  over samples of max - min (|p0 - p1| for two groups).  NaN if n == 0. */
+LFTF_API double lftf_metric_afgb(const double *probs, size_t n, size_t k);
+/** UB over n samples: mean of sign[i] * (p_male[i] - p_female[i]), sign = +1
+ *  for a male hint, -1 for a female one.  NaN if n == 0. */
+LFTF_API double lftf_metric_ub(const double *p_male, const double *p_female, const int *sign,
+                               size_t n);
+
+typedef struct lftf_report lftf_report;
+
+typedef struct lftf_eval_params {
+    size_t struct_size;
+    const char *const *targets;  /* default {" he", " she"}: targets[0] male, [1] female */
+    size_t n_targets;
+    size_t batch_size;           /* default 16 */
+    const char *prefix;          /* text prepended to every prompt (prompt-based baseline) */
+    lftf_progress_fn progress;   /* stage "eval" */
+    void *progress_user;
+} lftf_eval_params;
+
+LFTF_API int lftf_eval_params_init(lftf_eval_params *params);
+/** Evaluates the model on GenBiasEval-style (bias) and GenHintEval-style
+ *  (hint) datasets; either may be NULL, not both. */
+LFTF_API int lftf_evaluate(lftf_model *model, const lftf_dataset *bias, const lftf_dataset *hint,
+                           const lftf_eval_params *params, lftf_report **out);
+LFTF_API void lftf_report_free(lftf_report *report);
+/** AFGB for scale "word"/"phrase"/"sentence", or "avg"/NULL for all bias
+ *  samples (the count-weighted mean).  LFTF_E_EMPTY if no such samples. */
+LFTF_API int lftf_report_afgb(const lftf_report *report, const char *scale, double *out);
+/** UB-Score over the hint samples.  LFTF_E_EMPTY if none. */
+LFTF_API int lftf_report_ub(const lftf_report *report, double *out);
+LFTF_API size_t lftf_report_n_samples(const lftf_report *report);
+LFTF_API size_t lftf_report_n_targets(const lftf_report *report);
+/** Target word j (borrowed). */
+LFTF_API const char *lftf_report_target(const lftf_report *report, size_t j);
+
+typedef struct lftf_report_sample {
+    const char *id;
+    const char *dataset;        /* "genbiaseval" or "genhinteval" */
+    const char *prompt;
+    const char *profession;
+    const char *scale;          /* bias samples, else NULL */
+    const char *hint;           /* hint samples, else NULL */
+    const double *probs;        /* [n_targets] */
+} lftf_report_sample;
+
+LFTF_API int lftf_report_sample_get(const lftf_report *report, size_t index,
+                                    lftf_report_sample *out);
+/** The report as JSON (the `lftf eval --out` format); model_name may be NULL. */
+LFTF_API int lftf_report_to_json(const lftf_report *report, const char *model_name, char **json);
+/** Writes lftf_report_to_json atomically (temporary file + rename). */
+LFTF_API int lftf_report_write_json(const lftf_report *report, const char *model_name,
+                                    const char *path);
+
+/* ------------------------------------------------------------------ */
+/* Locating: block-wise bias-relevant metric (BMI)                     */
+/* ------------------------------------------------------------------ */
+
+typedef struct lftf_locate_result lftf_locate_result;
+
+typedef struct lftf_locate_params {
+    size_t struct_size;
+    int final_norm;              /* last block's output after the final RMSNorm */
+    size_t batch_size;           /* default 16 */
+    lftf_progress_fn progress;   /* stage "locate" */
+    void *progress_user;
+} lftf_locate_params;
+
+LFTF_API int lftf_locate_params_init(lftf_locate_params *params);
+/** BMI_i = 1 - cos(H_i[t], H_{i+1}[t]) averaged over every token position of
+ *  every prompt in `prompts`. */
+LFTF_API int lftf_locate(lftf_model *model, const lftf_dataset *prompts,
+                         const lftf_locate_params *params, lftf_locate_result **out);
+LFTF_API void lftf_locate_result_free(lftf_locate_result *result);
+LFTF_API size_t lftf_locate_n_blocks(const lftf_locate_result *result);
+/** [n_blocks] BMI values (borrowed). */
+LFTF_API const double *lftf_locate_bmi(const lftf_locate_result *result);
+/** [n_blocks] block indices, highest BMI first (borrowed). */
+LFTF_API const int *lftf_locate_ranking(const lftf_locate_result *result);
+LFTF_API size_t lftf_locate_n_prompts(const lftf_locate_result *result);
+LFTF_API size_t lftf_locate_n_tokens(const lftf_locate_result *result);
+/** {"bmi": [...], "ranking": [...], "n_prompts": N, "n_tokens": T} */
+LFTF_API int lftf_locate_to_json(const lftf_locate_result *result, char **json);
+
+/* ------------------------------------------------------------------ */
+/* Fine-tuning                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct lftf_trainer lftf_trainer;
+
+typedef enum lftf_method {
+    LFTF_METHOD_LFTF = 0,        /* train only the chosen blocks */
+    LFTF_METHOD_FPFT = 1         /* full-parameter fine-tuning */
+} lftf_method;
+
+enum {
+    LFTF_MODULE_ATTN = 1,        /* q, k, v, o projections (+ biases) */
+    LFTF_MODULE_MLP = 2,         /* gate, up, down projections */
+    LFTF_MODULE_NORM = 4         /* the block's RMSNorm weights */
+};
+
+typedef enum lftf_objective {
+    LFTF_OBJECTIVE_BOTH = 0,     /* -log P(t0) - log P(t1) (- ... for more targets) */
+    LFTF_OBJECTIVE_FIRST = 1,    /* -log P(t0) only ("he-only") */
+    LFTF_OBJECTIVE_SECOND = 2    /* -log P(t1) only ("she-only") */
+} lftf_objective;
+
+typedef struct lftf_trainer_params {
+    size_t struct_size;
+    lftf_method method;
+    const int *blocks;           /* blocks to train (LFTF); NULL: the top-k of `ranking` */
+    size_t n_blocks;
+    const int *ranking;          /* a locate ranking (lftf_locate_ranking) */
+    size_t n_ranking;
+    size_t topk;                 /* default 1 */
+    unsigned modules;            /* LFTF_MODULE_*; default ATTN|MLP */
+    lftf_objective objective;
+    const char *const *targets;  /* default {" he", " she"} */
+    size_t n_targets;
+    double lr;                   /* default 1e-5 (the paper's) */
+    double beta1, beta2, eps, weight_decay; /* 0.9, 0.999, 1e-8, 0 */
+    int epochs;                  /* default 2 */
+    size_t batch_size;           /* default 32 */
+    uint64_t seed;               /* shuffling; default 0 */
+    int cache_prefix;            /* reuse the frozen prefix's residual stream; default 1 */
+    size_t eval_batch_size;      /* default 16 */
+    lftf_progress_fn progress;   /* stage "train": steps done / total */
+    void *progress_user;
+} lftf_trainer_params;
+
+LFTF_API int lftf_trainer_params_init(lftf_trainer_params *params);
+/** A trainer over `model` (borrowed; must outlive the trainer). */
+LFTF_API int lftf_trainer_create(lftf_trainer **out, lftf_model *model,
+                                 const lftf_trainer_params *params);
+LFTF_API void lftf_trainer_free(lftf_trainer *trainer);
+/** The blocks being trained (borrowed), count in *n. */
+LFTF_API const int *lftf_trainer_blocks(const lftf_trainer *trainer, size_t *n);
+/** Trains for params.epochs over `train`, evaluating on `dev` (bias and/or
+ *  hint samples, may be NULL) after every epoch.  On abort or a NaN/inf loss
+ *  the model's weights are restored to what they were before the call. */
+LFTF_API int lftf_trainer_fit(lftf_trainer *trainer, const lftf_dataset *train,
+                              const lftf_dataset *dev);
+/** One optimizer step on the prompts of `batch` (all of them); *loss gets the
+ *  mean loss before the step.  For harnesses that drive their own loop. */
+LFTF_API int lftf_trainer_step(lftf_trainer *trainer, const lftf_dataset *batch, double *loss);
+
+typedef struct lftf_history_entry {
+    int epoch;                   /* 1-based */
+    int step;                    /* 1-based global step; 0 for an end-of-epoch entry */
+    double loss;                 /* mean batch loss (NaN on end-of-epoch entries) */
+    double dev_afgb;             /* end-of-epoch entries; NaN otherwise */
+    double dev_ub;
+} lftf_history_entry;
+
+LFTF_API size_t lftf_trainer_history_size(const lftf_trainer *trainer);
+LFTF_API int lftf_trainer_history_get(const lftf_trainer *trainer, size_t index,
+                                      lftf_history_entry *out);
+/** {"blocks": [...], "history": [...], "settings": {...}} */
+LFTF_API int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LFTF_H */

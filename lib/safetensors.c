@@ -1,0 +1,2 @@
+/* STUB: to be written. */
+typedef int lftf__placeholder_t;

@@ -1,0 +1,2 @@
+/* STUB: the libtorch shim, to be written. */
+#include <torch/torch.h>

@@ -1,0 +1,68 @@
+/* Shared helpers for the CMocka tests. */
+#ifndef LFTF_TEST_UTIL_H
+#define LFTF_TEST_UTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+/* The fixtures folder (../shared beside the project), overridable with
+ * LFTF_SHARED_DIR; NULL when absent. */
+static inline const char *lftf_test_shared_dir(void)
+{
+    const char *env = getenv("LFTF_SHARED_DIR");
+    const char *dir = env && *env ? env : LFTF_TEST_SHARED_DIR;
+    struct stat st;
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
+}
+
+/* Builds "<shared>/<rel>" into buf, or skips the test with a message when the
+ * fixtures are absent. */
+#define LFTF_SHARED_PATH(buf, rel)                                                           \
+    do {                                                                                     \
+        const char *lftf_sd_ = lftf_test_shared_dir();                                       \
+        if (!lftf_sd_) {                                                                     \
+            print_message("SKIP: fixtures folder %s is absent; set LFTF_SHARED_DIR\n",       \
+                          LFTF_TEST_SHARED_DIR);                                             \
+            skip();                                                                          \
+        }                                                                                    \
+        snprintf((buf), sizeof(buf), "%s/%s", lftf_sd_, (rel));                              \
+    } while (0)
+
+/* Asserts a liblftf call succeeded, printing lftf_last_error() if not. */
+#define LFTF_ASSERT_OK(expr)                                                                 \
+    do {                                                                                     \
+        int lftf_rc_ = (expr);                                                               \
+        if (lftf_rc_ != 0)                                                                   \
+            fail_msg("%s failed: %s: %s", #expr, lftf_status_str(lftf_rc_),                  \
+                     lftf_last_error());                                                     \
+    } while (0)
+
+/* Asserts a liblftf call failed with `status` and that the message contains
+ * `needle`. */
+#define LFTF_ASSERT_ERR(expr, status, needle)                                                \
+    do {                                                                                     \
+        int lftf_rc_ = (expr);                                                               \
+        if (lftf_rc_ != (status))                                                            \
+            fail_msg("%s returned %s (%s), expected %s", #expr, lftf_status_str(lftf_rc_),   \
+                     lftf_last_error(), lftf_status_str(status));                            \
+        if ((needle) && !strstr(lftf_last_error(), (needle)))                                \
+            fail_msg("error of %s is \"%s\", expected it to mention \"%s\"", #expr,          \
+                     lftf_last_error(), (const char *)(needle));                             \
+    } while (0)
+
+/* A fresh temporary directory for a test (removed by the OS tmp cleaner;
+ * tests remove what they can). */
+static inline char *lftf_test_tmpdir(char *buf, size_t n)
+{
+    snprintf(buf, n, "/tmp/lftf-test-XXXXXX");
+    return mkdtemp(buf);
+}
+
+#endif
