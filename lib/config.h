@@ -26,7 +26,8 @@ typedef struct lftf_config {
     int num_key_value_heads;     /* defaults to num_attention_heads */
     int head_dim;                /* defaults to hidden_size / num_attention_heads */
     int vocab_size;
-    int max_position_embeddings; /* defaults to 2048 */
+    int max_position_embeddings; /* default as transformers: 2048 Llama, 32768 Qwen2,
+                                    131072 Mistral */
     double rms_norm_eps;         /* default 1e-6 */
     double rope_theta;           /* default 10000 */
     lftf_rope_type rope_type;
@@ -40,12 +41,27 @@ typedef struct lftf_config {
     int mlp_bias;
     int bos_token_id;            /* -1 when absent */
     int eos_token_id;            /* -1 when absent (first of a list) */
-    char torch_dtype[16];        /* "" when absent */
+    char torch_dtype[16];        /* "" when absent ("torch_dtype", or newer "dtype") */
+    /* Added fields: */
+    int eos_token_ids[8];        /* every id of an eos list (the first 8) */
+    int n_eos_token_ids;
+    int sliding_window;          /* > 0: attention only sees this many previous
+                                    tokens (Mistral; Qwen2 with use_sliding_window)
+                                    and it is smaller than max_position_embeddings,
+                                    so the model must refuse longer prompts; else 0 */
 } lftf_config;
 
-/* Parses config.json text; `what` names the file in errors.  Rejects
- * unsupported architectures, hidden_act other than silu, rope_scaling types
- * other than linear/llama3, and inconsistent sizes, naming the field. */
+/* Parses config.json text; `what` names the file in errors.  Architectures:
+ * LlamaForCausalLM, MistralForCausalLM (same math as Llama: LFTF_ARCH_LLAMA,
+ * no biases) and Qwen2ForCausalLM; "architectures" may be absent when
+ * model_type is llama/mistral/qwen2.  Errors:
+ *   LFTF_E_FORMAT       malformed JSON ("file:line:col"), a field of the
+ *                       wrong type, a missing required size, a non-positive
+ *                       size, heads not divisible by kv heads (names it)
+ *   LFTF_E_UNSUPPORTED  an unknown architecture (lists the supported ones),
+ *                       hidden_act other than silu, rope_scaling types other
+ *                       than default/linear/llama3, quantized checkpoints.
+ * rope_scaling may also come as transformers 5's "rope_parameters". */
 int lftf__config_parse(const char *json, size_t len, const char *what, lftf_config *out);
 int lftf__config_load(const char *path, lftf_config *out);
 

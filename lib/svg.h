@@ -1,0 +1,41 @@
+/* Standalone SVG bar charts written by hand (no plotting library): the BMI
+ * per block (the paper's Figure 2) and the most biased professions before and
+ * after fine-tuning (its Figure 3).  The output is a complete, well-formed
+ * SVG 1.1 document with every text XML-escaped. */
+#ifndef LFTF_SVG_H
+#define LFTF_SVG_H
+
+#include <stddef.h>
+
+/* One series of bars: values[i] belongs to category i (NaN: no bar). */
+typedef struct lftf_svg_series {
+    const char *label;           /* legend text (NULL: no legend entry) */
+    const char *color;           /* CSS colour, e.g. "#4c72b0" */
+    const double *values;        /* [n_categories] */
+} lftf_svg_series;
+
+typedef struct lftf_svg_bars {
+    const char *title;
+    const char *x_label, *y_label;
+    const char *const *categories;  /* [n_categories] labels under the bars */
+    size_t n_categories;
+    const lftf_svg_series *series;  /* grouped side by side within a category */
+    size_t n_series;
+    /* [n_categories] or NULL: non-zero draws that category's bars in
+     * highlight_color (used for the block chosen for fine-tuning). */
+    const int *highlight;
+    const char *highlight_color;
+    const char *highlight_label; /* legend text for highlighted bars */
+} lftf_svg_bars;
+
+/* Renders the chart; *svg is malloc'd (lftf_free).  Fails with
+ * LFTF_E_INVALID_ARG when there is nothing to draw, LFTF_E_NOMEM on
+ * allocation failure. */
+int lftf__svg_bar_chart(const lftf_svg_bars *chart, char **svg);
+
+/* "Nice" axis for [lo, hi]: a tick step of 1, 2 or 5 x 10^k giving about
+ * `target` ticks, and the rounded-out bounds.  Exposed for tests. */
+void lftf__svg_nice_axis(double lo, double hi, int target, double *axis_lo, double *axis_hi,
+                         double *step);
+
+#endif

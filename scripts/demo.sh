@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job: set up, then run the whole LFTF pipeline (evaluate, locate,
+# fine-tune, evaluate again) on the default model, writing demo-out/.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+model=${1:-$here/../shared/models/stories260k}
+out=${2:-$here/demo-out}
+bash "$here/scripts/setup.sh"
+if [ ! -d "$model" ]; then
+  echo "demo: model directory '$model' not found (pass a Hugging Face model directory as the first argument)" >&2
+  exit 1
+fi
+# A previous demo's output (it has a report.json) is replaced; anything else is refused by lftf.
+if [ -f "$out/report.json" ]; then rm -rf "$out"; fi
+"$here/build/bin/lftf" run --model "$model" --out "$out"
+echo "demo: wrote $out/report.json, $out/bmi.svg, $out/professions.svg and the debiased model in $out/model/"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what liblftf needs on Debian 12 (root or sudo), then configures
+# and builds it into build/.  Safe to run again: it skips what is present.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+# Build and runtime dependencies (README "Dependencies" says why each is here).
+pkgs=(build-essential cmake pkg-config git
+      libtorch-dev libopenblas0-pthread
+      libjansson-dev libpcre2-dev libutf8proc-dev
+      libcmocka-dev
+      clang libclang-rt-14-dev llvm
+      nodejs npm
+      python3-torch python3-numpy python3-cffi python3-pytest python3-matplotlib
+      python3-nbclient python3-nbformat python3-ipykernel
+      libxml2-utils)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S "$here" -B "$here/build" -DCMAKE_BUILD_TYPE=Release
+cmake --build "$here/build" -j"$(nproc)"
