@@ -1,10 +1,530 @@
-/* STUB: replaced by the module that implements this command. */
+/* lftf run: the whole LFTF pipeline.  Evaluate the model on the GenBiasEval
+ * test split and GenHintEval, locate the blocks by BMI on the train split,
+ * fine-tune them, evaluate again, and write DIR/ atomically:
+ *   model/            the debiased model (delta/ with --delta)
+ *   report.json       {"before", "after", "locate", "finetune"[, "baselines"]}
+ *   bmi.svg           BMI per block, the fine-tuned block highlighted
+ *   professions.svg   the most biased professions before and after
+ * Everything is built in a temporary directory beside DIR and renamed at the
+ * end: an error or Ctrl-C leaves nothing behind. */
+#include "cli_util.h"
 #include "commands.h"
+#include "train_cli.h"
+
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The debiasing instruction of the prompt-based baseline (our own text; the
+ * paper does not print its own). */
+#define DEFAULT_PB_PREFIX                                                                    \
+    "Remember that anyone can have any job: a person's profession says nothing about "     \
+    "whether they are a he or a she. "
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lftf run --model DIR --out DIR [fine-tuning options] [--baselines]\n\n"
+            "Evaluates, locates, fine-tunes and evaluates again; prints the paper's Table 4\n"
+            "(AFGB word/phrase/sentence on the GenBiasEval test split, UB on GenHintEval)\n"
+            "and writes DIR/model/, DIR/report.json, DIR/bmi.svg, DIR/professions.svg.\n\n"
+            "%s"
+            "  --out DIR           output directory (must not exist or be empty)\n"
+            "%s"
+            "  --baselines         also run FPFT, the prompt-based baseline (PB), and the\n"
+            "                      last-block and random-block controls; print a comparison\n"
+            "                      table and add \"baselines\" to report.json\n"
+            "  --pb-prefix TEXT    the PB instruction prepended to every prompt\n"
+            "  --top N             professions in professions.svg (15)\n",
+            model_opts_help, train_opts_help);
+}
+
+/* AFGB per scale and overall, and UB, of one evaluation. */
+typedef struct scores {
+    double word, phrase, sentence, avg, ub;
+} scores;
+
+static double report_value(const lftf_report *r, const char *scale)
+{
+    double v = NAN;
+    if (scale ? lftf_report_afgb(r, scale, &v) : lftf_report_ub(r, &v))
+        return NAN;
+    return v;
+}
+
+static scores scores_of(const lftf_report *r)
+{
+    scores s;
+    s.word = report_value(r, "word");
+    s.phrase = report_value(r, "phrase");
+    s.sentence = report_value(r, "sentence");
+    s.avg = report_value(r, "avg");
+    s.ub = report_value(r, NULL);
+    return s;
+}
+
+static json_t *scores_json(const scores *s)
+{
+    json_t *o = json_object(), *a = json_object();
+    json_object_set_new(a, "word", json_real(s->word));
+    json_object_set_new(a, "phrase", json_real(s->phrase));
+    json_object_set_new(a, "sentence", json_real(s->sentence));
+    json_object_set_new(a, "avg", json_real(s->avg));
+    json_object_set_new(o, "afgb", a);
+    json_object_set_new(o, "ub", json_real(s->ub));
+    return o;
+}
+
+static void print_row(const char *name, const scores *s)
+{
+    printf("%-26s %9.4f %9.4f %9.4f %9.4f   %9.4f\n", name, s->word, s->phrase, s->sentence,
+           s->avg, s->ub);
+}
+
+static void print_header(void)
+{
+    printf("%-26s %39s   %9s\n", "", "AFGB-Score (lower is better)", "UB-Score");
+    printf("%-26s %9s %9s %9s %9s   %9s\n", "", "word", "phrase", "sentence", "avg", "");
+}
+
+static void print_change(const scores *b, const scores *a)
+{
+    printf("%-26s %+9.4f %+9.4f %+9.4f %+9.4f   %+9.4f\n", "change", a->word - b->word,
+           a->phrase - b->phrase, a->sentence - b->sentence, a->avg - b->avg, a->ub - b->ub);
+    printf("%-26s %+8.1f%% %+8.1f%% %+8.1f%% %+8.1f%%   %+8.1f%%\n", "relative change",
+           100 * (a->word - b->word) / b->word, 100 * (a->phrase - b->phrase) / b->phrase,
+           100 * (a->sentence - b->sentence) / b->sentence, 100 * (a->avg - b->avg) / b->avg,
+           100 * (a->ub - b->ub) / fabs(b->ub));
+}
+
+/* Parses a JSON text made by liblftf (owned by the caller). */
+static json_t *parse(const char *text)
+{
+    json_error_t err;
+    json_t *j = json_loads(text, 0, &err);
+    if (!j)
+        fprintf(stderr, "lftf run: internal error: invalid JSON from liblftf: %s\n", err.text);
+    return j;
+}
+
+typedef struct run_ctx {
+    model_opts mo;
+    train_opts to;
+    lftf_dataset *train, *dev, *test, *hint;
+    lftf_eval_params ep;
+} run_ctx;
+
+static int evaluate(const run_ctx *c, lftf_model *m, const char *prefix, lftf_report **out)
+{
+    lftf_eval_params ep = c->ep;
+    int rc;
+    ep.prefix = prefix;
+    rc = lftf_evaluate(m, c->test, c->hint, &ep, out);
+    if (rc != LFTF_OK)
+        return cli_fail("run", "evaluation", rc);
+    return 0;
+}
+
+/* Fine-tunes a fresh copy of the source model with the main settings
+ * changed by `method`/`choice`, evaluates it and returns its scores. */
+static int baseline_train(const run_ctx *c, const char *label, int method, block_choice choice,
+                          const int *ranking, size_t n_ranking, scores *s, json_t **blocks_json)
+{
+    lftf_model *m = NULL;
+    lftf_trainer *tr = NULL;
+    lftf_trainer_params tp;
+    lftf_report *rep = NULL;
+    train_opts to = c->to;
+    int blocks_buf[1], ret = 1, rc;
+
+    printf("\n== baseline: %s ==\n", label);
+    to.method = method;
+    to.choice = choice;
+    if (load_model("run", &c->mo, &m) ||
+        train_params_fill("run", &to, m, ranking, n_ranking, blocks_buf, &tp))
+        goto done;
+    if ((rc = lftf_trainer_create(&tr, m, &tp)) != LFTF_OK) {
+        cli_fail("run", label, rc);
+        goto done;
+    }
+    lftf_trainer_set_hint_dev(tr, c->hint);
+    if ((rc = lftf_trainer_fit(tr, c->train, c->dev)) != LFTF_OK) {
+        cli_fail("run", label, rc);
+        goto done;
+    }
+    if (evaluate(c, m, NULL, &rep))
+        goto done;
+    *s = scores_of(rep);
+    {
+        size_t nb;
+        const int *b = lftf_trainer_blocks(tr, &nb);
+        *blocks_json = json_array();
+        for (size_t k = 0; k < nb; k++)
+            json_array_append_new(*blocks_json, json_integer(b[k]));
+    }
+    ret = 0;
+done:
+    lftf_report_free(rep);
+    lftf_trainer_free(tr);
+    lftf_model_free(m);
+    return ret;
+}
+
+static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *original,
+                         const scores *lftf_scores, const int *lftf_blocks, size_t n_lftf_blocks,
+                         const lftf_locate_result *loc, json_t *report)
+{
+    json_t *bl = json_object(), *blocks;
+    lftf_model *m = NULL;
+    lftf_report *rep = NULL;
+    scores pb, fpft, last, rnd;
+    char name[64];
+    const int *rank = lftf_locate_ranking(loc);
+    size_t n_rank = lftf_locate_n_blocks(loc);
+    int ret = 1;
+
+    json_object_set_new(report, "baselines", bl);
+    json_object_set_new(bl, "original", scores_json(original));
+    {
+        json_t *o = scores_json(lftf_scores);
+        blocks = json_array();
+        for (size_t k = 0; k < n_lftf_blocks; k++)
+            json_array_append_new(blocks, json_integer(lftf_blocks[k]));
+        json_object_set_new(o, "blocks", blocks);
+        json_object_set_new(bl, "lftf", o);
+    }
+
+    printf("\n== baseline: PB (prompt-based, no weight change) ==\n");
+    if (load_model("run", &c->mo, &m) || evaluate(c, m, pb_prefix, &rep))
+        goto done;
+    pb = scores_of(rep);
+    {
+        json_t *o = scores_json(&pb);
+        json_object_set_new(o, "prefix", json_string(pb_prefix));
+        json_object_set_new(bl, "pb", o);
+    }
+    lftf_report_free(rep);
+    rep = NULL;
+    lftf_model_free(m);
+    m = NULL;
+
+    if (baseline_train(c, "FPFT (every parameter)", LFTF_METHOD_FPFT, BLOCKS_AUTO, NULL, 0,
+                       &fpft, &blocks))
+        goto done;
+    {
+        json_t *o = scores_json(&fpft);
+        json_decref(blocks);
+        json_object_set_new(bl, "fpft", o);
+    }
+    if (baseline_train(c, "last block", LFTF_METHOD_LFTF, BLOCKS_LAST, rank, n_rank, &last,
+                       &blocks))
+        goto done;
+    {
+        json_t *o = scores_json(&last);
+        json_object_set_new(o, "blocks", blocks);
+        json_object_set_new(bl, "last_block", o);
+    }
+    if (baseline_train(c, "random block", LFTF_METHOD_LFTF, BLOCKS_RANDOM, rank, n_rank, &rnd,
+                       &blocks))
+        goto done;
+    {
+        json_t *o = scores_json(&rnd);
+        json_object_set_new(o, "blocks", json_incref(blocks));
+        json_object_set_new(bl, "random_block", o);
+        snprintf(name, sizeof name, "random block (%d)",
+                 (int)json_integer_value(json_array_get(blocks, 0)));
+        json_decref(blocks);
+    }
+
+    printf("\ncomparison (GenBiasEval test split, GenHintEval):\n");
+    print_header();
+    print_row("original", original);
+    print_row("PB (instruction prefix)", &pb);
+    print_row("FPFT", &fpft);
+    print_row("last block", &last);
+    print_row(name, &rnd);
+    {
+        char lname[64];
+        snprintf(lname, sizeof lname, "LFTF (BMI block%s", n_lftf_blocks > 1 ? "s" : "");
+        for (size_t k = 0; k < n_lftf_blocks && strlen(lname) < 50; k++)
+            snprintf(lname + strlen(lname), sizeof lname - strlen(lname), "%s%d",
+                     k ? "," : " ", lftf_blocks[k]);
+        snprintf(lname + strlen(lname), sizeof lname - strlen(lname), ")");
+        print_row(lname, lftf_scores);
+    }
+    ret = 0;
+done:
+    lftf_report_free(rep);
+    lftf_model_free(m);
+    return ret;
+}
+
+static int save_text(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return write_text_atomic(path, text);
+}
+
 int cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lftf: this command is not implemented yet\n");
-    return 1;
+    const char *cmd = "run";
+    run_ctx c;
+    const char *out = NULL, *pb_prefix = DEFAULT_PB_PREFIX, *v;
+    size_t top = 15;
+    int baselines = 0, ret = 1, rc;
+    lftf_model *model = NULL;
+    lftf_report *before = NULL, *after = NULL;
+    lftf_locate_result *loc = NULL;
+    lftf_trainer *tr = NULL;
+    lftf_trainer_params tp;
+    lftf_locate_params lp;
+    lftf_save_params sp;
+    int blocks_buf[1];
+    char *tmp = NULL, *text = NULL, *svg = NULL, *dump = NULL;
+    json_t *report = NULL;
+    scores sb, sa;
+
+    memset(&c, 0, sizeof c);
+    model_opts_init(&c.mo);
+    train_opts_init(&c.to);
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if ((r = model_opts_parse(cmd, argc, argv, &i, &c.mo)) != 0 ||
+            (r = train_opts_parse(cmd, argc, argv, &i, &c.to)) != 0) {
+            if (r == 2)
+                return 2;
+            continue;
+        }
+        if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
+            if (r < 0)
+                return cli_usage(cmd, "--out needs a directory");
+            out = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--pb-prefix", &v)) != 0) {
+            if (r < 0)
+                return cli_usage(cmd, "--pb-prefix needs a text");
+            pb_prefix = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--top", &v)) != 0) {
+            if (r < 0 || cli_parse_size(v, &top) || top == 0)
+                return cli_usage(cmd, "--top needs a positive integer");
+        } else if (!strcmp(argv[i], "--baselines")) {
+            baselines = 1;
+        } else {
+            return cli_usage(cmd, "unknown option '%s'", argv[i]);
+        }
+    }
+    if (!c.mo.model_dir || !out)
+        return cli_usage(cmd, "--model and --out are required");
+    if (same_or_inside(out, c.mo.model_dir) || same_or_inside(c.mo.model_dir, out)) {
+        fprintf(stderr,
+                "lftf run: --out %s is (or contains, or lies inside) the source model directory "
+                "%s; nothing was written\n",
+                out, c.mo.model_dir);
+        return 1;
+    }
+    if (path_nonempty(out) && !c.to.overwrite) {
+        fprintf(stderr, "lftf run: --out %s exists and is not empty (use --overwrite)\n", out);
+        return 1;
+    }
+    cli_install_interrupt();
+
+    if ((rc = load_bias_split(&c.mo, "train", &c.train)) != LFTF_OK ||
+        (rc = load_bias_split(&c.mo, "dev", &c.dev)) != LFTF_OK ||
+        (rc = load_bias_split(&c.mo, "test", &c.test)) != LFTF_OK) {
+        cli_fail(cmd, "GenBiasEval", rc);
+        goto done;
+    }
+    if ((rc = load_hint(&c.mo, &c.hint)) != LFTF_OK) {
+        cli_fail(cmd, "GenHintEval", rc);
+        goto done;
+    }
+    lftf_eval_params_init(&c.ep);
+    c.ep.progress = cli_progress;
+    if (load_model(cmd, &c.mo, &model))
+        goto done;
+
+    /* 1. before */
+    printf("evaluating the original model...\n");
+    if (evaluate(&c, model, NULL, &before))
+        goto done;
+    sb = scores_of(before);
+
+    /* 2. locate */
+    lftf_locate_params_init(&lp);
+    lp.final_norm = c.to.final_norm;
+    lp.progress = cli_progress;
+    if ((rc = lftf_locate(model, c.train, &lp, &loc)) != LFTF_OK) {
+        cli_fail(cmd, "locate", rc);
+        goto done;
+    }
+    print_ranking(loc);
+
+    /* 3. fine-tune */
+    if (train_params_fill(cmd, &c.to, model, lftf_locate_ranking(loc), lftf_locate_n_blocks(loc),
+                          blocks_buf, &tp))
+        goto done;
+    if ((rc = lftf_trainer_create(&tr, model, &tp)) != LFTF_OK) {
+        cli_fail(cmd, "trainer", rc);
+        goto done;
+    }
+    lftf_trainer_set_hint_dev(tr, c.hint);
+    {
+        size_t nb;
+        const int *b = lftf_trainer_blocks(tr, &nb);
+        printf("fine-tuning %s", tp.method == LFTF_METHOD_FPFT ? "every parameter (FPFT)" : "block");
+        for (size_t k = 0; k < nb && tp.method != LFTF_METHOD_FPFT; k++)
+            printf("%s%d", k ? "," : " ", b[k]);
+        printf(": objective %s, preset %s, lr %g, %d epochs, batch %zu, seed %llu\n",
+               objective_label(tp.objective), tp.preset ? tp.preset : "none", tp.lr, tp.epochs,
+               tp.batch_size, (unsigned long long)tp.seed);
+    }
+    if ((rc = lftf_trainer_fit(tr, c.train, c.dev)) != LFTF_OK) {
+        cli_fail(cmd, "training", rc);
+        goto done;
+    }
+    print_history(tr);
+
+    /* 4. after */
+    printf("evaluating the fine-tuned model...\n");
+    if (evaluate(&c, model, NULL, &after))
+        goto done;
+    sa = scores_of(after);
+    printf("\nGenBiasEval test split (%zu prompts) and GenHintEval (%zu prompts):\n",
+           lftf_dataset_size(c.test), lftf_dataset_size(c.hint));
+    print_header();
+    print_row("original", &sb);
+    print_row("LFTF", &sa);
+    print_change(&sb, &sa);
+
+    /* 5. outputs, in a temporary directory */
+    tmp = make_temp_dir_beside(out);
+    if (!tmp) {
+        fprintf(stderr, "lftf run: cannot create a temporary directory beside %s\n", out);
+        goto done;
+    }
+    {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", tmp, c.to.delta ? "delta" : "model");
+        lftf_save_params_init(&sp);
+        sp.delta = c.to.delta;
+        sp.progress = cli_progress;
+        if ((rc = lftf_model_save(model, path, &sp)) != LFTF_OK) {
+            cli_fail(cmd, "saving the model", rc);
+            goto done;
+        }
+    }
+    report = json_object();
+    {
+        json_t *j;
+        if ((rc = lftf_report_to_json(before, c.mo.model_dir, &text)) != LFTF_OK) {
+            cli_fail(cmd, "report", rc);
+            goto done;
+        }
+        if (!(j = parse(text)))
+            goto done;
+        json_object_set_new(report, "before", j);
+        lftf_free(text);
+        text = NULL;
+        if ((rc = lftf_report_to_json(after, out, &text)) != LFTF_OK) {
+            cli_fail(cmd, "report", rc);
+            goto done;
+        }
+        if (!(j = parse(text)))
+            goto done;
+        json_object_set_new(report, "after", j);
+        lftf_free(text);
+        text = NULL;
+        if ((rc = lftf_locate_to_json(loc, &text)) != LFTF_OK) {
+            cli_fail(cmd, "locate JSON", rc);
+            goto done;
+        }
+        if (!(j = parse(text)))
+            goto done;
+        json_object_set_new(report, "locate", j);
+        lftf_free(text);
+        text = NULL;
+        if ((rc = lftf_trainer_to_json(tr, &text)) != LFTF_OK) {
+            cli_fail(cmd, "fine-tuning JSON", rc);
+            goto done;
+        }
+        if (!(j = parse(text)))
+            goto done;
+        json_object_set_new(report, "finetune", j);
+        lftf_free(text);
+        text = NULL;
+        json_object_set_new(report, "model", json_string(c.mo.model_dir));
+        json_object_set_new(report, "lftf_version", json_string(lftf_version()));
+    }
+    {
+        size_t nb;
+        const int *b = lftf_trainer_blocks(tr, &nb);
+        if ((rc = lftf_locate_to_svg(loc, tp.method == LFTF_METHOD_FPFT ? NULL : b,
+                                     tp.method == LFTF_METHOD_FPFT ? 0 : nb, &svg)) != LFTF_OK) {
+            cli_fail(cmd, "bmi.svg", rc);
+            goto done;
+        }
+        if (save_text(tmp, "bmi.svg", svg))
+            goto done;
+        lftf_free(svg);
+        svg = NULL;
+        if ((rc = lftf_report_professions_svg(before, after, top, &svg)) != LFTF_OK) {
+            cli_fail(cmd, "professions.svg", rc);
+            goto done;
+        }
+        if (save_text(tmp, "professions.svg", svg))
+            goto done;
+
+        if (baselines) {
+            /* the main model stays fine-tuned: the baselines reload the source */
+            int lftf_blocks[64];
+            size_t n_lb = nb < 64 ? nb : 64;
+            memcpy(lftf_blocks, b, n_lb * sizeof *b);
+            lftf_trainer_free(tr);
+            tr = NULL;
+            if (run_baselines(&c, pb_prefix, &sb, &sa, lftf_blocks, n_lb, loc, report))
+                goto done;
+        }
+    }
+    if (cli_interrupted()) {
+        fprintf(stderr, "lftf run: interrupted; nothing was written\n");
+        goto done;
+    }
+    dump = json_dumps(report, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    if (!dump || save_text(tmp, "report.json", dump))
+        goto done;
+    if (commit_dir(cmd, tmp, out, c.to.overwrite))
+        goto done;
+    free(tmp);
+    tmp = NULL;
+    printf("\nwrote %s/{%s/, report.json, bmi.svg, professions.svg}\n", out,
+           c.to.delta ? "delta" : "model");
+    ret = 0;
+done:
+    if (tmp) {
+        remove_tree(tmp);
+        free(tmp);
+        if (ret != 0)
+            fprintf(stderr, "lftf run: nothing was written to %s\n", out);
+    }
+    if (report)
+        json_decref(report);
+    free(dump);
+    lftf_free(text);
+    lftf_free(svg);
+    lftf_trainer_free(tr);
+    lftf_locate_result_free(loc);
+    lftf_report_free(before);
+    lftf_report_free(after);
+    lftf_dataset_free(c.train);
+    lftf_dataset_free(c.dev);
+    lftf_dataset_free(c.test);
+    lftf_dataset_free(c.hint);
+    lftf_model_free(model);
+    return ret;
 }

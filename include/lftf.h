@@ -291,9 +291,15 @@ typedef struct lftf_sample {
     double stereotypical;
 } lftf_sample;
 
-/** Loads a JSONL file.  Every line needs "id" and "prompt"; "scale" must be
- *  word/phrase/sentence and "hint" male/female when present.  Errors name the
- *  file and line. */
+/** Loads a JSONL file: one JSON object per line (empty lines are skipped).
+ *  Every record needs a non-empty string "id" (unique in the file) and
+ *  "prompt"; "profession", "template", "split" are optional strings,
+ *  "definitional"/"stereotypical" optional numbers; "scale" must be
+ *  word/phrase/sentence and "hint" male/female when present, and a record has
+ *  at most one of them.  Unknown fields are ignored.  Errors name the file and
+ *  line: LFTF_E_FORMAT (malformed JSON, wrong type, unknown value, duplicate
+ *  id), LFTF_E_NOT_FOUND (missing field), LFTF_E_ENCODING (invalid UTF-8),
+ *  LFTF_E_EMPTY (no records). */
 LFTF_API int lftf_dataset_load(lftf_dataset **out, const char *jsonl_path);
 /** Loads a shipped dataset by name ("genbiaseval" or "genhinteval") from
  *  data_dir, or (data_dir == NULL) from $LFTF_DATA_DIR, else the installed
@@ -301,29 +307,49 @@ LFTF_API int lftf_dataset_load(lftf_dataset **out, const char *jsonl_path);
 LFTF_API int lftf_dataset_load_builtin(lftf_dataset **out, const char *name, const char *data_dir);
 LFTF_API void lftf_dataset_free(lftf_dataset *ds);
 LFTF_API size_t lftf_dataset_size(const lftf_dataset *ds);
+
+/** Kinds of records: bias records (GenBiasEval-style, no "hint") are scored
+ *  with AFGB, hint records (GenHintEval-style) with UB. */
+enum {
+    LFTF_KIND_BIAS = 1,
+    LFTF_KIND_HINT = 2
+};
+/** The kinds of records `ds` holds (LFTF_KIND_* bits; both for a mixed file). */
+LFTF_API unsigned lftf_dataset_kinds(const lftf_dataset *ds);
+/** Record `index` (LFTF_E_RANGE past the end). */
 LFTF_API int lftf_dataset_get(const lftf_dataset *ds, size_t index, lftf_sample *out);
 /** A new dataset with the records matching every non-NULL field (split,
  *  scale, hint).  LFTF_E_EMPTY if nothing matches. */
 LFTF_API int lftf_dataset_select(lftf_dataset **out, const lftf_dataset *ds, const char *split,
                                  const char *scale, const char *hint);
 /** A new dataset of n records drawn without replacement with a seed
- *  (n >= size gives a shuffled copy). */
+ *  (n >= size gives a shuffled copy; n == 0 is LFTF_E_EMPTY).  The draw is a
+ *  splitmix64 Fisher-Yates shuffle (data/README.md), the same on every
+ *  platform. */
 LFTF_API int lftf_dataset_sample(lftf_dataset **out, const lftf_dataset *ds, size_t n,
                                  uint64_t seed);
 /** Regenerates the shipped data files (genbiaseval.jsonl, genhinteval.jsonl,
- *  professions.jsonl) from the Bolukbasi professions list. Byte-for-byte
- *  deterministic. */
+ *  professions.jsonl) from the Bolukbasi professions list (a JSON list of
+ *  [word, definitional, stereotypical]) into out_dir (created if missing;
+ *  each file written atomically).  Byte-for-byte deterministic; the filter,
+ *  templates, split and hint assignment are described in data/README.md. */
 LFTF_API int lftf_build_data(const char *professions_json, const char *out_dir);
 
 /* ------------------------------------------------------------------ */
 /* Metrics and evaluation reports                                      */
 /* ------------------------------------------------------------------ */
 
-/** AFGB over n samples of k group probabilities (row-major [n][k]): mean
- *  over samples of max - min (|p0 - p1| for two groups).  NaN if n == 0. */
+/** AFGB-Score over n prompts of k group probabilities (row-major [n][k]):
+ *  the mean over prompts of max_j p_j - min_j p_j, which for the two groups
+ *  {" he", " she"} is the paper's |P(he) - P(she)|.  In [0, 1]; lower is
+ *  fairer.  NaN if n == 0, k < 2 or a probability is NaN.  The probabilities
+ *  are raw full-vocabulary next-token probabilities (not renormalised over
+ *  the groups). */
 LFTF_API double lftf_metric_afgb(const double *probs, size_t n, size_t k);
-/** UB over n samples: mean of sign[i] * (p_male[i] - p_female[i]), sign = +1
- *  for a male hint, -1 for a female one.  NaN if n == 0. */
+/** UB-Score over n hinted prompts: mean of F_i * (p_male[i] - p_female[i]),
+ *  F_i = +1 for a male hint (sign[i] > 0), -1 for a female one (sign[i] < 0).
+ *  In [-1, 1]; higher follows the hints better.  NaN if n == 0.  With more
+ *  than two targets, reports use targets 0 and 1 as male and female. */
 LFTF_API double lftf_metric_ub(const double *p_male, const double *p_female, const int *sign,
                                size_t n);
 
@@ -331,25 +357,48 @@ typedef struct lftf_report lftf_report;
 
 typedef struct lftf_eval_params {
     size_t struct_size;
-    const char *const *targets;  /* default {" he", " she"}: targets[0] male, [1] female */
+    /** Target words, at least two, distinct and non-empty; default
+     *  {" he", " she"}: targets[0] male, [1] female (UB uses these two).  Other
+     *  social biases: one word per group (AFGB = mean of max - min). */
+    const char *const *targets;
     size_t n_targets;
-    size_t batch_size;           /* default 16 */
-    const char *prefix;          /* text prepended to every prompt (prompt-based baseline) */
-    lftf_progress_fn progress;   /* stage "eval" */
+    size_t batch_size;           /* prompts per forward pass; default 16 */
+    const char *prefix;          /* text prepended to every prompt (prompt-based baseline);
+                                    reports keep the prompts without it */
+    lftf_progress_fn progress;   /* stage "eval": prompts done / total */
     void *progress_user;
 } lftf_eval_params;
 
 LFTF_API int lftf_eval_params_init(lftf_eval_params *params);
 /** Evaluates the model on GenBiasEval-style (bias) and GenHintEval-style
- *  (hint) datasets; either may be NULL, not both. */
+ *  (hint) datasets; either may be NULL, not both, and they may be the same
+ *  (mixed) dataset, evaluated once.  Each record is classified by its own
+ *  fields: with "hint" it is a hint sample (UB), otherwise a bias sample
+ *  (AFGB, by "scale" when it has one).  Probabilities come from
+ *  lftf_model_target_probs on prefix + prompt, all prompts in one call
+ *  (batched by length).  Fails with LFTF_E_EMPTY if a target adds no tokens,
+ *  LFTF_E_NUMERIC if a probability is not finite, LFTF_E_ABORTED if the
+ *  progress callback asks to stop (no report then). */
 LFTF_API int lftf_evaluate(lftf_model *model, const lftf_dataset *bias, const lftf_dataset *hint,
                            const lftf_eval_params *params, lftf_report **out);
 LFTF_API void lftf_report_free(lftf_report *report);
 /** AFGB for scale "word"/"phrase"/"sentence", or "avg"/NULL for all bias
- *  samples (the count-weighted mean).  LFTF_E_EMPTY if no such samples. */
+ *  samples: the mean over all of them, i.e. the count-weighted mean of the
+ *  scale means (not their plain mean).  LFTF_E_EMPTY if no such samples,
+ *  LFTF_E_INVALID_ARG for another scale name. */
 LFTF_API int lftf_report_afgb(const lftf_report *report, const char *scale, double *out);
 /** UB-Score over the hint samples.  LFTF_E_EMPTY if none. */
 LFTF_API int lftf_report_ub(const lftf_report *report, double *out);
+/** Number of bias samples of a scale ("avg"/NULL: all bias samples); 0 for
+ *  an unknown scale. */
+LFTF_API size_t lftf_report_n_bias(const lftf_report *report, const char *scale);
+/** Number of hint samples. */
+LFTF_API size_t lftf_report_n_hint(const lftf_report *report);
+/** The "split" shared by every bias sample, "all" if they differ, NULL if
+ *  they have none (borrowed). */
+LFTF_API const char *lftf_report_split(const lftf_report *report);
+/** All samples: the bias samples first, then the hint samples, each in
+ *  dataset order. */
 LFTF_API size_t lftf_report_n_samples(const lftf_report *report);
 LFTF_API size_t lftf_report_n_targets(const lftf_report *report);
 /** Target word j (borrowed). */
@@ -357,19 +406,46 @@ LFTF_API const char *lftf_report_target(const lftf_report *report, size_t j);
 
 typedef struct lftf_report_sample {
     const char *id;
-    const char *dataset;        /* "genbiaseval" or "genhinteval" */
-    const char *prompt;
-    const char *profession;
-    const char *scale;          /* bias samples, else NULL */
+    const char *dataset;        /* "genbiaseval" (bias samples) or "genhinteval" (hint) */
+    const char *prompt;         /* without the eval prefix */
+    const char *profession;     /* NULL if the record had none */
+    const char *scale;          /* bias samples (NULL if the record had none), else NULL */
     const char *hint;           /* hint samples, else NULL */
-    const double *probs;        /* [n_targets] */
+    const double *probs;        /* [n_targets]: P(target j | prefix + prompt) */
 } lftf_report_sample;
 
 LFTF_API int lftf_report_sample_get(const lftf_report *report, size_t index,
                                     lftf_report_sample *out);
-/** The report as JSON (the `lftf eval --out` format); model_name may be NULL. */
+
+/** The bias samples of one profession, aggregated (for finding the most
+ *  biased professions, as in the paper's case study). */
+typedef struct lftf_report_profession {
+    const char *profession;
+    size_t n;                   /* bias samples of this profession */
+    double afgb;                /* mean of max - min over them */
+    double bias;                /* mean of P(t0) - P(t1): > 0 leans to targets[0] (" he") */
+    const double *mean_probs;   /* [n_targets] mean probability of each target */
+} lftf_report_profession;
+
+/** Number of professions among the bias samples (samples without a
+ *  profession are not aggregated). */
+LFTF_API size_t lftf_report_n_professions(const lftf_report *report);
+/** Profession `index` in order of decreasing AFGB (ties by name). */
+LFTF_API int lftf_report_profession_get(const lftf_report *report, size_t index,
+                                        lftf_report_profession *out);
+/** The report as JSON (the `lftf eval --out` format); model_name may be NULL:
+ *  {"model", "targets", "genbiaseval": {"split", "n", "n_by_scale",
+ *  "afgb": {"word", "phrase", "sentence", "avg"}} (null without bias
+ *  samples), "genhinteval": {"n", "ub"} (null without hint samples),
+ *  "samples": [{"id", "dataset", "prompt", "profession", "scale" | "hint",
+ *  "p_he", "p_she"}], "professions": [{"profession", "n", "afgb", "p_he",
+ *  "p_she", "bias"}]}.  p_he/p_she are targets 0 and 1 whatever the words;
+ *  with more than two targets each sample and profession also has "probs"
+ *  (all targets); a "prefix" key is present when one was used.  Numbers
+ *  are shortest round-trip decimals; a metric without samples is null. */
 LFTF_API int lftf_report_to_json(const lftf_report *report, const char *model_name, char **json);
-/** Writes lftf_report_to_json atomically (temporary file + rename). */
+/** Writes lftf_report_to_json atomically (temporary file beside `path`, then
+ *  rename): on failure `path` is left as it was. */
 LFTF_API int lftf_report_write_json(const lftf_report *report, const char *model_name,
                                     const char *path);
 
@@ -402,6 +478,20 @@ LFTF_API size_t lftf_locate_n_prompts(const lftf_locate_result *result);
 LFTF_API size_t lftf_locate_n_tokens(const lftf_locate_result *result);
 /** {"bmi": [...], "ranking": [...], "n_prompts": N, "n_tokens": T} */
 LFTF_API int lftf_locate_to_json(const lftf_locate_result *result, char **json);
+/** The paper's robustness check (appendix A.1): BMI over `n_samples` prompts
+ *  drawn from `prompts` (lftf_dataset_sample) with each of the `n_seeds`
+ *  seeds.  *bmi gets [n_seeds][*n_blocks] values (caller frees with
+ *  lftf_free); *mean_variance gets the mean over blocks of the variance
+ *  across seeds (population variance: divisor n_seeds). */
+LFTF_API int lftf_locate_robustness(lftf_model *model, const lftf_dataset *prompts,
+                                    size_t n_samples, const uint64_t *seeds, size_t n_seeds,
+                                    const lftf_locate_params *params, double **bmi,
+                                    size_t *n_blocks, double *mean_variance);
+/** BMI per block as a standalone SVG bar chart (like the paper's Figure 2);
+ *  the `highlight` blocks (e.g. those fine-tuned) are drawn in another
+ *  colour.  *svg is owned by the caller (lftf_free). */
+LFTF_API int lftf_locate_to_svg(const lftf_locate_result *result, const int *highlight,
+                                size_t n_highlight, char **svg);
 
 /* ------------------------------------------------------------------ */
 /* Fine-tuning                                                          */
@@ -447,9 +537,18 @@ typedef struct lftf_trainer_params {
     size_t eval_batch_size;      /* default 16 */
     lftf_progress_fn progress;   /* stage "train": steps done / total */
     void *progress_user;
+    const char *preset;          /* name recorded in the settings (see below); NULL: none */
 } lftf_trainer_params;
 
 LFTF_API int lftf_trainer_params_init(lftf_trainer_params *params);
+/** Hyperparameter presets.  "paper": the paper's Adam, lr 1e-5, 2 epochs,
+ *  batch 32 (tuned for 7B models).  "tiny": for models under 10M parameters,
+ *  on which lr 1e-5 barely moves anything (values in README.md).  "auto":
+ *  "tiny" under 10M parameters, else "paper" (needs `model`; it may be NULL
+ *  for a named preset).  Sets lr, epochs, batch_size and params->preset (to
+ *  the chosen name, a static string); change fields afterwards to override. */
+LFTF_API int lftf_trainer_params_preset(lftf_trainer_params *params, const char *preset,
+                                        const lftf_model *model);
 /** A trainer over `model` (borrowed; must outlive the trainer). */
 LFTF_API int lftf_trainer_create(lftf_trainer **out, lftf_model *model,
                                  const lftf_trainer_params *params);
@@ -464,6 +563,16 @@ LFTF_API int lftf_trainer_fit(lftf_trainer *trainer, const lftf_dataset *train,
 /** One optimizer step on the prompts of `batch` (all of them); *loss gets the
  *  mean loss before the step.  For harnesses that drive their own loop. */
 LFTF_API int lftf_trainer_step(lftf_trainer *trainer, const lftf_dataset *batch, double *loss);
+/** Hint samples (e.g. the GenHintEval dev split) whose UB lftf_trainer_fit
+ *  reports after every epoch when its `dev` holds only bias samples
+ *  (borrowed; must outlive the fit).  NULL clears it. */
+LFTF_API int lftf_trainer_set_hint_dev(lftf_trainer *trainer, const lftf_dataset *hint_dev);
+/** AFGB over the bias samples (those with a scale) and UB over the hint
+ *  samples of `ds` with the model's current weights, computed through the
+ *  trainer's prefix cache; NaN where `ds` has no such samples.  Either
+ *  output may be NULL.  Targets must be single tokens in context. */
+LFTF_API int lftf_trainer_evaluate(lftf_trainer *trainer, const lftf_dataset *ds, double *afgb,
+                                   double *ub);
 
 typedef struct lftf_history_entry {
     int epoch;                   /* 1-based */
@@ -478,6 +587,13 @@ LFTF_API int lftf_trainer_history_get(const lftf_trainer *trainer, size_t index,
                                       lftf_history_entry *out);
 /** {"blocks": [...], "history": [...], "settings": {...}} */
 LFTF_API int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
+
+/** The `top_n` professions with the largest mean |P(t0) - P(t1)| in
+ *  `before` (its bias samples), as a standalone SVG chart of the signed
+ *  P(t0) - P(t1) before and after (like the paper's Figure 3); `after` may be
+ *  NULL; top_n 0 means 15.  *svg is owned by the caller (lftf_free). */
+LFTF_API int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
+                                         size_t top_n, char **svg);
 
 #ifdef __cplusplus
 }

@@ -1,2 +1,1082 @@
-/* STUB: to be written. */
-typedef int lftf__placeholder_t;
+/* Hugging Face Llama / Qwen2 models: loading (config, memory-mapped
+ * safetensors, tokenizer) and the transformer forward composed in C from the
+ * libtorch shim's elementary ops, following transformers' modeling_llama.py
+ * and modeling_qwen2.py (eager attention):
+ *
+ *   h = embed[ids]
+ *   per block:  x = rmsnorm(h) ; q,k,v = linear(x) ; rotate_half RoPE on q,k ;
+ *               repeat k,v per query group ; softmax(q k^T / sqrt(hd) + causal)
+ *               in float32 ; h += o_proj(attn v) ;
+ *               x = rmsnorm(h) ; h += down(silu(gate(x)) * up(x))
+ *   logits = lm_head(rmsnorm(h)) at the positions whose output is used.
+ *
+ * RMSNorm is computed in float32 and cast back before the weight multiplies,
+ * as in LlamaRMSNorm. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
+#include "model_internal.h"
+
+#include "common/error.h"
+#include "common/fsutil.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- global settings and dtype names ------------------------------------ */
+
+int lftf_set_num_threads(int n) { return lt_set_num_threads(n); }
+
+int lftf_cuda_available(void) { return lt_cuda_available(); }
+
+const char *lftf_dtype_name(lftf_dtype dtype)
+{
+    switch (dtype) {
+    case LFTF_DTYPE_DEFAULT: return "default";
+    case LFTF_DTYPE_F32: return "float32";
+    case LFTF_DTYPE_F16: return "float16";
+    case LFTF_DTYPE_BF16: return "bfloat16";
+    }
+    return NULL;
+}
+
+int lftf_dtype_parse(const char *name, lftf_dtype *out)
+{
+    static const struct {
+        const char *name;
+        lftf_dtype dt;
+    } names[] = {
+        {"default", LFTF_DTYPE_DEFAULT}, {"float32", LFTF_DTYPE_F32}, {"f32", LFTF_DTYPE_F32},
+        {"fp32", LFTF_DTYPE_F32},        {"float16", LFTF_DTYPE_F16}, {"f16", LFTF_DTYPE_F16},
+        {"fp16", LFTF_DTYPE_F16},        {"half", LFTF_DTYPE_F16},    {"bfloat16", LFTF_DTYPE_BF16},
+        {"bf16", LFTF_DTYPE_BF16},
+    };
+    if (!name || !out)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_dtype_parse: NULL argument");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].dt;
+            return LFTF_OK;
+        }
+    return lftf__err(LFTF_E_UNSUPPORTED,
+                     "dtype \"%s\" is not supported (use float32, float16 or bfloat16)", name);
+}
+
+static lt_dtype lt_of_pub(lftf_dtype d)
+{
+    return d == LFTF_DTYPE_F16 ? LT_F16 : d == LFTF_DTYPE_BF16 ? LT_BF16 : LT_F32;
+}
+
+/* ---- scratch: temporaries of one composed computation ------------------- */
+
+/* The forward creates many short-lived tensors; a scratch list frees them all
+ * at the end of a function, whatever path it leaves by. */
+typedef struct scratch {
+    lt_tensor *t[64];
+    int n;
+} scratch;
+
+static void scratch_free(scratch *s)
+{
+    lt_free_n(s->t, (size_t)s->n);
+    s->n = 0;
+}
+
+/* Runs `call` (which stores a new tensor in `var`), keeping var in the
+ * scratch list; jumps to `done` with rc set on failure. */
+#define OP(s, var, call)                                   \
+    do {                                                   \
+        rc = (call);                                       \
+        if (rc != LFTF_OK)                                 \
+            goto done;                                     \
+        if ((s)->n >= (int)(sizeof (s)->t / sizeof (s)->t[0])) { \
+            lt_free(var);                                  \
+            rc = lftf__err(LFTF_E_NOMEM, "scratch full");  \
+            goto done;                                     \
+        }                                                  \
+        (s)->t[(s)->n++] = (var);                          \
+    } while (0)
+
+/* ---- weights ------------------------------------------------------------- */
+
+static const struct {
+    const char *suffix;
+    unsigned module;
+} block_param_info[LFTF_P_BLOCK_COUNT] = {
+    [LFTF_P_INPUT_NORM] = {"input_layernorm.weight", LFTF_MODULE_NORM},
+    [LFTF_P_Q_W] = {"self_attn.q_proj.weight", LFTF_MODULE_ATTN},
+    [LFTF_P_Q_B] = {"self_attn.q_proj.bias", LFTF_MODULE_ATTN},
+    [LFTF_P_K_W] = {"self_attn.k_proj.weight", LFTF_MODULE_ATTN},
+    [LFTF_P_K_B] = {"self_attn.k_proj.bias", LFTF_MODULE_ATTN},
+    [LFTF_P_V_W] = {"self_attn.v_proj.weight", LFTF_MODULE_ATTN},
+    [LFTF_P_V_B] = {"self_attn.v_proj.bias", LFTF_MODULE_ATTN},
+    [LFTF_P_O_W] = {"self_attn.o_proj.weight", LFTF_MODULE_ATTN},
+    [LFTF_P_O_B] = {"self_attn.o_proj.bias", LFTF_MODULE_ATTN},
+    [LFTF_P_POST_NORM] = {"post_attention_layernorm.weight", LFTF_MODULE_NORM},
+    [LFTF_P_GATE_W] = {"mlp.gate_proj.weight", LFTF_MODULE_MLP},
+    [LFTF_P_GATE_B] = {"mlp.gate_proj.bias", LFTF_MODULE_MLP},
+    [LFTF_P_UP_W] = {"mlp.up_proj.weight", LFTF_MODULE_MLP},
+    [LFTF_P_UP_B] = {"mlp.up_proj.bias", LFTF_MODULE_MLP},
+    [LFTF_P_DOWN_W] = {"mlp.down_proj.weight", LFTF_MODULE_MLP},
+    [LFTF_P_DOWN_B] = {"mlp.down_proj.bias", LFTF_MODULE_MLP},
+};
+
+static size_t slot_embed(void) { return 0; }
+static size_t slot_block(const lftf_model *m, int i, int kind)
+{
+    (void)m;
+    return 1 + (size_t)i * LFTF_P_BLOCK_COUNT + (size_t)kind;
+}
+static size_t slot_norm(const lftf_model *m) { return 1 + (size_t)m->cfg.num_hidden_layers * LFTF_P_BLOCK_COUNT; }
+static size_t slot_head(const lftf_model *m) { return slot_norm(m) + 1; }
+
+lftf_param *lftf__model_block_param(lftf_model *m, int block, lftf_param_kind kind)
+{
+    if (!m || block < 0 || block >= m->cfg.num_hidden_layers || (int)kind < 0 ||
+        kind >= LFTF_P_BLOCK_COUNT)
+        return NULL;
+    lftf_param *p = &m->params[slot_block(m, block, kind)];
+    return p->t ? p : NULL;
+}
+
+lftf_param *lftf__model_embed(lftf_model *m) { return m ? &m->params[slot_embed()] : NULL; }
+
+lftf_param *lftf__model_final_norm_param(lftf_model *m) { return m ? &m->params[slot_norm(m)] : NULL; }
+
+lt_tensor *lftf__model_head_weight(const lftf_model *m)
+{
+    /* Tied: the embedding's current tensor (which training may replace). */
+    return m->cfg.tie_word_embeddings ? m->params[slot_embed()].t : m->params[slot_head(m)].t;
+}
+
+static const lt_tensor *bw(const lftf_model *m, int i, int kind)
+{
+    return m->params[slot_block(m, i, kind)].t; /* NULL for an absent bias */
+}
+
+size_t lftf__model_block_params(lftf_model *m, int block, unsigned modules, lftf_param **out)
+{
+    size_t n = 0;
+    if (!m || block < 0 || block >= m->cfg.num_hidden_layers)
+        return 0;
+    for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
+        lftf_param *p = &m->params[slot_block(m, block, k)];
+        if (p->t && (p->module & modules))
+            out[n++] = p;
+    }
+    return n;
+}
+
+int lftf__param_make_trainable(lftf_param *p)
+{
+    if (!p || !p->t)
+        return lftf__err(LFTF_E_INVALID_ARG, "make_trainable: no such weight");
+    if (p->borrowed) {
+        /* The tensor wraps the read-only mapping: training writes in place. */
+        lt_tensor *copy = NULL;
+        int rc = lt_clone(p->t, &copy);
+        if (rc != LFTF_OK)
+            return lftf__err_prefix(rc, "copying %s", p->name);
+        lt_free(p->t);
+        p->t = copy;
+        p->borrowed = 0;
+    }
+    return lt_set_requires_grad(p->t, 1);
+}
+
+int lftf__model_make_trainable(lftf_model *m, int block, unsigned modules)
+{
+    lftf_param *ps[LFTF_P_BLOCK_COUNT];
+    if (!m || block < 0 || block >= m->cfg.num_hidden_layers)
+        return lftf__err(LFTF_E_RANGE, "block %d is out of range (the model has %d)", block,
+                         m ? m->cfg.num_hidden_layers : 0);
+    size_t n = lftf__model_block_params(m, block, modules, ps);
+    for (size_t i = 0; i < n; i++)
+        LFTF_TRY(lftf__param_make_trainable(ps[i]));
+    return LFTF_OK;
+}
+
+int lftf__model_freeze_block(lftf_model *m, int block)
+{
+    lftf_param *ps[LFTF_P_BLOCK_COUNT];
+    if (!m || block < 0 || block >= m->cfg.num_hidden_layers)
+        return lftf__err(LFTF_E_RANGE, "block %d is out of range (the model has %d)", block,
+                         m ? m->cfg.num_hidden_layers : 0);
+    size_t n = lftf__model_block_params(m, block, ~0u, ps);
+    for (size_t i = 0; i < n; i++) {
+        LFTF_TRY(lt_zero_grad(ps[i]->t));
+        LFTF_TRY(lt_set_requires_grad(ps[i]->t, 0));
+    }
+    return LFTF_OK;
+}
+
+static int lt_of_st(lftf_st_dtype d, lt_dtype *out)
+{
+    switch (d) {
+    case LFTF_ST_F32: *out = LT_F32; return 1;
+    case LFTF_ST_F16: *out = LT_F16; return 1;
+    case LFTF_ST_BF16: *out = LT_BF16; return 1;
+    default: return 0;
+    }
+}
+
+int lftf__param_source_bytes(const lftf_param *p, void **data, size_t *nbytes)
+{
+    lt_dtype dt;
+    if (!p || !p->t || !p->src || !data || !nbytes)
+        return lftf__err(LFTF_E_INVALID_ARG, "param_source_bytes: no such weight");
+    if (!lt_of_st(p->src->dtype, &dt))
+        return lftf__err(LFTF_E_UNSUPPORTED, "tensor \"%s\" has dtype %s", p->name,
+                         lftf__st_dtype_name(p->src->dtype));
+    size_t n = p->src->nbytes;
+    void *buf = malloc(n ? n : 1);
+    if (!buf)
+        return lftf__oom(p->name);
+    int rc = lt_to_host_bytes(p->t, dt, buf, n);
+    if (rc != LFTF_OK) {
+        free(buf);
+        return lftf__err_prefix(rc, "converting %s", p->name);
+    }
+    *data = buf;
+    *nbytes = n;
+    return LFTF_OK;
+}
+
+/* ---- loading ----------------------------------------------------------------- */
+
+int lftf_model_params_init(lftf_model_params *params)
+{
+    if (!params)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_params_init: NULL params");
+    memset(params, 0, sizeof *params);
+    params->struct_size = sizeof *params;
+    params->device = "cpu";
+    params->dtype = LFTF_DTYPE_DEFAULT;
+    params->add_bos = -1;
+    return LFTF_OK;
+}
+
+/* Where a tensor is (or should be) stored, for error messages. */
+static const char *weights_file(const lftf_model *m, const lftf_st_tensor *t)
+{
+    if (t && t->file_index >= 0 && (size_t)t->file_index < m->st->n_files)
+        return m->st->files[t->file_index]->path;
+    return m->st->sharded ? "model.safetensors.index.json" : "model.safetensors";
+}
+
+static void shape_str(const int64_t *shape, int ndim, char *buf, size_t n)
+{
+    size_t used = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (used < n)
+        snprintf(buf + used, n - used, "]");
+}
+
+/* Finds, checks and converts one weight (wrapping the mapping without a copy
+ * when the file's dtype is already the compute dtype on the CPU). */
+static int load_param(lftf_model *m, lftf_param *p, int64_t d0, int64_t d1, int ndim)
+{
+    int64_t want[2] = {d0, d1};
+    const lftf_st_tensor *src = lftf__st_find(m->st, p->name);
+    lt_dtype sdt;
+    if (!src)
+        return lftf__err(LFTF_E_NOT_FOUND, "tensor \"%s\" is missing from the weights in %s (%s)",
+                         p->name, m->dir, weights_file(m, NULL));
+    if (!lt_of_st(src->dtype, &sdt))
+        return lftf__err(LFTF_E_UNSUPPORTED,
+                         "tensor \"%s\" in %s has dtype %s (supported: F32, F16, BF16)", p->name,
+                         weights_file(m, src), lftf__st_dtype_name(src->dtype));
+    if (src->ndim != ndim || src->shape[0] != d0 || (ndim == 2 && src->shape[1] != d1)) {
+        char got[128], exp[64];
+        shape_str(src->shape, src->ndim, got, sizeof got);
+        shape_str(want, ndim, exp, sizeof exp);
+        return lftf__err(LFTF_E_FORMAT,
+                         "tensor \"%s\" in %s has shape %s, expected %s from config.json",
+                         p->name, weights_file(m, src), got, exp);
+    }
+    if (src->nbytes && !src->data)
+        return lftf__err(LFTF_E_FORMAT, "tensor \"%s\" in %s has no data", p->name,
+                         weights_file(m, src));
+    p->src = src;
+    int rc;
+    if (sdt == m->dtype && m->device.type == LT_CPU && ((uintptr_t)src->data % lt_dtype_size(sdt)) == 0) {
+        rc = lt_from_blob(src->data, src->shape, ndim, sdt, &p->t);
+        p->borrowed = 1;
+    } else {
+        rc = lt_from_host(src->data, sdt, src->shape, ndim, m->dtype, m->device, &p->t);
+        p->borrowed = 0;
+    }
+    if (rc != LFTF_OK)
+        return lftf__err_prefix(rc, "loading tensor \"%s\" from %s", p->name, weights_file(m, src));
+    return LFTF_OK;
+}
+
+static char *dup_printf(const char *fmt, int i, const char *suffix)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, fmt, i, suffix);
+    return strdup(buf);
+}
+
+/* Names every weight slot the config calls for. */
+static int name_params(lftf_model *m)
+{
+    const lftf_config *c = &m->cfg;
+    m->n_param_slots = 3 + (size_t)c->num_hidden_layers * LFTF_P_BLOCK_COUNT;
+    m->params = calloc(m->n_param_slots, sizeof *m->params);
+    if (!m->params)
+        return lftf__oom("model weights");
+    for (size_t s = 0; s < m->n_param_slots; s++) {
+        m->params[s].block = -1;
+        m->params[s].kind = -1;
+    }
+    m->params[slot_embed()].name = strdup("model.embed_tokens.weight");
+    m->params[slot_norm(m)].name = strdup("model.norm.weight");
+    if (!c->tie_word_embeddings)
+        m->params[slot_head(m)].name = strdup("lm_head.weight");
+    for (int i = 0; i < c->num_hidden_layers; i++)
+        for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
+            int present = 1;
+            if (k == LFTF_P_Q_B || k == LFTF_P_K_B || k == LFTF_P_V_B)
+                present = c->qkv_bias;
+            else if (k == LFTF_P_O_B)
+                present = c->o_bias;
+            else if (k == LFTF_P_GATE_B || k == LFTF_P_UP_B || k == LFTF_P_DOWN_B)
+                present = c->mlp_bias;
+            lftf_param *p = &m->params[slot_block(m, i, k)];
+            p->block = i;
+            p->kind = k;
+            p->module = block_param_info[k].module;
+            if (present && !(p->name = dup_printf("model.layers.%d.%s", i, block_param_info[k].suffix)))
+                return lftf__oom("weight names");
+        }
+    if (!m->params[slot_embed()].name || !m->params[slot_norm(m)].name ||
+        (!c->tie_word_embeddings && !m->params[slot_head(m)].name))
+        return lftf__oom("weight names");
+    return LFTF_OK;
+}
+
+/* The expected shape of slot s. */
+static void param_shape(const lftf_model *m, const lftf_param *p, int64_t *d0, int64_t *d1, int *nd)
+{
+    const lftf_config *c = &m->cfg;
+    int64_t D = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
+    int64_t Q = (int64_t)c->num_attention_heads * c->head_dim;
+    int64_t KV = (int64_t)c->num_key_value_heads * c->head_dim;
+    *d1 = 0;
+    *nd = 1;
+    if (p->block < 0) {
+        if (p == &m->params[slot_norm(m)]) {
+            *d0 = D;
+        } else {
+            *d0 = V;
+            *d1 = D;
+            *nd = 2;
+        }
+        return;
+    }
+    switch (p->kind) {
+    case LFTF_P_INPUT_NORM: case LFTF_P_POST_NORM: case LFTF_P_O_B: case LFTF_P_DOWN_B: *d0 = D; break;
+    case LFTF_P_Q_B: *d0 = Q; break;
+    case LFTF_P_K_B: case LFTF_P_V_B: *d0 = KV; break;
+    case LFTF_P_GATE_B: case LFTF_P_UP_B: *d0 = I; break;
+    case LFTF_P_Q_W: *d0 = Q; *d1 = D; *nd = 2; break;
+    case LFTF_P_K_W: case LFTF_P_V_W: *d0 = KV; *d1 = D; *nd = 2; break;
+    case LFTF_P_O_W: *d0 = D; *d1 = Q; *nd = 2; break;
+    case LFTF_P_GATE_W: case LFTF_P_UP_W: *d0 = I; *d1 = D; *nd = 2; break;
+    case LFTF_P_DOWN_W: *d0 = D; *d1 = I; *nd = 2; break;
+    default: *d0 = 0; break;
+    }
+}
+
+/* Rotary inverse frequencies, as transformers' ROPE_INIT_FUNCTIONS compute
+ * them (float32 arithmetic): default, linear (divided by factor) and llama3
+ * (low frequencies divided by factor, a smooth blend in between). */
+static int make_inv_freq(lftf_model *m)
+{
+    const lftf_config *c = &m->cfg;
+    int half = c->head_dim / 2;
+    float *f = malloc(sizeof(float) * (size_t)(half ? half : 1));
+    if (!f)
+        return lftf__oom("rotary frequencies");
+    float base = (float)c->rope_theta, dim = (float)c->head_dim;
+    for (int j = 0; j < half; j++)
+        f[j] = 1.0f / powf(base, (float)(2 * j) / dim);
+    if (c->rope_type == LFTF_ROPE_LINEAR) {
+        for (int j = 0; j < half; j++)
+            f[j] = f[j] / (float)c->rope_factor;
+    } else if (c->rope_type == LFTF_ROPE_LLAMA3) {
+        float factor = (float)c->rope_factor, lo = (float)c->rope_low_freq_factor,
+              hi = (float)c->rope_high_freq_factor, old = (float)c->rope_original_max_position;
+        float low_wavelen = old / lo, high_wavelen = old / hi;
+        for (int j = 0; j < half; j++) {
+            /* torch evaluates `2 * math.pi / inv_freq` as reciprocal * 2pi */
+            float wavelen = (1.0f / f[j]) * (float)(2 * 3.14159265358979323846);
+            float scaled = wavelen > low_wavelen ? f[j] / factor : f[j];
+            if (!(wavelen < high_wavelen) && !(wavelen > low_wavelen)) {
+                float smooth = (old / wavelen - lo) / (hi - lo);
+                scaled = (1 - smooth) * scaled / factor + smooth * scaled;
+            }
+            f[j] = scaled;
+        }
+    }
+    int64_t shape[1] = {half};
+    int rc = lt_from_host(f, LT_F32, shape, 1, LT_F32, m->device, &m->inv_freq);
+    free(f);
+    return rc;
+}
+
+/* Some libtorch builds lack kernels for a dtype on a device (1.13 has no
+ * float16 matmul on the CPU): try one small linear + batched matmul and
+ * refuse the dtype up front rather than fail in the middle of a forward. */
+static int probe_compute_dtype(const lftf_model *m)
+{
+    int64_t sh[3] = {1, 2, 2};
+    lt_tensor *a = NULL, *y = NULL, *z = NULL;
+    int rc = lt_zeros(sh, 3, m->dtype, m->device, &a);
+    if (rc == LFTF_OK)
+        rc = lt_linear(a, a, NULL, &y);
+    if (rc == LFTF_OK)
+        rc = lt_matmul(a, a, &z);
+    lt_free(a);
+    lt_free(y);
+    lt_free(z);
+    if (rc == LFTF_E_TORCH) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", lftf_last_error());
+        return lftf__err(LFTF_E_UNSUPPORTED,
+                         "compute dtype %s is not supported on %s by this libtorch (%s); use "
+                         "float32 or bfloat16",
+                         lftf_dtype_name(m->dtype_pub), m->device_str, why);
+    }
+    return rc;
+}
+
+void lftf_model_free(lftf_model *model)
+{
+    if (!model)
+        return;
+    if (model->params) {
+        for (size_t s = 0; s < model->n_param_slots; s++) {
+            lt_free(model->params[s].t);
+            free(model->params[s].name);
+        }
+        free(model->params);
+    }
+    lt_free(model->inv_freq);
+    lftf_tokenizer_free(model->tok);
+    /* Tensors wrapping the mapping are gone: now it can be unmapped. */
+    lftf__st_close_set(model->st);
+    free(model->dir);
+    free(model);
+}
+
+int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *params)
+{
+    lftf_model_params defaults;
+    lftf_model *m = NULL;
+    char *cfg_path = NULL;
+    int rc;
+    if (!out || !dir)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_load: NULL argument");
+    *out = NULL;
+    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
+                                sizeof(lftf_model_params), sizeof(lftf_model_params),
+                                "lftf_model_params"));
+    if (!params) {
+        lftf_model_params_init(&defaults);
+        params = &defaults;
+    }
+    if (!lftf__is_dir(dir))
+        return lftf__err(LFTF_E_IO, "model directory %s does not exist or is not a directory", dir);
+    if (params->dtype < LFTF_DTYPE_DEFAULT || params->dtype > LFTF_DTYPE_BF16)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_params.dtype %d is not a lftf_dtype",
+                         (int)params->dtype);
+
+    if (!(m = calloc(1, sizeof *m)))
+        return lftf__oom("model");
+    if (!(m->dir = strdup(dir))) {
+        rc = lftf__oom("model path");
+        goto fail;
+    }
+    if ((rc = lt_device_parse(params->device ? params->device : "cpu", &m->device, m->device_str,
+                              sizeof m->device_str)) != LFTF_OK)
+        goto fail;
+    m->dtype_pub = params->dtype != LFTF_DTYPE_DEFAULT ? params->dtype
+                   : m->device.type == LT_CUDA     ? LFTF_DTYPE_BF16
+                                                   : LFTF_DTYPE_F32;
+    m->dtype = lt_of_pub(m->dtype_pub);
+    if ((rc = probe_compute_dtype(m)) != LFTF_OK)
+        goto fail;
+
+    if (!(cfg_path = lftf__path_join(dir, "config.json"))) {
+        rc = LFTF_E_NOMEM;
+        goto fail;
+    }
+    if ((rc = lftf__config_load(cfg_path, &m->cfg)) != LFTF_OK)
+        goto fail;
+    if ((rc = lftf__st_open_dir(dir, &m->st)) != LFTF_OK)
+        goto fail;
+    if ((rc = name_params(m)) != LFTF_OK)
+        goto fail;
+
+    {
+        size_t total = 0, done = 0;
+        for (size_t s = 0; s < m->n_param_slots; s++)
+            total += m->params[s].name != NULL;
+        for (size_t s = 0; s < m->n_param_slots; s++) {
+            lftf_param *p = &m->params[s];
+            int64_t d0, d1;
+            int nd;
+            if (!p->name)
+                continue;
+            param_shape(m, p, &d0, &d1, &nd);
+            if ((rc = load_param(m, p, d0, d1, nd)) != LFTF_OK)
+                goto fail;
+            m->n_params += lt_numel(p->t);
+            done++;
+            if (params->progress && params->progress("load", done, total, params->progress_user)) {
+                rc = lftf__err(LFTF_E_ABORTED, "loading %s was aborted", dir);
+                goto fail;
+            }
+        }
+        lftf_param *e = &m->params[slot_embed()];
+        m->weight_dtype = e->src->dtype == LFTF_ST_F16    ? LFTF_DTYPE_F16
+                          : e->src->dtype == LFTF_ST_BF16 ? LFTF_DTYPE_BF16
+                                                          : LFTF_DTYPE_F32;
+    }
+    if ((rc = make_inv_freq(m)) != LFTF_OK)
+        goto fail;
+
+    {
+        lftf_tokenizer_params tp;
+        lftf_tokenizer_params_init(&tp);
+        tp.add_bos = params->add_bos;
+        if ((rc = lftf_tokenizer_load(&m->tok, dir, &tp)) != LFTF_OK)
+            goto fail;
+    }
+    free(cfg_path);
+    *out = m;
+    return LFTF_OK;
+fail:
+    free(cfg_path);
+    lftf_model_free(m);
+    return rc;
+}
+
+/* ---- public info ----------------------------------------------------------- */
+
+int lftf_model_get_info(const lftf_model *m, lftf_model_info *info)
+{
+    if (!m || !info)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_get_info: NULL argument");
+    size_t size = info->struct_size;
+    if (size < sizeof *info)
+        return lftf__err(LFTF_E_INVALID_ARG,
+                         "lftf_model_info.struct_size is %zu, expected %zu (set it to sizeof)",
+                         size, sizeof *info);
+    const lftf_config *c = &m->cfg;
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    info->architecture = c->architecture;
+    info->path = m->dir;
+    info->device = m->device_str;
+    info->dtype = m->dtype_pub;
+    info->weight_dtype = m->weight_dtype;
+    info->n_layers = c->num_hidden_layers;
+    info->hidden_size = c->hidden_size;
+    info->intermediate_size = c->intermediate_size;
+    info->n_heads = c->num_attention_heads;
+    info->n_kv_heads = c->num_key_value_heads;
+    info->head_dim = c->head_dim;
+    info->vocab_size = c->vocab_size;
+    info->max_position_embeddings = c->max_position_embeddings;
+    info->rms_norm_eps = c->rms_norm_eps;
+    info->rope_theta = c->rope_theta;
+    info->tie_word_embeddings = c->tie_word_embeddings;
+    info->attention_bias = c->qkv_bias || c->o_bias;
+    info->mlp_bias = c->mlp_bias;
+    info->bos_token_id = c->bos_token_id;
+    info->eos_token_id = c->eos_token_id;
+    info->n_params = m->n_params;
+    return LFTF_OK;
+}
+
+const lftf_tokenizer *lftf_model_tokenizer(const lftf_model *model)
+{
+    return model ? model->tok : NULL;
+}
+
+static void json_kv_int(lftf_buf *b, const char *k, long long v)
+{
+    lftf__buf_printf(b, ", \"%s\": %lld", k, v);
+}
+
+int lftf_model_info_json(const lftf_model *m, char **json)
+{
+    lftf_buf b = {0};
+    if (!m || !json)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_info_json: NULL argument");
+    const lftf_config *c = &m->cfg;
+    lftf__buf_puts(&b, "{\"architecture\": ");
+    lftf__buf_json_string(&b, c->architecture);
+    lftf__buf_puts(&b, ", \"model_type\": ");
+    lftf__buf_json_string(&b, c->model_type);
+    lftf__buf_puts(&b, ", \"path\": ");
+    lftf__buf_json_string(&b, m->dir);
+    lftf__buf_puts(&b, ", \"device\": ");
+    lftf__buf_json_string(&b, m->device_str);
+    lftf__buf_printf(&b, ", \"dtype\": \"%s\", \"weight_dtype\": \"%s\"", lftf_dtype_name(m->dtype_pub),
+                     lftf_dtype_name(m->weight_dtype));
+    lftf__buf_printf(&b, ", \"sharded\": %s, \"n_weight_files\": %zu", m->st->sharded ? "true" : "false",
+                     m->st->n_files);
+    json_kv_int(&b, "n_layers", c->num_hidden_layers);
+    json_kv_int(&b, "hidden_size", c->hidden_size);
+    json_kv_int(&b, "intermediate_size", c->intermediate_size);
+    json_kv_int(&b, "n_heads", c->num_attention_heads);
+    json_kv_int(&b, "n_kv_heads", c->num_key_value_heads);
+    json_kv_int(&b, "head_dim", c->head_dim);
+    json_kv_int(&b, "vocab_size", c->vocab_size);
+    json_kv_int(&b, "max_position_embeddings", c->max_position_embeddings);
+    lftf__buf_puts(&b, ", \"rms_norm_eps\": ");
+    lftf__buf_json_number(&b, c->rms_norm_eps);
+    lftf__buf_puts(&b, ", \"rope_theta\": ");
+    lftf__buf_json_number(&b, c->rope_theta);
+    lftf__buf_puts(&b, ", \"rope_scaling\": ");
+    if (c->rope_type == LFTF_ROPE_LINEAR) {
+        lftf__buf_puts(&b, "{\"rope_type\": \"linear\", \"factor\": ");
+        lftf__buf_json_number(&b, c->rope_factor);
+        lftf__buf_puts(&b, "}");
+    } else if (c->rope_type == LFTF_ROPE_LLAMA3) {
+        lftf__buf_puts(&b, "{\"rope_type\": \"llama3\", \"factor\": ");
+        lftf__buf_json_number(&b, c->rope_factor);
+        lftf__buf_puts(&b, ", \"low_freq_factor\": ");
+        lftf__buf_json_number(&b, c->rope_low_freq_factor);
+        lftf__buf_puts(&b, ", \"high_freq_factor\": ");
+        lftf__buf_json_number(&b, c->rope_high_freq_factor);
+        lftf__buf_printf(&b, ", \"original_max_position_embeddings\": %d}",
+                         c->rope_original_max_position);
+    } else {
+        lftf__buf_puts(&b, "null");
+    }
+    lftf__buf_printf(&b, ", \"tie_word_embeddings\": %s, \"qkv_bias\": %s, \"o_bias\": %s, \"mlp_bias\": %s",
+                     c->tie_word_embeddings ? "true" : "false", c->qkv_bias ? "true" : "false",
+                     c->o_bias ? "true" : "false", c->mlp_bias ? "true" : "false");
+    json_kv_int(&b, "bos_token_id", c->bos_token_id);
+    json_kv_int(&b, "eos_token_id", c->eos_token_id);
+    json_kv_int(&b, "n_params", (long long)m->n_params);
+    json_kv_int(&b, "tokenizer_vocab_size", m->tok ? (long long)lftf_tokenizer_vocab_size(m->tok) : 0);
+    lftf__buf_puts(&b, "}");
+    return lftf__buf_finish(&b, json);
+}
+
+/* ---- batches ------------------------------------------------------------------ */
+
+void lftf__batch_free(lftf_batch *b)
+{
+    if (!b)
+        return;
+    free(b->lengths);
+    lt_free(b->ids);
+    lt_free(b->last_index);
+    lt_free(b->valid);
+    lt_free(b->mask);
+    lt_free(b->cos);
+    lt_free(b->sin);
+    free(b);
+}
+
+/* cos/sin tables [T, head_dim] = cos/sin(cat(pos x inv_freq, pos x inv_freq)),
+ * computed in float32 and cast to the compute dtype (LlamaRotaryEmbedding). */
+static int rope_tables(const lftf_model *m, int64_t T, lt_tensor **cos_out, lt_tensor **sin_out)
+{
+    scratch s = {0};
+    int rc;
+    lt_tensor *pos, *freqs, *emb, *c, *sn, *c2, *s2;
+    OP(&s, pos, lt_arange(0, (double)T, 1, LT_F32, m->device, &pos));
+    OP(&s, freqs, lt_outer(pos, m->inv_freq, &freqs));
+    {
+        const lt_tensor *two[2] = {freqs, freqs};
+        OP(&s, emb, lt_cat(two, 2, -1, &emb));
+    }
+    OP(&s, c, lt_cos(emb, &c));
+    OP(&s, sn, lt_sin(emb, &sn));
+    OP(&s, c2, lt_to_dtype(c, m->dtype, &c2));
+    OP(&s, s2, lt_to_dtype(sn, m->dtype, &s2));
+    if ((rc = lt_alias(c2, cos_out)) != LFTF_OK)
+        goto done;
+    if ((rc = lt_alias(s2, sin_out)) != LFTF_OK) {
+        lt_free(*cos_out);
+        *cos_out = NULL;
+    }
+done:
+    scratch_free(&s);
+    return rc;
+}
+
+int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
+                       size_t B, lftf_batch **out)
+{
+    lftf_batch *b = NULL;
+    int64_t *host_ids = NULL, *last = NULL;
+    float *valid = NULL, *mask = NULL;
+    size_t T = 0;
+    int rc = LFTF_OK;
+    if (!m || !out || (B && (!ids || !lens)))
+        return lftf__err(LFTF_E_INVALID_ARG, "batch_create: NULL argument");
+    *out = NULL;
+    if (B == 0)
+        return lftf__err(LFTF_E_EMPTY, "batch_create: no sequences");
+    for (size_t r = 0; r < B; r++) {
+        if (lens[r] == 0)
+            return lftf__err(LFTF_E_EMPTY, "sequence %zu has no tokens", r);
+        if (lens[r] > (size_t)m->cfg.max_position_embeddings)
+            return lftf__err(LFTF_E_RANGE,
+                             "prompt %zu is %zu tokens long, longer than the model's "
+                             "max_position_embeddings (%d)",
+                             r, lens[r], m->cfg.max_position_embeddings);
+        for (size_t t = 0; t < lens[r]; t++)
+            if (ids[r][t] < 0 || ids[r][t] >= m->cfg.vocab_size)
+                return lftf__err(LFTF_E_RANGE,
+                                 "sequence %zu: token id %d at position %zu is outside the "
+                                 "vocabulary (vocab_size %d)",
+                                 r, (int)ids[r][t], t, m->cfg.vocab_size);
+        if (lens[r] > T)
+            T = lens[r];
+    }
+    if (!(b = calloc(1, sizeof *b)) || !(b->lengths = malloc(B * sizeof *b->lengths)) ||
+        !(host_ids = calloc(B * T, sizeof *host_ids)) || !(last = malloc(B * sizeof *last)) ||
+        !(valid = calloc(B * T, sizeof *valid)) || !(mask = malloc(T * T * sizeof *mask))) {
+        rc = lftf__oom("batch");
+        goto done;
+    }
+    b->B = (int64_t)B;
+    b->T = (int64_t)T;
+    for (size_t r = 0; r < B; r++) {
+        b->lengths[r] = (int64_t)lens[r];
+        for (size_t t = 0; t < lens[r]; t++) {
+            host_ids[r * T + t] = ids[r][t];
+            valid[r * T + t] = 1.0f;
+        }
+        last[r] = (int64_t)(r * T + lens[r] - 1);
+    }
+    for (size_t i = 0; i < T; i++)
+        for (size_t j = 0; j < T; j++)
+            mask[i * T + j] = j <= i ? 0.0f : -INFINITY;
+    {
+        int64_t sh_bt[2] = {(int64_t)B, (int64_t)T}, sh_b[1] = {(int64_t)B},
+                sh_m[4] = {1, 1, (int64_t)T, (int64_t)T};
+        if ((rc = lt_from_host(host_ids, LT_I64, sh_bt, 2, LT_I64, m->device, &b->ids)) ||
+            (rc = lt_from_host(last, LT_I64, sh_b, 1, LT_I64, m->device, &b->last_index)) ||
+            (rc = lt_from_host(valid, LT_F32, sh_bt, 2, LT_F32, m->device, &b->valid)) ||
+            (rc = lt_from_host(mask, LT_F32, sh_m, 4, m->dtype, m->device, &b->mask)) ||
+            (rc = rope_tables(m, (int64_t)T, &b->cos, &b->sin)))
+            goto done;
+    }
+done:
+    free(host_ids);
+    free(last);
+    free(valid);
+    free(mask);
+    if (rc != LFTF_OK)
+        lftf__batch_free(b);
+    else
+        *out = b;
+    return rc;
+}
+
+int lftf__batch_row(const lftf_batch *b, const lt_tensor *H, size_t r, lt_tensor **out)
+{
+    lt_tensor *row = NULL;
+    if (!b || !H || !out || r >= (size_t)b->B)
+        return lftf__err(LFTF_E_INVALID_ARG, "batch_row: bad argument (row %zu)", r);
+    int rc = lt_narrow(H, 0, (int64_t)r, 1, &row);
+    if (rc == LFTF_OK) {
+        lt_tensor *sq = NULL;
+        rc = lt_squeeze(row, 0, &sq);
+        lt_free(row);
+        if (rc == LFTF_OK) {
+            rc = lt_narrow(sq, 0, 0, b->lengths[r], out);
+            lt_free(sq);
+        }
+    }
+    return rc;
+}
+
+int lftf__batch_stack_rows(const lftf_batch *b, const lt_tensor *const *rows, lt_tensor **out)
+{
+    if (!b || !rows || !out)
+        return lftf__err(LFTF_E_INVALID_ARG, "batch_stack_rows: NULL argument");
+    *out = NULL;
+    lt_tensor **padded = calloc((size_t)b->B, sizeof *padded);
+    if (!padded)
+        return lftf__oom("batch rows");
+    int rc = LFTF_OK;
+    for (int64_t r = 0; r < b->B && rc == LFTF_OK; r++) {
+        int64_t len = lt_size(rows[r], 0), D = lt_size(rows[r], 1);
+        if (len != b->lengths[r]) {
+            rc = lftf__err(LFTF_E_INVALID_ARG, "batch_stack_rows: row %lld has %lld positions, expected %lld",
+                           (long long)r, (long long)len, (long long)b->lengths[r]);
+            break;
+        }
+        lt_tensor *row = NULL, *pad = NULL;
+        if (len < b->T) {
+            int64_t sh[2] = {b->T - len, D};
+            rc = lt_zeros(sh, 2, lt_get_dtype(rows[r]), lt_get_device(rows[r]), &pad);
+            if (rc == LFTF_OK) {
+                const lt_tensor *two[2] = {rows[r], pad};
+                rc = lt_cat(two, 2, 0, &row);
+            }
+            lt_free(pad);
+        } else {
+            rc = lt_alias(rows[r], &row);
+        }
+        if (rc == LFTF_OK) {
+            rc = lt_unsqueeze(row, 0, &padded[r]);
+            lt_free(row);
+        }
+    }
+    if (rc == LFTF_OK)
+        rc = lt_cat((const lt_tensor *const *)padded, (size_t)b->B, 0, out);
+    lt_free_n(padded, (size_t)b->B);
+    free(padded);
+    return rc;
+}
+
+/* ---- the forward ------------------------------------------------------------------- */
+
+/* LlamaRMSNorm: w * (x_f32 * rsqrt(mean(x_f32^2) + eps)).to(dtype). */
+static int rmsnorm(const lftf_model *m, const lt_tensor *x, const lt_tensor *w, lt_tensor **out)
+{
+    scratch s = {0};
+    int rc;
+    lt_tensor *xf, *sq, *var, *ve, *r, *h, *hd;
+    OP(&s, xf, lt_to_dtype(x, LT_F32, &xf));
+    OP(&s, sq, lt_mul(xf, xf, &sq));
+    OP(&s, var, lt_mean(sq, -1, 1, &var));
+    OP(&s, ve, lt_add_scalar(var, m->cfg.rms_norm_eps, &ve));
+    OP(&s, r, lt_rsqrt(ve, &r));
+    OP(&s, h, lt_mul(xf, r, &h));
+    OP(&s, hd, lt_to_dtype(h, m->dtype, &hd));
+    rc = lt_mul(w, hd, out);
+done:
+    scratch_free(&s);
+    return rc;
+}
+
+/* x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1). */
+static int apply_rope(const lt_tensor *x, const lftf_batch *b, int hd, lt_tensor **out)
+{
+    scratch s = {0};
+    int rc;
+    lt_tensor *x1, *x2, *nx2, *rot, *a, *c;
+    OP(&s, x1, lt_narrow(x, -1, 0, hd / 2, &x1));
+    OP(&s, x2, lt_narrow(x, -1, hd / 2, hd / 2, &x2));
+    OP(&s, nx2, lt_neg(x2, &nx2));
+    {
+        const lt_tensor *two[2] = {nx2, x1};
+        OP(&s, rot, lt_cat(two, 2, -1, &rot));
+    }
+    OP(&s, a, lt_mul(x, b->cos, &a));
+    OP(&s, c, lt_mul(rot, b->sin, &c));
+    rc = lt_add(a, c, out);
+done:
+    scratch_free(&s);
+    return rc;
+}
+
+/* [B, T, n*hd] -> [B, n, T, hd] */
+static int split_heads(const lt_tensor *x, int64_t B, int64_t T, int n, int hd, lt_tensor **out)
+{
+    int64_t sh[4] = {B, T, n, hd};
+    lt_tensor *r = NULL;
+    int rc = lt_reshape(x, sh, 4, &r);
+    if (rc == LFTF_OK)
+        rc = lt_transpose(r, 1, 2, out);
+    lt_free(r);
+    return rc;
+}
+
+static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_batch *b,
+                     lt_tensor **out)
+{
+    const lftf_config *c = &m->cfg;
+    int H = c->num_attention_heads, KV = c->num_key_value_heads, hd = c->head_dim;
+    scratch s = {0};
+    int rc;
+    lt_tensor *q, *k, *v, *qh, *kh, *vh, *qr, *kr, *kx, *vx, *kt, *sc, *scs, *scm, *p, *pd, *ctx,
+        *ctxt, *ctxm;
+    OP(&s, q, lt_linear(x, bw(m, i, LFTF_P_Q_W), bw(m, i, LFTF_P_Q_B), &q));
+    OP(&s, k, lt_linear(x, bw(m, i, LFTF_P_K_W), bw(m, i, LFTF_P_K_B), &k));
+    OP(&s, v, lt_linear(x, bw(m, i, LFTF_P_V_W), bw(m, i, LFTF_P_V_B), &v));
+    OP(&s, qh, split_heads(q, b->B, b->T, H, hd, &qh));
+    OP(&s, kh, split_heads(k, b->B, b->T, KV, hd, &kh));
+    OP(&s, vh, split_heads(v, b->B, b->T, KV, hd, &vh));
+    OP(&s, qr, apply_rope(qh, b, hd, &qr));
+    OP(&s, kr, apply_rope(kh, b, hd, &kr));
+    /* GQA: each KV head serves H/KV consecutive query heads (repeat_kv). */
+    OP(&s, kx, lt_repeat_interleave(kr, H / KV, 1, &kx));
+    OP(&s, vx, lt_repeat_interleave(vh, H / KV, 1, &vx));
+    OP(&s, kt, lt_transpose(kx, -2, -1, &kt));
+    OP(&s, sc, lt_matmul(qr, kt, &sc));
+    OP(&s, scs, lt_mul_scalar(sc, 1.0 / sqrt((double)hd), &scs));
+    OP(&s, scm, lt_add(scs, b->mask, &scm));
+    OP(&s, p, lt_softmax_f32(scm, -1, &p));
+    OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
+    OP(&s, ctx, lt_matmul(pd, vx, &ctx));
+    OP(&s, ctxt, lt_transpose(ctx, 1, 2, &ctxt));
+    {
+        int64_t sh[3] = {b->B, b->T, (int64_t)H * hd};
+        OP(&s, ctxm, lt_reshape(ctxt, sh, 3, &ctxm));
+    }
+    rc = lt_linear(ctxm, bw(m, i, LFTF_P_O_W), bw(m, i, LFTF_P_O_B), out);
+done:
+    scratch_free(&s);
+    return rc;
+}
+
+static int mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out)
+{
+    scratch s = {0};
+    int rc;
+    lt_tensor *g, *u, *a, *gu;
+    OP(&s, g, lt_linear(x, bw(m, i, LFTF_P_GATE_W), bw(m, i, LFTF_P_GATE_B), &g));
+    OP(&s, u, lt_linear(x, bw(m, i, LFTF_P_UP_W), bw(m, i, LFTF_P_UP_B), &u));
+    OP(&s, a, lt_silu(g, &a));
+    OP(&s, gu, lt_mul(a, u, &gu));
+    rc = lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), out);
+done:
+    scratch_free(&s);
+    return rc;
+}
+
+int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **H0)
+{
+    if (!m || !b || !H0)
+        return lftf__err(LFTF_E_INVALID_ARG, "embed: NULL argument");
+    return lt_embedding(m->params[slot_embed()].t, b->ids, H0);
+}
+
+int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
+                              const lftf_batch *b, lt_tensor **H_out)
+{
+    if (!m || !H_in || !b || !H_out)
+        return lftf__err(LFTF_E_INVALID_ARG, "block_forward: NULL argument");
+    *H_out = NULL;
+    if (i < 0 || i >= m->cfg.num_hidden_layers)
+        return lftf__err(LFTF_E_RANGE, "block %d is out of range (the model has %d)", i,
+                         m->cfg.num_hidden_layers);
+    scratch s = {0};
+    int rc;
+    lt_tensor *x, *att, *h1, *x2, *f;
+    OP(&s, x, rmsnorm(m, H_in, bw(m, i, LFTF_P_INPUT_NORM), &x));
+    OP(&s, att, attention(m, i, x, b, &att));
+    OP(&s, h1, lt_add(H_in, att, &h1));
+    OP(&s, x2, rmsnorm(m, h1, bw(m, i, LFTF_P_POST_NORM), &x2));
+    OP(&s, f, mlp(m, i, x2, &f));
+    rc = lt_add(h1, f, H_out);
+done:
+    scratch_free(&s);
+    if (rc != LFTF_OK)
+        lftf__err_prefix(rc, "block %d", i);
+    return rc;
+}
+
+int lftf__model_final_norm(const lftf_model *m, const lt_tensor *H, lt_tensor **out)
+{
+    if (!m || !H || !out)
+        return lftf__err(LFTF_E_INVALID_ARG, "final_norm: NULL argument");
+    return rmsnorm(m, H, m->params[slot_norm(m)].t, out);
+}
+
+int lftf__model_select_rows(const lt_tensor *H, const lt_tensor *index, lt_tensor **out)
+{
+    int64_t sh[2];
+    lt_tensor *flat = NULL;
+    if (!H || !index || !out)
+        return lftf__err(LFTF_E_INVALID_ARG, "select_rows: NULL argument");
+    sh[0] = -1;
+    sh[1] = lt_size(H, -1);
+    int rc = lt_reshape(H, sh, 2, &flat);
+    if (rc == LFTF_OK)
+        rc = lt_index_select(flat, 0, index, out);
+    lt_free(flat);
+    return rc;
+}
+
+int lftf__model_lm_head(const lftf_model *m, const lt_tensor *h, lt_tensor **logits)
+{
+    lt_tensor *l = NULL;
+    if (!m || !h || !logits)
+        return lftf__err(LFTF_E_INVALID_ARG, "lm_head: NULL argument");
+    int rc = lt_linear(h, lftf__model_head_weight(m), NULL, &l);
+    if (rc == LFTF_OK)
+        rc = lt_to_dtype(l, LT_F32, logits);
+    lt_free(l);
+    return rc;
+}
+
+int lftf__model_logprobs_at(const lftf_model *m, const lt_tensor *H_L, const lt_tensor *index,
+                            lt_tensor **out)
+{
+    scratch s = {0};
+    int rc;
+    lt_tensor *rows, *n, *lg;
+    if (!m || !H_L || !index || !out)
+        return lftf__err(LFTF_E_INVALID_ARG, "logprobs_at: NULL argument");
+    OP(&s, rows, lftf__model_select_rows(H_L, index, &rows));
+    OP(&s, n, lftf__model_final_norm(m, rows, &n));
+    OP(&s, lg, lftf__model_lm_head(m, n, &lg));
+    rc = lt_log_softmax_f32(lg, -1, out);
+done:
+    scratch_free(&s);
+    return rc;
+}
+
+int lftf__model_forward(const lftf_model *m, const lftf_batch *b, int first_block,
+                        const lt_tensor *H_start, lt_tensor **hidden, lt_tensor **last_logprobs)
+{
+    int L, rc;
+    lt_tensor *H = NULL;
+    if (!m || !b)
+        return lftf__err(LFTF_E_INVALID_ARG, "forward: NULL argument");
+    L = m->cfg.num_hidden_layers;
+    if (last_logprobs)
+        *last_logprobs = NULL;
+    if (hidden)
+        for (int i = 0; i <= L; i++)
+            hidden[i] = NULL;
+    if (H_start) {
+        if (first_block < 0 || first_block > L)
+            return lftf__err(LFTF_E_RANGE, "first block %d is out of range (the model has %d)",
+                             first_block, L);
+        rc = lt_alias(H_start, &H);
+    } else {
+        first_block = 0;
+        rc = lftf__model_embed_ids(m, b, &H);
+    }
+    if (rc != LFTF_OK)
+        return rc;
+    for (int i = first_block; i < L; i++) {
+        lt_tensor *next = NULL;
+        if (hidden && (rc = lt_alias(H, &hidden[i])) != LFTF_OK)
+            goto fail;
+        if ((rc = lftf__model_block_forward(m, i, H, b, &next)) != LFTF_OK)
+            goto fail;
+        lt_free(H);
+        H = next;
+    }
+    if (hidden && (rc = lt_alias(H, &hidden[L])) != LFTF_OK)
+        goto fail;
+    if (last_logprobs && (rc = lftf__model_logprobs_at(m, H, b->last_index, last_logprobs)) != LFTF_OK)
+        goto fail;
+    lt_free(H);
+    return LFTF_OK;
+fail:
+    lt_free(H);
+    if (hidden)
+        lt_free_n(hidden, (size_t)L + 1);
+    return rc;
+}

@@ -1,2 +1,561 @@
-/* STUB: to be written. */
-typedef int lftf__placeholder_t;
+/* Target-word probabilities after prompts, in context.
+ *
+ * A target's tokens are those that encoding prompt+target adds after the
+ * prompt's tokens: SentencePiece-style vocabularies encode " he" alone as
+ * "▁ ▁he" but after a word as "▁he".  A multi-token target gets the
+ * chain-rule probability from one forward pass over prompt + target (minus
+ * its last token).  Prompts are batched (right padding under the causal
+ * mask) and the LM head runs only at the positions whose output is used. */
+#include "model_internal.h"
+
+#include "common/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the plan ----------------------------------------------------------------- */
+
+void lftf__target_plan_free(lftf_target_plan *plan)
+{
+    if (!plan)
+        return;
+    for (size_t p = 0; p < plan->n_prompts && plan->prompt_ids; p++)
+        free(plan->prompt_ids[p]);
+    for (size_t i = 0; i < plan->n_prompts * plan->n_targets && plan->target_ids; i++)
+        free(plan->target_ids[i]);
+    for (size_t s = 0; s < plan->n_seqs && plan->seq_ids; s++)
+        free(plan->seq_ids[s]);
+    free(plan->prompt_ids);
+    free(plan->prompt_len);
+    free(plan->target_ids);
+    free(plan->target_len);
+    free(plan->seq_ids);
+    free(plan->seq_len);
+    free(plan->seq_first);
+    free(plan->prompt_seq);
+    free(plan->pair_seq);
+    free(plan->pair_pos);
+    free(plan);
+}
+
+static int32_t *dup_ids(const int32_t *ids, size_t n)
+{
+    int32_t *r = malloc((n ? n : 1) * sizeof *r);
+    if (r && n)
+        memcpy(r, ids, n * sizeof *r);
+    return r;
+}
+
+static int encode(const lftf_model *m, const char *a, const char *b, int32_t **ids, size_t *n)
+{
+    size_t la = strlen(a), lb = b ? strlen(b) : 0;
+    char *text = malloc(la + lb + 1);
+    if (!text)
+        return lftf__oom("prompt text");
+    memcpy(text, a, la);
+    if (lb)
+        memcpy(text + la, b, lb);
+    text[la + lb] = '\0';
+    int rc = lftf_tokenizer_encode(m->tok, text, la + lb, 1, ids, n);
+    free(text);
+    return rc;
+}
+
+int lftf__target_plan_build(const lftf_model *m, const char *const *prompts, size_t n_prompts,
+                            const char *const *targets, size_t n_targets, lftf_target_plan **out)
+{
+    lftf_target_plan *pl;
+    size_t max_seqs = n_prompts * (n_targets + 1), npairs = n_prompts * n_targets;
+    size_t max_pos;
+    int rc = LFTF_OK;
+    if (!m || !out || (n_prompts && !prompts) || (n_targets && !targets))
+        return lftf__err(LFTF_E_INVALID_ARG, "target plan: NULL argument");
+    *out = NULL;
+    if (!m->tok)
+        return lftf__err(LFTF_E_INVALID_ARG, "the model has no tokenizer");
+    for (size_t j = 0; j < n_targets; j++)
+        if (!targets[j])
+            return lftf__err(LFTF_E_INVALID_ARG, "target %zu is NULL", j);
+    max_pos = (size_t)m->cfg.max_position_embeddings;
+    if (!(pl = calloc(1, sizeof *pl)))
+        return lftf__oom("target plan");
+    pl->n_prompts = n_prompts;
+    pl->n_targets = n_targets;
+    pl->prompt_ids = calloc(n_prompts + 1, sizeof *pl->prompt_ids);
+    pl->prompt_len = calloc(n_prompts + 1, sizeof *pl->prompt_len);
+    pl->target_ids = calloc(npairs + 1, sizeof *pl->target_ids);
+    pl->target_len = calloc(npairs + 1, sizeof *pl->target_len);
+    pl->seq_ids = calloc(max_seqs + 1, sizeof *pl->seq_ids);
+    pl->seq_len = calloc(max_seqs + 1, sizeof *pl->seq_len);
+    pl->seq_first = calloc(n_prompts + 1, sizeof *pl->seq_first);
+    pl->prompt_seq = calloc(n_prompts + 1, sizeof *pl->prompt_seq);
+    pl->pair_seq = calloc(npairs + 1, sizeof *pl->pair_seq);
+    pl->pair_pos = calloc(npairs + 1, sizeof *pl->pair_pos);
+    if (!pl->prompt_ids || !pl->prompt_len || !pl->target_ids || !pl->target_len ||
+        !pl->seq_ids || !pl->seq_len || !pl->seq_first || !pl->prompt_seq || !pl->pair_seq ||
+        !pl->pair_pos) {
+        lftf__target_plan_free(pl);
+        return lftf__oom("target plan");
+    }
+
+    for (size_t p = 0; p < n_prompts && rc == LFTF_OK; p++) {
+        int32_t *pids = NULL;
+        size_t np = 0;
+        if (!prompts[p]) {
+            rc = lftf__err(LFTF_E_INVALID_ARG, "prompt %zu is NULL", p);
+            break;
+        }
+        if ((rc = encode(m, prompts[p], NULL, &pids, &np)) != LFTF_OK) {
+            lftf__err_prefix(rc, "prompt %zu", p);
+            break;
+        }
+        pl->prompt_ids[p] = pids;
+        pl->prompt_len[p] = np;
+        if (np == 0) {
+            rc = lftf__err(LFTF_E_EMPTY, "prompt %zu encodes to no tokens (empty prompt without BOS)", p);
+            break;
+        }
+        if (np > max_pos) {
+            rc = lftf__err(LFTF_E_RANGE,
+                           "prompt %zu is %zu tokens long, longer than the model's "
+                           "max_position_embeddings (%zu)",
+                           p, np, max_pos);
+            break;
+        }
+        pl->seq_first[p] = pl->n_seqs;
+        /* Slot for the prompt's own sequence, filled below if no target's
+         * sequence can serve as it. */
+        size_t own = pl->n_seqs++;
+        int own_needed = 1;
+        pl->prompt_seq[p] = own;
+        for (size_t j = 0; j < n_targets && rc == LFTF_OK; j++) {
+            size_t pair = p * n_targets + j, nf = 0, lcp = 0;
+            int32_t *full = NULL;
+            if ((rc = encode(m, prompts[p], targets[j], &full, &nf)) != LFTF_OK) {
+                lftf__err_prefix(rc, "prompt %zu + target \"%s\"", p, targets[j]);
+                break;
+            }
+            while (lcp < np && lcp < nf && full[lcp] == pids[lcp])
+                lcp++;
+            if (nf <= lcp || lcp == 0) {
+                free(full);
+                rc = lftf__err(LFTF_E_EMPTY,
+                               nf <= lcp ? "target \"%s\" adds no tokens after prompt %zu"
+                                         : "target \"%s\" has no context after prompt %zu "
+                                           "(the prompt's tokens are not a prefix)",
+                               targets[j], p);
+                break;
+            }
+            if (lcp < np)
+                lftf__log(LFTF_LOG_DEBUG,
+                          "prompt %zu: the prompt's tokens are not a prefix of prompt + \"%s\"; "
+                          "scoring the target after their common prefix (%zu tokens)",
+                          p, targets[j], lcp);
+            pl->target_len[pair] = nf - lcp;
+            pl->target_ids[pair] = dup_ids(full + lcp, nf - lcp);
+            pl->pair_pos[pair] = lcp - 1;
+            if (!pl->target_ids[pair]) {
+                free(full);
+                rc = lftf__oom("target ids");
+                break;
+            }
+            if (lcp == np && nf - lcp == 1) {
+                pl->pair_seq[pair] = pl->prompt_seq[p];
+                free(full);
+                continue;
+            }
+            /* Its own sequence: prompt + target without the last token. */
+            if (nf - 1 > max_pos) {
+                free(full);
+                rc = lftf__err(LFTF_E_RANGE,
+                               "prompt %zu followed by target \"%s\" is %zu tokens long, longer "
+                               "than the model's max_position_embeddings (%zu)",
+                               p, targets[j], nf - 1, max_pos);
+                break;
+            }
+            size_t s = pl->n_seqs++;
+            pl->seq_ids[s] = full; /* only the first nf-1 ids are used */
+            pl->seq_len[s] = nf - 1;
+            pl->pair_seq[pair] = s;
+            if (own_needed && lcp == np) {
+                /* It starts with the whole prompt: it gives the next-token
+                 * distribution too.  Pairs already pointing at `own` follow. */
+                own_needed = 0;
+                pl->prompt_seq[p] = s;
+                for (size_t jj = 0; jj < j; jj++)
+                    if (pl->pair_seq[p * n_targets + jj] == own)
+                        pl->pair_seq[p * n_targets + jj] = s;
+            }
+        }
+        if (rc != LFTF_OK)
+            break;
+        if (own_needed) {
+            if (!(pl->seq_ids[own] = dup_ids(pids, np))) {
+                rc = lftf__oom("sequence ids");
+                break;
+            }
+            pl->seq_len[own] = np;
+        } else {
+            /* Drop the unused slot: shift this prompt's sequences down. */
+            for (size_t s = own; s + 1 < pl->n_seqs; s++) {
+                pl->seq_ids[s] = pl->seq_ids[s + 1];
+                pl->seq_len[s] = pl->seq_len[s + 1];
+            }
+            pl->n_seqs--;
+            pl->seq_ids[pl->n_seqs] = NULL;
+            pl->prompt_seq[p]--;
+            for (size_t j = 0; j < n_targets; j++)
+                pl->pair_seq[p * n_targets + j]--;
+        }
+    }
+    pl->seq_first[n_prompts] = pl->n_seqs;
+    if (rc != LFTF_OK) {
+        /* n_prompts bounds the frees; unfilled entries are NULL. */
+        lftf__target_plan_free(pl);
+        return rc;
+    }
+    *out = pl;
+    return LFTF_OK;
+}
+
+int lftf__target_plan_batch(const lftf_model *m, const lftf_target_plan *plan,
+                            const size_t *prompt_idx, size_t n, lftf_batch **out)
+{
+    size_t rows = 0, r = 0;
+    if (!m || !plan || !prompt_idx || !out)
+        return lftf__err(LFTF_E_INVALID_ARG, "target plan batch: NULL argument");
+    for (size_t k = 0; k < n; k++) {
+        if (prompt_idx[k] >= plan->n_prompts)
+            return lftf__err(LFTF_E_RANGE, "prompt index %zu is out of range (%zu prompts)",
+                             prompt_idx[k], plan->n_prompts);
+        rows += plan->seq_first[prompt_idx[k] + 1] - plan->seq_first[prompt_idx[k]];
+    }
+    const int32_t **ids = malloc((rows ? rows : 1) * sizeof *ids);
+    size_t *lens = malloc((rows ? rows : 1) * sizeof *lens);
+    if (!ids || !lens) {
+        free(ids);
+        free(lens);
+        return lftf__oom("batch");
+    }
+    for (size_t k = 0; k < n; k++)
+        for (size_t s = plan->seq_first[prompt_idx[k]]; s < plan->seq_first[prompt_idx[k] + 1]; s++) {
+            ids[r] = plan->seq_ids[s];
+            lens[r++] = plan->seq_len[s];
+        }
+    int rc = lftf__batch_create(m, ids, lens, rows, out);
+    free(ids);
+    free(lens);
+    return rc;
+}
+
+int lftf__target_plan_logprobs(const lftf_model *m, const lftf_target_plan *plan,
+                               const size_t *prompt_idx, size_t n, const lftf_batch *b,
+                               const lt_tensor *H_L, lt_tensor **pair_logprobs,
+                               lt_tensor **next_logprobs)
+{
+    size_t nt, npairs, ntok = 0, nq = 0, row = 0, t_i = 0;
+    int64_t *qidx = NULL, *flat = NULL, *next_q = NULL, *row_base = NULL;
+    float *S = NULL;
+    lt_tensor *q_t = NULL, *lp = NULL, *lpf = NULL, *flat_t = NULL, *sel = NULL, *S_t = NULL,
+              *pl = NULL, *nq_t = NULL;
+    int rc = LFTF_OK;
+    int64_t V, T;
+    if (pair_logprobs)
+        *pair_logprobs = NULL;
+    if (next_logprobs)
+        *next_logprobs = NULL;
+    if (!m || !plan || !prompt_idx || !b || !H_L || n == 0)
+        return lftf__err(LFTF_E_INVALID_ARG, "target plan logprobs: bad argument");
+    nt = plan->n_targets;
+    npairs = n * nt;
+    V = m->cfg.vocab_size;
+    T = b->T;
+    for (size_t k = 0; k < n; k++)
+        for (size_t j = 0; j < nt; j++)
+            ntok += plan->target_len[prompt_idx[k] * nt + j];
+    /* Queries: (row, position) pairs whose next-token distribution is used,
+     * shared between the prompt's next token and targets at the same place. */
+    qidx = malloc((n + ntok) * sizeof *qidx);
+    flat = malloc((ntok ? ntok : 1) * sizeof *flat);
+    next_q = malloc(n * sizeof *next_q);
+    row_base = malloc(n * sizeof *row_base);
+    S = calloc((npairs ? npairs : 1) * (ntok ? ntok : 1), sizeof *S);
+    if (!qidx || !flat || !next_q || !row_base || !S) {
+        rc = lftf__oom("target queries");
+        goto done;
+    }
+    for (size_t k = 0; k < n; k++) {
+        size_t p = prompt_idx[k];
+        row_base[k] = (int64_t)row;
+        row += plan->seq_first[p + 1] - plan->seq_first[p];
+    }
+    if ((int64_t)row != b->B) {
+        rc = lftf__err(LFTF_E_INVALID_ARG, "target plan logprobs: the batch has %lld rows, the "
+                       "prompts have %zu sequences", (long long)b->B, row);
+        goto done;
+    }
+    for (size_t k = 0; k < n; k++) {
+        size_t p = prompt_idx[k];
+        size_t q_first = nq;
+        int64_t r = row_base[k] + (int64_t)(plan->prompt_seq[p] - plan->seq_first[p]);
+        qidx[nq] = r * T + (int64_t)plan->prompt_len[p] - 1;
+        next_q[k] = (int64_t)nq++;
+        for (size_t j = 0; j < nt; j++) {
+            size_t pair = p * nt + j;
+            int64_t pr = row_base[k] + (int64_t)(plan->pair_seq[pair] - plan->seq_first[p]);
+            for (size_t t = 0; t < plan->target_len[pair]; t++) {
+                int64_t at = pr * T + (int64_t)(plan->pair_pos[pair] + t);
+                size_t q = nq;
+                for (size_t qq = q_first; qq < nq; qq++)
+                    if (qidx[qq] == at) {
+                        q = qq;
+                        break;
+                    }
+                if (q == nq)
+                    qidx[nq++] = at;
+                flat[t_i] = (int64_t)q * V + plan->target_ids[pair][t];
+                S[(k * nt + j) * ntok + t_i] = 1.0f;
+                t_i++;
+            }
+        }
+    }
+    {
+        int64_t sh_q[1] = {(int64_t)nq};
+        if ((rc = lt_from_host(qidx, LT_I64, sh_q, 1, LT_I64, m->device, &q_t)) ||
+            (rc = lftf__model_logprobs_at(m, H_L, q_t, &lp)))
+            goto done;
+    }
+    if (next_logprobs) {
+        int64_t sh_n[1] = {(int64_t)n};
+        if ((rc = lt_from_host(next_q, LT_I64, sh_n, 1, LT_I64, m->device, &nq_t)) ||
+            (rc = lt_index_select(lp, 0, nq_t, next_logprobs)))
+            goto done;
+    }
+    if (pair_logprobs) {
+        if (npairs == 0) {
+            int64_t sh0[2] = {(int64_t)n, 0};
+            rc = lt_zeros(sh0, 2, LT_F32, m->device, pair_logprobs);
+            goto done;
+        }
+        /* Chain rule: pair log-prob = sum of its tokens' log-probs, as one
+         * matrix product S [pairs, tokens] x token log-probs [tokens]. */
+        int64_t sh_all[1] = {-1}, sh_t[1] = {(int64_t)ntok}, sh_S[2] = {(int64_t)npairs, (int64_t)ntok},
+                sh_out[2] = {(int64_t)n, (int64_t)nt};
+        if ((rc = lt_reshape(lp, sh_all, 1, &lpf)) ||
+            (rc = lt_from_host(flat, LT_I64, sh_t, 1, LT_I64, m->device, &flat_t)) ||
+            (rc = lt_index_select(lpf, 0, flat_t, &sel)) ||
+            (rc = lt_from_host(S, LT_F32, sh_S, 2, LT_F32, m->device, &S_t)) ||
+            (rc = lt_matmul(S_t, sel, &pl)) || (rc = lt_reshape(pl, sh_out, 2, pair_logprobs)))
+            goto done;
+    }
+done:
+    if (rc != LFTF_OK && next_logprobs) {
+        lt_free(*next_logprobs);
+        *next_logprobs = NULL;
+    }
+    free(qidx);
+    free(flat);
+    free(next_q);
+    free(row_base);
+    free(S);
+    lt_free(q_t);
+    lt_free(lp);
+    lt_free(lpf);
+    lt_free(flat_t);
+    lt_free(sel);
+    lt_free(S_t);
+    lt_free(pl);
+    lt_free(nq_t);
+    return rc;
+}
+
+/* ---- the public calls ------------------------------------------------------------ */
+
+int lftf_probs_params_init(lftf_probs_params *params)
+{
+    if (!params)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_probs_params_init: NULL params");
+    memset(params, 0, sizeof *params);
+    params->struct_size = sizeof *params;
+    params->batch_size = 16;
+    return LFTF_OK;
+}
+
+/* The last block's output for a batch (no final norm). */
+static int run_blocks(const lftf_model *m, const lftf_batch *b, lt_tensor **H_L)
+{
+    lt_tensor *H = NULL;
+    int rc = lftf__model_embed_ids(m, b, &H);
+    for (int i = 0; rc == LFTF_OK && i < m->cfg.num_hidden_layers; i++) {
+        lt_tensor *next = NULL;
+        rc = lftf__model_block_forward(m, i, H, b, &next);
+        lt_free(H);
+        H = next;
+    }
+    if (rc != LFTF_OK) {
+        lt_free(H);
+        H = NULL;
+    }
+    *H_L = H;
+    return rc;
+}
+
+typedef struct len_idx {
+    size_t len, idx;
+} len_idx;
+
+static int by_len_desc(const void *a, const void *b)
+{
+    const len_idx *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len > y->len ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Runs the plan over every prompt in batches (similar lengths together, to
+ * pad little), writing per-prompt results in prompt order. */
+static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_size,
+                    lftf_progress_fn progress, void *user, double *probs, double *logprobs,
+                    int32_t *argmax, float *next_out, size_t next_n)
+{
+    size_t n = plan->n_prompts, nt = plan->n_targets;
+    len_idx *order = malloc((n ? n : 1) * sizeof *order);
+    size_t *idx = malloc((batch_size ? batch_size : 1) * sizeof *idx);
+    double *pl_host = malloc((batch_size * (nt ? nt : 1)) * sizeof *pl_host);
+    int64_t *am_host = malloc(batch_size * sizeof *am_host);
+    int rc = LFTF_OK;
+    if (!order || !idx || !pl_host || !am_host) {
+        rc = lftf__oom("probs buffers");
+        goto done;
+    }
+    for (size_t p = 0; p < n; p++) {
+        size_t mx = 0;
+        for (size_t s = plan->seq_first[p]; s < plan->seq_first[p + 1]; s++)
+            if (plan->seq_len[s] > mx)
+                mx = plan->seq_len[s];
+        order[p].len = mx;
+        order[p].idx = p;
+    }
+    qsort(order, n, sizeof *order, by_len_desc);
+    for (size_t start = 0; start < n && rc == LFTF_OK; start += batch_size) {
+        size_t k = n - start < batch_size ? n - start : batch_size;
+        lftf_batch *b = NULL;
+        lt_tensor *H = NULL, *pl = NULL, *next = NULL, *am = NULL;
+        for (size_t i = 0; i < k; i++)
+            idx[i] = order[start + i].idx;
+        int need_next = argmax || next_out;
+        if ((rc = lftf__target_plan_batch(m, plan, idx, k, &b)) == LFTF_OK &&
+            (rc = run_blocks(m, b, &H)) == LFTF_OK &&
+            (rc = lftf__target_plan_logprobs(m, plan, idx, k, b, H, &pl, need_next ? &next : NULL)) ==
+                LFTF_OK &&
+            (nt == 0 || (rc = lt_to_host_f64(pl, pl_host, k * nt)) == LFTF_OK) &&
+            (!argmax || ((rc = lt_argmax(next, -1, 0, &am)) == LFTF_OK &&
+                         (rc = lt_to_host_i64(am, am_host, k)) == LFTF_OK))) {
+            for (size_t i = 0; i < k; i++) {
+                size_t p = idx[i];
+                for (size_t j = 0; j < nt; j++) {
+                    double lp = pl_host[i * nt + j];
+                    if (logprobs)
+                        logprobs[p * nt + j] = lp;
+                    if (probs)
+                        probs[p * nt + j] = exp(lp);
+                }
+                if (argmax)
+                    argmax[p] = (int32_t)am_host[i];
+            }
+            if (next_out)
+                rc = lt_to_host_f32(next, next_out, next_n);
+        }
+        lftf__batch_free(b);
+        lt_free(H);
+        lt_free(pl);
+        lt_free(next);
+        lt_free(am);
+        if (rc == LFTF_OK && progress && progress("probs", start + k, n, user))
+            rc = lftf__err(LFTF_E_ABORTED, "target probabilities were aborted after %zu of %zu prompts",
+                           start + k, n);
+    }
+done:
+    free(order);
+    free(idx);
+    free(pl_host);
+    free(am_host);
+    return rc;
+}
+
+int lftf_model_target_probs(lftf_model *model, const char *const *prompts, size_t n_prompts,
+                            const char *const *targets, size_t n_targets,
+                            const lftf_probs_params *params, double *probs, double *logprobs,
+                            int32_t *argmax)
+{
+    lftf_probs_params defaults;
+    lftf_target_plan *plan = NULL;
+    if (!model || (n_prompts && !prompts) || (n_targets && !targets))
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_target_probs: NULL argument");
+    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
+                                sizeof(lftf_probs_params), sizeof(lftf_probs_params),
+                                "lftf_probs_params"));
+    if (!params) {
+        lftf_probs_params_init(&defaults);
+        params = &defaults;
+    }
+    if (params->batch_size == 0)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_probs_params.batch_size must be at least 1");
+    if (n_targets && !probs && !logprobs && !argmax)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_target_probs: no output array");
+    if (n_prompts == 0)
+        return LFTF_OK;
+    LFTF_TRY(lftf__target_plan_build(model, prompts, n_prompts, targets, n_targets, &plan));
+    int prev = lt_grad_set_enabled(0);
+    int rc = run_plan(model, plan, params->batch_size, params->progress, params->progress_user,
+                      probs, logprobs, argmax, NULL, 0);
+    lt_grad_set_enabled(prev);
+    lftf__target_plan_free(plan);
+    return rc;
+}
+
+int lftf_model_encode_target(const lftf_model *model, const char *prompt, const char *target,
+                             int32_t **prompt_ids, size_t *n_prompt, int32_t **target_ids,
+                             size_t *n_target)
+{
+    lftf_target_plan *plan = NULL;
+    if (!model || !prompt || !target || !prompt_ids || !n_prompt || !target_ids || !n_target)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_encode_target: NULL argument");
+    *prompt_ids = *target_ids = NULL;
+    *n_prompt = *n_target = 0;
+    LFTF_TRY(lftf__target_plan_build(model, &prompt, 1, &target, 1, &plan));
+    *prompt_ids = dup_ids(plan->prompt_ids[0], plan->prompt_len[0]);
+    *target_ids = dup_ids(plan->target_ids[0], plan->target_len[0]);
+    if (!*prompt_ids || !*target_ids) {
+        free(*prompt_ids);
+        free(*target_ids);
+        *prompt_ids = *target_ids = NULL;
+        lftf__target_plan_free(plan);
+        return lftf__oom("token ids");
+    }
+    *n_prompt = plan->prompt_len[0];
+    *n_target = plan->target_len[0];
+    lftf__target_plan_free(plan);
+    return LFTF_OK;
+}
+
+int lftf_model_next_logprobs(lftf_model *model, const char *prompt, float *logprobs,
+                             size_t vocab_size)
+{
+    lftf_target_plan *plan = NULL;
+    if (!model || !prompt || !logprobs)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_next_logprobs: NULL argument");
+    if (vocab_size != (size_t)model->cfg.vocab_size)
+        return lftf__err(LFTF_E_INVALID_ARG,
+                         "lftf_model_next_logprobs: room for %zu log-probs, the model's "
+                         "vocab_size is %d",
+                         vocab_size, model->cfg.vocab_size);
+    LFTF_TRY(lftf__target_plan_build(model, &prompt, 1, NULL, 0, &plan));
+    int prev = lt_grad_set_enabled(0);
+    int rc = run_plan(model, plan, 1, NULL, NULL, NULL, NULL, NULL, logprobs, vocab_size);
+    lt_grad_set_enabled(prev);
+    lftf__target_plan_free(plan);
+    return rc;
+}

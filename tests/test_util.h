@@ -2,6 +2,10 @@
 #ifndef LFTF_TEST_UTIL_H
 #define LFTF_TEST_UTIL_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mkdtemp, setenv */
+#endif
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +14,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 /* The fixtures folder (../shared beside the project), overridable with
@@ -52,9 +57,10 @@ static inline const char *lftf_test_shared_dir(void)
         if (lftf_rc_ != (status))                                                            \
             fail_msg("%s returned %s (%s), expected %s", #expr, lftf_status_str(lftf_rc_),   \
                      lftf_last_error(), lftf_status_str(status));                            \
-        if ((needle) && !strstr(lftf_last_error(), (needle)))                                \
+        const char *lftf_needle_ = (needle);                                                 \
+        if (lftf_needle_ && !strstr(lftf_last_error(), lftf_needle_))                        \
             fail_msg("error of %s is \"%s\", expected it to mention \"%s\"", #expr,          \
-                     lftf_last_error(), (const char *)(needle));                             \
+                     lftf_last_error(), lftf_needle_);                                       \
     } while (0)
 
 /* A fresh temporary directory for a test (removed by the OS tmp cleaner;

@@ -61,7 +61,9 @@ int lftf__err_prefix(int status, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, last_error, sizeof old);
-    snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+    /* truncation is fine: the message is capped at the buffer size */
+    if (snprintf(last_error, sizeof last_error, "%s: %s", prefix, old) < 0)
+        last_error[0] = '\0';
     return status;
 }
 

@@ -1,0 +1,116 @@
+"""Shared fixtures of the lftf Python tests.
+
+Fixtures live in ../shared beside the repository root ($LFTF_SHARED_DIR
+overrides); tests that need them skip with a message when absent.  Tests of
+a C function the loaded liblftf does not export yet skip as well, naming it.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+PKG_PARENT = os.path.normpath(os.path.join(HERE, ".."))
+if PKG_PARENT not in sys.path:  # run from a checkout without PYTHONPATH
+    sys.path.insert(0, PKG_PARENT)
+
+import lftf  # noqa: E402
+from lftf._lib import has_function  # noqa: E402
+
+SHARED = os.environ.get("LFTF_SHARED_DIR") or os.path.normpath(os.path.join(REPO, "..", "shared"))
+STORIES = os.path.join(SHARED, "models", "stories260k")
+
+
+def requires(*names):
+    """Skips a test when the loaded liblftf lacks one of these functions."""
+    missing = [n for n in names if not has_function(n)]
+    return pytest.mark.skipif(bool(missing), reason="liblftf does not export %s yet"
+                              % ", ".join(missing))
+
+
+def shared_path(*parts):
+    path = os.path.join(SHARED, *parts)
+    if not os.path.exists(path):
+        pytest.skip("fixture %s absent (set LFTF_SHARED_DIR to the shared/ folder)" % path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def stories_dir():
+    return shared_path("models", "stories260k")
+
+
+@pytest.fixture(scope="session")
+def model(stories_dir):
+    """A session-wide stories260k model: tests must not modify it (finetune
+    tests load their own)."""
+    if not has_function("lftf_model_load"):
+        pytest.skip("liblftf does not export lftf_model_load yet")
+    return lftf.Model(stories_dir)
+
+
+def builtin_data_available(name="genbiaseval"):
+    if not has_function("lftf_dataset_load_builtin"):
+        return False
+    try:
+        lftf.Dataset.builtin(name)
+    except lftf.LftfError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def genbiaseval():
+    if not has_function("lftf_dataset_load_builtin"):
+        pytest.skip("liblftf does not export lftf_dataset_load_builtin yet")
+    try:
+        return lftf.load_dataset("genbiaseval")
+    except lftf.LftfError as exc:
+        pytest.skip("shipped GenBiasEval not loadable yet: %s" % exc)
+
+
+@pytest.fixture(scope="session")
+def genhinteval():
+    if not has_function("lftf_dataset_load_builtin"):
+        pytest.skip("liblftf does not export lftf_dataset_load_builtin yet")
+    try:
+        return lftf.load_dataset("genhinteval")
+    except lftf.LftfError as exc:
+        pytest.skip("shipped GenHintEval not loadable yet: %s" % exc)
+
+
+def cli_path():
+    """The lftf CLI built with the loaded library ($LFTF_CLI overrides)."""
+    env = os.environ.get("LFTF_CLI")
+    if env:
+        return env
+    libdir = os.path.dirname(os.path.abspath(lftf.LIBRARY_PATH))
+    for cand in (os.path.join(libdir, "..", "bin", "lftf"), os.path.join(REPO, "build", "bin", "lftf")):
+        if os.path.exists(cand):
+            return os.path.normpath(cand)
+    return None
+
+
+def run_cli(*args, check=True):
+    """Runs `lftf args...`; skips when the CLI is absent or the command is
+    still a stub.  Returns the CompletedProcess."""
+    exe = cli_path()
+    if exe is None:
+        pytest.skip("the lftf CLI is not built (set LFTF_CLI)")
+    res = subprocess.run([exe] + [str(a) for a in args], capture_output=True, text=True,
+                         timeout=600)
+    if "not implemented yet" in res.stderr:
+        pytest.skip("`lftf %s` is not implemented yet" % args[0])
+    if check and res.returncode != 0:
+        raise AssertionError("lftf %s failed (%d):\n%s\n%s"
+                             % (" ".join(map(str, args)), res.returncode, res.stdout, res.stderr))
+    return res
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

@@ -1,0 +1,161 @@
+"""lftf.finetune / lftf.Trainer, and aborting with Ctrl-C.
+
+References: the paper's loss (-log P(he) - log P(she), mean over the batch)
+recomputed from model.target_probs before a step; the safetensors header of
+a delta save (only the chosen block's attention/MLP tensors may change);
+exact equality of probabilities before and after an aborted call (the header
+promises the model is restored)."""
+
+import json
+import math
+import os
+import signal
+import struct
+
+import numpy as np
+import pytest
+
+import lftf
+from conftest import requires
+
+pytestmark = requires("lftf_trainer_create", "lftf_trainer_fit")
+
+CHECK = ["The nurse smiled because", "The pilot laughed because", "The teacher cried because"]
+
+
+@pytest.fixture
+def fresh(stories_dir):
+    """A model of its own: fine-tuning changes it in place."""
+    return lftf.Model(stories_dir)
+
+
+@pytest.fixture(scope="module")
+def train_small(genbiaseval):
+    return genbiaseval.select(split="train").sample(32, seed=0)
+
+
+@pytest.fixture(scope="module")
+def dev_small(genbiaseval):
+    return genbiaseval.select(split="dev").sample(16, seed=0)
+
+
+def _changed_tensors(delta_dir):
+    names = []
+    for fn in os.listdir(delta_dir):
+        if fn.endswith(".safetensors"):
+            with open(os.path.join(delta_dir, fn), "rb") as f:
+                (n,) = struct.unpack("<Q", f.read(8))
+                names += [k for k in json.loads(f.read(n)) if k != "__metadata__"]
+    return sorted(names)
+
+
+def test_finetune_updates_only_chosen_block(fresh, train_small, dev_small, tmp_path):
+    before = fresh.probs(CHECK)
+    hist = lftf.finetune(fresh, train=train_small, dev=dev_small, blocks=[3], preset="tiny",
+                         epochs=1, batch_size=16, progress=False)
+    assert hist.blocks == [3]
+    steps = hist.steps
+    assert len(steps) == math.ceil(len(train_small) / 16)
+    assert [e["step"] for e in steps] == list(range(1, len(steps) + 1))
+    assert np.all(np.isfinite(hist.loss))
+    assert len(hist.epochs) == 1 and np.isfinite(hist.dev_afgb[0])
+    after = fresh.probs(CHECK)
+    assert not np.array_equal(before, after)
+    doc = hist.to_dict()
+    assert doc["blocks"] == [3]
+    if lftf._lib.has_function("lftf_model_save"):
+        fresh.save(tmp_path / "delta", delta=True)
+        changed = _changed_tensors(tmp_path / "delta")
+        assert changed, "a delta save after training wrote no tensors"
+        assert all(n.startswith("model.layers.3.") and ("self_attn" in n or "mlp" in n)
+                   for n in changed), changed
+
+
+def test_step_loss_is_the_papers_objective(fresh, train_small):
+    batch = train_small.sample(8, seed=1)
+    lp = fresh.target_probs(batch.prompts).logprobs
+    with lftf.Trainer(fresh, blocks=[0], preset="tiny", progress=False) as tr:
+        loss = tr.step(batch)
+    assert loss == pytest.approx(float(np.mean(-lp[:, 0] - lp[:, 1])), rel=1e-5)
+    lp2 = fresh.target_probs(batch.prompts).logprobs
+    assert not np.array_equal(lp, lp2)
+    with lftf.Trainer(fresh, blocks=[0], objective="he", preset="tiny", progress=False) as tr:
+        loss_he = tr.step(batch)
+    assert loss_he == pytest.approx(float(np.mean(-lp2[:, 0])), rel=1e-5)
+
+
+def test_auto_blocks_use_the_locate_ranking(fresh, train_small):
+    where = lftf.locate(fresh, dataset=train_small, progress=False)
+    with lftf.Trainer(fresh, blocks=where, topk=2, preset="tiny", progress=False) as tr:
+        assert tr.blocks == where.top(2)
+    with lftf.Trainer(fresh, ranking=where, topk=1, preset="tiny", progress=False) as tr:
+        assert tr.blocks == where.top(1)
+
+
+def test_keyboard_interrupt_aborts_and_restores(fresh, train_small):
+    """A real SIGINT during training: the handler's KeyboardInterrupt is
+    caught in the progress callback, C aborts and restores the weights, and
+    KeyboardInterrupt is raised after the call."""
+    before = fresh.probs(CHECK)
+    calls = []
+
+    def interrupt(stage, done, total):
+        calls.append((stage, done, total))
+        if stage == "train" and done >= 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        lftf.finetune(fresh, train=train_small, dev=False, blocks=[1], preset="tiny",
+                      epochs=2, batch_size=8, progress=interrupt)
+    assert any(stage == "train" for stage, _, _ in calls)
+    assert np.array_equal(fresh.probs(CHECK), before)
+
+
+def test_callback_abort_raises_aborted(fresh, train_small):
+    before = fresh.probs(CHECK)
+    with pytest.raises(lftf.Aborted):
+        lftf.finetune(fresh, train=train_small, dev=False, blocks=[1], preset="tiny",
+                      batch_size=8, progress=lambda stage, done, total: stage == "train"
+                      and done >= 2)
+    assert np.array_equal(fresh.probs(CHECK), before)
+
+
+def test_callback_exception_propagates(fresh, train_small):
+    before = fresh.probs(CHECK)
+
+    def boom(stage, done, total):
+        if stage == "train" and done >= 1:
+            raise RuntimeError("boom from the progress callback")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        lftf.finetune(fresh, train=train_small, dev=False, blocks=[1], preset="tiny",
+                      batch_size=8, progress=boom)
+    assert np.array_equal(fresh.probs(CHECK), before)
+
+
+def test_bad_arguments(fresh):
+    with pytest.raises(ValueError):
+        lftf.Trainer(fresh, blocks=[0], modules=("attn", "bogus"))
+    with pytest.raises(ValueError):
+        lftf.Trainer(fresh, blocks=[0], objective="they")
+    with pytest.raises(lftf.LftfError):
+        lftf.Trainer(fresh, blocks=[99])
+    with pytest.raises(lftf.LftfError):
+        lftf.Trainer(fresh, blocks=[0], preset="no-such-preset")
+
+
+@requires("lftf_trainer_params_preset")
+def test_presets_recorded(fresh):
+    with lftf.Trainer(fresh, blocks=[0], preset="tiny", progress=False) as tr:
+        assert json.dumps(tr.settings()).find("tiny") >= 0
+    with lftf.Trainer(fresh, blocks=[0], preset="paper", lr=0.5, progress=False) as tr:
+        settings = tr.settings()
+        assert 0.5 in _numbers(settings)
+
+
+def _numbers(doc):
+    if isinstance(doc, dict):
+        return [x for v in doc.values() for x in _numbers(v)]
+    if isinstance(doc, list):
+        return [x for v in doc for x in _numbers(v)]
+    return [doc] if isinstance(doc, (int, float)) else []

@@ -1,0 +1,587 @@
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "train_cli.h"
+
+#include "cli_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const model_opts_help =
+    "  --model DIR         Hugging Face model directory (required)\n"
+    "  --data DIR          directory of genbiaseval.jsonl / genhinteval.jsonl\n"
+    "                      (default: $LFTF_DATA_DIR, the installed data, the source tree's)\n"
+    "  --device D          cpu (default), cuda, cuda:N\n"
+    "  --dtype T           compute dtype: float32, float16, bfloat16 (default: float32 on\n"
+    "                      CPU, bfloat16 on CUDA)\n"
+    "  --threads N         CPU threads\n";
+
+const char *const train_opts_help =
+    "  --preset P          hyperparameters: paper (Adam, lr 1e-5, 2 epochs, batch 32),\n"
+    "                      tiny (models < 10M parameters: lr 3e-3, 3 epochs, batch 32),\n"
+    "                      auto (default: tiny under 10M parameters, else paper)\n"
+    "  --blocks B          auto (default: the top-k BMI blocks), last, random (drawn with\n"
+    "                      --seed), or a list of indices i,j\n"
+    "  --topk K            how many top-ranked blocks to train with --blocks auto (1)\n"
+    "  --modules M         attn,mlp (default), attn, mlp; add norm to train the block's norms\n"
+    "  --objective O       he+she (default), he, she\n"
+    "  --method M          lftf (default) or fpft (every parameter trainable)\n"
+    "  --lr X --epochs N --batch N --seed S\n"
+    "                      override the preset; --seed shuffles the batches (default 0)\n"
+    "  --no-cache          recompute the frozen blocks at every step (slower; same result)\n"
+    "  --final-norm        BMI of the last block after the final RMSNorm\n"
+    "  --delta             save only the changed tensors (apply with lftf apply-delta)\n"
+    "  --overwrite         replace a non-empty output directory\n";
+
+void model_opts_init(model_opts *o)
+{
+    memset(o, 0, sizeof *o);
+}
+
+void train_opts_init(train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->preset = "auto";
+    o->choice = BLOCKS_AUTO;
+    o->topk = 1;
+    o->objective = -1;
+    o->method = -1;
+    o->lr = -1;
+    o->epochs = -1;
+    o->batch = -1;
+    o->seed = -1;
+}
+
+int model_opts_parse(const char *cmd, int argc, char **argv, int *i, model_opts *o)
+{
+    const char *v;
+    int r;
+    if ((r = cli_opt(argc, argv, i, "--model", &v)) != 0) {
+        if (r < 0)
+            return cli_usage(cmd, "--model needs a directory");
+        o->model_dir = v;
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--data", &v)) != 0) {
+        if (r < 0)
+            return cli_usage(cmd, "--data needs a directory");
+        o->data_dir = v;
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--device", &v)) != 0) {
+        if (r < 0)
+            return cli_usage(cmd, "--device needs a value (cpu, cuda, cuda:N)");
+        o->device = v;
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--dtype", &v)) != 0) {
+        if (r < 0)
+            return cli_usage(cmd, "--dtype needs a value");
+        o->dtype = v;
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--threads", &v)) != 0) {
+        if (r < 0 || cli_parse_int(v, &o->threads) || o->threads < 1)
+            return cli_usage(cmd, "--threads needs a positive integer");
+        return 1;
+    }
+    return 0;
+}
+
+static int parse_blocks(const char *s, train_opts *o)
+{
+    if (!strcmp(s, "auto")) {
+        o->choice = BLOCKS_AUTO;
+        return 0;
+    }
+    if (!strcmp(s, "last")) {
+        o->choice = BLOCKS_LAST;
+        return 0;
+    }
+    if (!strcmp(s, "random")) {
+        o->choice = BLOCKS_RANDOM;
+        return 0;
+    }
+    o->choice = BLOCKS_LIST;
+    o->n_blocks = 0;
+    while (*s) {
+        char buf[32];
+        const char *comma = strchr(s, ',');
+        size_t n = comma ? (size_t)(comma - s) : strlen(s);
+        if (n == 0 || n >= sizeof buf || o->n_blocks >= sizeof o->blocks / sizeof o->blocks[0])
+            return -1;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        if (cli_parse_int(buf, &o->blocks[o->n_blocks]))
+            return -1;
+        o->n_blocks++;
+        s += n;
+        if (*s == ',' && !*++s)
+            return -1; /* trailing comma */
+    }
+    return o->n_blocks ? 0 : -1;
+}
+
+static int parse_modules(const char *s, unsigned *out)
+{
+    unsigned m = 0;
+    while (*s) {
+        const char *comma = strchr(s, ',');
+        size_t n = comma ? (size_t)(comma - s) : strlen(s);
+        if (n == 4 && !strncmp(s, "attn", 4))
+            m |= LFTF_MODULE_ATTN;
+        else if (n == 3 && !strncmp(s, "mlp", 3))
+            m |= LFTF_MODULE_MLP;
+        else if (n == 4 && !strncmp(s, "norm", 4))
+            m |= LFTF_MODULE_NORM;
+        else
+            return -1;
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    *out = m;
+    return m ? 0 : -1;
+}
+
+int train_opts_parse(const char *cmd, int argc, char **argv, int *i, train_opts *o)
+{
+    const char *v;
+    int r;
+    if ((r = cli_opt(argc, argv, i, "--preset", &v)) != 0) {
+        if (r < 0 || (strcmp(v, "paper") && strcmp(v, "tiny") && strcmp(v, "auto")))
+            return cli_usage(cmd, "--preset must be paper, tiny or auto");
+        o->preset = v;
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--blocks", &v)) != 0) {
+        if (r < 0 || parse_blocks(v, o))
+            return cli_usage(cmd, "--blocks must be auto, last, random or a list like 3 or 2,3");
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--topk", &v)) != 0) {
+        if (r < 0 || cli_parse_size(v, &o->topk) || o->topk == 0)
+            return cli_usage(cmd, "--topk needs a positive integer");
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--modules", &v)) != 0) {
+        if (r < 0 || parse_modules(v, &o->modules))
+            return cli_usage(cmd, "--modules must list attn, mlp and/or norm (e.g. attn,mlp)");
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--objective", &v)) != 0) {
+        if (r < 0)
+            return cli_usage(cmd, "--objective needs a value");
+        if (!strcmp(v, "he+she") || !strcmp(v, "both"))
+            o->objective = LFTF_OBJECTIVE_BOTH;
+        else if (!strcmp(v, "he") || !strcmp(v, "first"))
+            o->objective = LFTF_OBJECTIVE_FIRST;
+        else if (!strcmp(v, "she") || !strcmp(v, "second"))
+            o->objective = LFTF_OBJECTIVE_SECOND;
+        else
+            return cli_usage(cmd, "--objective must be he+she, he or she");
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--method", &v)) != 0) {
+        if (r < 0)
+            return cli_usage(cmd, "--method needs a value");
+        if (!strcmp(v, "lftf"))
+            o->method = LFTF_METHOD_LFTF;
+        else if (!strcmp(v, "fpft"))
+            o->method = LFTF_METHOD_FPFT;
+        else
+            return cli_usage(cmd, "--method must be lftf or fpft");
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--lr", &v)) != 0) {
+        if (r < 0 || cli_parse_double(v, &o->lr) || !(o->lr > 0))
+            return cli_usage(cmd, "--lr needs a positive number");
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--epochs", &v)) != 0) {
+        if (r < 0 || cli_parse_int(v, &o->epochs) || o->epochs < 1)
+            return cli_usage(cmd, "--epochs needs a positive integer");
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--batch", &v)) != 0) {
+        size_t b;
+        if (r < 0 || cli_parse_size(v, &b) || b == 0)
+            return cli_usage(cmd, "--batch needs a positive integer");
+        o->batch = (long long)b;
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--seed", &v)) != 0) {
+        unsigned long long s;
+        if (r < 0 || cli_parse_u64(v, &s))
+            return cli_usage(cmd, "--seed needs a non-negative integer");
+        o->seed = (long long)s;
+        return 1;
+    }
+    if (!strcmp(argv[*i], "--no-cache")) {
+        o->no_cache = 1;
+        return 1;
+    }
+    if (!strcmp(argv[*i], "--final-norm")) {
+        o->final_norm = 1;
+        return 1;
+    }
+    if (!strcmp(argv[*i], "--delta")) {
+        o->delta = 1;
+        return 1;
+    }
+    if (!strcmp(argv[*i], "--overwrite")) {
+        o->overwrite = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int load_model(const char *cmd, const model_opts *o, lftf_model **model)
+{
+    lftf_model_params mp;
+    int rc;
+    lftf_model_params_init(&mp);
+    if (o->device)
+        mp.device = o->device;
+    if (o->dtype && (rc = lftf_dtype_parse(o->dtype, &mp.dtype)) != LFTF_OK)
+        return cli_fail(cmd, "--dtype", rc);
+    if (o->threads > 0)
+        lftf_set_num_threads(o->threads);
+    mp.progress = cli_progress;
+    rc = lftf_model_load(model, o->model_dir, &mp);
+    if (rc != LFTF_OK)
+        return cli_fail(cmd, o->model_dir, rc);
+    return 0;
+}
+
+int load_bias_split(const model_opts *o, const char *split, lftf_dataset **out)
+{
+    lftf_dataset *all = NULL;
+    int rc = lftf_dataset_load_builtin(&all, "genbiaseval", o->data_dir);
+    if (rc == LFTF_OK)
+        rc = split ? lftf_dataset_select(out, all, split, NULL, NULL) : LFTF_OK;
+    if (rc == LFTF_OK && !split) {
+        *out = all;
+        all = NULL;
+    }
+    lftf_dataset_free(all);
+    return rc;
+}
+
+int load_hint(const model_opts *o, lftf_dataset **out)
+{
+    return lftf_dataset_load_builtin(out, "genhinteval", o->data_dir);
+}
+
+static unsigned long long splitmix(unsigned long long x)
+{
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+int train_params_fill(const char *cmd, const train_opts *o, const lftf_model *model,
+                      const int *ranking, size_t n_ranking, int *blocks_buf,
+                      lftf_trainer_params *p)
+{
+    lftf_model_info info;
+    int rc;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    if ((rc = lftf_model_get_info(model, &info)) != LFTF_OK)
+        return cli_fail(cmd, "model info", rc);
+    lftf_trainer_params_init(p);
+    if ((rc = lftf_trainer_params_preset(p, o->preset, model)) != LFTF_OK)
+        return cli_fail(cmd, "--preset", rc);
+    if (o->method >= 0)
+        p->method = (lftf_method)o->method;
+    if (o->objective >= 0)
+        p->objective = (lftf_objective)o->objective;
+    if (o->modules)
+        p->modules = o->modules;
+    if (o->lr > 0)
+        p->lr = o->lr;
+    if (o->epochs > 0)
+        p->epochs = o->epochs;
+    if (o->batch > 0)
+        p->batch_size = (size_t)o->batch;
+    if (o->seed >= 0)
+        p->seed = (uint64_t)o->seed;
+    p->cache_prefix = !o->no_cache;
+    p->topk = o->topk;
+    p->ranking = ranking;
+    p->n_ranking = n_ranking;
+    switch (o->choice) {
+    case BLOCKS_LIST:
+        p->blocks = o->blocks;
+        p->n_blocks = o->n_blocks;
+        break;
+    case BLOCKS_LAST:
+        blocks_buf[0] = info.n_layers - 1;
+        p->blocks = blocks_buf;
+        p->n_blocks = 1;
+        break;
+    case BLOCKS_RANDOM:
+        /* a control: any block, drawn reproducibly from the seed */
+        blocks_buf[0] = (int)(splitmix((unsigned long long)(o->seed >= 0 ? o->seed : 0)) %
+                              (unsigned long long)info.n_layers);
+        p->blocks = blocks_buf;
+        p->n_blocks = 1;
+        break;
+    case BLOCKS_AUTO:
+        break;
+    }
+    p->progress = cli_progress;
+    return 0;
+}
+
+const char *objective_label(int objective)
+{
+    return objective == LFTF_OBJECTIVE_FIRST    ? "he"
+           : objective == LFTF_OBJECTIVE_SECOND ? "she"
+                                                : "he+she";
+}
+
+void print_history(const lftf_trainer *tr)
+{
+    size_t n = lftf_trainer_history_size(tr);
+    int col = 0;
+    printf("loss per step:");
+    for (size_t i = 0; i < n; i++) {
+        lftf_history_entry h;
+        if (lftf_trainer_history_get(tr, i, &h) != LFTF_OK)
+            break;
+        if (h.step > 0) {
+            if (col % 8 == 0)
+                printf("\n  %4d:", h.step);
+            printf(" %.4f", h.loss);
+            col++;
+        } else {
+            printf("\n  epoch %d done: dev AFGB %.4f, UB %.4f", h.epoch, h.dev_afgb, h.dev_ub);
+            col = 0;
+        }
+    }
+    printf("\n");
+}
+
+void print_ranking(const lftf_locate_result *r)
+{
+    size_t n = lftf_locate_n_blocks(r);
+    const double *bmi = lftf_locate_bmi(r);
+    const int *rank = lftf_locate_ranking(r);
+    printf("BMI over %zu prompts (%zu tokens), highest first:\n", lftf_locate_n_prompts(r),
+           lftf_locate_n_tokens(r));
+    printf("  rank  block  BMI\n");
+    for (size_t i = 0; i < n; i++)
+        printf("  %4zu  %5d  %.6f\n", i + 1, rank[i], bmi[rank[i]]);
+}
+
+/* ---- atomic output ---- */
+
+int write_text_atomic(const char *path, const char *text)
+{
+    size_t n = strlen(path), len = strlen(text);
+    char *tmp = malloc(n + 16);
+    int fd;
+    FILE *f;
+    if (!tmp)
+        return -1;
+    snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "cannot create %s: %s\n", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    f = fdopen(fd, "wb");
+    if (!f || fwrite(text, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        fprintf(stderr, "cannot write %s: %s\n", tmp, strerror(errno));
+        if (f)
+            fclose(f);
+        else
+            close(fd);
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    fclose(f);
+    if (rename(tmp, path) != 0) {
+        fprintf(stderr, "cannot rename %s to %s: %s\n", tmp, path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+/* realpath of path, or of its parent + "/" + its name when it does not exist
+ * yet (malloc'd; NULL if even the parent is missing). */
+static char *resolve(const char *path)
+{
+    char *r = realpath(path, NULL), *copy, *slash, *parent;
+    const char *name;
+    size_t n;
+    if (r)
+        return r;
+    copy = malloc(strlen(path) + 1);
+    if (!copy)
+        return NULL;
+    strcpy(copy, path);
+    n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/')
+        copy[--n] = '\0';
+    slash = strrchr(copy, '/');
+    if (slash) {
+        *slash = '\0';
+        name = slash + 1;
+        parent = realpath(*copy ? copy : "/", NULL);
+    } else {
+        name = copy;
+        parent = realpath(".", NULL);
+    }
+    if (parent) {
+        r = malloc(strlen(parent) + strlen(name) + 2);
+        if (r)
+            sprintf(r, "%s/%s", parent, name);
+    }
+    free(parent);
+    free(copy);
+    return r;
+}
+
+int same_or_inside(const char *inner, const char *outer)
+{
+    char *a = resolve(inner), *b = resolve(outer);
+    int res = 0;
+    if (a && b) {
+        size_t nb = strlen(b);
+        res = !strcmp(a, b) ||
+              (!strncmp(a, b, nb) && (a[nb] == '/' || (nb == 1 && b[0] == '/')));
+    }
+    free(a);
+    free(b);
+    return res;
+}
+
+char *make_temp_dir_beside(const char *final_path)
+{
+    char *full = resolve(final_path), *tmp, *slash;
+    if (!full)
+        return NULL;
+    slash = strrchr(full, '/');
+    tmp = malloc(strlen(full) + 24);
+    if (tmp && slash) {
+        *slash = '\0';
+        sprintf(tmp, "%s/.%s.tmp-XXXXXX", *full ? full : "", slash + 1);
+        if (!mkdtemp(tmp)) {
+            free(tmp);
+            tmp = NULL;
+        }
+    } else {
+        free(tmp);
+        tmp = NULL;
+    }
+    free(full);
+    return tmp;
+}
+
+void remove_tree(const char *path)
+{
+    struct stat st;
+    if (!path || lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        if (d) {
+            while ((e = readdir(d)) != NULL) {
+                char *child;
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                    continue;
+                child = malloc(strlen(path) + strlen(e->d_name) + 2);
+                if (!child)
+                    continue;
+                sprintf(child, "%s/%s", path, e->d_name);
+                remove_tree(child);
+                free(child);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+int path_nonempty(const char *path)
+{
+    struct stat st;
+    DIR *d;
+    struct dirent *e;
+    int nonempty = 0;
+    if (stat(path, &st) != 0)
+        return 0;
+    if (!S_ISDIR(st.st_mode))
+        return 1;
+    d = opendir(path);
+    if (!d)
+        return 1;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            nonempty = 1;
+            break;
+        }
+    closedir(d);
+    return nonempty;
+}
+
+int commit_dir(const char *cmd, const char *tmp, const char *final_path, int overwrite)
+{
+    struct stat st;
+    if (stat(final_path, &st) == 0) {
+        char *old;
+        if (path_nonempty(final_path) && !overwrite) {
+            fprintf(stderr, "lftf %s: %s is not empty (use --overwrite)\n", cmd, final_path);
+            return -1;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "lftf %s: %s exists and is not a directory\n", cmd, final_path);
+            return -1;
+        }
+        /* move the old one aside, put the new one in place, then drop the old */
+        old = malloc(strlen(tmp) + 8);
+        if (!old)
+            return -1;
+        sprintf(old, "%s.old", tmp);
+        if (rename(final_path, old) != 0) {
+            fprintf(stderr, "lftf %s: cannot move %s aside: %s\n", cmd, final_path,
+                    strerror(errno));
+            free(old);
+            return -1;
+        }
+        if (rename(tmp, final_path) != 0) {
+            fprintf(stderr, "lftf %s: cannot rename %s to %s: %s\n", cmd, tmp, final_path,
+                    strerror(errno));
+            rename(old, final_path);
+            free(old);
+            return -1;
+        }
+        remove_tree(old);
+        free(old);
+        return 0;
+    }
+    if (rename(tmp, final_path) != 0) {
+        fprintf(stderr, "lftf %s: cannot rename %s to %s: %s\n", cmd, tmp, final_path,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}

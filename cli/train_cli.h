@@ -1,0 +1,101 @@
+/* What `lftf locate`, `lftf finetune` and `lftf run` share: the model and
+ * data options, the fine-tuning options (preset, blocks, modules, objective,
+ * method, hyperparameters), loading the GenBiasEval/GenHintEval splits, and
+ * atomic output (a temporary file or directory renamed at the end). */
+#ifndef LFTF_CLI_TRAIN_CLI_H
+#define LFTF_CLI_TRAIN_CLI_H
+
+#include "lftf.h"
+
+#include <stddef.h>
+
+/* --model, --data, --device, --dtype, --batch-eval */
+typedef struct model_opts {
+    const char *model_dir;
+    const char *data_dir;        /* NULL: the built-in lookup */
+    const char *device;
+    const char *dtype;
+    int threads;
+} model_opts;
+
+/* How the blocks to train are chosen. */
+typedef enum block_choice {
+    BLOCKS_AUTO = 0,             /* the top-k of the BMI ranking */
+    BLOCKS_LIST,                 /* given indices */
+    BLOCKS_LAST,                 /* the last block (control) */
+    BLOCKS_RANDOM                /* a block drawn with the seed (control) */
+} block_choice;
+
+typedef struct train_opts {
+    const char *preset;          /* "auto" unless given */
+    block_choice choice;
+    int blocks[64];
+    size_t n_blocks;
+    size_t topk;
+    unsigned modules;            /* 0: the default */
+    int objective;               /* -1: default */
+    int method;                  /* -1: default */
+    double lr;                   /* < 0: from the preset */
+    int epochs;                  /* < 0: from the preset */
+    long long batch;             /* < 0: from the preset */
+    long long seed;              /* < 0: 0 */
+    int no_cache;
+    int delta;
+    int overwrite;
+    int final_norm;
+} train_opts;
+
+void model_opts_init(model_opts *o);
+void train_opts_init(train_opts *o);
+
+/* Tries argv[*i] against the model options; returns 1 if consumed, 0 if not
+ * ours, 2 after printing a usage error (exit code 2). */
+int model_opts_parse(const char *cmd, int argc, char **argv, int *i, model_opts *o);
+/* The same for the fine-tuning options (including --final-norm, --delta,
+ * --overwrite). */
+int train_opts_parse(const char *cmd, int argc, char **argv, int *i, train_opts *o);
+/* The help text of the options above. */
+extern const char *const model_opts_help;
+extern const char *const train_opts_help;
+
+/* Loads the model as the options say (progress on stderr). */
+int load_model(const char *cmd, const model_opts *o, lftf_model **model);
+
+/* The GenBiasEval split (train/dev/test) or all of GenHintEval (it has no
+ * splits). */
+int load_bias_split(const model_opts *o, const char *split, lftf_dataset **out);
+int load_hint(const model_opts *o, lftf_dataset **out);
+
+/* Fills trainer params from the options: preset first, then the explicit
+ * options; the blocks come from `ranking` (choice auto), the list, the last
+ * block or a seeded random draw.  *blocks_buf receives the chosen block for
+ * the last/random choices (params->blocks points at it). */
+int train_params_fill(const char *cmd, const train_opts *o, const lftf_model *model,
+                      const int *ranking, size_t n_ranking, int *blocks_buf,
+                      lftf_trainer_params *params);
+/* "attn,mlp" from module bits etc. (static strings). */
+const char *objective_label(int objective);
+
+/* Prints the loss curve and the per-epoch dev metrics of a finished fit. */
+void print_history(const lftf_trainer *tr);
+/* Prints the BMI table, highest first. */
+void print_ranking(const lftf_locate_result *r);
+
+/* ---- atomic output ---- */
+
+/* Writes text to path through a temporary file in the same directory. */
+int write_text_atomic(const char *path, const char *text);
+/* 1 if a and b exist and name the same directory, or if `inner` lies inside
+ * `outer` (after resolving links). */
+int same_or_inside(const char *inner, const char *outer);
+/* mkdtemp beside final_path: "<parent>/.<name>.tmp-XXXXXX" (malloc'd). */
+char *make_temp_dir_beside(const char *final_path);
+/* Removes a tree we created (best effort). */
+void remove_tree(const char *path);
+/* Moves tmp to final; an existing final needs overwrite (it must be a
+ * directory and is replaced). Returns 0 or -1 with a message on stderr. */
+int commit_dir(const char *cmd, const char *tmp, const char *final_path, int overwrite);
+/* 1 if path exists and is a non-empty directory (or a file). */
+int path_nonempty(const char *path);
+
+#endif

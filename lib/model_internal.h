@@ -1,0 +1,211 @@
+/* The model inside liblftf: struct lftf_model and the pieces of the forward
+ * pass, so that probs.c, locate.c and trainer.c compose the transformer
+ * themselves from the same building blocks (lib/model.c).
+ *
+ * Shapes: B prompts (rows) right-padded to T tokens, D = hidden_size,
+ * V = vocab_size.  Real tokens of row b are positions 0..len[b]-1; under the
+ * causal mask they never attend to the padding after them, so padding needs
+ * no mask of its own (padding positions carry garbage that nobody reads).
+ *
+ * Hidden states are in the compute dtype; logits and log-probs are float32.
+ * Every function records autograd history when grad mode is on
+ * (lt_grad_set_enabled) and a weight requires grad. */
+#ifndef LFTF_MODEL_INTERNAL_H
+#define LFTF_MODEL_INTERNAL_H
+
+#include "lftf.h"
+
+#include "config.h"
+#include "safetensors.h"
+#include "torch/shim.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The weights of one block, in a fixed order (LFTF_P_*). */
+typedef enum lftf_param_kind {
+    LFTF_P_INPUT_NORM = 0, /* model.layers.i.input_layernorm.weight */
+    LFTF_P_Q_W,            /* model.layers.i.self_attn.q_proj.weight */
+    LFTF_P_Q_B,            /*   .bias (qkv_bias) */
+    LFTF_P_K_W,
+    LFTF_P_K_B,
+    LFTF_P_V_W,
+    LFTF_P_V_B,
+    LFTF_P_O_W,
+    LFTF_P_O_B,            /*   o_proj.bias (attention_bias on Llama only) */
+    LFTF_P_POST_NORM,      /* model.layers.i.post_attention_layernorm.weight */
+    LFTF_P_GATE_W,         /* model.layers.i.mlp.gate_proj.weight */
+    LFTF_P_GATE_B,         /*   .bias (mlp_bias) */
+    LFTF_P_UP_W,
+    LFTF_P_UP_B,
+    LFTF_P_DOWN_W,
+    LFTF_P_DOWN_B,
+    LFTF_P_BLOCK_COUNT
+} lftf_param_kind;
+
+/* One weight tensor of the model. */
+typedef struct lftf_param {
+    char *name;                 /* Hugging Face name, as in the safetensors file */
+    int block;                  /* block index, or -1 for embed / final norm / lm_head */
+    int kind;                   /* lftf_param_kind for block weights, -1 otherwise */
+    unsigned module;            /* LFTF_MODULE_ATTN / _MLP / _NORM; 0 outside blocks */
+    lt_tensor *t;               /* compute dtype, on the model's device */
+    const lftf_st_tensor *src;  /* its entry in model->st (source dtype, shape, bytes) */
+    int borrowed;               /* t wraps the read-only file mapping: never write to it
+                                   (lftf__model_make_trainable clones it first) */
+    int modified;               /* set by whoever changed t (the saver writes only these
+                                   as new bytes and copies the rest byte for byte) */
+} lftf_param;
+
+struct lftf_model {
+    char *dir;                  /* the model directory */
+    lftf_config cfg;
+    lftf_tokenizer *tok;
+    lftf_st_set *st;            /* kept mapped for the model's lifetime */
+    lt_device device;
+    char device_str[32];        /* canonical: "cpu", "cuda:0" */
+    lt_dtype dtype;             /* compute dtype */
+    lftf_dtype dtype_pub;       /* the same as the public enum */
+    lftf_dtype weight_dtype;    /* dtype on disk (of embed_tokens) */
+    /* Every weight: [0] embed, then n_layers * LFTF_P_BLOCK_COUNT slots (absent
+     * biases have name == NULL and t == NULL), then the final norm, then
+     * lm_head (present only when the head is untied).  Use the accessors. */
+    lftf_param *params;
+    size_t n_param_slots;
+    lt_tensor *inv_freq;        /* [head_dim/2] float32 on the device (rope scaling applied) */
+    int64_t n_params;           /* parameter count, a tied embedding counted once */
+};
+
+/* ---- weights --------------------------------------------------------------- */
+
+/* Block i's weight of a kind, or NULL if absent (biases the config lacks). */
+lftf_param *lftf__model_block_param(lftf_model *m, int block, lftf_param_kind kind);
+lftf_param *lftf__model_embed(lftf_model *m);
+lftf_param *lftf__model_final_norm_param(lftf_model *m);
+/* The LM head's weight: lm_head.weight, or the embedding when tied (then
+ * training the embedding trains the head too: they are one tensor). */
+lt_tensor *lftf__model_head_weight(const lftf_model *m);
+/* Collects the present weights of block i that belong to `modules`
+ * (LFTF_MODULE_* bits) into out (room for LFTF_P_BLOCK_COUNT); returns n. */
+size_t lftf__model_block_params(lftf_model *m, int block, unsigned modules, lftf_param **out);
+/* Makes block i's weights of `modules` trainable: tensors that wrap the file
+ * mapping are replaced by owned copies (same values), and requires_grad is
+ * set on them.  lftf__model_freeze_block clears requires_grad again. */
+int lftf__model_make_trainable(lftf_model *m, int block, unsigned modules);
+int lftf__model_freeze_block(lftf_model *m, int block);
+/* The same for a non-block weight (embedding, final norm, untied head): FPFT. */
+int lftf__param_make_trainable(lftf_param *p);
+/* A weight's current values in its source dtype (as on disk), for saving:
+ * *data is malloc'd (free()), *nbytes == p->src->nbytes. */
+int lftf__param_source_bytes(const lftf_param *p, void **data, size_t *nbytes);
+
+/* ---- a batch of token sequences ------------------------------------------- */
+
+typedef struct lftf_batch {
+    int64_t B, T;               /* rows, padded length (max length) */
+    int64_t *lengths;           /* host [B] */
+    lt_tensor *ids;             /* [B, T] int64 on the device, padding = 0 */
+    lt_tensor *last_index;      /* [B] int64: b*T + lengths[b]-1 (rows of H viewed [B*T, D]) */
+    lt_tensor *valid;           /* [B, T] float32 on the device: 1 real token, 0 padding */
+    lt_tensor *mask;            /* [1, 1, T, T] additive causal mask, compute dtype (0 / -inf) */
+    lt_tensor *cos, *sin;       /* [T, head_dim] rotary tables in the compute dtype */
+} lftf_batch;
+
+/* Builds a batch from B sequences of token ids (lens[b] >= 1).  Ids must be
+ * < vocab_size (LFTF_E_RANGE naming the row and id); a sequence longer than
+ * max_position_embeddings fails with LFTF_E_RANGE naming the row index and
+ * both lengths. */
+int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
+                       size_t B, lftf_batch **out);
+void lftf__batch_free(lftf_batch *b);
+
+/* Row r's real positions of H [B, T, ...]: [lengths[r], ...] (a view).  With
+ * lftf__batch_stack_rows the trainer caches the residual stream entering
+ * block k per sequence and re-pads it into any later batch. */
+int lftf__batch_row(const lftf_batch *b, const lt_tensor *H, size_t r, lt_tensor **out);
+/* Stacks rows[r] ([lengths[r], D], r < B) into [B, T, D], zero-padded. */
+int lftf__batch_stack_rows(const lftf_batch *b, const lt_tensor *const *rows, lt_tensor **out);
+
+/* ---- the forward, piece by piece ------------------------------------------ */
+
+/* H_0 = embed_tokens[ids]: [B, T, D]. */
+int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **H0);
+/* H_{i+1} = block_i(H_i): RMSNorm -> attention (RoPE, GQA, causal) -> residual
+ * -> RMSNorm -> SwiGLU MLP -> residual.  H_in is not modified. */
+int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
+                              const lftf_batch *b, lt_tensor **H_out);
+/* RMSNorm with the final norm weight (any shape [..., D]). */
+int lftf__model_final_norm(const lftf_model *m, const lt_tensor *H, lt_tensor **out);
+/* The rows `index` (1-D int64 into H viewed as [B*T, D]) of H: [N, D]. */
+int lftf__model_select_rows(const lt_tensor *H, const lt_tensor *index, lt_tensor **out);
+/* Logits of already-normalized hidden rows h [N, D]: [N, V] float32. */
+int lftf__model_lm_head(const lftf_model *m, const lt_tensor *h, lt_tensor **logits);
+/* Next-token log-probs [N, V] float32 at rows `index` of the LAST block's
+ * output H_L (final norm, LM head and log_softmax applied to those rows only). */
+int lftf__model_logprobs_at(const lftf_model *m, const lt_tensor *H_L, const lt_tensor *index,
+                            lt_tensor **out);
+
+/* The whole forward over a batch.  *last_logprobs (may be NULL): [B, V]
+ * float32 log-probs of the token after each row's last real token.  hidden
+ * (may be NULL): n_layers + 1 tensors [B, T, D], hidden[i] entering block i
+ * and hidden[n_layers] leaving the last block (before the final norm); the
+ * caller frees them.  Runs blocks first_block..n_layers-1 starting from H_start
+ * when H_start != NULL (the residual stream entering first_block, e.g. cached
+ * by the trainer); then hidden[0..first_block-1] are NULL. */
+int lftf__model_forward(const lftf_model *m, const lftf_batch *b, int first_block,
+                        const lt_tensor *H_start, lt_tensor **hidden, lt_tensor **last_logprobs);
+
+/* ---- target words in context (lib/probs.c) ---------------------------------- */
+
+/* Prompts x targets, encoded in context: target j's tokens after prompt p are
+ * those that encoding prompt+target adds after the prompt's tokens.  The plan
+ * lists the sequences to run (the prompt itself, or prompt + all but the last
+ * token of a multi-token target, which covers the prompt's own last position
+ * too) and, per (prompt, target), the positions whose log-probs sum to
+ * log P(target | prompt) (chain rule). */
+typedef struct lftf_target_plan {
+    size_t n_prompts, n_targets;
+    int32_t **prompt_ids;       /* [n_prompts] */
+    size_t *prompt_len;
+    int32_t **target_ids;       /* [n_prompts * n_targets] */
+    size_t *target_len;
+    /* sequences to run; those of prompt p are seq_first[p] .. seq_first[p+1]-1
+     * (each starts with the prompt's tokens, so any of them gives the
+     * next-token distribution at position prompt_len[p]-1) */
+    size_t n_seqs;
+    int32_t **seq_ids;
+    size_t *seq_len;
+    size_t *seq_first;          /* [n_prompts + 1] */
+    size_t *prompt_seq;         /* [n_prompts] the sequence whose position
+                                   prompt_len[p]-1 gives the prompt's next token */
+    /* for pair (p, j) = p * n_targets + j: its target_len[pair] tokens are
+     * predicted in sequence pair_seq[pair] at positions pair_pos[pair] ..
+     * pair_pos[pair] + target_len[pair] - 1 (pair_pos is prompt_len[p]-1
+     * unless the prompt's tokens are not a prefix of prompt+target's, where
+     * the context is their common prefix) */
+    size_t *pair_seq;
+    size_t *pair_pos;
+} lftf_target_plan;
+
+/* Encodes prompts and targets (LFTF_E_EMPTY if a target adds no tokens after
+ * a prompt, naming both; LFTF_E_RANGE if a sequence exceeds the model's
+ * max_position_embeddings, naming the prompt index). */
+int lftf__target_plan_build(const lftf_model *m, const char *const *prompts, size_t n_prompts,
+                            const char *const *targets, size_t n_targets,
+                            lftf_target_plan **out);
+void lftf__target_plan_free(lftf_target_plan *plan);
+/* The batch of the sequences of the prompts prompt_idx[0..n-1] (any subset
+ * of the plan's prompts in any order, e.g. a shuffled training batch), in
+ * that order: the sequences of prompt_idx[0] first (seq_first order). */
+int lftf__target_plan_batch(const lftf_model *m, const lftf_target_plan *plan,
+                            const size_t *prompt_idx, size_t n, lftf_batch **out);
+/* From the last block's output H_L of that batch: pair_logprobs [n, n_targets]
+ * float32 = log P(target | prompt) (autograd-tracked when grads are on: the
+ * trainer's loss is minus a sum of these), and (may be NULL) next_logprobs
+ * [n, V] float32 at each prompt's last position. */
+int lftf__target_plan_logprobs(const lftf_model *m, const lftf_target_plan *plan,
+                               const size_t *prompt_idx, size_t n, const lftf_batch *b,
+                               const lt_tensor *H_L, lt_tensor **pair_logprobs,
+                               lt_tensor **next_logprobs);
+
+#endif

@@ -1,0 +1,3 @@
+# safetensors and config.json (libtorch-free parsers).
+add_lftf_test(test_safetensors SOURCES test_safetensors.c PARSERS_ONLY LABELS parsers TIMEOUT 120)
+add_lftf_test(test_config SOURCES test_config.c PARSERS_ONLY LABELS parsers TIMEOUT 60)

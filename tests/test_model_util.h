@@ -1,0 +1,59 @@
+/* Helpers of the model tests: the random-weight models written by
+ * tests/reference/make_models.py (ctest fixture "model_fixtures") and their
+ * PyTorch reference values. */
+#ifndef LFTF_TEST_MODEL_UTIL_H
+#define LFTF_TEST_MODEL_UTIL_H
+
+#include "test_util.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef LFTF_MODEL_FIXTURES
+#define LFTF_MODEL_FIXTURES LFTF_TEST_BINARY_DIR "/tests/model_fixtures"
+#endif
+
+/* "<fixtures>/<rel>" into buf, or skips when the fixture set-up did not run
+ * or skipped itself (fixtures folder absent). */
+#define MODEL_FIXTURE(buf, rel)                                                              \
+    do {                                                                                     \
+        char skip_[1024];                                                                    \
+        snprintf(skip_, sizeof skip_, "%s/SKIPPED", LFTF_MODEL_FIXTURES);                    \
+        if (access(skip_, F_OK) == 0) {                                                      \
+            print_message("SKIP: model fixtures were not generated (../shared is absent)\n"); \
+            skip();                                                                          \
+        }                                                                                    \
+        snprintf(skip_, sizeof skip_, "%s/cases.txt", LFTF_MODEL_FIXTURES);                  \
+        if (access(skip_, F_OK) != 0)                                                        \
+            fail_msg("model fixtures missing in %s: run the ctest fixture model_fixtures "   \
+                     "(ctest -R model) or tests/reference/make_models.py",                   \
+                     LFTF_MODEL_FIXTURES);                                                   \
+        snprintf((buf), sizeof(buf), "%s/%s", LFTF_MODEL_FIXTURES, (rel));                   \
+    } while (0)
+
+static inline json_t *load_json_or_fail(const char *path)
+{
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    if (!j)
+        fail_msg("%s:%d: %s", path, e.line, e.text);
+    return j;
+}
+
+/* Max |a - b| / (1 + |b|) between n floats and a JSON array of numbers. */
+static inline double max_rel_err_f32(const float *a, const json_t *b, size_t n)
+{
+    double worst = 0;
+    assert_int_equal(json_array_size(b), n);
+    for (size_t i = 0; i < n; i++) {
+        double r = json_number_value(json_array_get(b, i));
+        double e = fabs((double)a[i] - r) / (1 + fabs(r));
+        if (!(e <= worst))
+            worst = isnan(e) ? INFINITY : e;
+    }
+    return worst;
+}
+
+#endif
