@@ -303,7 +303,8 @@ typedef struct lftf_sample {
 LFTF_API int lftf_dataset_load(lftf_dataset **out, const char *jsonl_path);
 /** Loads a shipped dataset by name ("genbiaseval" or "genhinteval") from
  *  data_dir, or (data_dir == NULL) from $LFTF_DATA_DIR, else the installed
- *  data directory, else the source tree's data/. */
+ *  data directory if it has the file, else the source tree's data/.
+ *  LFTF_E_NOT_FOUND for another name or when the file is in none of them. */
 LFTF_API int lftf_dataset_load_builtin(lftf_dataset **out, const char *name, const char *data_dir);
 LFTF_API void lftf_dataset_free(lftf_dataset *ds);
 LFTF_API size_t lftf_dataset_size(const lftf_dataset *ds);
@@ -319,7 +320,8 @@ LFTF_API unsigned lftf_dataset_kinds(const lftf_dataset *ds);
 /** Record `index` (LFTF_E_RANGE past the end). */
 LFTF_API int lftf_dataset_get(const lftf_dataset *ds, size_t index, lftf_sample *out);
 /** A new dataset with the records matching every non-NULL field (split,
- *  scale, hint).  LFTF_E_EMPTY if nothing matches. */
+ *  scale, hint), in the same order.  LFTF_E_EMPTY if nothing matches;
+ *  LFTF_E_INVALID_ARG for a scale or hint value the loader would reject. */
 LFTF_API int lftf_dataset_select(lftf_dataset **out, const lftf_dataset *ds, const char *split,
                                  const char *scale, const char *hint);
 /** A new dataset of n records drawn without replacement with a seed

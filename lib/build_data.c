@@ -88,6 +88,7 @@ static int read_professions(const char *path, profession **out, size_t *n_out, s
     json_t *root, *e;
     profession *list;
     size_t n = 0, i;
+    int rc = LFTF_OK;
     LFTF_TRY(lftf__json_load_file(path, &root));
     if (!json_is_array(root) || json_array_size(root) == 0) {
         json_decref(root);
@@ -107,36 +108,31 @@ static int read_professions(const char *path, profession **out, size_t *n_out, s
         const char *word;
         if (!json_is_array(e) || json_array_size(e) != 3 || !json_is_string(w) ||
             !json_is_number(d) || !json_is_number(s)) {
-            json_decref(root);
-            professions_free(list, n);
-            return lftf__err(LFTF_E_FORMAT,
-                             "%s: entry %zu is not [word, definitional, stereotypical]", path,
-                             i);
+            rc = lftf__err(LFTF_E_FORMAT, "%s: entry %zu is not [word, definitional, stereotypical]",
+                           path, i);
+            break;
         }
         word = json_string_value(w);
         if (!*word || strlen(word) != json_string_length(w) || strchr(word, ' ') ||
             strchr(word, '"') || strchr(word, '\\')) {
-            json_decref(root);
-            professions_free(list, n);
-            return lftf__err(LFTF_E_FORMAT,
-                             "%s: entry %zu: \"%.64s\" is not a profession word (multi-word "
-                             "entries are joined by '_')",
-                             path, i, word);
+            rc = lftf__err(LFTF_E_FORMAT,
+                           "%s: entry %zu: \"%.64s\" is not a profession word (multi-word "
+                           "entries are joined by '_')",
+                           path, i, word);
+            break;
         }
-        for (size_t k = 0; k < n; k++)
-            if (!strcmp(list[k].source, word)) {
-                json_decref(root);
-                professions_free(list, n);
-                return lftf__err(LFTF_E_FORMAT, "%s: entry %zu: \"%.64s\" appears twice", path,
-                                 i, word);
-            }
+        for (size_t k = 0; k < n && rc == LFTF_OK; k++)
+            if (!strcmp(list[k].source, word))
+                rc = lftf__err(LFTF_E_FORMAT, "%s: entry %zu: \"%.64s\" appears twice", path, i,
+                               word);
+        if (rc != LFTF_OK)
+            break;
         p.source = (char *)word;
         p.definitional = json_number_value(d);
         p.stereotypical = json_number_value(s);
         if (!isfinite(p.definitional) || !isfinite(p.stereotypical)) {
-            json_decref(root);
-            professions_free(list, n);
-            return lftf__err(LFTF_E_FORMAT, "%s: entry %zu: scores must be finite", path, i);
+            rc = lftf__err(LFTF_E_FORMAT, "%s: entry %zu: scores must be finite", path, i);
+            break;
         }
         if (removed(&p))
             continue;
@@ -145,9 +141,8 @@ static int read_professions(const char *path, profession **out, size_t *n_out, s
         if (!p.source || !p.name) {
             free(p.source);
             free(p.name);
-            json_decref(root);
-            professions_free(list, n);
-            return lftf__oom("the professions");
+            rc = lftf__oom("the professions");
+            break;
         }
         for (char *c = p.name; *c; c++)
             if (*c == '_')
@@ -159,9 +154,11 @@ static int read_professions(const char *path, profession **out, size_t *n_out, s
     }
     *n_in = json_array_size(root);
     json_decref(root);
-    if (n == 0) {
+    if (rc == LFTF_OK && n == 0)
+        rc = lftf__err(LFTF_E_EMPTY, "%s: every profession was filtered out", path);
+    if (rc != LFTF_OK) {
         professions_free(list, n);
-        return lftf__err(LFTF_E_EMPTY, "%s: every profession was filtered out", path);
+        return rc;
     }
     *out = list;
     *n_out = n;

@@ -5,8 +5,9 @@
  *
  *   h = embed[ids]
  *   per block:  x = rmsnorm(h) ; q,k,v = linear(x) ; rotate_half RoPE on q,k ;
- *               repeat k,v per query group ; softmax(q k^T / sqrt(hd) + causal)
- *               in float32 ; h += o_proj(attn v) ;
+ *               repeat k,v per query group ; softmax(q k^T / sqrt(hd) + causal
+ *               mask, with Mistral's sliding window) in float32 ;
+ *               h += o_proj(attn v) ;
  *               x = rmsnorm(h) ; h += down(silu(gate(x)) * up(x))
  *   logits = lm_head(rmsnorm(h)) at the positions whose output is used.
  *
@@ -434,13 +435,16 @@ static int make_inv_freq(lftf_model *m)
 static int probe_compute_dtype(const lftf_model *m)
 {
     int64_t sh[3] = {1, 2, 2};
-    lt_tensor *a = NULL, *y = NULL, *z = NULL;
+    lt_tensor *a = NULL, *w = NULL, *y = NULL, *z = NULL;
     int rc = lt_zeros(sh, 3, m->dtype, m->device, &a);
     if (rc == LFTF_OK)
-        rc = lt_linear(a, a, NULL, &y);
+        rc = lt_zeros(sh + 1, 2, m->dtype, m->device, &w);
+    if (rc == LFTF_OK)
+        rc = lt_linear(a, w, NULL, &y);
     if (rc == LFTF_OK)
         rc = lt_matmul(a, a, &z);
     lt_free(a);
+    lt_free(w);
     lt_free(y);
     lt_free(z);
     if (rc == LFTF_E_TORCH) {
@@ -762,9 +766,12 @@ int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const siz
         }
         last[r] = (int64_t)(r * T + lens[r] - 1);
     }
+    /* causal, and with a sliding window (Mistral) position i sees i-W+1..i,
+     * as transformers' sliding-window mask */
+    size_t W = m->cfg.sliding_window > 0 ? (size_t)m->cfg.sliding_window : T;
     for (size_t i = 0; i < T; i++)
         for (size_t j = 0; j < T; j++)
-            mask[i * T + j] = j <= i ? 0.0f : -INFINITY;
+            mask[i * T + j] = j <= i && i - j < W ? 0.0f : -INFINITY;
     {
         int64_t sh_bt[2] = {(int64_t)B, (int64_t)T}, sh_b[1] = {(int64_t)B},
                 sh_m[4] = {1, 1, (int64_t)T, (int64_t)T};

@@ -107,7 +107,8 @@ typedef struct lftf_batch {
     lt_tensor *ids;             /* [B, T] int64 on the device, padding = 0 */
     lt_tensor *last_index;      /* [B] int64: b*T + lengths[b]-1 (rows of H viewed [B*T, D]) */
     lt_tensor *valid;           /* [B, T] float32 on the device: 1 real token, 0 padding */
-    lt_tensor *mask;            /* [1, 1, T, T] additive causal mask, compute dtype (0 / -inf) */
+    lt_tensor *mask;            /* [1, 1, T, T] additive causal mask (with the config's
+                                   sliding window, if any), compute dtype (0 / -inf) */
     lt_tensor *cos, *sin;       /* [T, head_dim] rotary tables in the compute dtype */
 } lftf_batch;
 

@@ -421,6 +421,8 @@ static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_si
                     int32_t *argmax, float *next_out, size_t next_n)
 {
     size_t n = plan->n_prompts, nt = plan->n_targets;
+    if (batch_size > n)
+        batch_size = n ? n : 1; /* no buffers sized by an absurd batch size */
     len_idx *order = malloc((n ? n : 1) * sizeof *order);
     size_t *idx = malloc((batch_size ? batch_size : 1) * sizeof *idx);
     double *pl_host = malloc((batch_size * (nt ? nt : 1)) * sizeof *pl_host);

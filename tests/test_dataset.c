@@ -490,6 +490,7 @@ static void sample_draws_without_replacement(void **state)
         }
         assert_false(same);
     }
+    lftf_dataset_free(b);
     LFTF_ASSERT_OK(lftf_dataset_sample(&all, ds, 100000, 1));
     assert_int_equal(lftf_dataset_size(all), 2358);
     LFTF_ASSERT_ERR(lftf_dataset_sample(&b, ds, 0, 1), LFTF_E_EMPTY, NULL);

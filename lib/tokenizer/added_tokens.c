@@ -90,6 +90,54 @@ void tok_added_free(tok_added *a)
     memset(a, 0, sizeof *a);
 }
 
+static int load_one(tok_added *a, json_t *e, size_t i, const char *file,
+                    const tok_normalizer *norm, tok_arena *arena, tok_table *table,
+                    lftf_buf *normalized)
+{
+    json_t *jid = json_object_get(e, "id");
+    tok_added_token *t = &a->tok[a->n];
+    char where[512];
+    const char *content;
+    int special, normalized_flag, lstrip, rstrip, single_word, rc;
+    snprintf(where, sizeof where, "%s: added_tokens[%zu]", file, i);
+    if (!json_is_object(e))
+        return lftf__err(LFTF_E_FORMAT, "%s: expected an object", where);
+    if (!json_is_integer(jid) || json_integer_value(jid) < 0 || json_integer_value(jid) >= INT32_MAX)
+        return lftf__err(LFTF_E_FORMAT, "%s: \"id\" must be a token id", where);
+    LFTF_TRY(tok_json_string(e, "content", 0, where, &content, &t->len));
+    if (t->len == 0)
+        return lftf__err(LFTF_E_FORMAT, "%s: \"content\" is empty", where);
+    LFTF_TRY(tok_json_bool(e, "special", 0, where, &special));
+    /* A token added without the flag is normalized unless it is special. */
+    LFTF_TRY(tok_json_bool(e, "normalized", !special, where, &normalized_flag));
+    LFTF_TRY(tok_json_bool(e, "lstrip", 0, where, &lstrip));
+    LFTF_TRY(tok_json_bool(e, "rstrip", 0, where, &rstrip));
+    LFTF_TRY(tok_json_bool(e, "single_word", 0, where, &single_word));
+    if (!(t->content = tok_arena_strdup(arena, content, t->len)))
+        return LFTF_E_NOMEM;
+    t->id = (int32_t)json_integer_value(jid);
+    t->special = (unsigned char)special;
+    t->normalized = (unsigned char)normalized_flag;
+    t->lstrip = (unsigned char)lstrip;
+    t->rstrip = (unsigned char)rstrip;
+    t->single_word = (unsigned char)single_word;
+    if ((rc = tok_table_set(table, t->id, t->content, t->len)) != LFTF_OK)
+        return lftf__err_prefix(rc, "%s", where);
+    table->special[t->id] = t->special;
+    if (!t->normalized) {
+        rc = trie_insert(&a->raw, t->content, t->len, (int32_t)a->n);
+    } else if (norm) {
+        /* Matched in normalized text, so match its normalized form. */
+        rc = tok_normalize(norm, t->content, t->len, normalized);
+        if (rc == LFTF_OK && normalized->len > 0)
+            rc = trie_insert(&a->norm, normalized->data, normalized->len, (int32_t)a->n);
+    } else {
+        rc = trie_insert(&a->norm, t->content, t->len, (int32_t)a->n);
+    }
+    a->n++;
+    return rc;
+}
+
 int tok_added_load(tok_added *a, json_t *list, const char *file, const tok_normalizer *norm,
                    tok_arena *arena, tok_table *table)
 {
@@ -103,50 +151,8 @@ int tok_added_load(tok_added *a, json_t *list, const char *file, const tok_norma
     a->tok = calloc(json_array_size(list) + 1, sizeof *a->tok);
     if (!a->tok)
         return lftf__oom("added tokens");
-    for (size_t i = 0; i < json_array_size(list) && rc == LFTF_OK; i++) {
-        json_t *e = json_array_get(list, i), *jid = json_object_get(e, "id");
-        tok_added_token *t = &a->tok[a->n];
-        char where[512];
-        const char *content;
-        int special, normalized_flag, lstrip, rstrip, single_word;
-        snprintf(where, sizeof where, "%s: added_tokens[%zu]", file, i);
-        if (!json_is_object(e))
-            return lftf__err(LFTF_E_FORMAT, "%s: expected an object", where);
-        if (!json_is_integer(jid) || json_integer_value(jid) < 0 ||
-            json_integer_value(jid) >= INT32_MAX)
-            return lftf__err(LFTF_E_FORMAT, "%s: \"id\" must be a token id", where);
-        LFTF_TRY(tok_json_string(e, "content", 0, where, &content, &t->len));
-        if (t->len == 0)
-            return lftf__err(LFTF_E_FORMAT, "%s: \"content\" is empty", where);
-        LFTF_TRY(tok_json_bool(e, "special", 0, where, &special));
-        /* A token added without the flag is normalized unless it is special. */
-        LFTF_TRY(tok_json_bool(e, "normalized", !special, where, &normalized_flag));
-        LFTF_TRY(tok_json_bool(e, "lstrip", 0, where, &lstrip));
-        LFTF_TRY(tok_json_bool(e, "rstrip", 0, where, &rstrip));
-        LFTF_TRY(tok_json_bool(e, "single_word", 0, where, &single_word));
-        if (!(t->content = tok_arena_strdup(arena, content, t->len)))
-            return LFTF_E_NOMEM;
-        t->id = (int32_t)json_integer_value(jid);
-        t->special = (unsigned char)special;
-        t->normalized = (unsigned char)normalized_flag;
-        t->lstrip = (unsigned char)lstrip;
-        t->rstrip = (unsigned char)rstrip;
-        t->single_word = (unsigned char)single_word;
-        if ((rc = tok_table_set(table, t->id, t->content, t->len)) != LFTF_OK)
-            return lftf__err_prefix(rc, "%s", where);
-        table->special[t->id] = t->special;
-        if (!t->normalized) {
-            rc = trie_insert(&a->raw, t->content, t->len, (int32_t)a->n);
-        } else if (norm) {
-            /* Matched in normalized text, so match its normalized form. */
-            rc = tok_normalize(norm, t->content, t->len, &normalized);
-            if (rc == LFTF_OK && normalized.len > 0)
-                rc = trie_insert(&a->norm, normalized.data, normalized.len, (int32_t)a->n);
-        } else {
-            rc = trie_insert(&a->norm, t->content, t->len, (int32_t)a->n);
-        }
-        a->n++;
-    }
+    for (size_t i = 0; i < json_array_size(list) && rc == LFTF_OK; i++)
+        rc = load_one(a, json_array_get(list, i), i, file, norm, arena, table, &normalized);
     lftf__buf_free(&normalized);
     return rc;
 }

@@ -138,10 +138,12 @@ static int load_merges(tok_bpe *m, json_t *merges, const char *file)
         int32_t aid, bid, nid;
         if (json_is_string(e)) {
             const char *s = json_string_value(e), *sp = strchr(s, ' ');
-            if (!sp || strchr(sp + 1, ' '))
-                return lftf__err(LFTF_E_FORMAT,
-                                 "%s: model.merges[%zu] \"%.80s\" is not two tokens separated by a space",
-                                 file, i, s);
+            if (!sp || strchr(sp + 1, ' ')) {
+                rc = lftf__err(LFTF_E_FORMAT,
+                               "%s: model.merges[%zu] \"%.80s\" is not two tokens separated by a space",
+                               file, i, s);
+                break;
+            }
             a = s;
             alen = (size_t)(sp - s);
             b = sp + 1;
@@ -153,11 +155,13 @@ static int load_merges(tok_bpe *m, json_t *merges, const char *file)
             b = json_string_value(json_array_get(e, 1));
             blen = json_string_length(json_array_get(e, 1));
         } else {
-            return lftf__err(LFTF_E_FORMAT,
-                             "%s: model.merges[%zu] must be \"a b\" or [\"a\", \"b\"]", file, i);
+            rc = lftf__err(LFTF_E_FORMAT, "%s: model.merges[%zu] must be \"a b\" or [\"a\", \"b\"]",
+                           file, i);
+            break;
         }
-        LFTF_TRY(merge_id(m, file, i, a, alen, &aid));
-        LFTF_TRY(merge_id(m, file, i, b, blen, &bid));
+        if ((rc = merge_id(m, file, i, a, alen, &aid)) != LFTF_OK ||
+            (rc = merge_id(m, file, i, b, blen, &bid)) != LFTF_OK)
+            break;
         /* The merged token drops the right part's continuing-subword prefix. */
         if (m->prefix && blen >= m->prefix_len && !memcmp(b, m->prefix, m->prefix_len)) {
             b += m->prefix_len;
@@ -297,9 +301,9 @@ static int add_sym(tok_bpe_scratch *s, size_t *n, int32_t id)
 
 static int push_pair(const tok_bpe *m, tok_bpe_scratch *s, int32_t pos)
 {
-    int32_t next = s->syms[pos].next;
+    int32_t next;
     const tok_pairmap_slot *mg;
-    if (pos < 0 || next < 0)
+    if (pos < 0 || (next = s->syms[pos].next) < 0)
         return LFTF_OK;
     mg = tok_pairmap_get(&m->merges, s->syms[pos].id, s->syms[next].id);
     if (!mg)

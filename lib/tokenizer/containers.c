@@ -289,6 +289,7 @@ static int pieces_reserve_bytes(tok_pieces *l, size_t extra)
 
 int tok_pieces_begin(tok_pieces *l, int at_start)
 {
+    LFTF_TRY(pieces_reserve_bytes(l, 0)); /* a piece always has a buffer behind it */
     if (l->n == l->pcap) {
         size_t ncap = l->pcap ? l->pcap * 2 : 32;
         tok_piece *np = realloc(l->p, ncap * sizeof *np);

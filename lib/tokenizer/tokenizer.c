@@ -390,6 +390,9 @@ int lftf_tokenizer_load(lftf_tokenizer **out, const char *path, const lftf_token
     if (!out || !path)
         return lftf__err(LFTF_E_INVALID_ARG, "%s is NULL", out ? "path" : "out");
     *out = NULL;
+    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
+                                sizeof(lftf_tokenizer_params), sizeof(lftf_tokenizer_params),
+                                "lftf_tokenizer_params"));
     if (lftf__is_dir(path)) {
         file = lftf__path_join(path, "tokenizer.json");
         config = lftf__path_join(path, "tokenizer_config.json");

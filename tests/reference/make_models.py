@@ -19,7 +19,8 @@ files of SHARED_DIR/models/stories260k (vocab 512), and reference.json:
 The forward below is written from transformers' modeling_llama.py /
 modeling_qwen2.py (eager attention): RMSNorm, rotate_half RoPE with the
 default / linear / llama3 inv_freq rules, repeat_kv for GQA, causal softmax,
-SwiGLU MLP, optional q/k/v/o/mlp biases, tied or untied head.  It runs each
+SwiGLU MLP, optional q/k/v/o/mlp biases, tied or untied head, Mistral's
+sliding-window mask.  It runs each
 sequence alone (no padding) in float64 on weights upcast from their stored
 dtype, so it shares nothing with liblftf's batched float32 C forward.
 
@@ -69,6 +70,11 @@ CASES = {
                            layers=2, heads=4, kv=2, head_dim=None, tied=False, shards=1,
                            rope=None, theta=1000000.0, attn_bias=None, mlp_bias=None,
                            max_pos=64),
+    # Mistral: a sliding window of 4 tokens (shorter than most sequences here).
+    "mistral_f32_window": dict(arch="MistralForCausalLM", dtype="F32", hidden=32, inter=64,
+                               layers=2, heads=4, kv=2, head_dim=None, tied=False, shards=1,
+                               rope=None, theta=10000.0, attn_bias=False, mlp_bias=False,
+                               max_pos=64, window=4),
     # Qwen2 with BF16 weights and a tied head (Qwen2.5-0.5B style).
     "qwen2_bf16_tied": dict(arch="Qwen2ForCausalLM", dtype="BF16", hidden=32, inter=64,
                             layers=2, heads=2, kv=1, head_dim=None, tied=True, shards=1,
@@ -161,6 +167,9 @@ def config_json(c):
            "torch_dtype": {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[c["dtype"]]}
     if c["head_dim"]:
         cfg["head_dim"] = c["head_dim"]
+    if c["arch"].startswith("Mistral"):
+        cfg["model_type"] = "mistral"
+        cfg["sliding_window"] = c["window"]
     if c["arch"].startswith("Llama"):
         cfg["attention_bias"] = c["attn_bias"]
         cfg["mlp_bias"] = c["mlp_bias"]
@@ -213,6 +222,11 @@ def forward(cfg, w, ids):
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos(), emb.sin()
     mask = torch.full((T, T), float("-inf"), dtype=torch.float64).triu(1)
+    if cfg.get("sliding_window"):
+        # transformers' sliding-window mask: key j is hidden from query i when
+        # j <= i - sliding_window
+        i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+        mask = mask.masked_fill(j <= i - cfg["sliding_window"], float("-inf"))
     hidden = [x]
     for i in range(cfg["num_hidden_layers"]):
         p = "model.layers.%d." % i

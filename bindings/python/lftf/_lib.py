@@ -50,8 +50,10 @@ def _candidates():
         # An explicit choice is final: never fall back behind the user's back.
         return [("LFTF_LIBRARY", env)]
     found = [("pkg-config", _pkg_config_candidate()),
-             ("ctypes.util.find_library", ctypes.util.find_library("lftf")),
-             ("source checkout", os.path.join(SOURCE_ROOT, "build", "lib", "liblftf.so"))]
+             ("ctypes.util.find_library", ctypes.util.find_library("lftf"))]
+    if os.path.exists(os.path.join(SOURCE_ROOT, "include", "lftf.h")):
+        found.append(("source checkout", os.path.join(SOURCE_ROOT, "build", "lib",
+                                                      "liblftf.so")))
     return [(how, path) for how, path in found if path]
 
 

@@ -117,25 +117,45 @@ class Report:
         return os.fspath(path)
 
     # ---- summaries ----
-    def professions(self, scale=None):
-        """{profession: mean probs over its bias prompts} (numpy [n_targets])."""
-        groups = {}
-        for row in self.samples:
-            if row["hint"] or not row["profession"]:
-                continue
-            if scale and row["scale"] != scale:
-                continue
-            groups.setdefault(row["profession"], []).append(row["probs"])
-        return {p: np.mean(v, axis=0) for p, v in groups.items()}
+    @property
+    def professions(self):
+        """The bias samples aggregated by profession, most biased first (by
+        AFGB, ties by name): dicts {profession, n, afgb, bias = mean P(t0) -
+        P(t1), mean_probs (numpy [n_targets])}."""
+        h = self._handle()
+        k = int(lib.lftf_report_n_targets(h))
+        out = []
+        p = ffi.new("lftf_report_profession *")
+        for i in range(lib.lftf_report_n_professions(h)):
+            check(lib.lftf_report_profession_get(h, i, p))
+            out.append({"profession": from_cstr(p.profession), "n": int(p.n),
+                        "afgb": float(p.afgb), "bias": float(p.bias),
+                        "mean_probs": np.frombuffer(ffi.buffer(p.mean_probs, 8 * k),
+                                                    dtype=np.float64).copy()})
+        return out
 
-    def plot_case_study(self, after=None, professions=None, top_n=15, scale=None, ax=None):
+    def n_bias(self, scale=None):
+        """Number of bias samples (of one scale, or all)."""
+        return int(lib.lftf_report_n_bias(self._handle(),
+                                          to_bytes(scale) if scale is not None else ffi.NULL))
+
+    @property
+    def n_hint(self):
+        """Number of hint samples."""
+        return int(lib.lftf_report_n_hint(self._handle()))
+
+    @property
+    def split(self):
+        """The split shared by the bias samples, "all" if they differ, None if none."""
+        return from_cstr(lib.lftf_report_split(self._handle()))
+
+    def plot_case_study(self, after=None, professions=None, top_n=15, ax=None):
         """The paper's case study (its Figure 3): signed P(t0) - P(t1) per
         profession for the `top_n` professions with the largest mean gap in
         this report, and after fine-tuning when `after` is given.  Returns
         the matplotlib figure."""
         from .plotting import plot_case_study
-        return plot_case_study(self, after=after, professions=professions, top_n=top_n,
-                               scale=scale, ax=ax)
+        return plot_case_study(self, after=after, professions=professions, top_n=top_n, ax=ax)
 
     def professions_svg(self, after=None, top_n=15):
         """liblftf's standalone SVG of the same case study."""

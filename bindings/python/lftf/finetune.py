@@ -130,6 +130,8 @@ class Trainer:
         p.method = lib.LFTF_METHOD_LFTF
         if isinstance(blocks, LocateResult):
             ranking, blocks = blocks, "auto"
+        if isinstance(blocks, str) and blocks.lower() == "last":
+            blocks = [model.info["n_layers"] - 1]
         if isinstance(blocks, str) and blocks.lower() in ("all", "fpft"):
             p.method = lib.LFTF_METHOD_FPFT
         elif isinstance(blocks, str) and blocks.lower() == "auto":
@@ -141,6 +143,9 @@ class Trainer:
             keep.append(r)
             p.ranking = r
             p.n_ranking = len(ranking)
+        elif isinstance(blocks, str):
+            raise ValueError("blocks must be 'auto', 'last', 'all', a LocateResult or block "
+                             "indices, not %r" % (blocks,))
         else:
             if isinstance(blocks, (int, np.integer)):
                 blocks = [blocks]
@@ -274,7 +279,8 @@ def finetune(model, train=None, dev=None, blocks="auto", topk=1, modules=("attn"
     blocks: "auto" (the top-`topk` blocks of `ranking`, a LocateResult or a
     list of block indices; when it is None, lftf.locate() runs on `train`
     with `final_norm`, as `lftf finetune` does), a LocateResult, a block
-    index or list of them, or "all" for full-parameter fine-tuning (FPFT).  modules: any of "attn", "mlp", "norm".
+    index or list of them, "last" (the last block, a control) or "all" for
+    full-parameter fine-tuning (FPFT).  modules: any of "attn", "mlp", "norm".
     objective: "he+she" (the paper's loss), "he" or "she".
     preset: "auto" (liblftf's "tiny" under 10M parameters, else "paper"),
     "paper", "tiny" or None (liblftf's defaults); lr, epochs and batch_size

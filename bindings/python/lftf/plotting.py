@@ -54,43 +54,30 @@ def _patch(color, label):
     return Patch(color=color, label=label)
 
 
-def profession_gaps(report, scale=None):
-    """{profession: (mean |P(t0) - P(t1)|, mean P(t0) - P(t1))} over the
-    report's bias samples (those without a hint), optionally of one scale."""
-    groups = {}
-    for row in report.samples:
-        if row["hint"] or not row["profession"] or len(row["probs"]) < 2:
-            continue
-        if scale and row["scale"] != scale:
-            continue
-        groups.setdefault(row["profession"], []).append(row["probs"][0] - row["probs"][1])
-    return {p: (float(np.mean(np.abs(d))), float(np.mean(d))) for p, d in groups.items()}
-
-
-def plot_case_study(before, after=None, professions=None, top_n=15, scale=None, ax=None):
+def plot_case_study(before, after=None, professions=None, top_n=15, ax=None):
     """The paper's case study (Figure 3): horizontal bars of the signed mean
     P(t0) - P(t1) per profession before (and after) fine-tuning, for the
     `top_n` professions with the largest mean |P(t0) - P(t1)| in `before`
     (or the given `professions`).  Returns the figure."""
-    gb = profession_gaps(before, scale)
+    gb = {p["profession"]: p for p in before.professions}
     if not gb:
-        raise ValueError("the report has no bias samples with professions and two targets")
+        raise ValueError("the report has no bias samples with professions")
     if professions is None:
-        professions = sorted(gb, key=lambda p: (-gb[p][0], p))[:top_n]
+        professions = [p["profession"] for p in before.professions[:top_n]]
     missing = [p for p in professions if p not in gb]
     if missing:
         raise ValueError("no bias samples for profession(s) %s" % ", ".join(missing))
-    ga = profession_gaps(after, scale) if after is not None else None
-    t0, t1 = (t.strip() for t in before.targets[:2])
+    ga = {p["profession"]: p for p in after.professions} if after is not None else None
     fig, ax = _axes(ax, (7.0, 0.32 * len(professions) * (2 if ga else 1) + 1.6))
     y = np.arange(len(professions))
     height = 0.4 if ga is not None else 0.7
     offset = height / 2 if ga is not None else 0.0
-    ax.barh(y - offset, [gb[p][1] for p in professions], height=height, color="tab:blue",
+    ax.barh(y - offset, [gb[p]["bias"] for p in professions], height=height, color="tab:blue",
             label="before")
     if ga is not None:
-        ax.barh(y + offset, [ga.get(p, (np.nan, np.nan))[1] for p in professions],
+        ax.barh(y + offset, [ga[p]["bias"] if p in ga else np.nan for p in professions],
                 height=height, color="tab:orange", label="after fine-tuning")
+    t0, t1 = (t.strip() for t in before.targets[:2])
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels(professions)

@@ -82,7 +82,8 @@ def test_every_exported_function_is_declared():
     assert len(names) > 60, "the header parser found too few LFTF_API functions: %d" % len(names)
     declared = set(re.findall(r"\b(lftf_\w+)\s*\(", _cdef.CDEF))
     missing = sorted(names - declared)
-    assert not missing, "functions of lftf.h missing from lftf/_cdef.py: %s" % missing
+    assert not missing, ("functions of lftf.h missing from lftf/_cdef.py "
+                         "(run bindings/python/gen_cdef.py): %s" % missing)
     extra = sorted(n for n in declared - names if not n.endswith("_fn"))
     assert not extra, "functions in lftf/_cdef.py that lftf.h lacks: %s" % extra
 
@@ -95,7 +96,7 @@ def test_declarations_match_header():
             sorted(set(header) - set(ours)), sorted(set(ours) - set(header)))
     diffs = ["%s:\n  header: %s\n  cdef:   %s" % (k, header[k], ours[k])
              for k in header if header[k] != ours[k]]
-    assert not diffs, "declarations differ:\n" + "\n".join(diffs)
+    assert not diffs, "declarations differ (run bindings/python/gen_cdef.py):\n" + "\n".join(diffs)
 
 
 def test_version_macros_match():

@@ -77,27 +77,45 @@ def test_samples_match_probs_and_dataset(report, model, small):
 
 
 def test_to_json_carries_the_numbers(report, tmp_path):
+    """The documented `lftf eval --out` format, with shortest round-trip
+    numbers: the values parse back to exactly the report's doubles."""
     doc = json.loads(report.to_json(model_name="stories260k"))
-    text = json.dumps(doc)
-    assert "stories260k" in text
-    for value in report.afgb.values():
-        assert repr(value) in text or value in _numbers(doc)
+    assert doc["model"] == "stories260k"
+    assert doc["targets"] == [" he", " she"]
+    assert doc["genbiaseval"]["afgb"] == report.afgb
+    assert doc["genbiaseval"]["n"] == report.n_bias()
+    assert doc["genbiaseval"]["split"] == report.split == "test"
+    assert doc["genhinteval"]["ub"] == report.ub
+    assert doc["genhinteval"]["n"] == report.n_hint
+    s = report.samples
+    assert [d["id"] for d in doc["samples"]] == list(s["id"])
+    assert [d["p_he"] for d in doc["samples"]] == s["probs"][:, 0].tolist()
+    assert [d["p_she"] for d in doc["samples"]] == s["probs"][:, 1].tolist()
     path = tmp_path / "report.json"
     report.write_json(path, model_name="stories260k")
     assert json.loads(path.read_text()) == doc
 
 
-def _numbers(doc):
-    out = []
-    if isinstance(doc, dict):
-        for v in doc.values():
-            out += _numbers(v)
-    elif isinstance(doc, list):
-        for v in doc:
-            out += _numbers(v)
-    elif isinstance(doc, float):
-        out.append(doc)
-    return out
+def test_professions_recomputed(report):
+    s = report.samples
+    bias = s[s["hint"] == ""]
+    groups = {}
+    for row in bias:
+        groups.setdefault(row["profession"], []).append(row["probs"])
+    profs = report.professions
+    assert sorted(p["profession"] for p in profs) == sorted(groups)
+    afgbs = [p["afgb"] for p in profs]
+    assert afgbs == sorted(afgbs, reverse=True)
+    for p in profs:
+        probs = np.array(groups[p["profession"]])
+        assert p["n"] == len(probs)
+        assert p["afgb"] == pytest.approx(np.mean(probs.max(1) - probs.min(1)), rel=1e-12)
+        assert p["bias"] == pytest.approx(np.mean(probs[:, 0] - probs[:, 1]), rel=1e-12,
+                                          abs=1e-15)
+        np.testing.assert_allclose(p["mean_probs"], probs.mean(0), rtol=1e-12)
+    assert report.n_bias() == len(bias)
+    assert sum(report.n_bias(sc) for sc in ("word", "phrase", "sentence")) == len(bias)
+    assert report.n_hint == len(s) - len(bias)
 
 
 def test_bias_only_report_has_no_ub(model, small):

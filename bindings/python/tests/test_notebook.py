@@ -40,9 +40,10 @@ def test_notebook_is_valid_nbformat4():
 
 
 @pytest.fixture
-def notebook_env(monkeypatch, stories_dir):
+def notebook_env(monkeypatch, stories_dir, tmp_path):
     monkeypatch.setenv("LFTF_LIBRARY", os.path.abspath(lftf.LIBRARY_PATH))
     monkeypatch.setenv("LFTF_MODEL", stories_dir)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook saves its model under tempfile
     monkeypatch.setenv("PYTHONPATH", PKG_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline"
                        if _has("matplotlib_inline") else "Agg")

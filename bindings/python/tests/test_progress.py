@@ -87,3 +87,50 @@ def test_user_callback_can_abort(model):
     ds = lftf.Dataset.from_records(["The nurse smiled because"] * 40)
     with pytest.raises(lftf.Aborted):
         lftf.evaluate(model, bias=ds, hint=None, batch_size=4, progress=lambda s, d, t: True)
+
+
+class _FakeTqdm:
+    """Records what _TqdmDisplay asks of tqdm (tqdm itself may be absent)."""
+    made = []
+
+    def __init__(self, total=None, desc=None, leave=True):
+        self.total, self.desc, self.n, self.closed = total, desc, 0, False
+        _FakeTqdm.made.append(self)
+
+    def refresh(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+def test_tqdm_display_one_bar_per_stage(monkeypatch):
+    monkeypatch.setattr(_progress, "_tqdm", _FakeTqdm)
+    _FakeTqdm.made = []
+    d = _progress._make_display(True)
+    assert isinstance(d, _progress._TqdmDisplay)
+    d.update("train", 1, 4)
+    d.update("eval", 3, 10)   # nested stage (dev evaluation inside training)
+    d.update("eval", 10, 10)
+    d.update("train", 4, 4)
+    d.update("load", 2, 0)    # unknown total
+    d.close()
+    bars = {b.desc: b for b in _FakeTqdm.made}
+    assert sorted(bars) == ["eval", "load", "train"] and len(_FakeTqdm.made) == 3
+    assert bars["train"].n == 4 and bars["eval"].n == 10 and bars["load"].total is None
+    assert all(b.closed for b in _FakeTqdm.made)
+
+
+@requires("lftf_evaluate")
+def test_sigint_during_evaluate_raises_keyboard_interrupt(model):
+    import os
+    import signal
+    ds = lftf.Dataset.from_records(["The nurse smiled because"] * 40)
+
+    def interrupt(stage, done, total):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        lftf.evaluate(model, bias=ds, hint=None, batch_size=4, progress=interrupt)
+    # The library is usable afterwards.
+    assert lftf.evaluate(model, bias=ds, hint=None, progress=False).afgb["avg"] >= 0

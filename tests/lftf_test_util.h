@@ -1,0 +1,96 @@
+/* Helpers of the locate / trainer / save tests: the stories260k fixture, the
+ * shipped datasets, and running the PyTorch references in
+ * tests/reference/*_lftf_ref.py. */
+#ifndef LFTF_TESTS_LFTF_TEST_UTIL_H
+#define LFTF_TESTS_LFTF_TEST_UTIL_H
+
+#include "lftf.h"
+#include "test_util.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LFTF_REF_DIR LFTF_TEST_SOURCE_DIR "/tests/reference"
+#define LFTF_DATA_DIR LFTF_TEST_SOURCE_DIR "/data"
+
+/* (the Debian cmocka predates assert_double_equal) */
+#define ASSERT_NEAR(a, b, eps)                                                               \
+    do {                                                                                     \
+        double a_ = (a), b_ = (b);                                                           \
+        if (!(fabs(a_ - b_) <= (eps)))                                                       \
+            fail_msg("%s = %.17g, expected %.17g (+- %g)", #a, a_, b_, (double)(eps));       \
+    } while (0)
+
+/* The stories260k model directory into buf, or skip. */
+#define STORIES_DIR(buf) LFTF_SHARED_PATH(buf, "models/stories260k")
+
+static inline lftf_model *load_stories(void)
+{
+    char dir[1024];
+    lftf_model *m = NULL;
+    STORIES_DIR(dir);
+    LFTF_ASSERT_OK(lftf_model_load(&m, dir, NULL));
+    return m;
+}
+
+/* The GenBiasEval split ("train", "dev", "test") or all of it (NULL). */
+static inline lftf_dataset *load_bias(const char *split)
+{
+    lftf_dataset *all = NULL, *sel = NULL;
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&all, "genbiaseval", LFTF_DATA_DIR));
+    if (!split)
+        return all;
+    LFTF_ASSERT_OK(lftf_dataset_select(&sel, all, split, NULL, NULL));
+    lftf_dataset_free(all);
+    return sel;
+}
+
+static inline lftf_dataset *load_hint_all(void)
+{
+    lftf_dataset *ds = NULL;
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genhinteval", LFTF_DATA_DIR));
+    return ds;
+}
+
+/* Runs `LFTF_TEST_PYTHON <ref dir>/<script> <args>`; fails the test if it fails. */
+static inline void run_reference(const char *script, const char *args)
+{
+    char cmd[4096];
+    int rc;
+    snprintf(cmd, sizeof cmd, "%s %s/%s %s", LFTF_TEST_PYTHON, LFTF_REF_DIR, script, args);
+    rc = system(cmd);
+    if (rc != 0)
+        fail_msg("reference failed (%d): %s", rc, cmd);
+}
+
+static inline json_t *load_json_file(const char *path)
+{
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    if (!j)
+        fail_msg("%s:%d: %s", path, e.line, e.text);
+    return j;
+}
+
+/* A JSON array of token ids. */
+static inline json_t *ids_json(const int32_t *ids, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(ids[i]));
+    return a;
+}
+
+/* Removes a directory tree made by a test (best effort). */
+static inline void rm_rf(const char *path)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        print_message("could not remove %s\n", path);
+}
+
+#endif

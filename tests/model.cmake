@@ -1,0 +1,33 @@
+# Models: the libtorch shim, loading, the forward, target probabilities, and
+# the `lftf probs` / `lftf info` CLI contract.
+if(LFTF_WITH_TORCH)
+  # libtorch's imported targets (lib/ imported them in its own scope)
+  if(NOT TARGET torch)
+    find_package(Torch REQUIRED QUIET)
+  endif()
+  set(LFTF_MODEL_FIXTURES ${CMAKE_CURRENT_BINARY_DIR}/model_fixtures)
+  # Set-up: random-weight model directories and their PyTorch reference
+  # values (tests/reference/make_models.py; skips itself without ../shared).
+  if(LFTF_PYTHON3)
+    add_test(NAME model_fixtures
+             COMMAND ${LFTF_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/reference/make_models.py
+                     ${LFTF_MODEL_FIXTURES} ${LFTF_SHARED_DIR})
+    set_tests_properties(model_fixtures PROPERTIES FIXTURES_SETUP model_fixtures
+                         LABELS model TIMEOUT 300)
+  endif()
+  foreach(t test_model_shim test_model_forward test_model_errors)
+    add_lftf_test(${t} SOURCES ${t}.c LABELS model TIMEOUT 300)
+    target_compile_definitions(${t} PRIVATE LFTF_MODEL_FIXTURES="${LFTF_MODEL_FIXTURES}")
+    set_tests_properties(${t} PROPERTIES FIXTURES_REQUIRED model_fixtures)
+  endforeach()
+  add_lftf_test(test_model_stories SOURCES test_model_stories.c LABELS model TIMEOUT 300)
+
+  # The CLI contract of `lftf probs` and `lftf info` on stories260k (its
+  # README values are the reference); exit 77 = skipped without ../shared.
+  if(LFTF_PYTHON3)
+    add_test(NAME cli_probs
+             COMMAND ${LFTF_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/reference/check_cli_probs.py
+                     $<TARGET_FILE:lftf_cli> ${LFTF_SHARED_DIR})
+    set_tests_properties(cli_probs PROPERTIES SKIP_RETURN_CODE 77 LABELS "model;cli" TIMEOUT 300)
+  endif()
+endif()
