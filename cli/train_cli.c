@@ -23,16 +23,17 @@ const char *const model_opts_help =
     "  --threads N         CPU threads\n";
 
 const char *const train_opts_help =
-    "  --preset P          hyperparameters: paper (Adam, lr 1e-5, 2 epochs, batch 32),\n"
-    "                      tiny (models < 10M parameters: lr 3e-3, 3 epochs, batch 32),\n"
-    "                      auto (default: tiny under 10M parameters, else paper)\n"
+    "  --preset P          hyperparameters: paper (Adam, lr 1e-5 constant, 2 epochs,\n"
+    "                      batch 32), tiny (models < 10M parameters: lr 1e-2 decaying\n"
+    "                      linearly, 3 epochs, batch 32), auto (default: tiny under 10M\n"
+    "                      parameters, else paper)\n"
     "  --blocks B          auto (default: the top-k BMI blocks), last, random (drawn with\n"
     "                      --seed), or a list of indices i,j\n"
     "  --topk K            how many top-ranked blocks to train with --blocks auto (1)\n"
     "  --modules M         attn,mlp (default), attn, mlp; add norm to train the block's norms\n"
     "  --objective O       he+she (default), he, she\n"
     "  --method M          lftf (default) or fpft (every parameter trainable)\n"
-    "  --lr X --epochs N --batch N --seed S\n"
+    "  --lr X --lr-schedule constant|linear --epochs N --batch N --seed S\n"
     "                      override the preset; --seed shuffles the batches (default 0)\n"
     "  --no-cache          recompute the frozen blocks at every step (slower; same result)\n"
     "  --final-norm        BMI of the last block after the final RMSNorm\n"
@@ -53,6 +54,7 @@ void train_opts_init(train_opts *o)
     o->objective = -1;
     o->method = -1;
     o->lr = -1;
+    o->lr_schedule = -1;
     o->epochs = -1;
     o->batch = -1;
     o->seed = -1;
@@ -204,6 +206,12 @@ int train_opts_parse(const char *cmd, int argc, char **argv, int *i, train_opts 
             return cli_usage(cmd, "--lr needs a positive number");
         return 1;
     }
+    if ((r = cli_opt(argc, argv, i, "--lr-schedule", &v)) != 0) {
+        if (r < 0 || (strcmp(v, "constant") && strcmp(v, "linear")))
+            return cli_usage(cmd, "--lr-schedule must be constant or linear");
+        o->lr_schedule = !strcmp(v, "linear") ? LFTF_LR_LINEAR : LFTF_LR_CONSTANT;
+        return 1;
+    }
     if ((r = cli_opt(argc, argv, i, "--epochs", &v)) != 0) {
         if (r < 0 || cli_parse_int(v, &o->epochs) || o->epochs < 1)
             return cli_usage(cmd, "--epochs needs a positive integer");
@@ -308,6 +316,8 @@ int train_params_fill(const char *cmd, const train_opts *o, const lftf_model *mo
         p->modules = o->modules;
     if (o->lr > 0)
         p->lr = o->lr;
+    if (o->lr_schedule >= 0)
+        p->lr_schedule = (lftf_lr_schedule)o->lr_schedule;
     if (o->epochs > 0)
         p->epochs = o->epochs;
     if (o->batch > 0)

@@ -36,6 +36,7 @@ typedef struct train_opts {
     int objective;               /* -1: default */
     int method;                  /* -1: default */
     double lr;                   /* < 0: from the preset */
+    int lr_schedule;             /* -1: from the preset */
     int epochs;                  /* < 0: from the preset */
     long long batch;             /* < 0: from the preset */
     long long seed;              /* < 0: 0 */

@@ -518,6 +518,12 @@ typedef enum lftf_objective {
     LFTF_OBJECTIVE_SECOND = 2    /* -log P(t1) only ("she-only") */
 } lftf_objective;
 
+typedef enum lftf_lr_schedule {
+    LFTF_LR_CONSTANT = 0,        /* the same lr at every step */
+    LFTF_LR_LINEAR = 1           /* lr * (1 - t/T) at step t of the fit's T steps
+                                    (transformers' default schedule, no warm-up) */
+} lftf_lr_schedule;
+
 typedef struct lftf_trainer_params {
     size_t struct_size;
     lftf_method method;
@@ -540,15 +546,17 @@ typedef struct lftf_trainer_params {
     lftf_progress_fn progress;   /* stage "train": steps done / total */
     void *progress_user;
     const char *preset;          /* name recorded in the settings (see below); NULL: none */
+    lftf_lr_schedule lr_schedule; /* default LFTF_LR_CONSTANT */
 } lftf_trainer_params;
 
 LFTF_API int lftf_trainer_params_init(lftf_trainer_params *params);
 /** Hyperparameter presets.  "paper": the paper's Adam, lr 1e-5, 2 epochs,
- *  batch 32 (tuned for 7B models).  "tiny": for models under 10M parameters,
- *  on which lr 1e-5 barely moves anything (values in README.md).  "auto":
- *  "tiny" under 10M parameters, else "paper" (needs `model`; it may be NULL
- *  for a named preset).  Sets lr, epochs, batch_size and params->preset (to
- *  the chosen name, a static string); change fields afterwards to override. */
+ *  batch 32, constant lr (tuned for 7B models).  "tiny": for models under 10M
+ *  parameters, on which lr 1e-5 barely moves anything (values in README.md).
+ *  "auto": "tiny" under 10M parameters, else "paper" (needs `model`; it may
+ *  be NULL for a named preset).  Sets lr, lr_schedule, epochs, batch_size,
+ *  the Adam betas/eps/weight decay and params->preset (to the chosen name, a
+ *  static string); change fields afterwards to override. */
 LFTF_API int lftf_trainer_params_preset(lftf_trainer_params *params, const char *preset,
                                         const lftf_model *model);
 /** A trainer over `model` (borrowed; must outlive the trainer). */

@@ -89,11 +89,15 @@ lt_tensor *lftf__model_head_weight(const lftf_model *m);
  * (LFTF_MODULE_* bits) into out (room for LFTF_P_BLOCK_COUNT); returns n. */
 size_t lftf__model_block_params(lftf_model *m, int block, unsigned modules, lftf_param **out);
 /* Makes block i's weights of `modules` trainable: tensors that wrap the file
- * mapping are replaced by owned copies (same values), and requires_grad is
- * set on them.  lftf__model_freeze_block clears requires_grad again. */
+ * mapping are replaced by owned copies (same values; p->t becomes a new
+ * handle, so call this before taking aliases or creating the optimizer), and
+ * requires_grad is set on them.  lftf__model_freeze_block clears it again. */
 int lftf__model_make_trainable(lftf_model *m, int block, unsigned modules);
+/* Clears requires_grad on every weight of block i and drops their gradients
+ * (the weights keep their current, possibly trained, values). */
 int lftf__model_freeze_block(lftf_model *m, int block);
-/* The same for a non-block weight (embedding, final norm, untied head): FPFT. */
+/* The same as make_trainable for a non-block weight (embedding, final norm,
+ * untied head): full-parameter fine-tuning. */
 int lftf__param_make_trainable(lftf_param *p);
 /* A weight's current values in its source dtype (as on disk), for saving:
  * *data is malloc'd (free()), *nbytes == p->src->nbytes. */

@@ -12,3 +12,10 @@ set_tests_properties(tokenizer_reference_setup PROPERTIES
 add_lftf_test(test_tokenizer_reference SOURCES test_tokenizer_reference.c PARSERS_ONLY
               LABELS parsers tokenizer)
 set_tests_properties(test_tokenizer_reference PROPERTIES FIXTURES_REQUIRED tokenizer_reference)
+
+# The `lftf tokenize` command (needs the libtorch build, which has the CLI).
+if(TARGET lftf_cli)
+  add_test(NAME cli_tokenize
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli_tokenize.sh $<TARGET_FILE:lftf_cli> ${LFTF_SHARED_DIR})
+  set_tests_properties(cli_tokenize PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120 LABELS "cli;tokenizer")
+endif()

@@ -62,7 +62,8 @@ def set_log_level(level):
 
 __all__ = [
     "Model", "Tokenizer", "Dataset", "Report", "LocateResult", "Trainer", "History",
-    "load_dataset", "evaluate", "locate", "locate_robustness", "finetune", "apply_delta", "afgb", "ub", "PRESETS",
+    "load_dataset", "evaluate", "locate", "locate_robustness", "finetune", "apply_delta",
+    "afgb", "ub", "PRESETS",
     "library_version", "status_str", "cuda_available", "set_num_threads", "set_log_level",
     "LIBRARY_PATH",
     "LftfError", "InvalidArgument", "InvalidArgumentError", "NoMemoryError", "LftfIOError",

@@ -201,6 +201,7 @@ class Trainer:
     def _handle(self):
         if self._ptr is None:
             raise ValueError("the trainer was closed")
+        self.model._handle()  # the trainer borrows the model: refuse once it is closed
         return self._ptr
 
     @property

@@ -7,6 +7,7 @@ a C function the loaded liblftf does not export yet skip as well, naming it.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -84,15 +85,18 @@ def genhinteval():
 
 
 def cli_path():
-    """The lftf CLI built with the loaded library ($LFTF_CLI overrides)."""
+    """The lftf CLI of the loaded library ($LFTF_CLI overrides)."""
     env = os.environ.get("LFTF_CLI")
     if env:
         return env
+    # The CLI built or installed with the loaded library (prefix/lib[/arch]/ ->
+    # prefix/bin/), so both sides run the same liblftf.
     libdir = os.path.dirname(os.path.abspath(lftf.LIBRARY_PATH))
-    for cand in (os.path.join(libdir, "..", "bin", "lftf"), os.path.join(REPO, "build", "bin", "lftf")):
+    for cand in (os.path.join(libdir, "..", "bin", "lftf"),
+                 os.path.join(libdir, "..", "..", "bin", "lftf")):
         if os.path.exists(cand):
             return os.path.normpath(cand)
-    return None
+    return shutil.which("lftf")
 
 
 def run_cli(*args, check=True):
