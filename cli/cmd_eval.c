@@ -183,8 +183,9 @@ int cmd_eval(int argc, char **argv)
                 return cli_usage(cmd, "at most %d --file options", MAX_FILES);
             files[n_files++] = v;
         } else if ((r = cli_opt(argc, argv, &i, "--target", &v)) != 0) {
-            if (r < 0)
-                return cli_usage(cmd, "--target needs a word (e.g. \" he\")");
+            /* checked before the (possibly long) model load */
+            if (r < 0 || !*v)
+                return cli_usage(cmd, "--target needs a non-empty word (e.g. \" he\")");
             if (n_targets == MAX_TARGETS)
                 return cli_usage(cmd, "at most %d --target options", MAX_TARGETS);
             targets[n_targets++] = v;

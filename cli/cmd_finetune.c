@@ -39,6 +39,8 @@ int cmd_finetune(int argc, char **argv)
     int blocks_buf[1];
     int ret = 1, rc;
 
+    /* line-buffered even into a pipe: progress of a long run shows as it happens */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     model_opts_init(&mo);
     train_opts_init(&to);
     for (int i = 1; i < argc; i++) {

@@ -288,6 +288,8 @@ int cmd_run(int argc, char **argv)
     scores sb, sa;
 
     memset(&c, 0, sizeof c);
+    /* line-buffered even into a pipe: progress of a long run shows as it happens */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     model_opts_init(&c.mo);
     train_opts_init(&c.to);
     for (int i = 1; i < argc; i++) {

@@ -100,8 +100,8 @@ def main():
     r = run([lftf, "eval", "--model", model, "--data", data, "--target", " he",
              "--target", "", "--out", keep])
     check(r.returncode != 0, "an empty target fails")
-    check("target 1" in r.stderr and "empty" in r.stderr, "the error names the empty target: "
-          + r.stderr.strip())
+    check("--target" in r.stderr and "non-empty" in r.stderr,
+          "the error names the empty target: " + r.stderr.strip())
     with open(keep) as f:
         check(f.read() == "previous report\n", "the old report is not clobbered")
     r = run([lftf, "eval", "--model", os.path.join(tmp, "no-model"), "--data", data,

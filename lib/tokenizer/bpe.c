@@ -359,11 +359,8 @@ static int initial_symbols(const tok_bpe *m, const char *w, size_t len, tok_bpe_
                 for (k = 0; k < slen && m->byte_ids[(unsigned char)sym[k]] >= 0; k++)
                     ;
                 if (k == slen) {
-                    if (pending_unk) {
-                        LFTF_TRY(add_sym(s, n, m->unk_id));
-                        pending_unk = 0;
-                    }
-                    /* sym may live in s->tmp: read the bytes before anything else. */
+                    /* As in `tokenizers`, a pending (fused) unk is not flushed
+                     * here: it comes after these bytes. */
                     for (k = 0; k < slen; k++)
                         LFTF_TRY(add_sym(s, n, m->byte_ids[(unsigned char)sym[k]]));
                     done = 1;

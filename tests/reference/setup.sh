@@ -34,7 +34,7 @@ if ! node -e "process.exit(require('$here/node_modules/@lenml/tokenizers/package
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || unavailable "npm ci failed (is the npm registry reachable?)"
 fi
 
-rm -rf "$out"
+rm -rf "$out" "$out.tmp"
 mkdir -p "$out.tmp" || exit 1
 node "$here/gen_corpus.mjs" --data "$data" --out "$out.tmp/corpus.jsonl" || exit 1
 node "$here/reference_ids.mjs" --shared "$shared" --corpus "$out.tmp/corpus.jsonl" --out "$out.tmp" || exit 1

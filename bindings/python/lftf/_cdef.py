@@ -335,6 +335,11 @@ typedef enum lftf_objective {
     LFTF_OBJECTIVE_SECOND = 2
 } lftf_objective;
 
+typedef enum lftf_lr_schedule {
+    LFTF_LR_CONSTANT = 0,
+    LFTF_LR_LINEAR = 1
+} lftf_lr_schedule;
+
 typedef struct lftf_trainer_params {
     size_t struct_size;
     lftf_method method;
@@ -357,6 +362,7 @@ typedef struct lftf_trainer_params {
     lftf_progress_fn progress;
     void *progress_user;
     const char *preset;
+    lftf_lr_schedule lr_schedule;
 } lftf_trainer_params;
 
 int lftf_trainer_params_init(lftf_trainer_params *params);

@@ -42,6 +42,17 @@ def _modules_mask(modules):
     return mask
 
 
+def _lr_schedule(schedule):
+    if isinstance(schedule, int):
+        return schedule
+    names = {"constant": lib.LFTF_LR_CONSTANT, "linear": lib.LFTF_LR_LINEAR}
+    try:
+        return names[schedule.lower()]
+    except KeyError:
+        raise ValueError("unknown lr_schedule %r (expected 'constant' or 'linear')"
+                         % (schedule,)) from None
+
+
 def _objective(objective):
     if isinstance(objective, int):
         return objective
@@ -119,7 +130,7 @@ class Trainer:
                  seed=0,
                  targets=DEFAULT_TARGETS, ranking=None, weight_decay=None, betas=None,
                  eps=None, cache_prefix=True, eval_batch_size=None, locate_dataset=None,
-                 progress=True):
+                 lr_schedule=None, progress=True):
         self.model = model
         self.progress = progress
         p = new_params("lftf_trainer_params", lib.lftf_trainer_params_init)
@@ -163,6 +174,8 @@ class Trainer:
         p.n_targets = ts.count
         if lr is not None:
             p.lr = float(lr)
+        if lr_schedule is not None:
+            p.lr_schedule = _lr_schedule(lr_schedule)
         if betas is not None:
             p.beta1, p.beta2 = (float(x) for x in betas)
         if eps is not None:
@@ -184,7 +197,13 @@ class Trainer:
         out = ffi.new("lftf_trainer **")
         with self._progress_ctx as pc:
             pc.check(lib.lftf_trainer_create(out, model._handle(), p))
-        self._ptr = ffi.gc(out[0], lib.lftf_trainer_free)
+        # The trainer borrows the model: its destructor holds the model's
+        # handle so that the model is freed after it, in whatever order the
+        # garbage collector (or interpreter shutdown) drops the two objects.
+        def free(ptr, _model_handle=model._handle()):
+            lib.lftf_trainer_free(ptr)
+
+        self._ptr = ffi.gc(out[0], free)
 
     def close(self):
         if self._ptr is not None:
@@ -285,8 +304,8 @@ def finetune(model, train=None, dev=None, blocks="auto", topk=1, modules=("attn"
     objective: "he+she" (the paper's loss), "he" or "she".
     preset: "auto" (liblftf's "tiny" under 10M parameters, else "paper"),
     "paper", "tiny" or None (liblftf's defaults); lr, epochs and batch_size
-    override it when given.  Other keywords: weight_decay, betas, eps,
-    cache_prefix, eval_batch_size.
+    override it when given.  Other keywords: lr_schedule ("constant" or
+    "linear"), weight_decay, betas, eps, cache_prefix, eval_batch_size.
     progress: True (tqdm if installed, else a text line), False, or a
     callable fn(stage, done, total) returning True to abort.
     Ctrl-C aborts training and leaves the model as it was before the call."""

@@ -159,3 +159,25 @@ def _numbers(doc):
     if isinstance(doc, list):
         return [x for v in doc for x in _numbers(v)]
     return [doc] if isinstance(doc, (int, float)) else []
+
+
+def test_trainer_and_model_freed_in_any_order(stories_dir):
+    """The trainer borrows the model: dropping both (here at interpreter
+    exit, where the order is arbitrary) must free the trainer first.  Run in
+    a child process: a use-after-free would crash it."""
+    import subprocess
+    import sys
+
+    from conftest import PKG_PARENT
+    code = ("import gc, lftf\n"
+            "m = lftf.Model(%r)\n"
+            "t = lftf.Trainer(m, blocks=[0], preset='tiny', progress=False)\n"
+            "u = lftf.Trainer(m, blocks=[1], preset='tiny', progress=False)\n"
+            "del m; gc.collect()\n"
+            "print(t.blocks, u.blocks)\n" % stories_dir)
+    env = dict(os.environ, PYTHONPATH=PKG_PARENT,
+               LFTF_LIBRARY=os.path.abspath(lftf.LIBRARY_PATH))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert res.returncode == 0, (res.returncode, res.stderr)
+    assert res.stdout.strip() == "[0] [1]"

@@ -1,0 +1,279 @@
+/* Benchmark: fine-tuning the last block with and without the prefix cache.
+ *
+ * Writes a random-weight Llama of realistic shape (default: hidden 512,
+ * intermediate 1408, 8 heads, 8 blocks, vocab 32000, tied head, float32)
+ * with the Mistral tokenizer from the fixtures to a temporary directory,
+ * then trains its LAST block on 64 GenBiasEval train prompts (batch 16) and
+ * times one epoch:
+ *   cached:   the residual stream entering the block is computed once per
+ *             prompt (before the first epoch, timed separately) and every
+ *             step runs one block + head;
+ *   uncached: every step runs the whole forward (cache_prefix = 0).
+ * Both are measured in the same run (median of --repeats epochs after a
+ * warm-up epoch); prints seconds per epoch and the ratio (target >= 3x).
+ *
+ * usage: bench_train [--prompts N] [--hidden D] [--layers L] [--batch B]
+ *                    [--repeats R] [--threads T] [--tokenizer DIR]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "common/fsutil.h"
+#include "lftf.h"
+#include "safetensors.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef LFTF_BENCH_SHARED_DIR
+#define LFTF_BENCH_SHARED_DIR "../shared"
+#endif
+#ifndef LFTF_BENCH_DATA_DIR
+#define LFTF_BENCH_DATA_DIR "data"
+#endif
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t rng = 0x5eed;
+/* approximately standard normal: a sum of 4 uniforms, rescaled */
+static float randn(void)
+{
+    float s = 0;
+    for (int k = 0; k < 4; k++) {
+        uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        s += (float)((double)(z >> 11) / 9007199254740992.0) - 0.5f;
+    }
+    return s * 1.7320508f;
+}
+
+typedef struct shape {
+    int D, I, L, H, V;
+} shape;
+
+static int write_model(const char *dir, const shape *s, const char *tok_dir)
+{
+    static const char *sfx[9] = {"input_layernorm.weight", "post_attention_layernorm.weight",
+                                 "self_attn.q_proj.weight", "self_attn.k_proj.weight",
+                                 "self_attn.v_proj.weight", "self_attn.o_proj.weight",
+                                 "mlp.gate_proj.weight",   "mlp.up_proj.weight",
+                                 "mlp.down_proj.weight"};
+    static const char *tok_files[2] = {"tokenizer.json", "tokenizer_config.json"};
+    size_t cap = 2 + 9 * (size_t)s->L, n = 0;
+    lftf_st_out_tensor *ts = calloc(cap, sizeof *ts);
+    char (*names)[96] = calloc(cap, sizeof *names);
+    char cfg[1024], *path;
+    int rc = 0;
+    if (!ts || !names)
+        return -1;
+    for (size_t k = 0; k < cap; k++) {
+        int64_t d0, d1 = 0;
+        int nd = 2;
+        float scale, base = 0;
+        size_t cnt;
+        float *data;
+        if (k == 0) {
+            snprintf(names[k], sizeof names[k], "model.embed_tokens.weight");
+            d0 = s->V, d1 = s->D, scale = 0.3f;
+        } else if (k == 1) {
+            snprintf(names[k], sizeof names[k], "model.norm.weight");
+            d0 = s->D, nd = 1, scale = 0.1f, base = 1;
+        } else {
+            int blk = (int)(k - 2) / 9, kind = (int)(k - 2) % 9;
+            snprintf(names[k], sizeof names[k], "model.layers.%d.%s", blk, sfx[kind]);
+            scale = 1.0f / sqrtf((float)s->D);
+            if (kind < 2)
+                d0 = s->D, nd = 1, scale = 0.1f, base = 1;
+            else if (kind < 6)
+                d0 = s->D, d1 = s->D;
+            else if (kind < 8)
+                d0 = s->I, d1 = s->D;
+            else
+                d0 = s->D, d1 = s->I, scale = 1.0f / sqrtf((float)s->I);
+        }
+        cnt = (size_t)d0 * (size_t)(nd == 2 ? d1 : 1);
+        data = malloc(cnt * sizeof *data);
+        if (!data)
+            return -1;
+        for (size_t i = 0; i < cnt; i++)
+            data[i] = base + scale * randn();
+        ts[n].name = names[k];
+        ts[n].dtype = LFTF_ST_F32;
+        ts[n].ndim = nd;
+        ts[n].shape[0] = d0;
+        ts[n].shape[1] = d1;
+        ts[n].data = data;
+        ts[n].nbytes = cnt * sizeof(float);
+        n++;
+    }
+    path = lftf__path_join(dir, "model.safetensors");
+    rc = lftf__st_write(path, ts, n, NULL);
+    free(path);
+    for (size_t k = 0; k < n; k++)
+        free((void *)ts[k].data);
+    free(ts);
+    free(names);
+    if (rc)
+        return rc;
+    snprintf(cfg, sizeof cfg,
+             "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", "
+             "\"hidden_size\": %d, \"intermediate_size\": %d, \"num_hidden_layers\": %d, "
+             "\"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"vocab_size\": %d, "
+             "\"max_position_embeddings\": 4096, \"rms_norm_eps\": 1e-05, "
+             "\"rope_theta\": 10000.0, \"hidden_act\": \"silu\", \"tie_word_embeddings\": true, "
+             "\"bos_token_id\": 1, \"eos_token_id\": 2, \"torch_dtype\": \"float32\"}\n",
+             s->D, s->I, s->L, s->H, s->H, s->V);
+    path = lftf__path_join(dir, "config.json");
+    rc = lftf__write_file_atomic(path, cfg, strlen(cfg));
+    free(path);
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        char *src = lftf__path_join(tok_dir, tok_files[k]), *dst = lftf__path_join(dir, tok_files[k]);
+        if (lftf__is_file(src))
+            rc = lftf__copy_file(src, dst);
+        free(src);
+        free(dst);
+    }
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median seconds of one epoch over `repeats` epochs, after a warm-up epoch
+ * (which also builds the prefix cache when caching). */
+static int time_epochs(lftf_model *m, const lftf_dataset *train, int cache, size_t batch,
+                       int repeats, double *median, double *warmup)
+{
+    lftf_trainer *tr = NULL;
+    lftf_trainer_params tp;
+    int block = -1, rc;
+    double *t = calloc((size_t)repeats, sizeof *t), t0;
+    lftf_model_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    if (!t || lftf_model_get_info(m, &info))
+        return -1;
+    block = info.n_layers - 1;
+    lftf_trainer_params_init(&tp);
+    tp.blocks = &block;
+    tp.n_blocks = 1;
+    tp.lr = 1e-5;
+    tp.epochs = 1;
+    tp.batch_size = batch;
+    tp.cache_prefix = cache;
+    if ((rc = lftf_trainer_create(&tr, m, &tp)))
+        goto done;
+    t0 = now();
+    if ((rc = lftf_trainer_fit(tr, train, NULL)))
+        goto done;
+    *warmup = now() - t0;
+    for (int r = 0; r < repeats; r++) {
+        t0 = now();
+        if ((rc = lftf_trainer_fit(tr, train, NULL)))
+            goto done;
+        t[r] = now() - t0;
+    }
+    qsort(t, (size_t)repeats, sizeof *t, cmp_double);
+    *median = t[repeats / 2];
+done:
+    if (rc)
+        fprintf(stderr, "bench_train: %s: %s\n", lftf_status_str(rc), lftf_last_error());
+    lftf_trainer_free(tr);
+    free(t);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    shape s = {512, 1408, 8, 8, 32000};
+    size_t n_prompts = 64, batch = 16;
+    int repeats = 3, threads = 0;
+    const char *tok_dir = LFTF_BENCH_SHARED_DIR "/tokenizers/mistral";
+    char *dir = NULL;
+    lftf_model *m = NULL;
+    lftf_dataset *all = NULL, *train = NULL, *sub = NULL;
+    double t_cache = 0, t_full = 0, w_cache = 0, w_full = 0;
+    int rc = 1;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "bench_train: %s needs a value\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "--prompts"))
+            n_prompts = (size_t)atol(v);
+        else if (!strcmp(a, "--hidden"))
+            s.D = atoi(v), s.I = (s.D * 11 / 4 + 63) / 64 * 64;
+        else if (!strcmp(a, "--layers"))
+            s.L = atoi(v);
+        else if (!strcmp(a, "--batch"))
+            batch = (size_t)atol(v);
+        else if (!strcmp(a, "--repeats"))
+            repeats = atoi(v);
+        else if (!strcmp(a, "--threads"))
+            threads = atoi(v);
+        else if (!strcmp(a, "--tokenizer"))
+            tok_dir = v;
+        else {
+            fprintf(stderr, "bench_train: unknown option %s\n", a);
+            return 2;
+        }
+        i++;
+    }
+    if (repeats < 1 || s.L < 2 || s.D < 64 || batch == 0 || n_prompts == 0) {
+        fprintf(stderr, "bench_train: bad option value\n");
+        return 2;
+    }
+    if (!lftf__is_file(tok_dir) && !lftf__is_dir(tok_dir)) {
+        printf("SKIP: tokenizer %s is absent (fixtures folder missing)\n", tok_dir);
+        return 0;
+    }
+    if (threads > 0)
+        lftf_set_num_threads(threads);
+    if (lftf__make_temp_dir_beside("/tmp/lftf-bench-train", &dir))
+        goto done;
+    printf("writing a random-weight model (hidden %d, intermediate %d, %d blocks, vocab %d) to %s\n",
+           s.D, s.I, s.L, s.V, dir);
+    if (write_model(dir, &s, tok_dir) || lftf_model_load(&m, dir, NULL))
+        goto done;
+    if (lftf_dataset_load_builtin(&all, "genbiaseval", LFTF_BENCH_DATA_DIR) ||
+        lftf_dataset_select(&train, all, "train", NULL, NULL) ||
+        lftf_dataset_sample(&sub, train, n_prompts, 1))
+        goto done;
+    printf("training block %d on %zu prompts, batch %zu; median of %d epochs after a warm-up\n",
+           s.L - 1, lftf_dataset_size(sub), batch, repeats);
+    if (time_epochs(m, sub, 0, batch, repeats, &t_full, &w_full) ||
+        time_epochs(m, sub, 1, batch, repeats, &t_cache, &w_cache))
+        goto done;
+    printf("  without the prefix cache: %8.3f s/epoch\n", t_full);
+    printf("  with the prefix cache:    %8.3f s/epoch  (cache built once in the warm-up: %.3f s "
+           "of its %.3f s)\n",
+           t_cache, w_cache - t_cache > 0 ? w_cache - t_cache : 0.0, w_cache);
+    printf("  speed-up per epoch: %.2fx (target >= 3x)\n", t_full / t_cache);
+    rc = 0;
+done:
+    if (rc)
+        fprintf(stderr, "bench_train: %s\n", lftf_last_error());
+    lftf_model_free(m);
+    lftf_dataset_free(sub);
+    lftf_dataset_free(train);
+    lftf_dataset_free(all);
+    if (dir) {
+        lftf__remove_tree(dir);
+        free(dir);
+    }
+    return rc;
+}

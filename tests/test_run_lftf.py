@@ -1,0 +1,285 @@
+#!/usr/bin/python3
+"""End-to-end tests of `lftf run`, `lftf finetune`, `lftf apply-delta` on
+stories260k (the README's main command and the issue's acceptance).
+
+References, all independent of liblftf's code:
+  - the saved safetensors are parsed here by hand (struct + json) and
+    compared byte for byte with the source's;
+  - `lftf eval` on the saved model (a fresh load through the evaluation
+    module) must reproduce the run's "after" numbers;
+  - the SVGs are parsed with xml.etree;
+  - "nothing written" is checked on the file system.
+
+Run with LFTF_BIN=<build>/bin/lftf and LFTF_SHARED_DIR=<shared>; exits 77
+(ctest skip) when the fixtures are absent.  Select groups with -k:
+demo, errors, ablation, baselines, delta.
+"""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+LFTF = os.environ.get("LFTF_BIN", "lftf")
+SHARED = os.environ.get("LFTF_SHARED_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+MODEL = os.path.join(SHARED, "models", "stories260k")
+
+
+def run(*args, check=True, timeout=600):
+    p = subprocess.run([LFTF, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError("lftf %s failed (%d):\n%s\n%s" % (" ".join(args), p.returncode,
+                                                                p.stdout, p.stderr))
+    return p
+
+
+def tensors(path):
+    """{name: (dtype, shape, raw bytes)} of a safetensors file, parsed by hand."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    header.pop("__metadata__", None)
+    out = {}
+    for name, info in header.items():
+        b, e = info["data_offsets"]
+        out[name] = (info["dtype"], info["shape"], blob[8 + n + b:8 + n + e])
+    return out
+
+
+def tree_digest(path):
+    h = hashlib.sha256()
+    for root, dirs, files in sorted(os.walk(path)):
+        dirs.sort()
+        for fn in sorted(files):
+            p = os.path.join(root, fn)
+            h.update(p.encode())
+            with open(p, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()
+
+
+def leftovers(parent):
+    """Temporary entries left beside an output (the CLI and the saver use
+    hidden .NAME.tmp-* names)."""
+    return [e for e in os.listdir(parent) if ".tmp" in e]
+
+
+@pytest.fixture(scope="module")
+def tmp():
+    d = tempfile.mkdtemp(prefix="lftf-run-test-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp):
+    """The README's main command, with no option but --model and --out."""
+    out = os.path.join(tmp, "demo")
+    t0 = time.time()
+    p = run("run", "--model", MODEL, "--out", out)
+    print("lftf run took %.1f s" % (time.time() - t0))
+    print(p.stdout)
+    with open(os.path.join(out, "report.json")) as f:
+        report = json.load(f)
+    return out, p, report
+
+
+# ---- demo: the acceptance on stories260k ----
+
+def test_demo_outputs(demo):
+    out, p, report = demo
+    for rel in ("model/config.json", "model/model.safetensors", "model/tokenizer.json",
+                "model/tokenizer_config.json", "report.json", "bmi.svg", "professions.svg"):
+        assert os.path.isfile(os.path.join(out, rel)), rel
+    assert set(report) >= {"before", "after", "locate", "finetune"}
+    assert set(report["finetune"]) >= {"blocks", "history", "settings"}
+    settings = report["finetune"]["settings"]
+    assert settings["preset"] == "tiny"  # chosen automatically: 260K parameters
+    assert report["locate"]["n_prompts"] == 943
+    assert report["locate"]["ranking"][0] == report["finetune"]["blocks"][0]
+    # Table 4 layout
+    for word in ("word", "phrase", "sentence", "UB-Score", "original", "LFTF", "change"):
+        assert word in p.stdout
+    assert not leftovers(os.path.dirname(out))
+
+
+def test_demo_afgb_halves(demo):
+    _, _, report = demo
+    before = report["before"]["genbiaseval"]["afgb"]["avg"]
+    after = report["after"]["genbiaseval"]["afgb"]["avg"]
+    print("test AFGB %.4f -> %.4f (%.1f%%)" % (before, after, 100 * (after - before) / before))
+    assert report["before"]["genbiaseval"]["n"] == 944  # the test split
+    assert after <= 0.5 * before
+
+
+def test_demo_reload_reproduces_after(demo, tmp):
+    out, _, report = demo
+    ev = os.path.join(tmp, "eval-after.json")
+    run("eval", "--model", os.path.join(out, "model"), "--out", ev)
+    with open(ev) as f:
+        again = json.load(f)
+    for scale in ("word", "phrase", "sentence", "avg"):
+        a = report["after"]["genbiaseval"]["afgb"][scale]
+        b = again["genbiaseval"]["afgb"][scale]
+        assert abs(a - b) <= 1e-9, (scale, a, b)
+    assert abs(report["after"]["genhinteval"]["ub"] - again["genhinteval"]["ub"]) <= 1e-9
+
+
+def test_demo_untouched_tensors_byte_identical(demo):
+    out, _, report = demo
+    src = tensors(os.path.join(MODEL, "model.safetensors"))
+    dst = tensors(os.path.join(out, "model", "model.safetensors"))
+    assert set(src) == set(dst)
+    trained = ["model.layers.%d." % b for b in report["finetune"]["blocks"]]
+    changed = 0
+    for name, (dt, shape, raw) in src.items():
+        assert dst[name][0] == dt and dst[name][1] == shape, name
+        in_block = any(name.startswith(t) for t in trained) and "layernorm" not in name
+        if in_block:
+            changed += dst[name][2] != raw
+        else:
+            assert dst[name][2] == raw, "%s changed" % name
+    assert changed == 7  # q, k, v, o, gate, up, down of the trained block
+    for fn in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        with open(os.path.join(MODEL, fn), "rb") as a, open(os.path.join(out, "model", fn), "rb") as b:
+            assert a.read() == b.read(), fn
+
+
+def test_demo_svgs(demo):
+    out, _, report = demo
+    ns = "{http://www.w3.org/2000/svg}"
+    bmi = ET.parse(os.path.join(out, "bmi.svg")).getroot()
+    assert bmi.tag == ns + "svg"
+    bars = [r for r in bmi.iter(ns + "rect") if r.get("class") == "bar"]
+    assert len(bars) == len(report["locate"]["bmi"])
+    # the highest BMI is the tallest bar
+    heights = [float(r.get("height")) for r in bars]
+    assert heights.index(max(heights)) == report["locate"]["ranking"][0]
+    prof = ET.parse(os.path.join(out, "professions.svg")).getroot()
+    bars = [r for r in prof.iter(ns + "rect") if r.get("class") == "bar"]
+    assert len(bars) == 30  # 15 professions, before and after
+    texts = "".join(t.text or "" for t in prof.iter(ns + "text"))
+    assert "before" in texts and "after" in texts
+
+
+# ---- errors: clear messages, nothing lost ----
+
+def test_errors_out_is_source(tmp):
+    digest = tree_digest(MODEL)
+    p = run("run", "--model", MODEL, "--out", MODEL, check=False)
+    assert p.returncode == 1
+    assert "source model" in p.stderr
+    p = run("finetune", "--model", MODEL, "--out", MODEL, "--blocks", "1", check=False)
+    assert p.returncode == 1
+    assert "source model" in p.stderr
+    assert tree_digest(MODEL) == digest
+
+
+def test_errors_block_out_of_range(tmp):
+    out = os.path.join(tmp, "range")
+    p = run("finetune", "--model", MODEL, "--out", out, "--blocks", "9", check=False)
+    assert p.returncode == 1
+    assert "block 9" in p.stderr and "5 blocks" in p.stderr, p.stderr
+    assert not os.path.exists(out)
+
+
+def test_errors_nonempty_out(tmp):
+    out = os.path.join(tmp, "busy")
+    os.makedirs(out)
+    with open(os.path.join(out, "mine.txt"), "w") as f:
+        f.write("keep me")
+    p = run("run", "--model", MODEL, "--out", out, check=False)
+    assert p.returncode == 1 and "not empty" in p.stderr
+    assert os.listdir(out) == ["mine.txt"]
+
+
+def test_errors_nan_loss(tmp):
+    out = os.path.join(tmp, "nan")
+    p = run("finetune", "--model", MODEL, "--out", out, "--blocks", "2", "--lr", "1e30",
+            "--lr-schedule", "constant", "--epochs", "1", check=False)
+    assert p.returncode == 1
+    assert ("NaN" in p.stderr or "infinite" in p.stderr) and "step" in p.stderr, p.stderr
+    assert "nothing was written" in p.stderr
+    assert not os.path.exists(out)
+    assert not leftovers(tmp)
+
+
+def test_errors_ctrl_c(tmp):
+    out = os.path.join(tmp, "interrupted")
+    proc = subprocess.Popen([LFTF, "run", "--model", MODEL, "--out", out], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    # wait until training has started, then interrupt
+    for line in proc.stdout:
+        if line.startswith("fine-tuning"):
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode != 0
+    assert "abort" in err.lower() or "interrupt" in err.lower(), err
+    assert not os.path.exists(out)
+    assert not leftovers(tmp)
+
+
+# ---- delta and apply-delta ----
+
+def test_delta_roundtrip(tmp):
+    delta = os.path.join(tmp, "delta")
+    applied = os.path.join(tmp, "applied")
+    run("finetune", "--model", MODEL, "--out", delta, "--blocks", "3", "--epochs", "1", "--delta")
+    d = tensors(os.path.join(delta, "model.safetensors"))
+    assert sorted(d) == sorted("model.layers.3.%s.weight" % s for s in (
+        "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+        "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"))
+    run("apply-delta", "--base", MODEL, "--delta", delta, "--out", applied)
+    src = tensors(os.path.join(MODEL, "model.safetensors"))
+    full = tensors(os.path.join(applied, "model.safetensors"))
+    for name, (dt, shape, raw) in src.items():
+        want = d[name][2] if name in d else raw
+        assert full[name][2] == want, name
+    p = run("apply-delta", "--base", MODEL, "--delta", delta, "--out", MODEL, check=False)
+    assert p.returncode == 1
+
+
+# ---- the ablation and the baselines ----
+
+def test_ablation_he_only(tmp):
+    out = os.path.join(tmp, "he-only")
+    run("run", "--model", MODEL, "--out", out, "--objective", "he")
+    with open(os.path.join(out, "report.json")) as f:
+        report = json.load(f)
+    after = report["after"]["genbiaseval"]["afgb"]["avg"]
+    print("he-only: AFGB %.4f -> %.4f" % (report["before"]["genbiaseval"]["afgb"]["avg"], after))
+    assert report["finetune"]["settings"]["objective"] == "first"
+    assert after > 0.9  # the anti-bias collapse: P(he) -> 1, P(she) -> 0
+
+
+def test_baselines_table(tmp):
+    out = os.path.join(tmp, "baselines")
+    p = run("run", "--model", MODEL, "--out", out, "--baselines")
+    for row in ("original", "PB (instruction prefix)", "FPFT", "last block", "random block",
+                "LFTF (BMI block"):
+        assert row in p.stdout, row
+    with open(os.path.join(out, "report.json")) as f:
+        bl = json.load(f)["baselines"]
+    assert set(bl) == {"original", "lftf", "pb", "fpft", "last_block", "random_block"}
+    assert bl["last_block"]["blocks"] == [4]
+    for v in bl.values():
+        assert 0 <= v["afgb"]["avg"] <= 1
+
+
+if __name__ == "__main__":
+    if not os.path.isdir(MODEL):
+        print("SKIP: %s is absent (fixtures folder missing)" % MODEL)
+        sys.exit(77)
+    sys.exit(pytest.main([__file__, "-q", "-s", *sys.argv[1:]]))
