@@ -65,19 +65,9 @@ int cmd_finetune(int argc, char **argv)
     }
     if (!mo.model_dir || !out)
         return cli_usage(cmd, "--model and --out are required");
-    /* refuse before hours of training, not after */
-    if (same_or_inside(out, mo.model_dir) || same_or_inside(mo.model_dir, out)) {
-        fprintf(stderr,
-                "lftf finetune: --out %s is (or contains, or lies inside) the source model "
-                "directory %s; nothing was written\n",
-                out, mo.model_dir);
+    /* refuse before minutes of training, not after */
+    if (check_out_dir(cmd, out, mo.model_dir, to.overwrite))
         return 1;
-    }
-    if (path_nonempty(out) && !to.overwrite) {
-        fprintf(stderr, "lftf finetune: --out %s exists and is not empty (use --overwrite)\n",
-                out);
-        return 1;
-    }
     cli_install_interrupt();
 
     if ((rc = load_bias_split(&mo, "train", &train)) != LFTF_OK) {
@@ -95,7 +85,9 @@ int cmd_finetune(int argc, char **argv)
     if (load_model(cmd, &mo, &model))
         goto done;
 
-    if (to.choice == BLOCKS_AUTO && to.method != LFTF_METHOD_FPFT) {
+    /* the ranking picks the blocks (auto), or the ones a random control avoids */
+    if ((to.choice == BLOCKS_AUTO || to.choice == BLOCKS_RANDOM) &&
+        to.method != LFTF_METHOD_FPFT) {
         lftf_locate_params lp;
         lftf_locate_params_init(&lp);
         lp.final_norm = to.final_norm;
@@ -120,8 +112,9 @@ int cmd_finetune(int argc, char **argv)
         printf("fine-tuning %s, blocks", tp.method == LFTF_METHOD_FPFT ? "every parameter (FPFT)" : "(LFTF)");
         for (size_t k = 0; k < nb && tp.method != LFTF_METHOD_FPFT; k++)
             printf(" %d", b[k]);
-        printf(": objective %s, preset %s, lr %g, %d epochs, batch %zu, seed %llu\n",
-               objective_label(tp.objective), tp.preset ? tp.preset : "none", tp.lr, tp.epochs,
+        printf(": objective %s, preset %s, lr %g (%s), %d epochs, batch %zu, seed %llu\n",
+               objective_label(tp.objective), tp.preset ? tp.preset : "none", tp.lr,
+               tp.lr_schedule == LFTF_LR_LINEAR ? "linear decay" : "constant", tp.epochs,
                tp.batch_size, (unsigned long long)tp.seed);
     }
     if ((rc = lftf_trainer_fit(tr, train, dev)) != LFTF_OK) {

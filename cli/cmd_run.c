@@ -29,7 +29,9 @@ static void usage(FILE *f)
             "usage: lftf run --model DIR --out DIR [fine-tuning options] [--baselines]\n\n"
             "Evaluates, locates, fine-tunes and evaluates again; prints the paper's Table 4\n"
             "(AFGB word/phrase/sentence on the GenBiasEval test split, UB on GenHintEval)\n"
-            "and writes DIR/model/, DIR/report.json, DIR/bmi.svg, DIR/professions.svg.\n\n"
+            "and writes DIR/model/ (DIR/delta/ with --delta), DIR/report.json, DIR/bmi.svg\n"
+            "and DIR/professions.svg, all at once at the end (Ctrl-C leaves nothing).\n"
+            "The dev split's AFGB and GenHintEval's UB are printed after every epoch.\n\n"
             "%s"
             "  --out DIR           output directory (must not exist or be empty)\n"
             "%s"
@@ -285,6 +287,7 @@ int cmd_run(int argc, char **argv)
     int blocks_buf[1];
     char *tmp = NULL, *text = NULL, *svg = NULL, *dump = NULL;
     json_t *report = NULL;
+    char after_name[4096];
     scores sb, sa;
 
     memset(&c, 0, sizeof c);
@@ -323,17 +326,9 @@ int cmd_run(int argc, char **argv)
     }
     if (!c.mo.model_dir || !out)
         return cli_usage(cmd, "--model and --out are required");
-    if (same_or_inside(out, c.mo.model_dir) || same_or_inside(c.mo.model_dir, out)) {
-        fprintf(stderr,
-                "lftf run: --out %s is (or contains, or lies inside) the source model directory "
-                "%s; nothing was written\n",
-                out, c.mo.model_dir);
+    /* refuse before minutes of training, not after */
+    if (check_out_dir(cmd, out, c.mo.model_dir, c.to.overwrite))
         return 1;
-    }
-    if (path_nonempty(out) && !c.to.overwrite) {
-        fprintf(stderr, "lftf run: --out %s exists and is not empty (use --overwrite)\n", out);
-        return 1;
-    }
     cli_install_interrupt();
 
     if ((rc = load_bias_split(&c.mo, "train", &c.train)) != LFTF_OK ||
@@ -382,8 +377,9 @@ int cmd_run(int argc, char **argv)
         printf("fine-tuning %s", tp.method == LFTF_METHOD_FPFT ? "every parameter (FPFT)" : "block");
         for (size_t k = 0; k < nb && tp.method != LFTF_METHOD_FPFT; k++)
             printf("%s%d", k ? "," : " ", b[k]);
-        printf(": objective %s, preset %s, lr %g, %d epochs, batch %zu, seed %llu\n",
-               objective_label(tp.objective), tp.preset ? tp.preset : "none", tp.lr, tp.epochs,
+        printf(": objective %s, preset %s, lr %g (%s), %d epochs, batch %zu, seed %llu\n",
+               objective_label(tp.objective), tp.preset ? tp.preset : "none", tp.lr,
+               tp.lr_schedule == LFTF_LR_LINEAR ? "linear decay" : "constant", tp.epochs,
                tp.batch_size, (unsigned long long)tp.seed);
     }
     if ((rc = lftf_trainer_fit(tr, c.train, c.dev)) != LFTF_OK) {
@@ -433,7 +429,8 @@ int cmd_run(int argc, char **argv)
         json_object_set_new(report, "before", j);
         lftf_free(text);
         text = NULL;
-        if ((rc = lftf_report_to_json(after, out, &text)) != LFTF_OK) {
+        snprintf(after_name, sizeof after_name, "%s/%s", out, c.to.delta ? "delta" : "model");
+        if ((rc = lftf_report_to_json(after, after_name, &text)) != LFTF_OK) {
             cli_fail(cmd, "report", rc);
             goto done;
         }

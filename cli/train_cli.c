@@ -24,11 +24,11 @@ const char *const model_opts_help =
 
 const char *const train_opts_help =
     "  --preset P          hyperparameters: paper (Adam, lr 1e-5 constant, 2 epochs,\n"
-    "                      batch 32), tiny (models < 10M parameters: lr 1e-2 decaying\n"
-    "                      linearly, 3 epochs, batch 32), auto (default: tiny under 10M\n"
+    "                      batch 32), tiny (models < 10M parameters: lr 7e-3 decaying\n"
+    "                      linearly, 4 epochs, batch 16), auto (default: tiny under 10M\n"
     "                      parameters, else paper)\n"
-    "  --blocks B          auto (default: the top-k BMI blocks), last, random (drawn with\n"
-    "                      --seed), or a list of indices i,j\n"
+    "  --blocks B          auto (default: the top-k BMI blocks), last, random (a block\n"
+    "                      neither top-k nor last, drawn with --seed), or indices i,j\n"
     "  --topk K            how many top-ranked blocks to train with --blocks auto (1)\n"
     "  --modules M         attn,mlp (default), attn, mlp; add norm to train the block's norms\n"
     "  --objective O       he+she (default), he, she\n"
@@ -338,13 +338,27 @@ int train_params_fill(const char *cmd, const train_opts *o, const lftf_model *mo
         p->blocks = blocks_buf;
         p->n_blocks = 1;
         break;
-    case BLOCKS_RANDOM:
-        /* a control: any block, drawn reproducibly from the seed */
-        blocks_buf[0] = (int)(splitmix((unsigned long long)(o->seed >= 0 ? o->seed : 0)) %
-                              (unsigned long long)info.n_layers);
+    case BLOCKS_RANDOM: {
+        /* a control: a block drawn reproducibly from the seed among those
+         * neither the BMI ranking nor the last-block control picks (any
+         * block when none is left) */
+        int cand[1024], nc = 0;
+        for (int b = 0; b < info.n_layers && nc < 1024; b++) {
+            int picked = b == info.n_layers - 1;
+            for (size_t k = 0; ranking && k < o->topk && k < n_ranking; k++)
+                picked |= ranking[k] == b;
+            if (!picked)
+                cand[nc++] = b;
+        }
+        if (nc == 0)
+            for (int b = 0; b < info.n_layers && nc < 1024; b++)
+                cand[nc++] = b;
+        blocks_buf[0] = cand[splitmix((unsigned long long)(o->seed >= 0 ? o->seed : 0)) %
+                             (unsigned long long)nc];
         p->blocks = blocks_buf;
         p->n_blocks = 1;
         break;
+    }
     case BLOCKS_AUTO:
         break;
     }
@@ -594,4 +608,35 @@ int commit_dir(const char *cmd, const char *tmp, const char *final_path, int ove
         return -1;
     }
     return 0;
+}
+
+int check_out_dir(const char *cmd, const char *out, const char *model_dir, int overwrite)
+{
+    char *full = resolve(out), *slash;
+    int ok;
+    if (same_or_inside(out, model_dir) || same_or_inside(model_dir, out)) {
+        fprintf(stderr,
+                "lftf %s: --out %s is (or contains, or lies inside) the source model directory "
+                "%s; nothing was written\n",
+                cmd, out, model_dir);
+        free(full);
+        return -1;
+    }
+    if (path_nonempty(out) && !overwrite) {
+        fprintf(stderr, "lftf %s: --out %s exists and is not empty (use --overwrite)\n", cmd, out);
+        free(full);
+        return -1;
+    }
+    /* the parent must exist: the output is built beside it, then renamed */
+    ok = full != NULL;
+    if (ok && (slash = strrchr(full, '/')) != NULL) {
+        *slash = '\0';
+        ok = access(*full ? full : "/", W_OK) == 0;
+    }
+    if (!ok)
+        fprintf(stderr, "lftf %s: cannot create --out %s: its parent directory is missing or not "
+                        "writable\n",
+                cmd, out);
+    free(full);
+    return ok ? 0 : -1;
 }

@@ -98,5 +98,10 @@ void remove_tree(const char *path);
 int commit_dir(const char *cmd, const char *tmp, const char *final_path, int overwrite);
 /* 1 if path exists and is a non-empty directory (or a file). */
 int path_nonempty(const char *path);
+/* Checks, before any long work, that an output directory can be created:
+ * its parent exists and is writable, and it is neither the source model
+ * directory nor inside it nor containing it, and (unless overwrite) it is
+ * absent or empty.  Prints the reason and returns -1, else 0. */
+int check_out_dir(const char *cmd, const char *out, const char *model_dir, int overwrite);
 
 #endif

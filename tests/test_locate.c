@@ -17,7 +17,6 @@ static lftf_model *model;
 static int setup(void **state)
 {
     (void)state;
-    lftf_set_num_threads(2);
     return 0;
 }
 

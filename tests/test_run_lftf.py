@@ -274,6 +274,7 @@ def test_baselines_table(tmp):
         bl = json.load(f)["baselines"]
     assert set(bl) == {"original", "lftf", "pb", "fpft", "last_block", "random_block"}
     assert bl["last_block"]["blocks"] == [4]
+    assert bl["random_block"]["blocks"] != bl["lftf"]["blocks"]  # a control, not the BMI pick
     for v in bl.values():
         assert 0 <= v["afgb"]["avg"] <= 1
 

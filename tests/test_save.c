@@ -20,7 +20,6 @@ static lftf_dataset *train_set;
 static int setup(void **state)
 {
     (void)state;
-    lftf_set_num_threads(2);
     return 0;
 }
 
