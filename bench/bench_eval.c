@@ -4,6 +4,7 @@
  * batched versus one prompt at a time, in the same run.
  *
  * usage: bench_eval [--batch N] [--single N] [--threads N] [--keep DIR]
+ *                   [--hidden D] [--layers L]
  *   --batch N    prompts per forward pass of the batched run (16)
  *   --single N   prompts measured one at a time (default 96; 944 takes long
  *                on a small CPU: the rate is measured on this many and the
@@ -11,141 +12,19 @@
  * The tokenizer is the Llama-2-style Mistral tokenizer of ../shared (32000
  * pieces); without the fixtures the benchmark skips (exit 77). */
 #define _POSIX_C_SOURCE 200809L
+#include "bench_util.h"
+#include "common/fsutil.h"
 #include "lftf.h"
 
-#include "common/fsutil.h"
-#include "safetensors.h"
-
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-
-#define HIDDEN 1024
-#define LAYERS 8
-#define HEADS 16
-#define INTER 2816
-#define VOCAB 32000
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint64_t rng_state = 0x5EED;
-
-/* splitmix64 -> uniform in [-scale, scale) */
-static float rnd(float scale)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return scale * (float)((double)(z >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
-
-typedef struct tensor_spec {
-    char name[96];
-    int64_t rows, cols; /* cols == 0: a vector */
-    float *data;
-} tensor_spec;
-
-static int add(tensor_spec *t, size_t *n, const char *name, int64_t rows, int64_t cols,
-               float fill_one)
-{
-    size_t count = (size_t)rows * (size_t)(cols ? cols : 1);
-    tensor_spec *s = &t[(*n)++];
-    snprintf(s->name, sizeof s->name, "%s", name);
-    s->rows = rows;
-    s->cols = cols;
-    s->data = malloc(count * sizeof *s->data);
-    if (!s->data)
-        return -1;
-    for (size_t i = 0; i < count; i++)
-        s->data[i] = fill_one ? 1.0f : rnd(0.02f);
-    return 0;
-}
-
-static int write_model(const char *dir, const char *shared)
-{
-    tensor_spec t[3 + LAYERS * 9];
-    lftf_st_out_tensor out[3 + LAYERS * 9];
-    size_t n = 0;
-    char path[4096], name[96];
-    int rc = -1;
-    FILE *f;
-    static const char *const proj[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-                                        "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
-                                        "mlp.down_proj"};
-    if (add(t, &n, "model.embed_tokens.weight", VOCAB, HIDDEN, 0) ||
-        add(t, &n, "lm_head.weight", VOCAB, HIDDEN, 0) || add(t, &n, "model.norm.weight", HIDDEN, 0, 1))
-        goto done;
-    for (int l = 0; l < LAYERS; l++) {
-        for (int p = 0; p < 7; p++) {
-            int64_t rows = p < 4 ? HIDDEN : p < 6 ? INTER : HIDDEN;
-            int64_t cols = p < 4 ? HIDDEN : p < 6 ? HIDDEN : INTER;
-            snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, proj[p]);
-            if (add(t, &n, name, rows, cols, 0))
-                goto done;
-        }
-        snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
-        if (add(t, &n, name, HIDDEN, 0, 1))
-            goto done;
-        snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
-        if (add(t, &n, name, HIDDEN, 0, 1))
-            goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        memset(&out[i], 0, sizeof out[i]);
-        out[i].name = t[i].name;
-        out[i].dtype = LFTF_ST_F32;
-        out[i].ndim = t[i].cols ? 2 : 1;
-        out[i].shape[0] = t[i].rows;
-        out[i].shape[1] = t[i].cols;
-        out[i].data = t[i].data;
-        out[i].nbytes = (size_t)t[i].rows * (size_t)(t[i].cols ? t[i].cols : 1) * sizeof(float);
-    }
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (lftf__st_write(path, out, n, "{\"format\": \"pt\"}") != LFTF_OK) {
-        fprintf(stderr, "bench_eval: %s\n", lftf_last_error());
-        goto done;
-    }
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    if (!(f = fopen(path, "w")))
-        goto done;
-    fprintf(f,
-            "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", "
-            "\"hidden_size\": %d, \"intermediate_size\": %d, \"num_hidden_layers\": %d, "
-            "\"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"vocab_size\": %d, "
-            "\"max_position_embeddings\": 4096, \"rms_norm_eps\": 1e-05, \"rope_theta\": 10000.0, "
-            "\"hidden_act\": \"silu\", \"tie_word_embeddings\": false, \"bos_token_id\": 1, "
-            "\"eos_token_id\": 2, \"torch_dtype\": \"float32\"}\n",
-            HIDDEN, INTER, LAYERS, HEADS, HEADS, VOCAB);
-    fclose(f);
-    for (int i = 0; i < 2; i++) {
-        const char *file = i ? "tokenizer_config.json" : "tokenizer.json";
-        char src[4096];
-        snprintf(src, sizeof src, "%s/tokenizers/mistral/%s", shared, file);
-        snprintf(path, sizeof path, "%s/%s", dir, file);
-        if (lftf__copy_file(src, path) != LFTF_OK) {
-            fprintf(stderr, "bench_eval: %s\n", lftf_last_error());
-            goto done;
-        }
-    }
-    rc = 0;
-done:
-    for (size_t i = 0; i < n; i++)
-        free(t[i].data);
-    return rc;
-}
 
 int main(int argc, char **argv)
 {
+    bench_model_shape shape = {1024, 2816, 8, 16, 32000, 0}; /* ~170M parameters */
     size_t batch = 16, n_single = 96;
     int threads = 0;
     const char *keep = NULL, *shared = getenv("LFTF_SHARED_DIR");
@@ -166,8 +45,14 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--keep") && i + 1 < argc)
             keep = argv[++i];
+        else if (!strcmp(argv[i], "--hidden") && i + 1 < argc)
+            shape.hidden = atoi(argv[++i]), shape.intermediate = shape.hidden * 11 / 4,
+            shape.heads = shape.hidden >= 64 ? shape.hidden / 64 : 1;
+        else if (!strcmp(argv[i], "--layers") && i + 1 < argc)
+            shape.layers = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_eval [--batch N] [--single N] [--threads N] [--keep DIR]\n");
+            fprintf(stderr, "usage: bench_eval [--batch N] [--single N] [--threads N] [--keep DIR] "
+                            "[--hidden D] [--layers L]\n");
             return 2;
         }
     }
@@ -198,18 +83,22 @@ int main(int argc, char **argv)
         char st[4200];
         snprintf(st, sizeof st, "%s/model.safetensors", dir);
         if (!lftf__is_file(st)) {
+            char tok_dir[4200];
+            snprintf(tok_dir, sizeof tok_dir, "%s/tokenizers/mistral", shared);
             printf("writing a random-weight model (hidden %d, %d blocks, vocab %d) to %s\n",
-                   HIDDEN, LAYERS, VOCAB, dir);
-            if (write_model(dir, shared) != 0)
+                   shape.hidden, shape.layers, shape.vocab, dir);
+            if (bench_write_model(dir, &shape, tok_dir) != LFTF_OK) {
+                fprintf(stderr, "bench_eval: %s\n", lftf_last_error());
                 return 1;
+            }
         }
     }
-    t0 = now();
+    t0 = bench_now();
     if (lftf_model_load(&model, dir, NULL) != LFTF_OK) {
         fprintf(stderr, "bench_eval: load: %s\n", lftf_last_error());
         return 1;
     }
-    t_load = now() - t0;
+    t_load = bench_now() - t0;
     if (lftf_dataset_load_builtin(&all, "genbiaseval", LFTF_BENCH_DATA_DIR) != LFTF_OK ||
         lftf_dataset_select(&test, all, "test", NULL, NULL) != LFTF_OK) {
         fprintf(stderr, "bench_eval: data: %s\n", lftf_last_error());
@@ -256,22 +145,22 @@ int main(int argc, char **argv)
     lftf_report_free(rsub);
     rsub = NULL;
 
-    t0 = now();
+    t0 = bench_now();
     if (lftf_evaluate(model, test, NULL, &ep, &rb) != LFTF_OK) {
         fprintf(stderr, "bench_eval: batched: %s\n", lftf_last_error());
         return 1;
     }
-    t_batched = now() - t0;
-    t0 = now();
+    t_batched = bench_now() - t0;
+    t0 = bench_now();
     lftf_evaluate(model, subset, NULL, &ep, &rsub);
-    t_batched_sub = now() - t0;
+    t_batched_sub = bench_now() - t0;
     ep.batch_size = 1;
-    t0 = now();
+    t0 = bench_now();
     if (lftf_evaluate(model, subset, NULL, &ep, &rs) != LFTF_OK) {
         fprintf(stderr, "bench_eval: single: %s\n", lftf_last_error());
         return 1;
     }
-    t_single = now() - t0;
+    t_single = bench_now() - t0;
     for (size_t i = 0; i < n_single; i++) {
         lftf_report_sample a, b;
         lftf_report_sample_get(rb, i, &a);

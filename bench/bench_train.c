@@ -19,134 +19,13 @@
  *                    [--model DIR]  (time an existing model instead)
  */
 #define _POSIX_C_SOURCE 200809L
+#include "bench_util.h"
 #include "common/fsutil.h"
 #include "lftf.h"
-#include "safetensors.h"
 
-#include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#ifndef LFTF_BENCH_SHARED_DIR
-#define LFTF_BENCH_SHARED_DIR "../shared"
-#endif
-#ifndef LFTF_BENCH_DATA_DIR
-#define LFTF_BENCH_DATA_DIR "data"
-#endif
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint64_t rng = 0x5eed;
-/* approximately standard normal: a sum of 4 uniforms, rescaled */
-static float randn(void)
-{
-    float s = 0;
-    for (int k = 0; k < 4; k++) {
-        uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        s += (float)((double)(z >> 11) / 9007199254740992.0) - 0.5f;
-    }
-    return s * 1.7320508f;
-}
-
-typedef struct shape {
-    int D, I, L, H, V;
-} shape;
-
-static int write_model(const char *dir, const shape *s, const char *tok_dir)
-{
-    static const char *sfx[9] = {"input_layernorm.weight", "post_attention_layernorm.weight",
-                                 "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-                                 "self_attn.v_proj.weight", "self_attn.o_proj.weight",
-                                 "mlp.gate_proj.weight",   "mlp.up_proj.weight",
-                                 "mlp.down_proj.weight"};
-    static const char *tok_files[2] = {"tokenizer.json", "tokenizer_config.json"};
-    size_t cap = 2 + 9 * (size_t)s->L, n = 0;
-    lftf_st_out_tensor *ts = calloc(cap, sizeof *ts);
-    char (*names)[96] = calloc(cap, sizeof *names);
-    char cfg[1024], *path;
-    int rc = 0;
-    if (!ts || !names)
-        return -1;
-    for (size_t k = 0; k < cap; k++) {
-        int64_t d0, d1 = 0;
-        int nd = 2;
-        float scale, base = 0;
-        size_t cnt;
-        float *data;
-        if (k == 0) {
-            snprintf(names[k], sizeof names[k], "model.embed_tokens.weight");
-            d0 = s->V, d1 = s->D, scale = 0.3f;
-        } else if (k == 1) {
-            snprintf(names[k], sizeof names[k], "model.norm.weight");
-            d0 = s->D, nd = 1, scale = 0.1f, base = 1;
-        } else {
-            int blk = (int)(k - 2) / 9, kind = (int)(k - 2) % 9;
-            snprintf(names[k], sizeof names[k], "model.layers.%d.%s", blk, sfx[kind]);
-            scale = 1.0f / sqrtf((float)s->D);
-            if (kind < 2)
-                d0 = s->D, nd = 1, scale = 0.1f, base = 1;
-            else if (kind < 6)
-                d0 = s->D, d1 = s->D;
-            else if (kind < 8)
-                d0 = s->I, d1 = s->D;
-            else
-                d0 = s->D, d1 = s->I, scale = 1.0f / sqrtf((float)s->I);
-        }
-        cnt = (size_t)d0 * (size_t)(nd == 2 ? d1 : 1);
-        data = malloc(cnt * sizeof *data);
-        if (!data)
-            return -1;
-        for (size_t i = 0; i < cnt; i++)
-            data[i] = base + scale * randn();
-        ts[n].name = names[k];
-        ts[n].dtype = LFTF_ST_F32;
-        ts[n].ndim = nd;
-        ts[n].shape[0] = d0;
-        ts[n].shape[1] = d1;
-        ts[n].data = data;
-        ts[n].nbytes = cnt * sizeof(float);
-        n++;
-    }
-    path = lftf__path_join(dir, "model.safetensors");
-    rc = lftf__st_write(path, ts, n, NULL);
-    free(path);
-    for (size_t k = 0; k < n; k++)
-        free((void *)ts[k].data);
-    free(ts);
-    free(names);
-    if (rc)
-        return rc;
-    snprintf(cfg, sizeof cfg,
-             "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", "
-             "\"hidden_size\": %d, \"intermediate_size\": %d, \"num_hidden_layers\": %d, "
-             "\"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"vocab_size\": %d, "
-             "\"max_position_embeddings\": 4096, \"rms_norm_eps\": 1e-05, "
-             "\"rope_theta\": 10000.0, \"hidden_act\": \"silu\", \"tie_word_embeddings\": true, "
-             "\"bos_token_id\": 1, \"eos_token_id\": 2, \"torch_dtype\": \"float32\"}\n",
-             s->D, s->I, s->L, s->H, s->H, s->V);
-    path = lftf__path_join(dir, "config.json");
-    rc = lftf__write_file_atomic(path, cfg, strlen(cfg));
-    free(path);
-    for (int k = 0; k < 2 && rc == 0; k++) {
-        char *src = lftf__path_join(tok_dir, tok_files[k]), *dst = lftf__path_join(dir, tok_files[k]);
-        if (lftf__is_file(src))
-            rc = lftf__copy_file(src, dst);
-        free(src);
-        free(dst);
-    }
-    return rc;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -178,15 +57,15 @@ static int time_epochs(lftf_model *m, const lftf_dataset *train, int cache, size
     tp.cache_prefix = cache;
     if ((rc = lftf_trainer_create(&tr, m, &tp)))
         goto done;
-    t0 = now();
+    t0 = bench_now();
     if ((rc = lftf_trainer_fit(tr, train, NULL)))
         goto done;
-    *warmup = now() - t0;
+    *warmup = bench_now() - t0;
     for (int r = 0; r < repeats; r++) {
-        t0 = now();
+        t0 = bench_now();
         if ((rc = lftf_trainer_fit(tr, train, NULL)))
             goto done;
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
     qsort(t, (size_t)repeats, sizeof *t, cmp_double);
     *median = t[repeats / 2];
@@ -200,7 +79,7 @@ done:
 
 int main(int argc, char **argv)
 {
-    shape s = {1024, 2816, 8, 16, 32000};
+    bench_model_shape s = {1024, 2816, 8, 16, 32000, 1};
     size_t n_prompts = 64, batch = 32;
     int repeats = 3, threads = 0;
     const char *tok_dir = LFTF_BENCH_SHARED_DIR "/tokenizers/mistral", *model_dir = NULL;
@@ -219,9 +98,10 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--prompts"))
             n_prompts = (size_t)atol(v);
         else if (!strcmp(a, "--hidden"))
-            s.D = atoi(v), s.I = (s.D * 11 / 4 + 63) / 64 * 64, s.H = s.D / 64;
+            s.hidden = atoi(v), s.intermediate = (s.hidden * 11 / 4 + 63) / 64 * 64,
+            s.heads = s.hidden / 64;
         else if (!strcmp(a, "--layers"))
-            s.L = atoi(v);
+            s.layers = atoi(v);
         else if (!strcmp(a, "--batch"))
             batch = (size_t)atol(v);
         else if (!strcmp(a, "--repeats"))
@@ -238,7 +118,7 @@ int main(int argc, char **argv)
         }
         i++;
     }
-    if (repeats < 1 || s.L < 2 || s.D < 64 || batch == 0 || n_prompts == 0) {
+    if (repeats < 1 || s.layers < 2 || s.hidden < 64 || batch == 0 || n_prompts == 0) {
         fprintf(stderr, "bench_train: bad option value\n");
         return 2;
     }
@@ -254,14 +134,14 @@ int main(int argc, char **argv)
         info.struct_size = sizeof info;
         if (lftf_model_load(&m, model_dir, NULL) || lftf_model_get_info(m, &info))
             goto done;
-        s.L = info.n_layers;
+        s.layers = info.n_layers;
     } else {
         if (lftf__make_temp_dir_beside("/tmp/lftf-bench-train", &dir))
             goto done;
         printf("writing a random-weight model (hidden %d, intermediate %d, %d blocks, vocab %d) "
                "to %s\n",
-               s.D, s.I, s.L, s.V, dir);
-        if (write_model(dir, &s, tok_dir) || lftf_model_load(&m, dir, NULL))
+               s.hidden, s.intermediate, s.layers, s.vocab, dir);
+        if (bench_write_model(dir, &s, tok_dir) || lftf_model_load(&m, dir, NULL))
             goto done;
     }
     if (lftf_dataset_load_builtin(&all, "genbiaseval", LFTF_BENCH_DATA_DIR) ||
@@ -269,7 +149,7 @@ int main(int argc, char **argv)
         lftf_dataset_sample(&sub, train, n_prompts, 1))
         goto done;
     printf("training block %d on %zu prompts, batch %zu; median of %d epochs after a warm-up\n",
-           s.L - 1, lftf_dataset_size(sub), batch, repeats);
+           s.layers - 1, lftf_dataset_size(sub), batch, repeats);
     if (time_epochs(m, sub, 0, batch, repeats, &t_full, &w_full) ||
         time_epochs(m, sub, 1, batch, repeats, &t_cache, &w_cache))
         goto done;

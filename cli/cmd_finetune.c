@@ -44,17 +44,11 @@ int cmd_finetune(int argc, char **argv)
     model_opts_init(&mo);
     train_opts_init(&to);
     for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = model_opts_parse(cmd, argc, argv, &i, &mo)) != 0 ||
-            (r = train_opts_parse(cmd, argc, argv, &i, &to)) != 0) {
-            if (r == 2)
-                return 2;
+        int r, exit_code;
+        if ((r = shared_opts_parse(cmd, argc, argv, &i, usage, &mo, &to, &exit_code)) < 0)
+            return exit_code;
+        if (r)
             continue;
-        }
         if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
             if (r < 0)
                 return cli_usage(cmd, "--out needs a directory");
@@ -88,15 +82,8 @@ int cmd_finetune(int argc, char **argv)
     /* the ranking picks the blocks (auto), or the ones a random control avoids */
     if ((to.choice == BLOCKS_AUTO || to.choice == BLOCKS_RANDOM) &&
         to.method != LFTF_METHOD_FPFT) {
-        lftf_locate_params lp;
-        lftf_locate_params_init(&lp);
-        lp.final_norm = to.final_norm;
-        lp.progress = cli_progress;
-        if ((rc = lftf_locate(model, train, &lp, &loc)) != LFTF_OK) {
-            cli_fail(cmd, "locate", rc);
+        if (locate_for_training(cmd, model, train, &to, &loc))
             goto done;
-        }
-        print_ranking(loc);
     }
     if (train_params_fill(cmd, &to, model, loc ? lftf_locate_ranking(loc) : NULL,
                           loc ? lftf_locate_n_blocks(loc) : 0, blocks_buf, &tp))
@@ -106,17 +93,7 @@ int cmd_finetune(int argc, char **argv)
         goto done;
     }
     lftf_trainer_set_hint_dev(tr, hint);
-    {
-        size_t nb;
-        const int *b = lftf_trainer_blocks(tr, &nb);
-        printf("fine-tuning %s, blocks", tp.method == LFTF_METHOD_FPFT ? "every parameter (FPFT)" : "(LFTF)");
-        for (size_t k = 0; k < nb && tp.method != LFTF_METHOD_FPFT; k++)
-            printf(" %d", b[k]);
-        printf(": objective %s, preset %s, lr %g (%s), %d epochs, batch %zu, seed %llu\n",
-               objective_label(tp.objective), tp.preset ? tp.preset : "none", tp.lr,
-               tp.lr_schedule == LFTF_LR_LINEAR ? "linear decay" : "constant", tp.epochs,
-               tp.batch_size, (unsigned long long)tp.seed);
-    }
+    print_training_plan(tr, &tp, "(LFTF), blocks", " ");
     if ((rc = lftf_trainer_fit(tr, train, dev)) != LFTF_OK) {
         cli_fail(cmd, "training", rc);
         fprintf(stderr, "lftf finetune: nothing was written\n");

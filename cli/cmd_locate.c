@@ -51,16 +51,11 @@ int cmd_locate(int argc, char **argv)
 
     model_opts_init(&mo);
     for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = model_opts_parse(cmd, argc, argv, &i, &mo)) != 0) {
-            if (r == 2)
-                return 2;
+        int r, exit_code;
+        if ((r = shared_opts_parse(cmd, argc, argv, &i, usage, &mo, NULL, &exit_code)) < 0)
+            return exit_code;
+        if (r)
             continue;
-        }
         if ((r = cli_opt(argc, argv, &i, "--prompts", &v)) != 0) {
             if (r < 0)
                 return cli_usage(cmd, "--prompts needs a JSONL file");

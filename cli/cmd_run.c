@@ -282,7 +282,6 @@ int cmd_run(int argc, char **argv)
     lftf_locate_result *loc = NULL;
     lftf_trainer *tr = NULL;
     lftf_trainer_params tp;
-    lftf_locate_params lp;
     lftf_save_params sp;
     int blocks_buf[1];
     char *tmp = NULL, *text = NULL, *svg = NULL, *dump = NULL;
@@ -296,17 +295,11 @@ int cmd_run(int argc, char **argv)
     model_opts_init(&c.mo);
     train_opts_init(&c.to);
     for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = model_opts_parse(cmd, argc, argv, &i, &c.mo)) != 0 ||
-            (r = train_opts_parse(cmd, argc, argv, &i, &c.to)) != 0) {
-            if (r == 2)
-                return 2;
+        int r, exit_code;
+        if ((r = shared_opts_parse(cmd, argc, argv, &i, usage, &c.mo, &c.to, &exit_code)) < 0)
+            return exit_code;
+        if (r)
             continue;
-        }
         if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
             if (r < 0)
                 return cli_usage(cmd, "--out needs a directory");
@@ -353,14 +346,8 @@ int cmd_run(int argc, char **argv)
     sb = scores_of(before);
 
     /* 2. locate */
-    lftf_locate_params_init(&lp);
-    lp.final_norm = c.to.final_norm;
-    lp.progress = cli_progress;
-    if ((rc = lftf_locate(model, c.train, &lp, &loc)) != LFTF_OK) {
-        cli_fail(cmd, "locate", rc);
+    if (locate_for_training(cmd, model, c.train, &c.to, &loc))
         goto done;
-    }
-    print_ranking(loc);
 
     /* 3. fine-tune */
     if (train_params_fill(cmd, &c.to, model, lftf_locate_ranking(loc), lftf_locate_n_blocks(loc),
@@ -371,17 +358,7 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     lftf_trainer_set_hint_dev(tr, c.hint);
-    {
-        size_t nb;
-        const int *b = lftf_trainer_blocks(tr, &nb);
-        printf("fine-tuning %s", tp.method == LFTF_METHOD_FPFT ? "every parameter (FPFT)" : "block");
-        for (size_t k = 0; k < nb && tp.method != LFTF_METHOD_FPFT; k++)
-            printf("%s%d", k ? "," : " ", b[k]);
-        printf(": objective %s, preset %s, lr %g (%s), %d epochs, batch %zu, seed %llu\n",
-               objective_label(tp.objective), tp.preset ? tp.preset : "none", tp.lr,
-               tp.lr_schedule == LFTF_LR_LINEAR ? "linear decay" : "constant", tp.epochs,
-               tp.batch_size, (unsigned long long)tp.seed);
-    }
+    print_training_plan(tr, &tp, "block", ",");
     if ((rc = lftf_trainer_fit(tr, c.train, c.dev)) != LFTF_OK) {
         cli_fail(cmd, "training", rc);
         goto done;

@@ -250,6 +250,24 @@ int train_opts_parse(const char *cmd, int argc, char **argv, int *i, train_opts 
     return 0;
 }
 
+int shared_opts_parse(const char *cmd, int argc, char **argv, int *i, void (*usage)(FILE *),
+                      model_opts *mo, train_opts *to, int *exit_code)
+{
+    int r;
+    if (!strcmp(argv[*i], "--help") || !strcmp(argv[*i], "-h")) {
+        usage(stdout);
+        *exit_code = 0;
+        return -1;
+    }
+    if ((r = model_opts_parse(cmd, argc, argv, i, mo)) == 0 && to)
+        r = train_opts_parse(cmd, argc, argv, i, to);
+    if (r == 2) {
+        *exit_code = 2;
+        return -1;
+    }
+    return r;
+}
+
 int load_model(const char *cmd, const model_opts *o, lftf_model **model)
 {
     lftf_model_params mp;
@@ -371,6 +389,34 @@ const char *objective_label(int objective)
     return objective == LFTF_OBJECTIVE_FIRST    ? "he"
            : objective == LFTF_OBJECTIVE_SECOND ? "she"
                                                 : "he+she";
+}
+
+int locate_for_training(const char *cmd, lftf_model *model, const lftf_dataset *train,
+                        const train_opts *o, lftf_locate_result **loc)
+{
+    lftf_locate_params lp;
+    int rc;
+    lftf_locate_params_init(&lp);
+    lp.final_norm = o->final_norm;
+    lp.progress = cli_progress;
+    if ((rc = lftf_locate(model, train, &lp, loc)) != LFTF_OK)
+        return cli_fail(cmd, "locate", rc);
+    print_ranking(*loc);
+    return 0;
+}
+
+void print_training_plan(const lftf_trainer *tr, const lftf_trainer_params *tp,
+                         const char *blocks_label, const char *sep)
+{
+    size_t nb;
+    const int *b = lftf_trainer_blocks(tr, &nb);
+    printf("fine-tuning %s", tp->method == LFTF_METHOD_FPFT ? "every parameter (FPFT)" : blocks_label);
+    for (size_t k = 0; k < nb && tp->method != LFTF_METHOD_FPFT; k++)
+        printf("%s%d", k ? sep : " ", b[k]);
+    printf(": objective %s, preset %s, lr %g (%s), %d epochs, batch %zu, seed %llu\n",
+           objective_label(tp->objective), tp->preset ? tp->preset : "none", tp->lr,
+           tp->lr_schedule == LFTF_LR_LINEAR ? "linear decay" : "constant", tp->epochs,
+           tp->batch_size, (unsigned long long)tp->seed);
 }
 
 void print_history(const lftf_trainer *tr)

@@ -8,6 +8,7 @@
 #include "lftf.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* --model, --data, --device, --dtype, --batch-eval */
 typedef struct model_opts {
@@ -55,6 +56,13 @@ int model_opts_parse(const char *cmd, int argc, char **argv, int *i, model_opts 
 /* The same for the fine-tuning options (including --final-norm, --delta,
  * --overwrite). */
 int train_opts_parse(const char *cmd, int argc, char **argv, int *i, train_opts *o);
+/* The start of a command's option loop: --help/-h prints usage(stdout), then
+ * the model options and (when `to` is not NULL) the fine-tuning options are
+ * tried.  Returns 1 if argv[*i] was consumed, 0 if it is the command's own,
+ * -1 when the command must return *exit_code now (0 after the help, 2 after
+ * a usage error, already printed). */
+int shared_opts_parse(const char *cmd, int argc, char **argv, int *i, void (*usage)(FILE *),
+                      model_opts *mo, train_opts *to, int *exit_code);
 /* The help text of the options above. */
 extern const char *const model_opts_help;
 extern const char *const train_opts_help;
@@ -77,6 +85,17 @@ int train_params_fill(const char *cmd, const train_opts *o, const lftf_model *mo
 /* "attn,mlp" from module bits etc. (static strings). */
 const char *objective_label(int objective);
 
+/* Ranks the blocks by BMI on `train` (--final-norm as the options say,
+ * progress on stderr) and prints the ranking; 0, or 1 after printing the
+ * error. */
+int locate_for_training(const char *cmd, lftf_model *model, const lftf_dataset *train,
+                        const train_opts *o, lftf_locate_result **loc);
+/* Prints "fine-tuning <blocks>: objective ..., preset ..., lr ..., epochs,
+ * batch, seed": <blocks> is "every parameter (FPFT)", or blocks_label
+ * followed by the block indices, the first after a space and the others
+ * after sep. */
+void print_training_plan(const lftf_trainer *tr, const lftf_trainer_params *tp,
+                         const char *blocks_label, const char *sep);
 /* Prints the loss curve and the per-epoch dev metrics of a finished fit. */
 void print_history(const lftf_trainer *tr);
 /* Prints the BMI table, highest first. */

@@ -873,8 +873,11 @@ done:
     return rc;
 }
 
-/* x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1). */
-static int apply_rope(const lt_tensor *x, const lftf_batch *b, int hd, lt_tensor **out)
+/* x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1), with the
+ * cos/sin tables broadcast to x: [T, hd] for all positions of [B, n, T, hd],
+ * or the rows of single positions reshaped [N, 1, 1, hd]. */
+static int apply_rope(const lt_tensor *x, const lt_tensor *cosv, const lt_tensor *sinv, int hd,
+                      lt_tensor **out)
 {
     scratch s = {0};
     int rc;
@@ -886,8 +889,8 @@ static int apply_rope(const lt_tensor *x, const lftf_batch *b, int hd, lt_tensor
         const lt_tensor *two[2] = {nx2, x1};
         OP(&s, rot, lt_cat(two, 2, -1, &rot));
     }
-    OP(&s, a, lt_mul(x, b->cos, &a));
-    OP(&s, c, lt_mul(rot, b->sin, &c));
+    OP(&s, a, lt_mul(x, cosv, &a));
+    OP(&s, c, lt_mul(rot, sinv, &c));
     rc = lt_add(a, c, out);
 done:
     scratch_free(&s);
@@ -906,36 +909,94 @@ static int split_heads(const lt_tensor *x, int64_t B, int64_t T, int n, int hd, 
     return rc;
 }
 
+/* Where a block computes its output: every position (a NULL pointer), or N
+ * flat positions pos = b*T + t of the batch, as int64 index tensors on the
+ * device (idx = pos, row = b, t = t).  Keys and values are needed at every
+ * position either way; queries, attention output and MLP only where read. */
+typedef struct block_positions {
+    int64_t n;
+    lt_tensor *idx, *row, *t;
+} block_positions;
+
+/* Queries with RoPE: [B, H, T, hd] at every position, or [N, H, 1, hd] at
+ * the positions `at` (one query per row, at its own position's angle). */
+static int queries(const lftf_model *m, int i, const lt_tensor *x, const lftf_batch *b,
+                   const block_positions *at, lt_tensor **out)
+{
+    int H = m->cfg.num_attention_heads, hd = m->cfg.head_dim;
+    scratch s = {0};
+    int rc;
+    lt_tensor *xq, *q, *qh, *c1, *s1, *c4, *s4;
+    if (!at) {
+        OP(&s, q, lt_linear(x, bw(m, i, LFTF_P_Q_W), bw(m, i, LFTF_P_Q_B), &q));
+        OP(&s, qh, split_heads(q, b->B, b->T, H, hd, &qh));
+        rc = apply_rope(qh, b->cos, b->sin, hd, out);
+    } else {
+        int64_t shq[4] = {at->n, H, 1, hd}, shc[4] = {at->n, 1, 1, hd};
+        OP(&s, xq, lftf__model_select_rows(x, at->idx, &xq));
+        OP(&s, q, lt_linear(xq, bw(m, i, LFTF_P_Q_W), bw(m, i, LFTF_P_Q_B), &q));
+        OP(&s, qh, lt_reshape(q, shq, 4, &qh));
+        OP(&s, c1, lt_index_select(b->cos, 0, at->t, &c1));
+        OP(&s, s1, lt_index_select(b->sin, 0, at->t, &s1));
+        OP(&s, c4, lt_reshape(c1, shc, 4, &c4));
+        OP(&s, s4, lt_reshape(s1, shc, 4, &s4));
+        rc = apply_rope(qh, c4, s4, hd, out);
+    }
+done:
+    scratch_free(&s);
+    return rc;
+}
+
+/* Self-attention of block i on the normed input x [B, T, D]: [B, T, D], or
+ * [N, D] at the positions `at`. */
 static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_batch *b,
-                     lt_tensor **out)
+                     const block_positions *at, lt_tensor **out)
 {
     const lftf_config *c = &m->cfg;
     int H = c->num_attention_heads, KV = c->num_key_value_heads, hd = c->head_dim;
     scratch s = {0};
     int rc;
-    lt_tensor *q, *k, *v, *qh, *kh, *vh, *qr, *kr, *kx, *vx, *kt, *sc, *scs, *scm, *p, *pd, *ctx,
-        *ctxt, *ctxm;
-    OP(&s, q, lt_linear(x, bw(m, i, LFTF_P_Q_W), bw(m, i, LFTF_P_Q_B), &q));
+    lt_tensor *q, *k, *v, *kh, *vh, *kr, *kx, *vx, *ksel, *vsel, *m2, *mq, *m4, *kt, *sc, *scs,
+        *scm, *p, *pd, *ctx, *ctxt, *ctxm;
+    const lt_tensor *keys, *values, *mask;
+    OP(&s, q, queries(m, i, x, b, at, &q));
     OP(&s, k, lt_linear(x, bw(m, i, LFTF_P_K_W), bw(m, i, LFTF_P_K_B), &k));
     OP(&s, v, lt_linear(x, bw(m, i, LFTF_P_V_W), bw(m, i, LFTF_P_V_B), &v));
-    OP(&s, qh, split_heads(q, b->B, b->T, H, hd, &qh));
     OP(&s, kh, split_heads(k, b->B, b->T, KV, hd, &kh));
     OP(&s, vh, split_heads(v, b->B, b->T, KV, hd, &vh));
-    OP(&s, qr, apply_rope(qh, b, hd, &qr));
-    OP(&s, kr, apply_rope(kh, b, hd, &kr));
+    OP(&s, kr, apply_rope(kh, b->cos, b->sin, hd, &kr));
     /* GQA: each KV head serves H/KV consecutive query heads (repeat_kv). */
     OP(&s, kx, lt_repeat_interleave(kr, H / KV, 1, &kx));
     OP(&s, vx, lt_repeat_interleave(vh, H / KV, 1, &vx));
-    OP(&s, kt, lt_transpose(kx, -2, -1, &kt));
-    OP(&s, sc, lt_matmul(qr, kt, &sc));
+    keys = kx;
+    values = vx;
+    mask = b->mask;
+    if (at) {
+        /* each query sees its own sequence's keys [N, H, T, hd] under its
+         * position's row of the mask [N, 1, 1, T] */
+        int64_t sh2[2] = {b->T, b->T}, sh4[4] = {at->n, 1, 1, b->T};
+        OP(&s, ksel, lt_index_select(kx, 0, at->row, &ksel));
+        OP(&s, vsel, lt_index_select(vx, 0, at->row, &vsel));
+        OP(&s, m2, lt_reshape(b->mask, sh2, 2, &m2));
+        OP(&s, mq, lt_index_select(m2, 0, at->t, &mq));
+        OP(&s, m4, lt_reshape(mq, sh4, 4, &m4));
+        keys = ksel;
+        values = vsel;
+        mask = m4;
+    }
+    OP(&s, kt, lt_transpose(keys, -2, -1, &kt));
+    OP(&s, sc, lt_matmul(q, kt, &sc));
     OP(&s, scs, lt_mul_scalar(sc, 1.0 / sqrt((double)hd), &scs));
-    OP(&s, scm, lt_add(scs, b->mask, &scm));
+    OP(&s, scm, lt_add(scs, mask, &scm));
     OP(&s, p, lt_softmax_f32(scm, -1, &p));
     OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
-    OP(&s, ctx, lt_matmul(pd, vx, &ctx));
-    OP(&s, ctxt, lt_transpose(ctx, 1, 2, &ctxt));
-    {
+    OP(&s, ctx, lt_matmul(pd, values, &ctx));
+    if (at) {
+        int64_t sh[2] = {at->n, (int64_t)H * hd};
+        OP(&s, ctxm, lt_reshape(ctx, sh, 2, &ctxm));
+    } else {
         int64_t sh[3] = {b->B, b->T, (int64_t)H * hd};
+        OP(&s, ctxt, lt_transpose(ctx, 1, 2, &ctxt));
         OP(&s, ctxm, lt_reshape(ctxt, sh, 3, &ctxm));
     }
     rc = lt_linear(ctxm, bw(m, i, LFTF_P_O_W), bw(m, i, LFTF_P_O_B), out);
@@ -966,21 +1027,21 @@ int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **
     return lt_embedding(m->params[slot_embed()].t, b->ids, H0);
 }
 
-int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
-                              const lftf_batch *b, lt_tensor **H_out)
+/* Block i at every position ([B, T, D]) or at the positions `at` ([N, D]). */
+static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, const lftf_batch *b,
+                         const block_positions *at, lt_tensor **H_out)
 {
-    if (!m || !H_in || !b || !H_out)
-        return lftf__err(LFTF_E_INVALID_ARG, "block_forward: NULL argument");
-    *H_out = NULL;
-    if (i < 0 || i >= m->cfg.num_hidden_layers)
-        return lftf__err(LFTF_E_RANGE, "block %d is out of range (the model has %d)", i,
-                         m->cfg.num_hidden_layers);
     scratch s = {0};
     int rc;
-    lt_tensor *x, *att, *h1, *x2, *f;
+    lt_tensor *x, *att, *res, *h1, *x2, *f;
+    const lt_tensor *residual = H_in;
     OP(&s, x, rmsnorm(m, H_in, bw(m, i, LFTF_P_INPUT_NORM), &x));
-    OP(&s, att, attention(m, i, x, b, &att));
-    OP(&s, h1, lt_add(H_in, att, &h1));
+    OP(&s, att, attention(m, i, x, b, at, &att));
+    if (at) {
+        OP(&s, res, lftf__model_select_rows(H_in, at->idx, &res));
+        residual = res;
+    }
+    OP(&s, h1, lt_add(residual, att, &h1));
     OP(&s, x2, rmsnorm(m, h1, bw(m, i, LFTF_P_POST_NORM), &x2));
     OP(&s, f, mlp(m, i, x2, &f));
     rc = lt_add(h1, f, H_out);
@@ -988,6 +1049,66 @@ done:
     scratch_free(&s);
     if (rc != LFTF_OK)
         lftf__err_prefix(rc, "block %d", i);
+    return rc;
+}
+
+static int check_block_index(const lftf_model *m, int i)
+{
+    if (i < 0 || i >= m->cfg.num_hidden_layers)
+        return lftf__err(LFTF_E_RANGE, "block %d is out of range (the model has %d)", i,
+                         m->cfg.num_hidden_layers);
+    return LFTF_OK;
+}
+
+int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
+                              const lftf_batch *b, lt_tensor **H_out)
+{
+    if (!m || !H_in || !b || !H_out)
+        return lftf__err(LFTF_E_INVALID_ARG, "block_forward: NULL argument");
+    *H_out = NULL;
+    LFTF_TRY(check_block_index(m, i));
+    return block_forward(m, i, H_in, b, NULL, H_out);
+}
+
+int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_in,
+                                 const lftf_batch *b, const int64_t *pos, size_t n,
+                                 lt_tensor **rows)
+{
+    if (!m || !H_in || !b || !pos || !rows)
+        return lftf__err(LFTF_E_INVALID_ARG, "block_forward_at: NULL argument");
+    *rows = NULL;
+    LFTF_TRY(check_block_index(m, i));
+    if (n == 0)
+        return lftf__err(LFTF_E_EMPTY, "block_forward_at: no positions");
+    int64_t BT = b->B * b->T, n1 = (int64_t)n;
+    int64_t *host_row = malloc(n * sizeof *host_row), *host_t = malloc(n * sizeof *host_t);
+    block_positions at = {n1, NULL, NULL, NULL};
+    int rc = LFTF_OK;
+    if (!host_row || !host_t) {
+        rc = lftf__oom("block positions");
+        goto done;
+    }
+    for (size_t q = 0; q < n; q++) {
+        if (pos[q] < 0 || pos[q] >= BT) {
+            rc = lftf__err(LFTF_E_RANGE, "block_forward_at: position %lld is outside the batch "
+                           "(%lld rows of %lld)", (long long)pos[q], (long long)b->B,
+                           (long long)b->T);
+            goto done;
+        }
+        host_row[q] = pos[q] / b->T;
+        host_t[q] = pos[q] % b->T;
+    }
+    if ((rc = lt_from_host(pos, LT_I64, &n1, 1, LT_I64, m->device, &at.idx)) ||
+        (rc = lt_from_host(host_row, LT_I64, &n1, 1, LT_I64, m->device, &at.row)) ||
+        (rc = lt_from_host(host_t, LT_I64, &n1, 1, LT_I64, m->device, &at.t)))
+        goto done;
+    rc = block_forward(m, i, H_in, b, &at, rows);
+done:
+    free(host_row);
+    free(host_t);
+    lt_free(at.idx);
+    lt_free(at.row);
+    lt_free(at.t);
     return rc;
 }
 

@@ -139,6 +139,15 @@ int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **
  * -> RMSNorm -> SwiGLU MLP -> residual.  H_in is not modified. */
 int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
                               const lftf_batch *b, lt_tensor **H_out);
+/* Block i only where its output is read: rows [n, D] = block_i(H_in) at the
+ * flat positions pos[0..n-1] (rows of H_in viewed as [B*T, D], pos = b*T + t;
+ * LFTF_E_RANGE outside the batch).  Keys and values are computed at every
+ * position, queries, attention output and MLP only at pos: the same ops as
+ * lftf__model_block_forward, at a fraction of the cost for the last block
+ * (it feeds nothing but the LM head, read at a few positions per prompt). */
+int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_in,
+                                 const lftf_batch *b, const int64_t *pos, size_t n,
+                                 lt_tensor **rows);
 /* RMSNorm with the final norm weight (any shape [..., D]). */
 int lftf__model_final_norm(const lftf_model *m, const lt_tensor *H, lt_tensor **out);
 /* The rows `index` (1-D int64 into H viewed as [B*T, D]) of H: [N, D]. */

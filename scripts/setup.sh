@@ -12,7 +12,7 @@ pkgs=(build-essential cmake pkg-config git
       clang libclang-rt-14-dev llvm
       nodejs npm
       python3-torch python3-numpy python3-cffi python3-pytest python3-matplotlib
-      python3-nbclient python3-nbformat python3-ipykernel
+      python3-nbclient python3-nbformat python3-ipykernel python3-tqdm
       libxml2-utils)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,6 @@
-/* Helpers of the locate / trainer / save tests: the stories260k fixture, the
- * shipped datasets, and running the PyTorch references in
- * tests/reference/*_lftf_ref.py. */
+/* Helpers of the tests that load models (locate, trainer, save, eval,
+ * model): the stories260k fixture, the shipped datasets, JSON reference
+ * files, and running the PyTorch references in tests/reference/. */
 #ifndef LFTF_TESTS_LFTF_TEST_UTIL_H
 #define LFTF_TESTS_LFTF_TEST_UTIL_H
 
@@ -14,7 +14,6 @@
 #include <string.h>
 
 #define LFTF_REF_DIR LFTF_TEST_SOURCE_DIR "/tests/reference"
-#define LFTF_DATA_DIR LFTF_TEST_SOURCE_DIR "/data"
 
 /* (the Debian cmocka predates assert_double_equal) */
 #define ASSERT_NEAR(a, b, eps)                                                               \
@@ -40,7 +39,7 @@ static inline lftf_model *load_stories(void)
 static inline lftf_dataset *load_bias(const char *split)
 {
     lftf_dataset *all = NULL, *sel = NULL;
-    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&all, "genbiaseval", LFTF_DATA_DIR));
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&all, "genbiaseval", LFTF_TEST_DATA_DIR));
     if (!split)
         return all;
     LFTF_ASSERT_OK(lftf_dataset_select(&sel, all, split, NULL, NULL));
@@ -51,8 +50,42 @@ static inline lftf_dataset *load_bias(const char *split)
 static inline lftf_dataset *load_hint_all(void)
 {
     lftf_dataset *ds = NULL;
-    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genhinteval", LFTF_DATA_DIR));
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genhinteval", LFTF_TEST_DATA_DIR));
     return ds;
+}
+
+/* Datasets loaded once per test program: cached_set("train" / "dev" /
+ * "test") is that GenBiasEval split, cached_set("hint") all of GenHintEval;
+ * free_cached_sets (a group teardown) frees them. */
+static inline lftf_dataset **lftf_test_cached_sets_(void)
+{
+    static lftf_dataset *sets[4];
+    return sets;
+}
+
+static inline const lftf_dataset *cached_set(const char *name)
+{
+    static const char *const names[4] = {"train", "dev", "test", "hint"};
+    lftf_dataset **sets = lftf_test_cached_sets_();
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(name, names[k])) {
+            if (!sets[k])
+                sets[k] = k == 3 ? load_hint_all() : load_bias(name);
+            return sets[k];
+        }
+    fail_msg("cached_set: no dataset named \"%s\"", name);
+    return NULL;
+}
+
+static inline int free_cached_sets(void **state)
+{
+    lftf_dataset **sets = lftf_test_cached_sets_();
+    (void)state;
+    for (int k = 0; k < 4; k++) {
+        lftf_dataset_free(sets[k]);
+        sets[k] = NULL;
+    }
+    return 0;
 }
 
 /* Runs `LFTF_TEST_PYTHON <ref dir>/<script> <args>`; fails the test if it fails. */
@@ -82,15 +115,6 @@ static inline json_t *ids_json(const int32_t *ids, size_t n)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(a, json_integer(ids[i]));
     return a;
-}
-
-/* Removes a directory tree made by a test (best effort). */
-static inline void rm_rf(const char *path)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0)
-        print_message("could not remove %s\n", path);
 }
 
 #endif

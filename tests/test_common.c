@@ -1,8 +1,10 @@
-/* Status strings, last-error handling, versions and the JSON number writer. */
+/* Status strings, last-error handling, versions, the JSON number writer and
+ * the JSON loaders' flags and error positions (hand-written inputs). */
 #define _GNU_SOURCE
 #include "lftf.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/jsonutil.h"
 
 #include <math.h>
 #include <string.h>
@@ -76,6 +78,45 @@ static void test_atomic_write(void **state)
     free(path);
 }
 
+/* tokenizer_config.json of Mistral: an integer beyond 64 bits, which the
+ * default flags refuse and JSON_DECODE_INT_AS_REAL reads as a double; errors
+ * name the buffer or file with the line and column either way. */
+static void test_json_load_flags(void **state)
+{
+    static const char big[] = "{\"model_max_length\": 1000000000000000019884624838656}";
+    const size_t as_real = JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL;
+    char dir[64], *path;
+    json_t *j = NULL;
+    (void)state;
+    LFTF_ASSERT_ERR(lftf__json_load_buffer(big, strlen(big), "cfg.json", &j), LFTF_E_FORMAT,
+                    "cfg.json:1:");
+    assert_null(j);
+    LFTF_ASSERT_OK(lftf__json_load_buffer_flags(big, strlen(big), "cfg.json", as_real, &j));
+    double v = json_real_value(json_object_get(j, "model_max_length"));
+    assert_true(fabs(v - 1e30) <= 1e30 * 1e-15);
+    json_decref(j);
+    j = NULL;
+    /* the error path is the same: file:line:column, "malformed JSON" */
+    static const char bad[] = "{\n  \"a\": }", dup[] = "{\"a\": 1, \"a\": 2}";
+    LFTF_ASSERT_ERR(lftf__json_load_buffer_flags(bad, strlen(bad), "cfg.json", as_real, &j),
+                    LFTF_E_FORMAT, "cfg.json:2:");
+    assert_non_null(strstr(lftf_last_error(), "malformed JSON"));
+    LFTF_ASSERT_ERR(lftf__json_load_buffer_flags(dup, strlen(dup), "dup.json", as_real, &j),
+                    LFTF_E_FORMAT, "duplicate");
+    assert_null(j);
+    assert_non_null(lftf_test_tmpdir(dir, sizeof dir));
+    path = lftf__path_join(dir, "tokenizer_config.json");
+    assert_int_equal(lftf__write_file_atomic(path, big, strlen(big)), LFTF_OK);
+    LFTF_ASSERT_ERR(lftf__json_load_file(path, &j), LFTF_E_FORMAT, path);
+    LFTF_ASSERT_OK(lftf__json_load_file_flags(path, as_real, &j));
+    assert_true(json_is_real(json_object_get(j, "model_max_length")));
+    json_decref(j);
+    LFTF_ASSERT_ERR(lftf__json_load_file_flags("/nonexistent/x.json", as_real, &j), LFTF_E_IO,
+                    "/nonexistent/x.json");
+    lftf__remove_tree(dir);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -84,6 +125,7 @@ int main(void)
         cmocka_unit_test(test_last_error),
         cmocka_unit_test(test_json_numbers),
         cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_json_load_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

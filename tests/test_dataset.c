@@ -14,24 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DATA_DIR LFTF_TEST_SOURCE_DIR "/data"
-
-static char tmpdir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    return lftf_test_tmpdir(tmpdir, sizeof tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    char cmd[128];
-    (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 static void write_text(const char *path, const char *text, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -48,7 +30,7 @@ static void write_str(const char *path, const char *text)
 static char *tmp_path(const char *name)
 {
     static char buf[256];
-    snprintf(buf, sizeof buf, "%s/%s", tmpdir, name);
+    snprintf(buf, sizeof buf, "%s/%s", lftf_test_group_dir(), name);
     return buf;
 }
 
@@ -95,7 +77,7 @@ static void genbiaseval_counts(void **state)
     static char profs[400][64];
     size_t n_prof = 0, per_prof[400] = {0}, splits[3] = {0}, scales[3] = {0};
     (void)state;
-    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genbiaseval", DATA_DIR));
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genbiaseval", LFTF_TEST_DATA_DIR));
     assert_int_equal(lftf_dataset_size(ds), 2358);
     assert_int_equal(lftf_dataset_kinds(ds), LFTF_KIND_BIAS);
     for (size_t i = 0; i < lftf_dataset_size(ds); i++) {
@@ -184,8 +166,8 @@ static void genhinteval_counts(void **state)
     lftf_dataset *ds, *gbe, *sel;
     size_t male = 0, female = 0, per_template_male[3] = {0};
     (void)state;
-    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genhinteval", DATA_DIR));
-    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&gbe, "genbiaseval", DATA_DIR));
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genhinteval", LFTF_TEST_DATA_DIR));
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&gbe, "genbiaseval", LFTF_TEST_DATA_DIR));
     assert_int_equal(lftf_dataset_size(ds), 786);
     assert_int_equal(lftf_dataset_kinds(ds), LFTF_KIND_HINT);
     for (size_t i = 0; i < lftf_dataset_size(ds); i++) {
@@ -244,12 +226,12 @@ static void build_reproduces_shipped_files(void **state)
     const char *files[] = {"genbiaseval.jsonl", "genhinteval.jsonl", "professions.jsonl"};
     (void)state;
     LFTF_SHARED_PATH(prof, "data/professions.json");
-    snprintf(out, sizeof out, "%s/build", tmpdir);
+    snprintf(out, sizeof out, "%s/build", lftf_test_group_dir());
     LFTF_ASSERT_OK(lftf_build_data(prof, out));
     for (int i = 0; i < 3; i++) {
         char got[512], want[512];
         snprintf(got, sizeof got, "%s/%s", out, files[i]);
-        snprintf(want, sizeof want, "%s/%s", DATA_DIR, files[i]);
+        snprintf(want, sizeof want, "%s/%s", LFTF_TEST_DATA_DIR, files[i]);
         compare_files(got, want);
     }
     /* a second run into the same directory is identical too */
@@ -257,7 +239,7 @@ static void build_reproduces_shipped_files(void **state)
     for (int i = 0; i < 3; i++) {
         char got[512], want[512];
         snprintf(got, sizeof got, "%s/%s", out, files[i]);
-        snprintf(want, sizeof want, "%s/%s", DATA_DIR, files[i]);
+        snprintf(want, sizeof want, "%s/%s", LFTF_TEST_DATA_DIR, files[i]);
         compare_files(got, want);
     }
 }
@@ -275,7 +257,7 @@ static void build_small_list(void **state)
     char out[256];
     (void)state;
     write_text(tmp_path("small.json"), json, strlen(json));
-    snprintf(out, sizeof out, "%s/small", tmpdir);
+    snprintf(out, sizeof out, "%s/small", lftf_test_group_dir());
     LFTF_ASSERT_OK(lftf_build_data(tmp_path("small.json"), out));
     LFTF_ASSERT_OK(lftf_dataset_load(&ds, tmp_path("small/genbiaseval.jsonl")));
     assert_int_equal(lftf_dataset_size(ds), 27);
@@ -305,7 +287,7 @@ static void build_errors(void **state)
 {
     char out[256];
     (void)state;
-    snprintf(out, sizeof out, "%s/bad", tmpdir);
+    snprintf(out, sizeof out, "%s/bad", lftf_test_group_dir());
     LFTF_ASSERT_ERR(lftf_build_data(tmp_path("missing.json"), out), LFTF_E_IO, "missing.json");
     write_str(tmp_path("bad1.json"), "[[\"baker\", 0.0");
     LFTF_ASSERT_ERR(lftf_build_data(tmp_path("bad1.json"), out), LFTF_E_FORMAT, "bad1.json");
@@ -440,16 +422,16 @@ static void builtin_lookup(void **state)
     (void)state;
     LFTF_ASSERT_ERR(lftf_dataset_load_builtin(&ds, "winobias", NULL), LFTF_E_NOT_FOUND,
                     "winobias");
-    LFTF_ASSERT_ERR(lftf_dataset_load_builtin(&ds, "genbiaseval", tmpdir), LFTF_E_NOT_FOUND,
-                    "genbiaseval.jsonl");
+    LFTF_ASSERT_ERR(lftf_dataset_load_builtin(&ds, "genbiaseval", lftf_test_group_dir()),
+                    LFTF_E_NOT_FOUND, "genbiaseval.jsonl");
     /* $LFTF_DATA_DIR wins over the installed and source directories */
     write_text(tmp_path("genbiaseval.jsonl"), line, strlen(line));
-    setenv("LFTF_DATA_DIR", tmpdir, 1);
+    setenv("LFTF_DATA_DIR", lftf_test_group_dir(), 1);
     LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genbiaseval", NULL));
     assert_int_equal(lftf_dataset_size(ds), 1);
     lftf_dataset_free(ds);
     /* an explicit directory wins over $LFTF_DATA_DIR */
-    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genbiaseval", DATA_DIR));
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genbiaseval", LFTF_TEST_DATA_DIR));
     assert_int_equal(lftf_dataset_size(ds), 2358);
     lftf_dataset_free(ds);
     unsetenv("LFTF_DATA_DIR");
@@ -463,7 +445,7 @@ static void sample_draws_without_replacement(void **state)
 {
     lftf_dataset *ds, *a, *b, *all;
     (void)state;
-    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genbiaseval", DATA_DIR));
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&ds, "genbiaseval", LFTF_TEST_DATA_DIR));
     LFTF_ASSERT_OK(lftf_dataset_sample(&a, ds, 50, 7));
     LFTF_ASSERT_OK(lftf_dataset_sample(&b, ds, 50, 7));
     assert_int_equal(lftf_dataset_size(a), 50);
@@ -525,5 +507,5 @@ int main(void)
         cmocka_unit_test(sample_draws_without_replacement),
         cmocka_unit_test(rng_matches_reference),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, lftf_test_group_setup, lftf_test_group_teardown);
 }

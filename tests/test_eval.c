@@ -10,7 +10,7 @@
  * llama2.c, an independent implementation). */
 #define _POSIX_C_SOURCE 200809L
 #include "lftf.h"
-#include "test_util.h"
+#include "lftf_test_util.h"
 
 #include "report.h"
 
@@ -21,24 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define DATA_DIR LFTF_TEST_SOURCE_DIR "/data"
-
-static char tmpdir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    return lftf_test_tmpdir(tmpdir, sizeof tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    char cmd[128];
-    (void)state;
-    snprintf(cmd, sizeof cmd, "chmod -R u+w '%s'; rm -rf '%s'", tmpdir, tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static lftf_sample bias_sample(const char *id, const char *prof, const char *scale)
 {
@@ -305,7 +287,7 @@ static void report_write_is_atomic(void **state)
     FILE *f;
     long size;
     (void)state;
-    snprintf(path, sizeof path, "%s/report.json", tmpdir);
+    snprintf(path, sizeof path, "%s/report.json", lftf_test_group_dir());
     LFTF_ASSERT_OK(lftf_report_write_json(r, "m", path));
     /* the file is exactly lftf_report_to_json */
     LFTF_ASSERT_OK(lftf_report_to_json(r, "m", &text));
@@ -317,7 +299,7 @@ static void report_write_is_atomic(void **state)
     assert_int_equal(size, strlen(text));
     lftf_free(text);
     /* an unwritable directory: an error, and nothing left behind */
-    snprintf(ro, sizeof ro, "%s/ro", tmpdir);
+    snprintf(ro, sizeof ro, "%s/ro", lftf_test_group_dir());
     assert_int_equal(mkdir(ro, 0555), 0);
     snprintf(bad, sizeof bad, "%s/report.json", ro);
     if (access(ro, W_OK) == 0) {
@@ -332,22 +314,14 @@ static void report_write_is_atomic(void **state)
         }
     }
     /* a missing directory and a directory as the path */
-    snprintf(bad, sizeof bad, "%s/missing/report.json", tmpdir);
+    snprintf(bad, sizeof bad, "%s/missing/report.json", lftf_test_group_dir());
     LFTF_ASSERT_ERR(lftf_report_write_json(r, "m", bad), LFTF_E_IO, "missing");
-    LFTF_ASSERT_ERR(lftf_report_write_json(r, "m", tmpdir), LFTF_E_IO, "directory");
+    LFTF_ASSERT_ERR(lftf_report_write_json(r, "m", lftf_test_group_dir()), LFTF_E_IO,
+                    "directory");
     lftf_report_free(r);
 }
 
 /* ---- with the stories260k model ---- */
-
-static lftf_model *load_stories(void)
-{
-    char dir[512];
-    lftf_model *m = NULL;
-    LFTF_SHARED_PATH(dir, "models/stories260k");
-    LFTF_ASSERT_OK(lftf_model_load(&m, dir, NULL));
-    return m;
-}
 
 static int count_progress(const char *stage, size_t done, size_t total, void *user)
 {
@@ -368,9 +342,9 @@ static void eval_stories_full_test_split(void **state)
     double sum_scale[3] = {0}, sum_all = 0, sum_ub = 0, v;
     static const char *const scales[3] = {"word", "phrase", "sentence"};
     (void)state;
-    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&all, "genbiaseval", DATA_DIR));
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&all, "genbiaseval", LFTF_TEST_DATA_DIR));
     LFTF_ASSERT_OK(lftf_dataset_select(&test, all, "test", NULL, NULL));
-    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&hint, "genhinteval", DATA_DIR));
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&hint, "genhinteval", LFTF_TEST_DATA_DIR));
     lftf_eval_params_init(&ep);
     ep.batch_size = 32;
     ep.progress = count_progress;
@@ -460,7 +434,7 @@ static void eval_stories_reference_values(void **state)
     double v;
     FILE *f;
     (void)state;
-    snprintf(path, sizeof path, "%s/ref.jsonl", tmpdir);
+    snprintf(path, sizeof path, "%s/ref.jsonl", lftf_test_group_dir());
     f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -495,9 +469,9 @@ static void eval_stories_errors_and_options(void **state)
     lftf_eval_params ep;
     const char *one[1] = {" he"}, *empty[2] = {" he", ""}, *dup[2] = {" he", " he"};
     (void)state;
-    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&all, "genbiaseval", DATA_DIR));
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&all, "genbiaseval", LFTF_TEST_DATA_DIR));
     LFTF_ASSERT_OK(lftf_dataset_select(&dev, all, "dev", "word", NULL));
-    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&hint, "genhinteval", DATA_DIR));
+    LFTF_ASSERT_OK(lftf_dataset_load_builtin(&hint, "genhinteval", LFTF_TEST_DATA_DIR));
 
     LFTF_ASSERT_ERR(lftf_evaluate(m, NULL, NULL, NULL, &r), LFTF_E_INVALID_ARG, "no dataset");
     assert_null(r);
@@ -551,7 +525,7 @@ static void eval_stories_errors_and_options(void **state)
         FILE *f;
         lftf_dataset *mixed;
         double v;
-        snprintf(path, sizeof path, "%s/mixed.jsonl", tmpdir);
+        snprintf(path, sizeof path, "%s/mixed.jsonl", lftf_test_group_dir());
         f = fopen(path, "w");
         fputs("{\"id\": \"1\", \"prompt\": \"The pilot laughed because\", \"scale\": \"word\"}\n"
               "{\"id\": \"2\", \"prompt\": \"The pilot lost her keys because\", \"hint\": "
@@ -585,5 +559,5 @@ int main(void)
         cmocka_unit_test(eval_stories_reference_values),
         cmocka_unit_test(eval_stories_errors_and_options),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, lftf_test_group_setup, lftf_test_group_teardown);
 }

@@ -9,7 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "model_internal.h"
 
-#include "test_util.h"
+#include "lftf_test_util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,15 +18,6 @@
 static const char *README_PROMPT = "Once upon a time, there was a little boy named Tom. One day,";
 static const int32_t README_IDS[] = {1,   403, 407, 261, 378, 432, 383, 286, 261, 376,
                                      268, 414, 422, 395, 274, 287, 426, 385, 328, 432};
-
-static lftf_model *load_stories(void)
-{
-    char dir[1024];
-    lftf_model *m = NULL;
-    LFTF_SHARED_PATH(dir, "models/stories260k");
-    LFTF_ASSERT_OK(lftf_model_load(&m, dir, NULL));
-    return m;
-}
 
 static void test_readme_ids(void **state)
 {

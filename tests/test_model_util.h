@@ -4,7 +4,7 @@
 #ifndef LFTF_TEST_MODEL_UTIL_H
 #define LFTF_TEST_MODEL_UTIL_H
 
-#include "test_util.h"
+#include "lftf_test_util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -32,15 +32,6 @@
                      LFTF_MODEL_FIXTURES);                                                   \
         snprintf((buf), sizeof(buf), "%s/%s", LFTF_MODEL_FIXTURES, (rel));                   \
     } while (0)
-
-static inline json_t *load_json_or_fail(const char *path)
-{
-    json_error_t e;
-    json_t *j = json_load_file(path, 0, &e);
-    if (!j)
-        fail_msg("%s:%d: %s", path, e.line, e.text);
-    return j;
-}
 
 /* Max |a - b| / (1 + |b|) between n floats and a JSON array of numbers. */
 static inline double max_rel_err_f32(const float *a, const json_t *b, size_t n)

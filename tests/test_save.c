@@ -15,21 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static lftf_dataset *train_set;
-
-static int setup(void **state)
-{
-    (void)state;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    lftf_dataset_free(train_set);
-    return 0;
-}
-
 static unsigned char *read_all(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -65,14 +50,12 @@ static lftf_model *trained_model(int block)
     lftf_trainer_params tp;
     lftf_dataset *batch = NULL;
     double loss;
-    if (!train_set)
-        train_set = load_bias("train");
     lftf_trainer_params_init(&tp);
     tp.blocks = &block;
     tp.n_blocks = 1;
     tp.lr = 1e-2;
     LFTF_ASSERT_OK(lftf_trainer_create(&tr, m, &tp));
-    LFTF_ASSERT_OK(lftf_dataset_sample(&batch, train_set, 8, 1));
+    LFTF_ASSERT_OK(lftf_dataset_sample(&batch, cached_set("train"), 8, 1));
     LFTF_ASSERT_OK(lftf_trainer_step(tr, batch, &loss));
     lftf_trainer_free(tr);
     lftf_dataset_free(batch);
@@ -171,7 +154,7 @@ static void test_save_and_reload(void **state)
         assert_true(p1[i] == p2[i]);
     lftf_model_free(re);
     lftf_model_free(m);
-    rm_rf(dir);
+    lftf_test_rm_rf(dir);
 }
 
 static void test_untrained_save_is_a_copy(void **state)
@@ -186,7 +169,7 @@ static void test_untrained_save_is_a_copy(void **state)
     LFTF_ASSERT_OK(lftf_model_save(m, out, NULL));
     assert_int_equal(compare_with_source(m, src, out, -1), 0);
     lftf_model_free(m);
-    rm_rf(dir);
+    lftf_test_rm_rf(dir);
 }
 
 static void test_refusals(void **state)
@@ -219,7 +202,7 @@ static void test_refusals(void **state)
     LFTF_ASSERT_ERR(lftf_model_save(m, out, &sp), LFTF_E_INVALID_ARG, "struct_size");
     LFTF_ASSERT_ERR(lftf_model_save(NULL, out, NULL), LFTF_E_INVALID_ARG, "NULL");
     lftf_model_free(m);
-    rm_rf(dir);
+    lftf_test_rm_rf(dir);
 }
 
 static int entries_in(const char *dir)
@@ -258,7 +241,7 @@ static void test_abort_leaves_nothing(void **state)
     LFTF_ASSERT_ERR(lftf_model_save(m, out, &sp), LFTF_E_ABORTED, NULL);
     assert_int_equal(entries_in(dir), 0); /* no output, no temporary */
     lftf_model_free(m);
-    rm_rf(dir);
+    lftf_test_rm_rf(dir);
 }
 
 static void test_delta(void **state)
@@ -305,7 +288,7 @@ static void test_delta(void **state)
     LFTF_ASSERT_ERR(lftf_delta_apply(src, full, b, NULL), LFTF_E_FORMAT, "lftf_delta");
     assert_int_equal(access(b, F_OK), -1);
     lftf_model_free(m);
-    rm_rf(dir);
+    lftf_test_rm_rf(dir);
 }
 
 int main(void)
@@ -317,5 +300,5 @@ int main(void)
         cmocka_unit_test(test_abort_leaves_nothing),
         cmocka_unit_test(test_delta),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, NULL, free_cached_sets);
 }

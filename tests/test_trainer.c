@@ -10,7 +10,12 @@
  *  - the source safetensors bytes for "frozen weights did not change" and
  *    "weights restored".
  * The acceptance numbers (AFGB falls by >= 50% with the tiny preset, the
- * he-only ablation drives AFGB towards 1) are checked on the test split. */
+ * he-only ablation drives AFGB towards 1) are checked on the test split.
+ *
+ * Two groups: `test_trainer` (or `test_trainer fast`) runs the step
+ * references, the error cases, abort/restore and NaN, which are quick
+ * enough for the ASan+UBSan stage; `test_trainer slow` runs the whole fits
+ * (ctest entry test_trainer_slow, label "slow"); `all` runs both. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "lftf_test_util.h"
@@ -33,6 +38,7 @@ static int teardown(void **state)
     lftf_dataset_free(dev_set);
     lftf_dataset_free(test_set);
     lftf_dataset_free(hint_set);
+    train_set = dev_set = test_set = hint_set = NULL; /* the next group reloads them */
     return 0;
 }
 
@@ -77,6 +83,16 @@ static double test_afgb(lftf_model *m)
     double v = NAN;
     LFTF_ASSERT_OK(lftf_evaluate(m, test_set, NULL, NULL, &rep));
     LFTF_ASSERT_OK(lftf_report_afgb(rep, NULL, &v));
+    lftf_report_free(rep);
+    return v;
+}
+
+static double hint_ub(lftf_model *m)
+{
+    lftf_report *rep = NULL;
+    double v = NAN;
+    LFTF_ASSERT_OK(lftf_evaluate(m, NULL, hint_set, NULL, &rep));
+    LFTF_ASSERT_OK(lftf_report_ub(rep, &v));
     lftf_report_free(rep);
     return v;
 }
@@ -332,7 +348,7 @@ static void test_fit_tiny_preset(void **state)
     lftf_trainer *tr = NULL;
     lftf_trainer_params tp;
     lftf_report *rep = NULL;
-    double before, after, afgb = NAN, ub = NAN, ref_afgb = NAN, ref_ub = NAN;
+    double before, after, ub_before, afgb = NAN, ub = NAN, ref_afgb = NAN, ref_ub = NAN;
     size_t nh, steps;
     lftf_history_entry h;
     char *json = NULL;
@@ -341,6 +357,7 @@ static void test_fit_tiny_preset(void **state)
     load_sets();
     m = load_stories();
     before = test_afgb(m);
+    ub_before = hint_ub(m);
     LFTF_ASSERT_OK(lftf_locate(m, train_set, NULL, &loc));
     lftf_trainer_params_init(&tp);
     LFTF_ASSERT_OK(lftf_trainer_params_preset(&tp, "auto", m));
@@ -389,6 +406,10 @@ static void test_fit_tiny_preset(void **state)
     print_message("test AFGB %.4f -> %.4f (%.1f%%)\n", before, after,
                   100 * (after - before) / before);
     assert_true(after <= 0.5 * before);
+    /* ... without losing the hints (GenHintEval, all 786 prompts): lr 7e-3
+     * with batch 16 flattened them too, UB 0.0098 -> 0.001 on some seeds */
+    print_message("UB %.4f -> %.4f\n", ub_before, ub);
+    assert_true(ub >= 0.5 * ub_before);
 
     LFTF_ASSERT_OK(lftf_trainer_to_json(tr, &json));
     j = json_loads(json, 0, NULL);
@@ -584,18 +605,31 @@ static void test_errors(void **state)
     lftf_model_free(m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest fast[] = {
         cmocka_unit_test(test_steps_match_torch),
         cmocka_unit_test(test_steps_match_torch_last_block),
         cmocka_unit_test(test_steps_match_torch_he_only),
         cmocka_unit_test(test_steps_match_torch_multi_token),
         cmocka_unit_test(test_evaluate_matches_full_forward),
-        cmocka_unit_test(test_fit_tiny_preset),
-        cmocka_unit_test(test_he_only_collapse),
         cmocka_unit_test(test_fpft),
         cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* hundreds of steps each: minutes under the sanitizers */
+    const struct CMUnitTest slow[] = {
+        cmocka_unit_test(test_fit_tiny_preset),
+        cmocka_unit_test(test_he_only_collapse),
+    };
+    const char *group = argc > 1 ? argv[1] : "fast";
+    int failed = 0;
+    if (strcmp(group, "fast") && strcmp(group, "slow") && strcmp(group, "all")) {
+        fprintf(stderr, "usage: %s [fast|slow|all]  (default: fast)\n", argv[0]);
+        return 2;
+    }
+    if (strcmp(group, "slow"))
+        failed += cmocka_run_group_tests_name("trainer, fast", fast, setup, teardown);
+    if (strcmp(group, "fast"))
+        failed += cmocka_run_group_tests_name("trainer, slow (whole fits)", slow, setup, teardown);
+    return failed;
 }

@@ -63,12 +63,48 @@ static inline const char *lftf_test_shared_dir(void)
                      lftf_last_error(), lftf_needle_);                                       \
     } while (0)
 
+/* The shipped datasets (genbiaseval.jsonl, genhinteval.jsonl) in the source tree. */
+#define LFTF_TEST_DATA_DIR LFTF_TEST_SOURCE_DIR "/data"
+
 /* A fresh temporary directory for a test (removed by the OS tmp cleaner;
  * tests remove what they can). */
 static inline char *lftf_test_tmpdir(char *buf, size_t n)
 {
     snprintf(buf, n, "/tmp/lftf-test-XXXXXX");
     return mkdtemp(buf);
+}
+
+/* Removes a directory tree made by a test, write permission restored first
+ * (some tests make files read-only); 0, or -1 (and a message) if it failed. */
+static inline int lftf_test_rm_rf(const char *path)
+{
+    char cmd[2200];
+    snprintf(cmd, sizeof cmd, "chmod -R u+w '%s' 2>/dev/null; rm -rf '%s'", path, path);
+    if (system(cmd) == 0)
+        return 0;
+    print_message("could not remove %s\n", path);
+    return -1;
+}
+
+/* One temporary directory for all the tests of a program: pass
+ * lftf_test_group_setup and lftf_test_group_teardown to
+ * cmocka_run_group_tests, and the tests write under lftf_test_group_dir(). */
+static inline char *lftf_test_group_dir(void)
+{
+    static char dir[64];
+    return dir;
+}
+
+static inline int lftf_test_group_setup(void **state)
+{
+    (void)state;
+    return lftf_test_tmpdir(lftf_test_group_dir(), 64) ? 0 : -1;
+}
+
+static inline int lftf_test_group_teardown(void **state)
+{
+    (void)state;
+    return lftf_test_rm_rf(lftf_test_group_dir());
 }
 
 #endif

@@ -5,10 +5,11 @@
 
 #include <stdlib.h>
 
-int lftf__json_load_buffer(const char *data, size_t len, const char *what, json_t **out)
+int lftf__json_load_buffer_flags(const char *data, size_t len, const char *what, size_t flags,
+                                 json_t **out)
 {
     json_error_t err;
-    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    json_t *j = json_loadb(data, len, flags, &err);
     if (!j)
         return lftf__err(LFTF_E_FORMAT, "%s:%d:%d: malformed JSON: %s", what, err.line,
                          err.column, err.text);
@@ -16,13 +17,23 @@ int lftf__json_load_buffer(const char *data, size_t len, const char *what, json_
     return LFTF_OK;
 }
 
-int lftf__json_load_file(const char *path, json_t **out)
+int lftf__json_load_buffer(const char *data, size_t len, const char *what, json_t **out)
+{
+    return lftf__json_load_buffer_flags(data, len, what, LFTF_JSON_DEFAULT_FLAGS, out);
+}
+
+int lftf__json_load_file_flags(const char *path, size_t flags, json_t **out)
 {
     char *data;
     size_t len;
     int rc;
     LFTF_TRY(lftf__read_file(path, &data, &len));
-    rc = lftf__json_load_buffer(data, len, path, out);
+    rc = lftf__json_load_buffer_flags(data, len, path, flags, out);
     free(data);
     return rc;
+}
+
+int lftf__json_load_file(const char *path, json_t **out)
+{
+    return lftf__json_load_file_flags(path, LFTF_JSON_DEFAULT_FLAGS, out);
 }

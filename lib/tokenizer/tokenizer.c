@@ -316,20 +316,6 @@ static int load_parts(lftf_tokenizer *tok, json_t *root, json_t *config, const c
     return rc;
 }
 
-/* tokenizer_config.json often holds integers beyond 64 bits
- * ("model_max_length": 1000000000000000019884624838656), which jansson
- * refuses unless told to read integers as doubles.  We only read booleans
- * and strings from it, so that reading is harmless here. */
-static int load_config(const char *data, size_t len, const char *name, json_t **out)
-{
-    json_error_t err;
-    *out = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &err);
-    if (!*out)
-        return lftf__err(LFTF_E_FORMAT, "%s:%d:%d: malformed JSON: %s", name, err.line,
-                         err.column, err.text);
-    return LFTF_OK;
-}
-
 int lftf__tokenizer_load_json(lftf_tokenizer **out, const char *json, size_t json_len,
                               const char *name, const char *config_json, size_t config_len,
                               const char *config_name, const lftf_tokenizer_params *params)
@@ -355,7 +341,13 @@ int lftf__tokenizer_load_json(lftf_tokenizer **out, const char *json, size_t jso
         return lftf__err(LFTF_E_FORMAT, "%s: expected a JSON object", name);
     }
     if (config_json) {
-        rc = load_config(config_json, config_len, config_name, &config);
+        /* tokenizer_config.json often holds integers beyond 64 bits
+         * ("model_max_length": 1000000000000000019884624838656), which jansson
+         * refuses unless told to read integers as doubles.  We only read
+         * booleans and strings from it, so that reading is harmless here. */
+        rc = lftf__json_load_buffer_flags(config_json, config_len, config_name,
+                                          JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
+                                          &config);
         if (rc == LFTF_OK && !json_is_object(config))
             rc = lftf__err(LFTF_E_FORMAT, "%s: expected a JSON object", config_name);
         if (rc != LFTF_OK) {

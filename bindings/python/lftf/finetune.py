@@ -288,7 +288,7 @@ class Trainer:
 def finetune(model, train=None, dev=None, blocks="auto", topk=1, modules=("attn", "mlp"),
              objective="he+she", lr=None, epochs=None, batch_size=None, seed=0, progress=True,
              preset="auto", hint_dev="default", targets=DEFAULT_TARGETS, ranking=None,
-             final_norm=False, **kwargs):
+             final_norm=False, lr_schedule=None, **kwargs):
     """Fine-tunes `model` in place and returns its training History.
 
     train / dev: Datasets, shipped names, JSONL paths or lists of records;
@@ -303,9 +303,12 @@ def finetune(model, train=None, dev=None, blocks="auto", topk=1, modules=("attn"
     full-parameter fine-tuning (FPFT).  modules: any of "attn", "mlp", "norm".
     objective: "he+she" (the paper's loss), "he" or "she".
     preset: "auto" (liblftf's "tiny" under 10M parameters, else "paper"),
-    "paper", "tiny" or None (liblftf's defaults); lr, epochs and batch_size
-    override it when given.  Other keywords: lr_schedule ("constant" or
-    "linear"), weight_decay, betas, eps, cache_prefix, eval_batch_size.
+    "paper", "tiny" or None (liblftf's defaults); lr, lr_schedule, epochs and
+    batch_size override it when given.  lr_schedule: "constant" (the same lr
+    at every step) or "linear" (step t of the fit's T steps at
+    lr * (1 - t/T)); None keeps the preset's ("paper": constant, "tiny":
+    linear).  Other keywords: weight_decay, betas, eps, cache_prefix,
+    eval_batch_size.
     progress: True (tqdm if installed, else a text line), False, or a
     callable fn(stage, done, total) returning True to abort.
     Ctrl-C aborts training and leaves the model as it was before the call."""
@@ -320,6 +323,7 @@ def finetune(model, train=None, dev=None, blocks="auto", topk=1, modules=("attn"
     if isinstance(blocks, str) and blocks.lower() == "auto" and ranking is None:
         ranking = locate(model, dataset=train_ds, final_norm=final_norm, progress=progress)
     with Trainer(model, blocks=blocks, topk=topk, modules=modules, objective=objective,
-                 preset=preset, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
-                 targets=targets, ranking=ranking, progress=progress, **kwargs) as trainer:
+                 preset=preset, lr=lr, lr_schedule=lr_schedule, epochs=epochs,
+                 batch_size=batch_size, seed=seed, targets=targets, ranking=ranking,
+                 progress=progress, **kwargs) as trainer:
         return trainer.fit(train_ds, dev_ds, hint_ds)

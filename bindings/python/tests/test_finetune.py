@@ -71,6 +71,57 @@ def test_finetune_updates_only_chosen_block(fresh, train_small, dev_small, tmp_p
                    for n in changed), changed
 
 
+def _delta_weights(delta_dir):
+    """The float32 tensors of a delta save, read from the safetensors bytes."""
+    out = {}
+    for fn in os.listdir(delta_dir):
+        if fn.endswith(".safetensors"):
+            with open(os.path.join(delta_dir, fn), "rb") as f:
+                (n,) = struct.unpack("<Q", f.read(8))
+                header = json.loads(f.read(n))
+                data = f.read()
+            for name, meta in header.items():
+                if name != "__metadata__":
+                    assert meta["dtype"] == "F32", (name, meta["dtype"])
+                    a, b = meta["data_offsets"]
+                    out[name] = np.frombuffer(data[a:b], dtype=np.float32).astype(np.float64)
+    return out
+
+
+@requires("lftf_model_save")
+def test_finetune_lr_schedule(stories_dir, train_small, tmp_path):
+    """lr_schedule="linear" runs step t of the fit's T steps at lr * (1 - t/T).
+    Reference (Adam's update is proportional to its lr): with the whole set
+    as one batch, the same seed and T = 2 steps, step 1 is the same for both
+    schedules and step 2 runs at lr/2 under "linear", so its weights lie
+    halfway between those after one step and after two constant steps."""
+    def trained(schedule, epochs):
+        m = lftf.Model(stories_dir)
+        hist = lftf.finetune(m, train=train_small, dev=False, blocks=[2], preset="paper",
+                             lr=1e-2, lr_schedule=schedule, epochs=epochs,
+                             batch_size=len(train_small), progress=False)
+        assert hist.to_dict()["settings"]["lr_schedule"] == schedule
+        out = tmp_path / ("%s-%d" % (schedule, epochs))
+        m.save(out, delta=True)
+        return _delta_weights(out), hist.loss
+
+    one, loss_one = trained("constant", 1)
+    const, loss_const = trained("constant", 2)
+    linear, loss_linear = trained("linear", 2)
+    assert sorted(one) == sorted(const) == sorted(linear) and one
+    # the loss before each step does not depend on that step's lr
+    assert loss_linear[0] == loss_const[0] == loss_one[0]
+    assert loss_linear[1] == loss_const[1]
+    for name in one:
+        step2 = const[name] - one[name]
+        assert np.abs(step2).max() > 1e-3, name  # step 2 moved the weights
+        np.testing.assert_allclose(linear[name], one[name] + step2 / 2, rtol=0, atol=1e-6,
+                                   err_msg=name)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        lftf.finetune(lftf.Model(stories_dir), train=train_small, dev=False, blocks=[2],
+                      lr_schedule="cosine", progress=False)
+
+
 def test_step_loss_is_the_papers_objective(fresh, train_small):
     batch = train_small.sample(8, seed=1)
     lp = fresh.target_probs(batch.prompts).logprobs
