@@ -24,8 +24,8 @@ const char *const model_opts_help =
 
 const char *const train_opts_help =
     "  --preset P          hyperparameters: paper (Adam, lr 1e-5 constant, 2 epochs,\n"
-    "                      batch 32), tiny (models < 10M parameters: lr 7e-3 decaying\n"
-    "                      linearly, 4 epochs, batch 16), auto (default: tiny under 10M\n"
+    "                      batch 32), tiny (models < 10M parameters: lr 3e-3 decaying\n"
+    "                      linearly, 5 epochs, batch 8), auto (default: tiny under 10M\n"
     "                      parameters, else paper)\n"
     "  --blocks B          auto (default: the top-k BMI blocks), last, random (a block\n"
     "                      neither top-k nor last, drawn with --seed), or indices i,j\n"
