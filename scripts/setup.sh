@@ -10,7 +10,6 @@ pkgs=(build-essential cmake pkg-config git
       libjansson-dev libpcre2-dev libutf8proc-dev
       libcmocka-dev
       clang libclang-rt-14-dev llvm
-      nodejs npm
       python3-torch python3-numpy python3-cffi python3-pytest python3-matplotlib
       python3-nbclient python3-nbformat python3-ipykernel python3-tqdm
       libxml2-utils)
@@ -18,6 +17,11 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm (the reference tokenizer): any installation will do; some
+# machines carry a Node.js build that bundles npm and conflicts with Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
