@@ -36,6 +36,32 @@ def from_cstr(ptr):
     return ffi.string(ptr).decode("utf-8", "replace")
 
 
+class Handle:
+    """Base of the classes that own a C handle (released by ffi.gc, or now by
+    close()); subclasses set `_ptr` and `_kind` (used in messages)."""
+
+    _ptr = None
+    _kind = "object"
+
+    def close(self):
+        """Frees the C object now (it is freed anyway when garbage-collected)."""
+        if self._ptr is not None:
+            ffi.release(self._ptr)
+            self._ptr = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _handle(self):
+        if self._ptr is None:
+            raise ValueError("the %s was closed" % self._kind)
+        return self._ptr
+
+
 class CStringArray:
     """A `const char *const *` built from a list of str; keeps every buffer alive."""
 

@@ -5,7 +5,7 @@ import os
 import tempfile
 
 from ._lib import ffi, lib
-from ._util import fspath_bytes, from_cstr, to_bytes
+from ._util import Handle, fspath_bytes, from_cstr, to_bytes
 from .errors import check
 
 BUILTIN = ("genbiaseval", "genhinteval")
@@ -21,7 +21,7 @@ def _sample_dict(s):
     return rec
 
 
-class Dataset:
+class Dataset(Handle):
     """A set of prompts with their metadata (one JSONL record each).
 
     Build one with lftf.load_dataset(), Dataset(path) for a JSONL file, or
@@ -29,6 +29,8 @@ class Dataset:
     Indexing gives dicts with the keys id, prompt, profession, template,
     scale, split, hint (None when absent), definitional, stereotypical
     (NaN when absent)."""
+
+    _kind = "dataset"
 
     def __init__(self, path, name=None):
         out = ffi.new("lftf_dataset **")
@@ -71,17 +73,6 @@ class Dataset:
             return cls(path, name=name)
         finally:
             os.unlink(path)
-
-    def close(self):
-        """Frees the dataset now (it is freed anyway when garbage-collected)."""
-        if self._ptr is not None:
-            ffi.release(self._ptr)
-            self._ptr = None
-
-    def _handle(self):
-        if self._ptr is None:
-            raise ValueError("the dataset was closed")
-        return self._ptr
 
     def __len__(self):
         return int(lib.lftf_dataset_size(self._handle()))

@@ -8,7 +8,7 @@ import numpy as np
 
 from ._lib import ffi, lib
 from ._progress import Progress
-from ._util import CStringArray, fspath_bytes, from_cstr, new_params, take_string, to_bytes
+from ._util import CStringArray, Handle, fspath_bytes, from_cstr, new_params, take_string, to_bytes
 from .dataset import as_dataset, load_dataset
 from .errors import EmptyError, check
 from .model import DEFAULT_TARGETS
@@ -16,7 +16,7 @@ from .model import DEFAULT_TARGETS
 SCALES = ("word", "phrase", "sentence")
 
 
-class Report:
+class Report(Handle):
     """An evaluation report (from lftf.evaluate).
 
     .afgb     dict: AFGB-Score by scale ("word", "phrase", "sentence") and
@@ -28,19 +28,11 @@ class Report:
               probs (float64 [n_targets])
     """
 
+    _kind = "report"
+
     def __init__(self, ptr):
         self._ptr = ffi.gc(ptr, lib.lftf_report_free)
         self._samples = None
-
-    def close(self):
-        if self._ptr is not None:
-            ffi.release(self._ptr)
-            self._ptr = None
-
-    def _handle(self):
-        if self._ptr is None:
-            raise ValueError("the report was closed")
-        return self._ptr
 
     @property
     def afgb(self):

@@ -7,7 +7,7 @@ import numpy as np
 
 from ._lib import ffi, lib
 from ._progress import Progress
-from ._util import CStringArray, new_params, take_string, to_bytes
+from ._util import CStringArray, Handle, new_params, take_string, to_bytes
 from .dataset import as_dataset, load_dataset
 from .errors import check
 from .locate import LocateResult, locate
@@ -120,10 +120,12 @@ class History:
             self.blocks, len(loss), "%.6g" % loss[-1] if len(loss) else "-")
 
 
-class Trainer:
+class Trainer(Handle):
     """A trainer over `model` (lftf_trainer).  lftf.finetune() is the short
     way; use a Trainer to drive steps yourself (step()) or read the blocks
     chosen before fitting.  Keyword arguments as for lftf.finetune."""
+
+    _kind = "trainer"
 
     def __init__(self, model, blocks="auto", topk=1, modules=("attn", "mlp"),
                  objective="he+she", preset="auto", lr=None, epochs=None, batch_size=None,
@@ -204,18 +206,6 @@ class Trainer:
             lib.lftf_trainer_free(ptr)
 
         self._ptr = ffi.gc(out[0], free)
-
-    def close(self):
-        if self._ptr is not None:
-            ffi.release(self._ptr)
-            self._ptr = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def _handle(self):
         if self._ptr is None:

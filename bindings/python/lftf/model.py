@@ -8,7 +8,7 @@ import numpy as np
 
 from ._lib import ffi, lib
 from ._progress import Progress
-from ._util import CStringArray, fspath_bytes, from_cstr, new_params, take_string, to_bytes
+from ._util import CStringArray, Handle, fspath_bytes, from_cstr, new_params, take_string, to_bytes
 from .errors import check
 from .tokenizer import Tokenizer, _add_bos_value
 
@@ -37,12 +37,14 @@ def dtype_name(value):
     return from_cstr(name) if name != ffi.NULL else _DTYPE_NAMES.get(int(value), str(value))
 
 
-class Model:
+class Model(Handle):
     """Model(path, device="cpu", dtype=None): loads a Hugging Face model
     directory (config.json, safetensors weights, tokenizer).
 
     device: "cpu", "cuda" or "cuda:N".  dtype: None (float32 on CPU, bfloat16
     on CUDA) or "float32"/"float16"/"bfloat16".  progress: see lftf.finetune."""
+
+    _kind = "model"
 
     def __init__(self, path, device="cpu", dtype=None, add_bos=None, progress=False):
         params = new_params("lftf_model_params", lib.lftf_model_params_init)
@@ -57,23 +59,6 @@ class Model:
         self._ptr = ffi.gc(out[0], lib.lftf_model_free)
         self._info = None
 
-    def close(self):
-        """Frees the model now (it is freed anyway when garbage-collected)."""
-        if self._ptr is not None:
-            ffi.release(self._ptr)
-            self._ptr = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def _handle(self):
-        if self._ptr is None:
-            raise ValueError("the model was closed")
-        return self._ptr
 
     # ---- description ----
     @property
