@@ -4,7 +4,7 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "lftf.h"
-#include "safetensors.h"
+#include "formats/safetensors.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* libFuzzer target: arbitrary bytes as a config.json.  Parsing must fail
  * cleanly or give sizes the model can trust. */
 #include "lftf.h"
-#include "config.h"
+#include "formats/config.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* libFuzzer target: arbitrary bytes as a JSONL dataset file, then every
  * getter and a selection on whatever parsed. */
-#include "dataset.h"
+#include "data/dataset.h"
 
 #include <stdint.h>
 #include <stdio.h>

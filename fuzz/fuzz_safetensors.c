@@ -2,7 +2,7 @@
  * must fail cleanly or produce tensors whose byte ranges lie inside the
  * buffer, tile the data block and match shape x dtype. */
 #include "lftf.h"
-#include "safetensors.h"
+#include "formats/safetensors.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp in test_util.h */
 #include "lftf.h"
-#include "config.h"
+#include "formats/config.h"
 
 #include <math.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 #include "lftf.h"
 #include "test_util.h"
 
-#include "dataset.h"
+#include "data/dataset.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
 #include "lftf.h"
 #include "lftf_test_util.h"
 
-#include "report.h"
+#include "eval/report.h"
 
 #include <jansson.h>
 #include <math.h>

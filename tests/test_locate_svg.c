@@ -1,10 +1,10 @@
-/* The hand-written SVG charts (lib/svg.c).  References: hand-computed axis
+/* The hand-written SVG charts (lib/eval/svg.c).  References: hand-computed axis
  * ticks and bar geometry, and xmllint (libxml2, an independent XML parser)
  * for well-formedness; python3's xml.etree when xmllint is absent. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 
 #include "lftf.h"
-#include "svg.h"
+#include "eval/svg.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  * the prompt and the lengths).
  */
 #define _POSIX_C_SOURCE 200809L
-#include "model_internal.h"
+#include "model/model_internal.h"
 
 #include "test_model_util.h"
 

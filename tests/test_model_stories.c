@@ -7,7 +7,7 @@
  * laughed because" (P(he) ≈ 0.37, P(she) ≈ 0.06).
  */
 #define _POSIX_C_SOURCE 200809L
-#include "model_internal.h"
+#include "model/model_internal.h"
 
 #include "lftf_test_util.h"
 

@@ -13,7 +13,7 @@
 #include "lftf.h"
 #include "common/error.h"
 #include "common/fsutil.h"
-#include "safetensors.h"
+#include "formats/safetensors.h"
 
 #include <dirent.h>
 #include <inttypes.h>

@@ -9,7 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "lftf_test_util.h"
-#include "model_internal.h"
+#include "model/model_internal.h"
 
 #include <dirent.h>
 #include <sys/stat.h>

@@ -14,7 +14,7 @@
  *
  * Broadcasting follows torch.  Ops record autograd history when grad mode is
  * on (it is on by default; see lt_grad_set_enabled) and an input requires
- * grad.  The model logic composes these ops in C (lib/model.c): the shim has
+ * grad.  The model logic composes these ops in C (lib/model/model.c): the shim has
  * no knowledge of transformers. */
 #ifndef LFTF_TORCH_SHIM_H
 #define LFTF_TORCH_SHIM_H

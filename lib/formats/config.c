@@ -1,6 +1,6 @@
 /* config.json of LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM,
  * with the defaults transformers applies when a field is absent. */
-#include "config.h"
+#include "formats/config.h"
 
 #include "common/error.h"
 #include "common/fsutil.h"

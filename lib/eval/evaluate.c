@@ -1,7 +1,7 @@
 /* lftf_evaluate: the target probabilities of every prompt of GenBiasEval-
  * and GenHintEval-style datasets, gathered into a report that computes
  * AFGB-Score and UB-Score from them. */
-#include "report.h"
+#include "eval/report.h"
 
 #include "common/error.h"
 

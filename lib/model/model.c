@@ -14,7 +14,7 @@
  * RMSNorm is computed in float32 and cast back before the weight multiplies,
  * as in LlamaRMSNorm. */
 #define _POSIX_C_SOURCE 200809L /* strdup */
-#include "model_internal.h"
+#include "model/model_internal.h"
 
 #include "common/error.h"
 #include "common/fsutil.h"

@@ -2,7 +2,7 @@
  * user's JSONL file with the same fields.  One JSON object per line, parsed
  * with jansson; every error names the file and the line. */
 #define _POSIX_C_SOURCE 200809L
-#include "dataset.h"
+#include "data/dataset.h"
 
 #include "common/error.h"
 #include "common/fsutil.h"

@@ -4,7 +4,7 @@
  * a fixed P(he) + P(she) the sum of logs peaks where both are equal), which
  * is what removes the bias; the ablations keep one term only.  A target that
  * is several tokens in context gets the chain rule (the target plan of
- * lib/probs.c runs prompt + its first tokens as one sequence).
+ * lib/model/probs.c runs prompt + its first tokens as one sequence).
  *
  * Efficiency: blocks before the first trainable block k are frozen and see
  * fixed inputs, so the residual stream entering block k is computed once
@@ -16,7 +16,7 @@
 
 #include "common/error.h"
 #include "common/fsutil.h"
-#include "model_internal.h"
+#include "model/model_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -620,7 +620,7 @@ static int cache_get(lftf_trainer *tr, const lftf_dataset *ds, int keep, prefix_
  * every position but queries, attention output and MLP only at the read
  * positions: on GenBiasEval's ~13-token prompts that is ~4x less work for
  * that block in every step and evaluation (lftf__model_block_forward_at,
- * lib/model.c; test_trainer checks the result against the full forward). */
+ * lib/model/model.c; test_trainer checks the result against the full forward). */
 
 /* The read positions of a batch: rows of H viewed as [B*T, D]. */
 static int read_positions(const lftf_target_plan *plan, const size_t *idx, size_t n,

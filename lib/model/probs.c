@@ -6,7 +6,7 @@
  * chain-rule probability from one forward pass over prompt + target (minus
  * its last token).  Prompts are batched (right padding under the causal
  * mask) and the LM head runs only at the positions whose output is used. */
-#include "model_internal.h"
+#include "model/model_internal.h"
 
 #include "common/error.h"
 

@@ -2,11 +2,11 @@
  * computed from them (lftf_metric_afgb / lftf_metric_ub), a per-profession
  * aggregate, and the JSON of `lftf eval --out`. */
 #define _POSIX_C_SOURCE 200809L
-#include "report.h"
+#include "eval/report.h"
 
 #include "common/error.h"
 #include "common/fsutil.h"
-#include "dataset.h"
+#include "data/dataset.h"
 
 #include <math.h>
 #include <stdlib.h>

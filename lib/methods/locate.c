@@ -7,7 +7,7 @@
  * fine-tuning pays off most. */
 #include "common/error.h"
 #include "common/fsutil.h"
-#include "model_internal.h"
+#include "model/model_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

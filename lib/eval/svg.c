@@ -1,7 +1,7 @@
 /* SVG charts of a LFTF run: BMI per block and the most biased professions
  * before/after.  Written by hand so that reports need no plotting library;
  * the charts only use public getters of the locate result and reports. */
-#include "svg.h"
+#include "eval/svg.h"
 
 #include "common/error.h"
 #include "common/fsutil.h"

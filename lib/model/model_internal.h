@@ -1,6 +1,6 @@
 /* The model inside liblftf: struct lftf_model and the pieces of the forward
  * pass, so that probs.c, locate.c and trainer.c compose the transformer
- * themselves from the same building blocks (lib/model.c).
+ * themselves from the same building blocks (lib/model/model.c).
  *
  * Shapes: B prompts (rows) right-padded to T tokens, D = hidden_size,
  * V = vocab_size.  Real tokens of row b are positions 0..len[b]-1; under the
@@ -15,8 +15,8 @@
 
 #include "lftf.h"
 
-#include "config.h"
-#include "safetensors.h"
+#include "formats/config.h"
+#include "formats/safetensors.h"
 #include "torch/shim.h"
 
 #include <stddef.h>
@@ -169,7 +169,7 @@ int lftf__model_logprobs_at(const lftf_model *m, const lt_tensor *H_L, const lt_
 int lftf__model_forward(const lftf_model *m, const lftf_batch *b, int first_block,
                         const lt_tensor *H_start, lt_tensor **hidden, lt_tensor **last_logprobs);
 
-/* ---- target words in context (lib/probs.c) ---------------------------------- */
+/* ---- target words in context (lib/model/probs.c) ---------------------------------- */
 
 /* Prompts x targets, encoded in context: target j's tokens after prompt p are
  * those that encoding prompt+target adds after the prompt's tokens.  The plan

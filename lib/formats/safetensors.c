@@ -3,7 +3,7 @@
  * writes, and saving a model directory that differs from its source only in
  * the replaced tensors' bytes. */
 #define _GNU_SOURCE
-#include "safetensors.h"
+#include "formats/safetensors.h"
 
 #include "common/error.h"
 #include "common/fsutil.h"

@@ -5,8 +5,8 @@
  * atomically. */
 #include "common/error.h"
 #include "common/fsutil.h"
-#include "model_internal.h"
-#include "safetensors.h"
+#include "model/model_internal.h"
+#include "formats/safetensors.h"
 
 #include <stdlib.h>
 #include <string.h>
