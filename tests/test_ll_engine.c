@@ -380,6 +380,35 @@ static void test_loglikelihood_vs_forward(void **state)
     lftf_model_free(m);
 }
 
+/* A model family the cache does not implement (simulated by an
+ * architecture value no loader sets): multi-token continuations run whole
+ * sequences through the plain forward, same numbers; generation refuses. */
+static void test_loglikelihood_without_cache(void **state)
+{
+    (void)state;
+    lftf_model *m = load_stories();
+    const char *ctx[] = {"Once upon a time", "Once upon a time", "The cat sat", "Lily saw"};
+    const char *cont[] = {" there was a girl", " ,", " on the mat", " a"};
+    lftf_ll_result with[4], without[4];
+    LFTF_ASSERT_OK(lftf_model_loglikelihood(m, ctx, cont, 4, NULL, with));
+    lftf_arch saved = m->cfg.arch;
+    m->cfg.arch = (lftf_arch)99;
+    assert_false(lftf__kv_supported(m));
+    LFTF_ASSERT_OK(lftf_model_loglikelihood(m, ctx, cont, 4, NULL, without));
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(with[i].n_tokens, without[i].n_tokens);
+        assert_int_equal(with[i].is_greedy, without[i].is_greedy);
+        assert_true(fabs(with[i].ll - without[i].ll) <= 1e-5 * (1 + fabs(with[i].ll)));
+    }
+    char *texts[1];
+    int32_t *ids[1];
+    size_t n_ids[1];
+    LFTF_ASSERT_ERR(lftf_model_generate(m, ctx, 1, NULL, texts, ids, n_ids), LFTF_E_UNSUPPORTED,
+                    "key/value cache does not implement");
+    m->cfg.arch = saved;
+    lftf_model_free(m);
+}
+
 static void test_loglikelihood_errors(void **state)
 {
     (void)state;
@@ -413,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_generate_stories),
         cmocka_unit_test(test_generate_random),
         cmocka_unit_test(test_loglikelihood_vs_forward),
+        cmocka_unit_test(test_loglikelihood_without_cache),
         cmocka_unit_test(test_loglikelihood_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
