@@ -282,6 +282,26 @@ static void test_generate_stories(void **state)
     lftf_free(texts[0]);
     lftf_free(ids[0]);
     lftf_free(full);
+    /* a prompt longer than the model's 512 positions: an error, or with
+     * left_truncate its last 512 - 8 tokens */
+    static const char sentence[] = "Lily saw a big dog in the park and smiled. ";
+    char *longp = malloc(64 * sizeof sentence + 1);
+    longp[0] = '\0';
+    for (int k = 0; k < 64; k++)
+        strcat(longp, sentence);
+    const char *lp1[1] = {longp};
+    gp.stop = NULL;
+    gp.n_stop = 0;
+    gp.max_new_tokens = 8;
+    LFTF_ASSERT_ERR(lftf_model_generate(m, lp1, 1, &gp, texts, ids, n_ids), LFTF_E_RANGE,
+                    "prompt 0 is");
+    gp.left_truncate = 1;
+    LFTF_ASSERT_OK(lftf_model_generate(m, lp1, 1, &gp, texts, ids, n_ids));
+    assert_true(n_ids[0] >= 1 && n_ids[0] <= 8);
+    lftf_free(texts[0]);
+    lftf_free(ids[0]);
+    free(longp);
+    gp.left_truncate = 0;
     /* max_new_tokens 0: nothing */
     gp.max_new_tokens = 0;
     LFTF_ASSERT_OK(lftf_model_generate(m, prompts, 1, &gp, texts, ids, n_ids));
