@@ -663,6 +663,51 @@ static void json_kv_int(lftf_buf *b, const char *k, long long v)
     lftf__buf_printf(b, ", \"%s\": %lld", k, v);
 }
 
+/* Layer i is a sliding layer (its window and local RoPE base apply). */
+static int layer_is_sliding(const lftf_config *c, int i)
+{
+    return i >= 0 && i < LFTF_CONFIG_MAX_LAYERS && c->layer_sliding[i];
+}
+
+/* What the model families add to Llama: activation, rotary part, q/k norms,
+ * Gemma's norms and soft-capping, the sliding window and each layer's kind. */
+static void info_json_family(lftf_buf *b, const lftf_config *c)
+{
+    lftf__buf_printf(b, ", \"hidden_act\": \"%s\"",
+                     c->act == LFTF_ACT_GELU_TANH ? "gelu_pytorch_tanh" : "silu");
+    json_kv_int(b, "rotary_dim", c->rotary_dim);
+    if (c->rope_local_theta > 0) {
+        lftf__buf_puts(b, ", \"rope_local_base_freq\": ");
+        lftf__buf_json_number(b, c->rope_local_theta);
+    }
+    lftf__buf_printf(b, ", \"qk_norm\": %s, \"sandwich_norms\": %s, \"fused_qkv\": %s",
+                     c->qk_norm ? "true" : "false", c->sandwich_norms ? "true" : "false",
+                     c->fused_qkv ? "true" : "false");
+    lftf__buf_puts(b, ", \"attention_scale\": ");
+    lftf__buf_json_number(b, c->attn_scale);
+    lftf__buf_puts(b, ", \"attn_logit_softcapping\": ");
+    if (c->attn_softcap > 0)
+        lftf__buf_json_number(b, c->attn_softcap);
+    else
+        lftf__buf_puts(b, "null");
+    lftf__buf_puts(b, ", \"final_logit_softcapping\": ");
+    if (c->final_softcap > 0)
+        lftf__buf_json_number(b, c->final_softcap);
+    else
+        lftf__buf_puts(b, "null");
+    lftf__buf_puts(b, ", \"sliding_window\": ");
+    if (c->sliding_window > 0)
+        lftf__buf_printf(b, "%d", c->sliding_window);
+    else
+        lftf__buf_puts(b, "null");
+    lftf__buf_puts(b, ", \"layer_types\": [");
+    for (int i = 0; i < c->num_hidden_layers; i++)
+        lftf__buf_printf(b, "%s\"%s\"", i ? ", " : "",
+                         layer_is_sliding(c, i) && (c->sliding_window > 0 || c->rope_local_theta > 0)
+                             ? "sliding_attention" : "full_attention");
+    lftf__buf_puts(b, "]");
+}
+
 int lftf_model_info_json(const lftf_model *m, char **json)
 {
     lftf_buf b = {0};
@@ -707,9 +752,15 @@ int lftf_model_info_json(const lftf_model *m, char **json)
         lftf__buf_json_number(&b, c->rope_high_freq_factor);
         lftf__buf_printf(&b, ", \"original_max_position_embeddings\": %d}",
                          c->rope_original_max_position);
+    } else if (c->rope_type == LFTF_ROPE_LONGROPE) {
+        lftf__buf_printf(&b, "{\"rope_type\": \"longrope\", \"original_max_position_embeddings\": %d, "
+                         "\"attention_factor\": ", c->rope_original_max_position);
+        lftf__buf_json_number(&b, c->rope_attention_factor);
+        lftf__buf_puts(&b, "}");
     } else {
         lftf__buf_puts(&b, "null");
     }
+    info_json_family(&b, c);
     lftf__buf_printf(&b, ", \"tie_word_embeddings\": %s, \"qkv_bias\": %s, \"o_bias\": %s, \"mlp_bias\": %s",
                      c->tie_word_embeddings ? "true" : "false", c->qkv_bias ? "true" : "false",
                      c->o_bias ? "true" : "false", c->mlp_bias ? "true" : "false");
@@ -831,11 +882,6 @@ static int batch_rope(const lftf_model *m, lftf_batch *b)
     lt_free(sl);
     free(use_long);
     return rc;
-}
-
-static int layer_is_sliding(const lftf_config *c, int i)
-{
-    return i >= 0 && i < LFTF_CONFIG_MAX_LAYERS && c->layer_sliding[i];
 }
 
 const lt_tensor *lftf__batch_layer_mask(const lftf_model *m, const lftf_batch *b, int i)
