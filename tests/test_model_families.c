@@ -184,6 +184,69 @@ static void test_block_forward_at(void **state)
     }
 }
 
+/* BMI of every block over 60 GenBiasEval prompts, vs
+ * tests/reference/bmi_families_ref.py on the same token ids (what the
+ * locating step ranks blocks by: the hidden states of every block). */
+static void test_bmi(void **state)
+{
+    (void)state;
+    lftf_dataset *train = load_bias("train"), *sub = NULL;
+    LFTF_ASSERT_OK(lftf_dataset_sample(&sub, train, 60, 3));
+    for (size_t c = 0; c < N_CASES; c++) {
+        char mdir[1024], dir[64], ids_path[128], out_path[128], args[2048];
+        lftf_model *m = load(family_cases[c]);
+        const lftf_tokenizer *tok = lftf_model_tokenizer(m);
+        json_t *root = json_object(), *all = json_array();
+        int final_norm = c % 2; /* both ways, over the cases */
+        MODEL_FIXTURE(mdir, family_cases[c]);
+        for (size_t i = 0; i < lftf_dataset_size(sub); i++) {
+            lftf_sample smp;
+            int32_t *ids = NULL;
+            size_t len = 0;
+            LFTF_ASSERT_OK(lftf_dataset_get(sub, i, &smp));
+            LFTF_ASSERT_OK(lftf_tokenizer_encode(tok, smp.prompt, (size_t)-1, 1, &ids, &len));
+            json_array_append_new(all, ids_json(ids, len));
+            lftf_free(ids);
+        }
+        json_object_set_new(root, "ids", all);
+        assert_non_null(lftf_test_tmpdir(dir, sizeof dir));
+        snprintf(ids_path, sizeof ids_path, "%s/ids.json", dir);
+        snprintf(out_path, sizeof out_path, "%s/ref.json", dir);
+        assert_int_equal(json_dump_file(root, ids_path, 0), 0);
+        json_decref(root);
+        snprintf(args, sizeof args, "'%s' '%s' %s > '%s'", mdir, ids_path,
+                 final_norm ? "--final-norm" : "", out_path);
+        run_reference("bmi_families_ref.py", args);
+        json_t *ref = load_json_file(out_path);
+
+        lftf_locate_params lp;
+        lftf_locate_result *r = NULL;
+        lftf_locate_params_init(&lp);
+        lp.final_norm = final_norm;
+        lp.batch_size = 7;
+        LFTF_ASSERT_OK(lftf_locate(m, sub, &lp, &r));
+        double worst = 0;
+        for (size_t i = 0; i < lftf_locate_n_blocks(r); i++) {
+            double want = json_number_value(json_array_get(json_object_get(ref, "bmi"), i));
+            double e = fabs(lftf_locate_bmi(r)[i] - want) / (1 + fabs(want));
+            worst = e > worst ? e : worst;
+            assert_int_equal(lftf_locate_ranking(r)[i],
+                             json_integer_value(json_array_get(json_object_get(ref, "ranking"), i)));
+        }
+        print_message("%-22s BMI max rel. error %.3g%s\n", family_cases[c], worst,
+                      final_norm ? " (final norm)" : "");
+        assert_true(worst <= 1e-5);
+        json_decref(ref);
+        lftf_locate_result_free(r);
+        unlink(ids_path);
+        unlink(out_path);
+        rmdir(dir);
+        lftf_model_free(m);
+    }
+    lftf_dataset_free(sub);
+    lftf_dataset_free(train);
+}
+
 static int has_param(lftf_param **ps, size_t n, const char *suffix)
 {
     for (size_t i = 0; i < n; i++)
@@ -294,6 +357,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_probabilities_and_hidden),
         cmocka_unit_test(test_block_forward_at),
+        cmocka_unit_test(test_bmi),
         cmocka_unit_test(test_trainable_sets),
         cmocka_unit_test(test_info),
     };
