@@ -32,41 +32,6 @@ static lftf_model *load(const char *name)
     return m;
 }
 
-typedef struct seqs {
-    json_t *ref;
-    size_t n;
-    int32_t **ids;
-    size_t *lens;
-} seqs;
-
-static void seqs_load(seqs *s, const char *name)
-{
-    char path[1024], rel[256];
-    snprintf(rel, sizeof rel, "%s/reference.json", name);
-    MODEL_FIXTURE(path, rel);
-    s->ref = load_json_file(path);
-    json_t *a = json_object_get(s->ref, "sequences");
-    s->n = json_array_size(a);
-    s->ids = calloc(s->n, sizeof *s->ids);
-    s->lens = calloc(s->n, sizeof *s->lens);
-    for (size_t r = 0; r < s->n; r++) {
-        json_t *row = json_array_get(a, r);
-        s->lens[r] = json_array_size(row);
-        s->ids[r] = calloc(s->lens[r], sizeof(int32_t));
-        for (size_t t = 0; t < s->lens[r]; t++)
-            s->ids[r][t] = (int32_t)json_integer_value(json_array_get(row, t));
-    }
-}
-
-static void seqs_free(seqs *s)
-{
-    for (size_t r = 0; r < s->n; r++)
-        free(s->ids[r]);
-    free(s->ids);
-    free(s->lens);
-    json_decref(s->ref);
-}
-
 static const char *const family_cases[] = {"gemma2_f32_softcap", "gemma3_f32_localrope",
                                            "phi3_f32_longrope", "qwen3_bf16_tied",
                                            "qwen3_f32_qknorm"};
@@ -78,21 +43,21 @@ static void test_probabilities_and_hidden(void **state)
 {
     (void)state;
     for (size_t c = 0; c < N_CASES; c++) {
-        seqs s;
+        ref_case s;
         lftf_batch *b = NULL;
         lt_tensor *lp = NULL;
-        seqs_load(&s, family_cases[c]);
+        ref_load(&s, family_cases[c]);
         lftf_model *m = load(family_cases[c]);
         int L = m->cfg.num_hidden_layers, V = m->cfg.vocab_size, D = m->cfg.hidden_size;
         lt_tensor **H = calloc((size_t)L + 1, sizeof *H);
         int prev = lt_grad_set_enabled(0);
-        LFTF_ASSERT_OK(lftf__batch_create(m, (const int32_t *const *)s.ids, s.lens, s.n, &b));
+        LFTF_ASSERT_OK(lftf__batch_create(m, (const int32_t *const *)s.ids, s.lens, s.n_seq, &b));
         LFTF_ASSERT_OK(lftf__model_forward(m, b, 0, NULL, H, &lp));
         lt_grad_set_enabled(prev);
-        float *host = malloc(sizeof(float) * s.n * (size_t)V);
-        LFTF_ASSERT_OK(lt_to_host_f32(lp, host, s.n * (size_t)V));
+        float *host = malloc(sizeof(float) * s.n_seq * (size_t)V);
+        LFTF_ASSERT_OK(lt_to_host_f32(lp, host, s.n_seq * (size_t)V));
         double worst_p = 0, worst_h = 0;
-        for (size_t r = 0; r < s.n; r++) {
+        for (size_t r = 0; r < s.n_seq; r++) {
             json_t *ref = json_array_get(json_object_get(s.ref, "logprobs"), r);
             int best = 0;
             for (int v = 0; v < V; v++) {
@@ -134,7 +99,7 @@ static void test_probabilities_and_hidden(void **state)
         lt_free(lp);
         lftf__batch_free(b);
         lftf_model_free(m);
-        seqs_free(&s);
+        ref_free(&s);
     }
 }
 
@@ -145,25 +110,25 @@ static void test_block_forward_at(void **state)
 {
     (void)state;
     for (size_t c = 0; c < N_CASES; c++) {
-        seqs s;
+        ref_case s;
         lftf_batch *b = NULL;
-        seqs_load(&s, family_cases[c]);
+        ref_load(&s, family_cases[c]);
         lftf_model *m = load(family_cases[c]);
         int L = m->cfg.num_hidden_layers, D = m->cfg.hidden_size;
         lt_tensor **H = calloc((size_t)L + 1, sizeof *H), *rows = NULL, *full = NULL, *idx = NULL;
         int prev = lt_grad_set_enabled(0);
-        LFTF_ASSERT_OK(lftf__batch_create(m, (const int32_t *const *)s.ids, s.lens, s.n, &b));
+        LFTF_ASSERT_OK(lftf__batch_create(m, (const int32_t *const *)s.ids, s.lens, s.n_seq, &b));
         LFTF_ASSERT_OK(lftf__model_forward(m, b, 0, NULL, H, NULL));
-        int64_t *pos = malloc(s.n * sizeof *pos);
-        for (size_t r = 0; r < s.n; r++)
+        int64_t *pos = malloc(s.n_seq * sizeof *pos);
+        for (size_t r = 0; r < s.n_seq; r++)
             pos[r] = (int64_t)r * b->T + (int64_t)s.lens[r] - 1;
         for (int i = 0; i < L; i++) {
-            LFTF_ASSERT_OK(lftf__model_block_forward_at(m, i, H[i], b, pos, s.n, &rows));
+            LFTF_ASSERT_OK(lftf__model_block_forward_at(m, i, H[i], b, pos, s.n_seq, &rows));
             LFTF_ASSERT_OK(lftf__model_select_rows(H[i + 1], b->last_index, &full));
-            float *a = malloc(sizeof(float) * s.n * (size_t)D), *f = malloc(sizeof(float) * s.n * (size_t)D);
-            LFTF_ASSERT_OK(lt_to_host_f32(rows, a, s.n * (size_t)D));
-            LFTF_ASSERT_OK(lt_to_host_f32(full, f, s.n * (size_t)D));
-            for (size_t k = 0; k < s.n * (size_t)D; k++)
+            float *a = malloc(sizeof(float) * s.n_seq * (size_t)D), *f = malloc(sizeof(float) * s.n_seq * (size_t)D);
+            LFTF_ASSERT_OK(lt_to_host_f32(rows, a, s.n_seq * (size_t)D));
+            LFTF_ASSERT_OK(lt_to_host_f32(full, f, s.n_seq * (size_t)D));
+            for (size_t k = 0; k < s.n_seq * (size_t)D; k++)
                 if (!(fabsf(a[k] - f[k]) <= 1e-5f * (1 + fabsf(f[k]))))
                     fail_msg("%s block %d: value %zu at the row's last position: %g vs %g",
                              family_cases[c], i, k, a[k], f[k]);
@@ -180,7 +145,7 @@ static void test_block_forward_at(void **state)
         free(H);
         lftf__batch_free(b);
         lftf_model_free(m);
-        seqs_free(&s);
+        ref_free(&s);
     }
 }
 
@@ -196,24 +161,12 @@ static void test_bmi(void **state)
         char mdir[1024], dir[64], ids_path[128], out_path[128], args[2048];
         lftf_model *m = load(family_cases[c]);
         const lftf_tokenizer *tok = lftf_model_tokenizer(m);
-        json_t *root = json_object(), *all = json_array();
         int final_norm = c % 2; /* both ways, over the cases */
         MODEL_FIXTURE(mdir, family_cases[c]);
-        for (size_t i = 0; i < lftf_dataset_size(sub); i++) {
-            lftf_sample smp;
-            int32_t *ids = NULL;
-            size_t len = 0;
-            LFTF_ASSERT_OK(lftf_dataset_get(sub, i, &smp));
-            LFTF_ASSERT_OK(lftf_tokenizer_encode(tok, smp.prompt, (size_t)-1, 1, &ids, &len));
-            json_array_append_new(all, ids_json(ids, len));
-            lftf_free(ids);
-        }
-        json_object_set_new(root, "ids", all);
         assert_non_null(lftf_test_tmpdir(dir, sizeof dir));
         snprintf(ids_path, sizeof ids_path, "%s/ids.json", dir);
         snprintf(out_path, sizeof out_path, "%s/ref.json", dir);
-        assert_int_equal(json_dump_file(root, ids_path, 0), 0);
-        json_decref(root);
+        write_prompt_ids(tok, sub, ids_path);
         snprintf(args, sizeof args, "'%s' '%s' %s > '%s'", mdir, ids_path,
                  final_norm ? "--final-norm" : "", out_path);
         run_reference("bmi_families_ref.py", args);

@@ -253,8 +253,11 @@ static int parse_longrope(const ctx *c, const json_t *rs, const json_t *root, fa
     /* Phi-3's config always has original_max_position_embeddings (4096 by
      * default) and then the factor is the ratio of the two lengths */
     if (fam == FAMILY_PHI3 || json_object_get(root, "original_max_position_embeddings")) {
-        LFTF_TRY(get_int(&root_ctx, root, "original_max_position_embeddings", 0, 4096, 1,
-                         &cfg->rope_original_max_position));
+        /* (transformers 5 may keep it in the rope parameters only) */
+        int in_rs = 0;
+        LFTF_TRY(get_int(c, rs, "original_max_position_embeddings", 0, 0, 1, &in_rs));
+        LFTF_TRY(get_int(&root_ctx, root, "original_max_position_embeddings", 0,
+                         in_rs ? in_rs : 4096, 1, &cfg->rope_original_max_position));
         factor = (double)cfg->max_position_embeddings / cfg->rope_original_max_position;
     } else {
         LFTF_TRY(get_int(c, rs, "original_max_position_embeddings", 0,

@@ -1,18 +1,25 @@
-/* Hugging Face Llama / Qwen2 models: loading (config, memory-mapped
- * safetensors, tokenizer) and the transformer forward composed in C from the
- * libtorch shim's elementary ops, following transformers' modeling_llama.py
- * and modeling_qwen2.py (eager attention):
+/* Hugging Face causal LMs: loading (config, memory-mapped safetensors,
+ * tokenizer) and the transformer forward composed in C from the libtorch
+ * shim's elementary ops, following transformers' modeling_llama.py,
+ * modeling_qwen2.py, modeling_qwen3.py, modeling_gemma2.py,
+ * modeling_gemma3.py and modeling_phi3.py (eager attention):
  *
- *   h = embed[ids]
- *   per block:  x = rmsnorm(h) ; q,k,v = linear(x) ; rotate_half RoPE on q,k ;
- *               repeat k,v per query group ; softmax(q k^T / sqrt(hd) + causal
- *               mask, with Mistral's sliding window) in float32 ;
- *               h += o_proj(attn v) ;
- *               x = rmsnorm(h) ; h += down(silu(gate(x)) * up(x))
- *   logits = lm_head(rmsnorm(h)) at the positions whose output is used.
+ *   h = embed[ids] (* sqrt(hidden) on Gemma)
+ *   per block:  x = rmsnorm(h) ; q,k,v = linear(x) (rows of Phi-3's fused
+ *               qkv_proj) ; per-head q/k norms (Qwen3, Gemma 3) ; rotate_half
+ *               RoPE on q,k (the first rotary_dim of each head; Gemma 3's
+ *               sliding layers with their local base) ; repeat k,v per query
+ *               group ; softmax(soft-capped (q k^T * scale) + causal mask,
+ *               with the sliding window on sliding layers) in float32 ;
+ *               a = o_proj(attn v) (Gemma: normed again) ; h += a ;
+ *               x = rmsnorm(h) ; f = down(act(gate(x)) * up(x)) (Gemma:
+ *               normed again) ; h += f
+ *   logits = lm_head(rmsnorm(h)) (soft-capped on Gemma 2) at the positions
+ *   whose output is used.
  *
+ * Per-family behaviour is data (flags of lftf_config), not separate code.
  * RMSNorm is computed in float32 and cast back before the weight multiplies,
- * as in LlamaRMSNorm. */
+ * as in LlamaRMSNorm; Gemma's multiplies by (1 + w) in float32 first. */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "model/model_internal.h"
 
@@ -1161,11 +1168,13 @@ static int project(const lftf_model *m, int i, int w_kind, int b_kind, const lt_
     return rc;
 }
 
-/* Heads [.., hd] of queries or keys normalized per head (Qwen3, Gemma 3:
- * q_norm / k_norm before RoPE), or an alias when the family has none. */
-static int qk_norm(const lftf_model *m, int i, int kind, const lt_tensor *x, lt_tensor **out)
+/* Block i's norm `kind` applied to x when the family has it (`enabled`),
+ * else an alias of x: the per-head q/k norms before RoPE (qk_norm: Qwen3,
+ * Gemma 3) and Gemma's norms of the sub-layer outputs (sandwich_norms). */
+static int block_norm_if(const lftf_model *m, int i, int kind, int enabled, const lt_tensor *x,
+                         lt_tensor **out)
 {
-    if (!m->cfg.qk_norm)
+    if (!enabled)
         return lt_alias(x, out);
     return rmsnorm(m, x, bw(m, i, kind), out);
 }
@@ -1184,7 +1193,7 @@ static int queries(const lftf_model *m, int i, const lt_tensor *x, const lftf_ba
     if (!at) {
         OP(&s, q, project(m, i, LFTF_P_Q_W, LFTF_P_Q_B, x, &q));
         OP(&s, qh, split_heads(q, b->B, b->T, H, hd, &qh));
-        OP(&s, qn, qk_norm(m, i, LFTF_P_Q_NORM, qh, &qn));
+        OP(&s, qn, block_norm_if(m, i, LFTF_P_Q_NORM, m->cfg.qk_norm, qh, &qn));
         rc = apply_rope(qn, cosv, sinv, hd, out);
     } else {
         int64_t rd = lt_size(cosv, -1);
@@ -1192,7 +1201,7 @@ static int queries(const lftf_model *m, int i, const lt_tensor *x, const lftf_ba
         OP(&s, xq, lftf__model_select_rows(x, at->idx, &xq));
         OP(&s, q, project(m, i, LFTF_P_Q_W, LFTF_P_Q_B, xq, &q));
         OP(&s, qh, lt_reshape(q, shq, 4, &qh));
-        OP(&s, qn, qk_norm(m, i, LFTF_P_Q_NORM, qh, &qn));
+        OP(&s, qn, block_norm_if(m, i, LFTF_P_Q_NORM, m->cfg.qk_norm, qh, &qn));
         if (lt_ndim(cosv) == 4) {
             /* per-row tables [B, 1, T, rd]: the row of flat position b*T + t */
             OP(&s, flat_c, lt_reshape(cosv, shf, 2, &flat_c));
@@ -1245,7 +1254,7 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
     OP(&s, v, project(m, i, LFTF_P_V_W, LFTF_P_V_B, x, &v));
     OP(&s, kh, split_heads(k, b->B, b->T, KV, hd, &kh));
     OP(&s, vh, split_heads(v, b->B, b->T, KV, hd, &vh));
-    OP(&s, kn, qk_norm(m, i, LFTF_P_K_NORM, kh, &kn));
+    OP(&s, kn, block_norm_if(m, i, LFTF_P_K_NORM, m->cfg.qk_norm, kh, &kn));
     lftf__batch_layer_rope(m, b, i, &cosv, &sinv);
     OP(&s, kr, apply_rope(kn, cosv, sinv, hd, &kr));
     /* GQA: each KV head serves H/KV consecutive query heads (repeat_kv). */
@@ -1323,15 +1332,6 @@ int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **
     return rc;
 }
 
-/* Norm `kind` of block i applied to a sub-layer's output (Gemma's
- * sandwich_norms), or an alias elsewhere. */
-static int post_norm(const lftf_model *m, int i, int kind, const lt_tensor *x, lt_tensor **out)
-{
-    if (!m->cfg.sandwich_norms)
-        return lt_alias(x, out);
-    return rmsnorm(m, x, bw(m, i, kind), out);
-}
-
 /* Block i at every position ([B, T, D]) or at the positions `at` ([N, D]). */
 static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, const lftf_batch *b,
                          const block_positions *at, lt_tensor **H_out)
@@ -1344,7 +1344,7 @@ static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, cons
     int mlp_norm = m->cfg.sandwich_norms ? LFTF_P_PRE_FF_NORM : LFTF_P_POST_NORM;
     OP(&s, x, rmsnorm(m, H_in, bw(m, i, LFTF_P_INPUT_NORM), &x));
     OP(&s, att, attention(m, i, x, b, at, &att));
-    OP(&s, attn, post_norm(m, i, LFTF_P_POST_NORM, att, &attn));
+    OP(&s, attn, block_norm_if(m, i, LFTF_P_POST_NORM, m->cfg.sandwich_norms, att, &attn));
     if (at) {
         OP(&s, res, lftf__model_select_rows(H_in, at->idx, &res));
         residual = res;
@@ -1352,7 +1352,7 @@ static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, cons
     OP(&s, h1, lt_add(residual, attn, &h1));
     OP(&s, x2, rmsnorm(m, h1, bw(m, i, mlp_norm), &x2));
     OP(&s, f, mlp(m, i, x2, &f));
-    OP(&s, fn, post_norm(m, i, LFTF_P_POST_FF_NORM, f, &fn));
+    OP(&s, fn, block_norm_if(m, i, LFTF_P_POST_FF_NORM, m->cfg.sandwich_norms, f, &fn));
     rc = lt_add(h1, fn, H_out);
 done:
     scratch_free(&s);

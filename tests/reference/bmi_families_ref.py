@@ -4,7 +4,7 @@ independent check of test_model_families.c's locating test.
 
 Usage: bmi_families_ref.py MODEL_DIR IDS_JSON [--final-norm]
 
-Reads config.json and the safetensors file(s) by hand (struct + json), runs
+Reads config.json and the safetensors file(s) by hand (llama_lftf_ref's reader), runs
 families_ref.forward (float64, one prompt at a time) on each prompt of
 IDS_JSON ({"ids": [[...], ...]}) and prints JSON {"bmi": [...], "ranking":
 [...], "n_tokens": T} with BMI_i = (1/T) sum over prompts and positions of
@@ -12,43 +12,19 @@ IDS_JSON ({"ids": [[...], ...]}) and prints JSON {"bmi": [...], "ranking":
 """
 import json
 import os
-import struct
 import sys
 
 import torch
 
 import families_ref
+from llama_lftf_ref import read_model_weights  # safetensors read by hand
 
-ST_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    header.pop("__metadata__", None)
-    out = {}
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        raw = bytearray(blob[8 + n + b:8 + n + e])
-        dt = ST_DTYPES[info["dtype"]]
-        if dt == torch.bfloat16:
-            t = torch.frombuffer(raw, dtype=torch.int16).view(torch.bfloat16)
-        else:
-            t = torch.frombuffer(raw, dtype=dt)
-        out[name] = t.reshape(info["shape"]).double()
-    return out
 
 
 def load_dir(d):
     with open(os.path.join(d, "config.json")) as f:
         cfg = json.load(f)
-    w = {}
-    for fn in sorted(os.listdir(d)):
-        if fn.endswith(".safetensors"):
-            w.update(read_safetensors(os.path.join(d, fn)))
-    return cfg, w
+    return cfg, read_model_weights(d)
 
 
 def main(argv):
