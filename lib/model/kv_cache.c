@@ -45,12 +45,36 @@ static void kv_scratch_free(kv_scratch *s)
     s->n = 0;
 }
 
+/* The sliding window of every layer: 0 when no layer has one, -1 when only
+ * some layers do (not implemented here). */
+static int64_t kv_window(const lftf_model *m)
+{
+    const lftf_config *c = &m->cfg;
+    int n_sliding = 0;
+    if (c->sliding_window <= 0)
+        return 0;
+    for (int i = 0; i < c->num_hidden_layers; i++)
+        n_sliding += i < LFTF_CONFIG_MAX_LAYERS && c->layer_sliding[i];
+    return n_sliding == 0 ? 0 : n_sliding == c->num_hidden_layers ? c->sliding_window : -1;
+}
+
 int lftf__kv_supported(const lftf_model *m)
 {
-    /* the block math of cached_block: Llama (Mistral's sliding window
-     * included) and Qwen2; other families' extras (q/k norms, sandwich
-     * norms, soft-capping, partial or per-row rotary tables) are not here */
-    return m && (m->cfg.arch == LFTF_ARCH_LLAMA || m->cfg.arch == LFTF_ARCH_QWEN2);
+    /* the block math of cached_block: Llama (Mistral's sliding window on
+     * every layer included) and Qwen2; other families' extras (q/k norms,
+     * sandwich norms, soft-capping, embedding scale, fused projections,
+     * GELU, partial, local or per-row rotary tables, sliding windows on some
+     * layers only) are not here */
+    if (!m)
+        return 0;
+    const lftf_config *c = &m->cfg;
+    if ((c->arch != LFTF_ARCH_LLAMA && c->arch != LFTF_ARCH_QWEN2) || c->qk_norm ||
+        c->norm_plus_one || c->sandwich_norms || c->embed_scale != 0.0 || c->attn_softcap != 0.0 ||
+        c->fused_qkv || c->fused_gate_up || c->act != LFTF_ACT_SILU ||
+        c->rope_type == LFTF_ROPE_LONGROPE || c->rope_local_theta > 0 ||
+        (c->rotary_dim > 0 && c->rotary_dim != c->head_dim))
+        return 0;
+    return kv_window(m) >= 0;
 }
 
 int lftf__kv_cache_create(const lftf_model *m, size_t B, lftf_kv_cache **out)
@@ -197,7 +221,7 @@ static int kv_step_plan(const lftf_model *m, const lftf_kv_cache *c, const int32
         kv_step_free(st);
         return lftf__oom("kv step");
     }
-    int64_t W = m->cfg.sliding_window > 0 ? m->cfg.sliding_window : INT64_MAX;
+    int64_t W = kv_window(m) > 0 ? kv_window(m) : INT64_MAX;
     for (int64_t b = 0; b < B; b++) {
         int64_t n = (int64_t)lens[b];
         for (int64_t j = 0; j < T; j++) {
@@ -260,7 +284,8 @@ static int cached_block(const lftf_model *m, int i, const lt_tensor *H, const lf
         KV_OP(&s, kt, lt_transpose(kc, -2, -1, &kt));
         KV_OP(&s, sc, lt_matmul(qg, kt, &sc));
         KV_OP(&s, sc5, lt_reshape(sc, sh5, 5, &sc5));
-        KV_OP(&s, scs, lt_mul_scalar(sc5, 1.0 / sqrt((double)hd), &scs));
+        KV_OP(&s, scs, lt_mul_scalar(sc5, cfg->attn_scale > 0 ? cfg->attn_scale : 1.0 / sqrt((double)hd),
+                                     &scs));
         KV_OP(&s, scm, lt_add(scs, mask, &scm));
         KV_OP(&s, p, lt_softmax_f32(scm, -1, &p));
         KV_OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));

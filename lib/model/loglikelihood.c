@@ -394,9 +394,8 @@ done:
 
 /* Without the cache (model families kv_cache.c does not implement): the
  * requests reqs[0..nb-1] run as whole sequences context + continuation[:-1]
- * through the plain forward, as the harness runs every request; the
- * predictions of their continuation tokens after the first are scored (the
- * first came from the context's pass). */
+ * through the plain forward, as the harness runs every request, and every
+ * continuation token is scored from that pass. */
 static int score_without_cache(ll_engine *e, const size_t *reqs, size_t nb, const int64_t *prow,
                                const int32_t *ptok, const size_t *preq, size_t np)
 {
@@ -412,8 +411,8 @@ static int score_without_cache(ll_engine *e, const size_t *reqs, size_t nb, cons
     for (size_t r = 0; r < nb && rc == LFTF_OK; r++) {
         const tok_req *q = &e->reqs[reqs[r]];
         len[r] = q->n_ctx + q->n_cont - 1;
-        start[r] = q->n_ctx;
-        npos[r] = q->n_cont - 1;
+        start[r] = q->n_ctx - 1;
+        npos[r] = q->n_cont;
         if (!(seq[r] = malloc(len[r] * sizeof *seq[r])))
             rc = lftf__oom("sequences");
         else
@@ -458,6 +457,10 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
         rc = lftf__oom("batch");
         goto done;
     }
+    /* without the cache, a multi-token continuation is scored whole by its
+     * own sequence (score_without_cache): its rotary tables may depend on
+     * the whole length (longrope), as in the harness's single pass */
+    const int cached = lftf__kv_supported(m);
     size_t q = 0;
     for (size_t k = 0; k < ng; k++) {
         const tok_req *r0 = &e->reqs[order[g[k].first]];
@@ -465,20 +468,22 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
         lens[k] = r0->n_ctx;
         start[k] = r0->n_ctx - 1;
         ones[k] = 1;
-        for (size_t j = 0; j < g[k].count; j++, q++) {
+        for (size_t j = 0; j < g[k].count; j++) {
             size_t ri = order[g[k].first + j];
+            if (e->reqs[ri].n_cont > 1) {
+                n_multi++;
+                if (!cached)
+                    continue;
+            }
             row[q] = (int64_t)k;
             tok[q] = req_cont(&e->reqs[ri])[0];
-            req[q] = ri;
-            if (e->reqs[ri].n_cont > 1)
-                n_multi++;
+            req[q++] = ri;
         }
     }
-    if (n_multi == 0 || !lftf__kv_supported(m)) {
-        /* single-token continuations only: nothing to cache (or a model
-         * family the cache does not implement: see score_without_cache) */
-        if ((rc = last_logprobs_plain(m, ids, lens, ng, &lp)) ||
-            (rc = score_rows(e, lp, row, tok, req, n_req)))
+    if (n_multi == 0 || !cached) {
+        /* single-token continuations: nothing to cache */
+        if (q > 0 && ((rc = last_logprobs_plain(m, ids, lens, ng, &lp)) ||
+                      (rc = score_rows(e, lp, row, tok, req, q))))
             goto done;
     } else if ((rc = lftf__kv_cache_create(m, ng, &cache)) ||
                (rc = lftf__kv_forward(m, cache, ids, lens, &H)) ||
@@ -513,7 +518,7 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
         const int32_t **cids = calloc(nb, sizeof *cids);
         size_t *clen = calloc(nb, sizeof *clen), *zero = calloc(nb, sizeof *zero);
         for (size_t b = 0; b < nb; b++)
-            np += e->reqs[multi[s0 + b]].n_cont - 1;
+            np += e->reqs[multi[s0 + b]].n_cont - (cache ? 1 : 0);
         int64_t *prow = calloc(np, sizeof *prow);
         int32_t *ptok = calloc(np, sizeof *ptok);
         size_t *preq = calloc(np, sizeof *preq);
@@ -524,7 +529,7 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
             const tok_req *r = &e->reqs[multi[s0 + b]];
             cids[b] = req_cont(r);
             clen[b] = r->n_cont - 1; /* the last token is only predicted */
-            for (size_t j = 1; j < r->n_cont; j++, k++) {
+            for (size_t j = cache ? 1 : 0; j < r->n_cont; j++, k++) {
                 prow[k] = (int64_t)k;
                 ptok[k] = req_cont(r)[j];
                 preq[k] = multi[s0 + b];
