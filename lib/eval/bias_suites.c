@@ -107,28 +107,27 @@ static int advance(run_ctx *c, size_t items)
     return LFTF_OK;
 }
 
-/* Log-likelihoods of continuations after contexts (requests sharing a
- * context next to each other share its forward pass). */
+/* Log-likelihoods of continuations after contexts (the log-likelihood
+ * engine: harness semantics, requests sharing a context share its forward
+ * pass); `items` is what they count for in the progress. */
 static int score_ll(run_ctx *c, const char *const *ctxs, const char *const *conts, size_t n,
                     size_t items, double *ll)
 {
     inner_progress ip = {c, c->done, items, n ? n : 1};
-    lftf_probs_params pp;
-    lftf_probs_params_init(&pp);
-    pp.batch_size = c->p->batch_size;
-    pp.progress = forward_progress;
-    pp.progress_user = &ip;
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && j - i < c->p->batch_size && !strcmp(ctxs[j], ctxs[i]))
-            j++;
-        int rc = lftf_model_target_probs(c->m, &ctxs[i], 1, &conts[i], j - i, &pp, NULL, ll + i,
-                                         NULL);
-        if (rc != LFTF_OK)
-            return lftf__err_prefix(rc, "log-likelihood of request %zu", i);
-        ip.base = c->done + j * items / n;
-        i = j;
-    }
+    lftf_ll_params lp;
+    lftf_ll_result *res = calloc(n ? n : 1, sizeof *res);
+    int rc;
+    if (!res)
+        return lftf__oom("log-likelihood results");
+    lftf_ll_params_init(&lp);
+    lp.batch_size = c->p->batch_size;
+    lp.progress = forward_progress;
+    lp.progress_user = &ip;
+    rc = lftf_model_loglikelihood(c->m, ctxs, conts, n, &lp, res);
+    for (size_t i = 0; rc == LFTF_OK && i < n; i++)
+        ll[i] = res[i].ll;
+    free(res);
+    LFTF_TRY(rc);
     return advance(c, items);
 }
 
