@@ -645,8 +645,9 @@ int lftf__prof_parse(const char *data, size_t len, const char *name, lftf_prof_l
     name = name ? name : "<buffer>";
     LFTF_TRY(lftf__json_load_buffer(data, len, name, &root));
     if (!json_is_array(root) || json_array_size(root) == 0) {
+        int status = json_is_array(root) ? LFTF_E_EMPTY : LFTF_E_FORMAT;
         json_decref(root);
-        return lftf__err(json_is_array(root) ? LFTF_E_EMPTY : LFTF_E_FORMAT,
+        return lftf__err(status,
                          "%s: expected a non-empty list of [word, definitional, stereotypical]",
                          name);
     }
