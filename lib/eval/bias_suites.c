@@ -441,7 +441,8 @@ static int run_crows(run_ctx *c, const char *dir, json_t *report)
             {
                 size_t tk = (size_t)json_integer_value(json_object_get(t, "k")),
                        tn = (size_t)json_integer_value(json_object_get(t, "n"));
-                json_object_del(t, "k");
+                /* {"score", "n"} in that order, like every other figure */
+                json_object_clear(t);
                 json_object_set_new(t, "score", num(frac(tk, tn)));
                 json_object_set_new(t, "n", json_integer((json_int_t)tn));
             }
