@@ -13,3 +13,5 @@ if(LFTF_WITH_TORCH AND LFTF_PYTHON3 AND TARGET lftf_cli)
     ENVIRONMENT "LFTF_LIBRARY=$<TARGET_FILE:lftf>"
     SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS "model;cli;data")
 endif()
+# The C API (errors, abort, figure lookup, atomic JSON) and lt_lstsq by hand.
+add_lftf_test(test_bias_eval SOURCES test_bias_eval.c LABELS model data TIMEOUT 300)
