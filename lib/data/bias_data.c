@@ -86,6 +86,37 @@ static int grow(void **items, size_t n, size_t *cap, size_t size, const char *wh
     return LFTF_OK;
 }
 
+/* Parses one item of a line-based file (item zeroed beforehand). */
+typedef int (*line_fn)(const char *name, size_t line, const char *s, size_t n, void *item);
+
+/* The loop shared by the line-based files: every non-blank line becomes one
+ * item of `elem` bytes appended to *items (an item whose line failed is
+ * counted too, so that the caller's free releases what it holds).
+ * LFTF_E_EMPTY ("name: no <what>") without any. */
+static int parse_lines(const char *data, size_t len, const char *name, const char *what,
+                       size_t elem, line_fn fn, void **items, size_t *count)
+{
+    size_t pos = 0, line = 0, cap = 0, n;
+    const char *s;
+    int rc = LFTF_OK;
+    LFTF_TRY(check_text(data, len, name));
+    while (rc == LFTF_OK && next_line(data, len, &pos, &s, &n)) {
+        void *item;
+        line++;
+        if (blank(s, n))
+            continue;
+        if ((rc = grow(items, *count, &cap, elem, what)))
+            break;
+        item = (char *)*items + *count * elem;
+        memset(item, 0, elem);
+        rc = fn(name, line, s, n, item);
+        (*count)++;
+    }
+    if (rc == LFTF_OK && *count == 0)
+        rc = lftf__err(LFTF_E_EMPTY, "%s: no %s", name, what);
+    return rc;
+}
+
 /* ---- WinoBias -------------------------------------------------------------------- */
 
 void lftf__wb_file_free(lftf_wb_file *f)
@@ -153,8 +184,9 @@ static char *drop_article(const char *s, size_t n)
     return dup_n(s, n);
 }
 
-static int wb_line(const char *name, size_t line, const char *s, size_t n, lftf_wb_item *it)
+static int wb_line(const char *name, size_t line, const char *s, size_t n, void *item)
 {
+    lftf_wb_item *it = item;
     size_t i = 0, open[2], close[2], found = 0, k = 0;
     char *sent;
     memset(it, 0, sizeof *it);
@@ -216,25 +248,12 @@ static int wb_line(const char *name, size_t line, const char *s, size_t n, lftf_
 
 int lftf__wb_parse(const char *data, size_t len, const char *name, lftf_wb_file *out)
 {
-    size_t pos = 0, line = 0, cap = 0, n;
-    const char *s;
-    int rc = LFTF_OK;
+    int rc;
     if (!out || (!data && len))
         return lftf__err(LFTF_E_INVALID_ARG, "WinoBias parser: NULL argument");
     memset(out, 0, sizeof *out);
-    name = name ? name : "<buffer>";
-    LFTF_TRY(check_text(data, len, name));
-    while (rc == LFTF_OK && next_line(data, len, &pos, &s, &n)) {
-        line++;
-        if (blank(s, n))
-            continue;
-        if ((rc = grow((void **)&out->items, out->n, &cap, sizeof *out->items, "WinoBias items")))
-            break;
-        rc = wb_line(name, line, s, n, &out->items[out->n]);
-        out->n++; /* freed with the file even when half-filled */
-    }
-    if (rc == LFTF_OK && out->n == 0)
-        rc = lftf__err(LFTF_E_EMPTY, "%s: no sentences", name);
+    rc = parse_lines(data, len, name ? name : "<buffer>", "sentences", sizeof *out->items,
+                     wb_line, (void **)&out->items, &out->n);
     if (rc != LFTF_OK)
         lftf__wb_file_free(out);
     return rc;
@@ -251,30 +270,25 @@ void lftf__word_list_free(lftf_word_list *l)
     l->n = 0;
 }
 
+static int word_line(const char *name, size_t line, const char *s, size_t n, void *item)
+{
+    (void)name;
+    (void)line;
+    while (n && is_space(*s))
+        s++, n--;
+    if (!(*(char **)item = dup_n(s, n)))
+        return lftf__oom("a word");
+    return LFTF_OK;
+}
+
 int lftf__word_list_parse(const char *data, size_t len, const char *name, lftf_word_list *out)
 {
-    size_t pos = 0, cap = 0, n;
-    const char *s;
-    int rc = LFTF_OK;
+    int rc;
     if (!out || (!data && len))
         return lftf__err(LFTF_E_INVALID_ARG, "word list parser: NULL argument");
     memset(out, 0, sizeof *out);
-    name = name ? name : "<buffer>";
-    LFTF_TRY(check_text(data, len, name));
-    while (rc == LFTF_OK && next_line(data, len, &pos, &s, &n)) {
-        while (n && is_space(*s))
-            s++, n--;
-        if (!n)
-            continue;
-        if ((rc = grow((void **)&out->words, out->n, &cap, sizeof *out->words, "a word list")))
-            break;
-        if (!(out->words[out->n] = dup_n(s, n)))
-            rc = lftf__oom("a word");
-        else
-            out->n++;
-    }
-    if (rc == LFTF_OK && out->n == 0)
-        rc = lftf__err(LFTF_E_EMPTY, "%s: no words", name);
+    rc = parse_lines(data, len, name ? name : "<buffer>", "words", sizeof *out->words, word_line,
+                     (void **)&out->words, &out->n);
     if (rc != LFTF_OK)
         lftf__word_list_free(out);
     return rc;
@@ -554,8 +568,9 @@ static char *json_str_dup(json_t *v)
     return strdup(json_string_value(v));
 }
 
-static int mc_line(const char *name, size_t line, const char *s, size_t n, lftf_mc_item *it)
+static int mc_line(const char *name, size_t line, const char *s, size_t n, void *item)
 {
+    lftf_mc_item *it = item;
     json_error_t jerr;
     json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr), *q, *ch, *g;
     int rc = LFTF_OK;
@@ -597,26 +612,12 @@ static int mc_line(const char *name, size_t line, const char *s, size_t n, lftf_
 
 int lftf__mc_parse(const char *data, size_t len, const char *name, lftf_mc_file *out)
 {
-    size_t pos = 0, line = 0, cap = 0, n;
-    const char *s;
-    int rc = LFTF_OK;
+    int rc;
     if (!out || (!data && len))
         return lftf__err(LFTF_E_INVALID_ARG, "multiple-choice parser: NULL argument");
     memset(out, 0, sizeof *out);
-    name = name ? name : "<buffer>";
-    LFTF_TRY(check_text(data, len, name));
-    while (rc == LFTF_OK && next_line(data, len, &pos, &s, &n)) {
-        line++;
-        if (blank(s, n))
-            continue;
-        if ((rc = grow((void **)&out->items, out->n, &cap, sizeof *out->items, "choice items")))
-            break;
-        memset(&out->items[out->n], 0, sizeof out->items[out->n]);
-        rc = mc_line(name, line, s, n, &out->items[out->n]);
-        out->n++;
-    }
-    if (rc == LFTF_OK && out->n == 0)
-        rc = lftf__err(LFTF_E_EMPTY, "%s: no records", name);
+    rc = parse_lines(data, len, name ? name : "<buffer>", "records", sizeof *out->items,
+                     mc_line, (void **)&out->items, &out->n);
     if (rc != LFTF_OK)
         lftf__mc_file_free(out);
     return rc;
