@@ -4,6 +4,7 @@
 #include "cli_util.h"
 
 #include <math.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,4 +127,13 @@ done:
     lftf_bias_report_free(after);
     lftf_model_free(source);
     return ret;
+}
+
+int bias_data_dir_usable(const char *cmd, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return 1;
+    cli_usage(cmd, "--bias-data-dir '%s' is not a directory", dir);
+    return 0;
 }

@@ -20,4 +20,8 @@ void bias_print_table(const lftf_bias_report *rep, const lftf_bias_report *after
 int bias_suites_before_after(const char *cmd, const model_opts *mo, lftf_model *tuned,
                              const char *data_dir, json_t *report);
 
+/* 1 if `dir` is a directory; else prints a usage error and returns 0 (so
+ * that `lftf run` refuses a wrong --bias-data-dir before training). */
+int bias_data_dir_usable(const char *cmd, const char *dir);
+
 #endif

@@ -323,6 +323,8 @@ int cmd_run(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--bias-data-dir", &v)) != 0) {
             if (r < 0)
                 return cli_usage(cmd, "--bias-data-dir needs a directory");
+            if (!bias_data_dir_usable(cmd, v))
+                return 2;
             bias_data = v;
         } else {
             return cli_usage(cmd, "unknown option '%s'", argv[i]);
