@@ -21,6 +21,9 @@ static const struct {
     {"apply-delta", cmd_apply_delta, "apply a saved delta to its base model"},
     /* bias suites */
     {"bias", cmd_bias, "WinoBias, CrowS-Pairs, Winogender, professions regression"},
+    /* log-likelihood engine and generation (issue 9) */
+    {"loglikelihood", cmd_loglikelihood, "log-likelihood of continuations (harness semantics)"},
+    {"generate", cmd_generate, "greedy continuations of prompts"},
 };
 
 static void usage(FILE *f)

@@ -322,25 +322,22 @@ static double naive_ll(lftf_model *m, const int32_t *ids, size_t n_ctx, size_t n
     return s;
 }
 
-static void test_loglikelihood_vs_forward(void **state)
+/* Requests (contexts without trailing whitespace, continuations starting
+ * with a space: enc(ctx) is a prefix of enc(ctx + cont) for this vocabulary)
+ * scored together in batches of 2, one at a time, and by the full forward. */
+static void check_requests(lftf_model *m, const char *const *ctx, const char *const *cont,
+                           size_t n, size_t want_single)
 {
-    (void)state;
-    lftf_model *m = load_stories();
-    /* contexts without trailing whitespace, continuations starting with a
-     * space: enc(ctx) is a prefix of enc(ctx + cont) for this vocabulary */
-    const char *ctx[] = {"Once upon a time", "Once upon a time", "Once upon a time",
-                         "The cat sat", "The cat sat", "Lily liked"};
-    const char *cont[] = {" there", " there was a girl", " ,", " on the mat", " down", " to play"};
-    enum { N = 6 };
-    lftf_ll_result res[N], one[N];
+    lftf_ll_result *res = calloc(n, sizeof *res), one;
     lftf_ll_params p;
     lftf_ll_params_init(&p);
     p.batch_size = 2;
-    LFTF_ASSERT_OK(lftf_model_loglikelihood(m, ctx, cont, N, &p, res));
+    LFTF_ASSERT_OK(lftf_model_loglikelihood(m, ctx, cont, n, &p, res));
     p.batch_size = 1;
     int prev = lt_grad_set_enabled(0);
-    for (size_t i = 0; i < N; i++) {
-        LFTF_ASSERT_OK(lftf_model_loglikelihood(m, &ctx[i], &cont[i], 1, &p, &one[i]));
+    size_t single = 0;
+    for (size_t i = 0; i < n; i++) {
+        LFTF_ASSERT_OK(lftf_model_loglikelihood(m, &ctx[i], &cont[i], 1, &p, &one));
         int32_t *ic = NULL, *iw = NULL;
         size_t nc = 0, nw = 0;
         char joined[256];
@@ -351,16 +348,35 @@ static void test_loglikelihood_vs_forward(void **state)
         int greedy;
         double want = naive_ll(m, iw, nc, nw - nc, &greedy);
         print_message("request %zu: ll %.6f (one at a time %.6f, full forward %.6f), %zu tokens\n",
-                      i, res[i].ll, one[i].ll, want, res[i].n_tokens);
+                      i, res[i].ll, one.ll, want, res[i].n_tokens);
         assert_int_equal(res[i].n_tokens, nw - nc);
+        single += res[i].n_tokens == 1;
         assert_true(fabs(res[i].ll - want) <= 1e-4 * (1 + fabs(want)));
-        assert_true(fabs(one[i].ll - want) <= 1e-4 * (1 + fabs(want)));
+        assert_true(fabs(one.ll - want) <= 1e-4 * (1 + fabs(want)));
         assert_int_equal(res[i].is_greedy, greedy);
         assert_int_equal(res[i].truncated, 0);
         lftf_free(ic);
         lftf_free(iw);
     }
+    assert_int_equal(single, want_single);
     lt_grad_set_enabled(prev);
+    free(res);
+}
+
+static void test_loglikelihood_vs_forward(void **state)
+{
+    (void)state;
+    lftf_model *m = load_stories();
+    /* shared contexts with multi-token continuations (the cached path) */
+    const char *ctx[] = {"Once upon a time", "Once upon a time", "Once upon a time",
+                         "The cat sat", "The cat sat", "Lily liked"};
+    const char *cont[] = {" there", " there was a girl", " ,", " on the mat", " down", " to play"};
+    check_requests(m, ctx, cont, 6, 1);
+    /* single-token continuations only (one plain forward per context) */
+    const char *ctx1[] = {"Lily saw", "Lily saw", "Tom said that", "Tom said that", "Tom said that",
+                          "One day, a little girl named Lily went to the park with her mom. She"};
+    const char *cont1[] = {" a", " the", " he", " she", " was", " saw"};
+    check_requests(m, ctx1, cont1, 6, 6);
     lftf_model_free(m);
 }
 

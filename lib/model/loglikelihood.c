@@ -15,12 +15,14 @@
  *
  * The engine works on token requests (context ids, continuation ids).
  * Requests with the same context ids form a group; groups are run longest
- * first, batch_size contexts per forward pass, through the key/value-cached
- * forward (kv_cache.c).  The log-probs after a context's last token score the
- * first token of each of its continuations; continuations of more than one
- * token then run their remaining tokens after a copy of the context's cached
- * keys/values, so a context is computed once whatever its number of
- * continuations. */
+ * context first, up to batch_size contexts of similar lengths per forward
+ * pass.  The log-probs after a context's last token score the first token of
+ * each of its continuations.  When a batch has continuations of more than one
+ * token, its contexts run through the key/value-cached forward (kv_cache.c)
+ * and those continuations then run their remaining tokens after a copy of
+ * their context's cached keys/values; otherwise the plain forward serves
+ * (the last block only at the last positions).  Either way a context is
+ * computed once whatever its number of continuations. */
 #include "model/model_internal.h"
 
 #include "common/error.h"
@@ -267,12 +269,15 @@ static int cmp_req_index(const void *pa, const void *pb)
 
 typedef struct ll_group {
     size_t first, count;        /* into the sorted request order */
+    size_t n_ctx;               /* context tokens */
     size_t longest;             /* n_ctx + the longest continuation */
 } ll_group;
 
 static int cmp_group_len(const void *pa, const void *pb)
 {
     const ll_group *a = pa, *b = pb;
+    if (a->n_ctx != b->n_ctx)
+        return a->n_ctx > b->n_ctx ? -1 : 1;
     if (a->longest != b->longest)
         return a->longest > b->longest ? -1 : 1;
     return a->first < b->first ? -1 : a->first > b->first;
@@ -338,6 +343,46 @@ static int logprobs_at_rows(const lftf_model *m, const lt_tensor *H_L, size_t B,
     return rc;
 }
 
+/* Log-probs [B, V] after the last token of each sequence, by the plain
+ * forward (no cache to keep): the last block runs only at those positions. */
+static int last_logprobs_plain(const lftf_model *m, const int32_t *const *ids,
+                               const size_t *lens, size_t B, lt_tensor **out)
+{
+    const int L = m->cfg.num_hidden_layers;
+    lftf_batch *b = NULL;
+    lt_tensor *H = NULL, *rows = NULL, *idx = NULL;
+    int64_t *pos = malloc(B * sizeof *pos), *seq = malloc(B * sizeof *seq), n = (int64_t)B;
+    int rc;
+    if (!pos || !seq) {
+        rc = lftf__oom("positions");
+        goto done;
+    }
+    if ((rc = lftf__batch_create(m, ids, lens, B, &b)) || (rc = lftf__model_embed_ids(m, b, &H)))
+        goto done;
+    for (int i = 0; i < L - 1; i++) {
+        lt_tensor *next = NULL;
+        if ((rc = lftf__model_block_forward(m, i, H, b, &next)) != LFTF_OK)
+            goto done;
+        lt_free(H);
+        H = next;
+    }
+    for (size_t r = 0; r < B; r++) {
+        pos[r] = (int64_t)r * b->T + b->lengths[r] - 1;
+        seq[r] = (int64_t)r;
+    }
+    if (!(rc = lftf__model_block_forward_at(m, L - 1, H, b, pos, B, &rows)) &&
+        !(rc = lt_from_host(seq, LT_I64, &n, 1, LT_I64, m->device, &idx)))
+        rc = lftf__model_logprobs_at(m, rows, idx, out);
+done:
+    lftf__batch_free(b);
+    lt_free(H);
+    lt_free(rows);
+    lt_free(idx);
+    free(pos);
+    free(seq);
+    return rc;
+}
+
 /* The groups g[0..ng-1]: their contexts in one cached forward, then the
  * remaining tokens of their multi-token continuations, batch_size rows at a
  * time, after copies of their context's keys/values. */
@@ -376,11 +421,17 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
                 n_multi++;
         }
     }
-    if ((rc = lftf__kv_cache_create(m, ng, &cache)) ||
-        (rc = lftf__kv_forward(m, cache, ids, lens, &H)) ||
-        (rc = logprobs_at_rows(m, H, ng, start, ones, &lp)) ||
-        (rc = score_rows(e, lp, row, tok, req, n_req)))
+    if (n_multi == 0) {
+        /* single-token continuations only: nothing to cache */
+        if ((rc = last_logprobs_plain(m, ids, lens, ng, &lp)) ||
+            (rc = score_rows(e, lp, row, tok, req, n_req)))
+            goto done;
+    } else if ((rc = lftf__kv_cache_create(m, ng, &cache)) ||
+               (rc = lftf__kv_forward(m, cache, ids, lens, &H)) ||
+               (rc = logprobs_at_rows(m, H, ng, start, ones, &lp)) ||
+               (rc = score_rows(e, lp, row, tok, req, n_req))) {
         goto done;
+    }
     lt_free(H);
     lt_free(lp);
     H = lp = NULL;
@@ -480,17 +531,21 @@ static int run_engine(ll_engine *e)
     for (size_t i = 0; i < e->n; i++) {
         const tok_req *r = &e->reqs[order[i]];
         if (ng == 0 || cmp_ctx(&e->reqs[order[groups[ng - 1].first]], r) != 0)
-            groups[ng++] = (ll_group){i, 0, 0};
+            groups[ng++] = (ll_group){i, 0, r->n_ctx, 0};
         ll_group *g = &groups[ng - 1];
         g->count++;
         if (r->n_ctx + r->n_cont > g->longest)
             g->longest = r->n_ctx + r->n_cont;
     }
-    /* longest first (batches of similar lengths; the harness's order too) */
+    /* longest context first (the harness's order too); a batch takes at most
+     * batch_size contexts and none shorter than 3/4 of its first (longest),
+     * so that padding wastes at most a quarter of a batch's positions */
     qsort(groups, ng, sizeof *groups, cmp_group_len);
     int prev = lt_grad_set_enabled(0);
-    for (size_t g0 = 0; g0 < ng && rc == LFTF_OK; g0 += e->batch_size) {
-        size_t nb = ng - g0 < e->batch_size ? ng - g0 : e->batch_size;
+    for (size_t g0 = 0, nb = 0; g0 < ng && rc == LFTF_OK; g0 += nb) {
+        nb = 1;
+        while (g0 + nb < ng && nb < e->batch_size && 4 * groups[g0 + nb].n_ctx >= 3 * groups[g0].n_ctx)
+            nb++;
         rc = run_groups(e, order, groups + g0, nb);
         for (size_t k = 0; k < nb; k++)
             e->done += groups[g0 + k].count;
