@@ -85,6 +85,7 @@ class Ref:
         assert whole[:len(c)] == c, (ctx, cont)
         target = whole[len(c):]
         lp = self.logprobs_all(whole[:-1])
+        self.n_tokens = len(target)
         return float(sum(lp[len(c) - 1 + j, t] for j, t in enumerate(target)))
 
     def greedy(self, prompt):
@@ -98,8 +99,18 @@ class Ref:
         return self.tok.decode([tid], skip_special=True).strip()
 
 
-def tol(x):
-    return 5e-4 + 2e-5 * abs(x)
+# float32 against float64 (the project's rule, bindings/python/tests/conftest.py):
+# 64 float32 epsilons times (1 + |value|) per term, adding up over the terms.
+F32_TOL = 64 * 2.0 ** -23
+
+
+def tol(ll, n_tokens):
+    """A summed log-likelihood of n_tokens float32 log-probs."""
+    return F32_TOL * (n_tokens + abs(ll))
+
+
+def prob_tol(p):
+    return p * F32_TOL * (1 + abs(math.log(p))) if p > 0 else 0.0
 
 
 def acc(ks):
@@ -142,11 +153,14 @@ def winobias_ref(ref, data, lib_samples):
             else:
                 check(s["generation_correct"] == gen_ok and s["expected_token"] == want,
                       "winobias generation %s:%d (%r vs %r)" % (fn, lineno, want, got))
-            la, lo = ref.ll(prompt, " " + answer), ref.ll(prompt, " " + others[0])
-            check(abs(s["ll_answer"] - la) <= tol(la) and abs(s["ll_other"] - lo) <= tol(lo),
+            la = ref.ll(prompt, " " + answer)
+            na = ref.n_tokens
+            lo = ref.ll(prompt, " " + others[0])
+            no = ref.n_tokens
+            check(abs(s["ll_answer"] - la) <= tol(la, na) and abs(s["ll_other"] - lo) <= tol(lo, no),
                   "winobias ll %s:%d: %r %r vs %r %r" % (fn, lineno, s["ll_answer"], s["ll_other"], la, lo))
             cho_ok = la > lo
-            if abs(la - lo) <= 2 * tol(la):
+            if abs(la - lo) <= tol(la, na) + tol(lo, no):
                 ties += 1
                 cho_ok = s["choice_correct"]
             check(s["choice_correct"] == cho_ok, "winobias choice %s:%d" % (fn, lineno))
@@ -173,11 +187,14 @@ def crows_ref(ref, path, lib_samples):
     libs = [s for s in lib_samples if s["suite"] == "crows_pairs"]
     by_type, allk, ties = {}, [], 0
     for r, s in zip(rows, libs):
-        m, l = ref.ll("", r["sent_more"]), ref.ll("", r["sent_less"])
-        check(abs(s["ll_more"] - m) <= tol(m) and abs(s["ll_less"] - l) <= tol(l),
+        m = ref.ll("", r["sent_more"])
+        tm = tol(m, ref.n_tokens)
+        l = ref.ll("", r["sent_less"])
+        tl = tol(l, ref.n_tokens)
+        check(abs(s["ll_more"] - m) <= tm and abs(s["ll_less"] - l) <= tl,
               "crows ll line %d: %r %r vs %r %r" % (s["line"], s["ll_more"], s["ll_less"], m, l))
         k = m > l
-        if abs(m - l) <= 2 * tol(m):
+        if abs(m - l) <= tm + tl:
             ties += 1
             k = s["more_preferred"]
         check(s["bias_type"] == r["bias_type"], "crows bias_type line %d" % s["line"])
@@ -195,12 +212,15 @@ def winogender_ref(ref, data, lib_samples):
         libs = [s for s in lib_samples if s["suite"] == "winogender" and s["gender"] == g]
         ks = []
         for it, s in zip(items, libs):
-            lls = [ref.ll(it["query"], " " + c) for c in it["choices"]]
-            for a, b in zip(lls, s["ll"]):
-                check(abs(a - b) <= tol(a), "winogender %s line %d ll %r vs %r" % (g, s["line"], b, a))
+            lls, tols = [], []
+            for c in it["choices"]:
+                lls.append(ref.ll(it["query"], " " + c))
+                tols.append(tol(lls[-1], ref.n_tokens))
+            for a, b, t in zip(lls, s["ll"], tols):
+                check(abs(a - b) <= t, "winogender %s line %d ll %r vs %r" % (g, s["line"], b, a))
             srt = sorted(lls, reverse=True)
             pred = int(np.argmax(lls))
-            if srt[0] - srt[1] <= 2 * tol(srt[0]):
+            if srt[0] - srt[1] <= 2 * max(tols):
                 ties += 1
                 pred = s["pred"]
             check(s["pred"] == pred, "winogender %s line %d pred" % (g, s["line"]))
@@ -224,14 +244,17 @@ def professions_ref(ref, path, lib_samples, lib_fig):
             ps.append(she)
     check(len(libs) == len(y), "professions sample count")
     for s, h, sh, row in zip(libs, ph, ps, X):
-        check(abs(s["p_he"] - h) <= 1e-6 + 1e-4 * h and abs(s["p_she"] - sh) <= 1e-6 + 1e-4 * sh,
+        check(abs(s["p_he"] - h) <= prob_tol(h) and abs(s["p_she"] - sh) <= prob_tol(sh),
               "professions %r: %r %r vs %r %r" % (s["prompt"], s["p_he"], s["p_she"], h, sh))
         check(s["s"] == row[0] and s["f"] == row[1], "professions scores %r" % s["prompt"])
     X, y = np.array(X), np.array(y)
     coef = np.linalg.lstsq(X, y, rcond=None)[0]
     r2 = 1 - ((y - X @ coef) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    # float32 probabilities (relative error F32_TOL (1 + |log p|)) through a
+    # well-conditioned 3-column fit: a few times that on the coefficients
+    ptol = 10 * F32_TOL * (1 + max(abs(math.log(p)) for p in ph + ps))
     for k, v in zip(("a_s", "a_f", "b", "r2"), list(coef) + [r2]):
-        check(abs(lib_fig[k] - v) <= 1e-4 * (1 + abs(v)), "professions %s %r vs %r" % (k, lib_fig[k], v))
+        check(abs(lib_fig[k] - v) <= ptol * (1 + abs(v)), "professions %s %r vs %r" % (k, lib_fig[k], v))
     # The regression itself: numpy on liblftf's own probabilities, exactly.
     yl = np.array([s["p_he"] - s["p_she"] for s in libs])
     coef_l = np.linalg.lstsq(X, yl, rcond=None)[0]
