@@ -45,10 +45,21 @@ static void kv_scratch_free(kv_scratch *s)
     s->n = 0;
 }
 
+int lftf__kv_supported(const lftf_model *m)
+{
+    /* the block math of cached_block: Llama (Mistral's sliding window
+     * included) and Qwen2; other families' extras (q/k norms, sandwich
+     * norms, soft-capping, partial or per-row rotary tables) are not here */
+    return m && (m->cfg.arch == LFTF_ARCH_LLAMA || m->cfg.arch == LFTF_ARCH_QWEN2);
+}
+
 int lftf__kv_cache_create(const lftf_model *m, size_t B, lftf_kv_cache **out)
 {
     if (!m || !out || B == 0)
         return lftf__err(LFTF_E_INVALID_ARG, "kv_cache_create: bad argument");
+    if (!lftf__kv_supported(m))
+        return lftf__err(LFTF_E_UNSUPPORTED, "the key/value cache does not implement %s blocks yet",
+                         m->cfg.architecture);
     lftf_kv_cache *c = calloc(1, sizeof *c);
     if (!c)
         return lftf__oom("kv cache");

@@ -343,6 +343,22 @@ static int logprobs_at_rows(const lftf_model *m, const lt_tensor *H_L, size_t B,
     return rc;
 }
 
+/* The plain forward (model.c) of a batch through its first n_blocks blocks:
+ * *H [B, T, D]. */
+static int plain_blocks(const lftf_model *m, const lftf_batch *b, int n_blocks, lt_tensor **H)
+{
+    LFTF_TRY(lftf__model_embed_ids(m, b, H));
+    for (int i = 0; i < n_blocks; i++) {
+        lt_tensor *next = NULL;
+        int rc = lftf__model_block_forward(m, i, *H, b, &next);
+        lt_free(*H);
+        *H = next;
+        if (rc != LFTF_OK)
+            return rc;
+    }
+    return LFTF_OK;
+}
+
 /* Log-probs [B, V] after the last token of each sequence, by the plain
  * forward (no cache to keep): the last block runs only at those positions. */
 static int last_logprobs_plain(const lftf_model *m, const int32_t *const *ids,
@@ -357,15 +373,8 @@ static int last_logprobs_plain(const lftf_model *m, const int32_t *const *ids,
         rc = lftf__oom("positions");
         goto done;
     }
-    if ((rc = lftf__batch_create(m, ids, lens, B, &b)) || (rc = lftf__model_embed_ids(m, b, &H)))
+    if ((rc = lftf__batch_create(m, ids, lens, B, &b)) || (rc = plain_blocks(m, b, L - 1, &H)))
         goto done;
-    for (int i = 0; i < L - 1; i++) {
-        lt_tensor *next = NULL;
-        if ((rc = lftf__model_block_forward(m, i, H, b, &next)) != LFTF_OK)
-            goto done;
-        lt_free(H);
-        H = next;
-    }
     for (size_t r = 0; r < B; r++) {
         pos[r] = (int64_t)r * b->T + b->lengths[r] - 1;
         seq[r] = (int64_t)r;
@@ -380,6 +389,50 @@ done:
     lt_free(idx);
     free(pos);
     free(seq);
+    return rc;
+}
+
+/* Without the cache (model families kv_cache.c does not implement): the
+ * requests reqs[0..nb-1] run as whole sequences context + continuation[:-1]
+ * through the plain forward, as the harness runs every request; the
+ * predictions of their continuation tokens after the first are scored (the
+ * first came from the context's pass). */
+static int score_without_cache(ll_engine *e, const size_t *reqs, size_t nb, const int64_t *prow,
+                               const int32_t *ptok, const size_t *preq, size_t np)
+{
+    const lftf_model *m = e->m;
+    int32_t **seq = calloc(nb, sizeof *seq);
+    size_t *len = calloc(nb, sizeof *len), *start = calloc(nb, sizeof *start),
+           *npos = calloc(nb, sizeof *npos);
+    lftf_batch *b = NULL;
+    lt_tensor *H = NULL, *lp = NULL;
+    int rc = LFTF_OK;
+    if (!seq || !len || !start || !npos)
+        rc = lftf__oom("sequences");
+    for (size_t r = 0; r < nb && rc == LFTF_OK; r++) {
+        const tok_req *q = &e->reqs[reqs[r]];
+        len[r] = q->n_ctx + q->n_cont - 1;
+        start[r] = q->n_ctx;
+        npos[r] = q->n_cont - 1;
+        if (!(seq[r] = malloc(len[r] * sizeof *seq[r])))
+            rc = lftf__oom("sequences");
+        else
+            memcpy(seq[r], req_ctx(q), len[r] * sizeof *seq[r]);
+    }
+    if (rc == LFTF_OK &&
+        !(rc = lftf__batch_create(m, (const int32_t *const *)seq, len, nb, &b)) &&
+        !(rc = plain_blocks(m, b, m->cfg.num_hidden_layers, &H)) &&
+        !(rc = logprobs_at_rows(m, H, nb, start, npos, &lp)))
+        rc = score_rows(e, lp, prow, ptok, preq, np);
+    for (size_t r = 0; seq && r < nb; r++)
+        free(seq[r]);
+    free(seq);
+    free(len);
+    free(start);
+    free(npos);
+    lftf__batch_free(b);
+    lt_free(H);
+    lt_free(lp);
     return rc;
 }
 
@@ -421,8 +474,9 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
                 n_multi++;
         }
     }
-    if (n_multi == 0) {
-        /* single-token continuations only: nothing to cache */
+    if (n_multi == 0 || !lftf__kv_supported(m)) {
+        /* single-token continuations only: nothing to cache (or a model
+         * family the cache does not implement: see score_without_cache) */
         if ((rc = last_logprobs_plain(m, ids, lens, ng, &lp)) ||
             (rc = score_rows(e, lp, row, tok, req, n_req)))
             goto done;
@@ -476,10 +530,14 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
                 preq[k] = multi[s0 + b];
             }
         }
-        if (rc == LFTF_OK && !(rc = lftf__kv_cache_select(cache, multi_row + s0, nb, &sub)) &&
-            !(rc = lftf__kv_forward(m, sub, cids, clen, &H)) &&
-            !(rc = logprobs_at_rows(m, H, nb, zero, clen, &lp)))
-            rc = score_rows(e, lp, prow, ptok, preq, np);
+        if (rc == LFTF_OK && cache) {
+            if (!(rc = lftf__kv_cache_select(cache, multi_row + s0, nb, &sub)) &&
+                !(rc = lftf__kv_forward(m, sub, cids, clen, &H)) &&
+                !(rc = logprobs_at_rows(m, H, nb, zero, clen, &lp)))
+                rc = score_rows(e, lp, prow, ptok, preq, np);
+        } else if (rc == LFTF_OK) {
+            rc = score_without_cache(e, multi + s0, nb, prow, ptok, preq, np);
+        }
         lt_free(H);
         lt_free(lp);
         H = lp = NULL;

@@ -200,6 +200,9 @@ typedef struct lftf_kv_cache {
     lt_tensor **k, **v;         /* [n_layers]; NULL while S == 0 */
 } lftf_kv_cache;
 
+/* 1 if the cached forward implements this model's blocks (Llama, Mistral,
+ * Qwen2); lftf__kv_cache_create fails with LFTF_E_UNSUPPORTED otherwise. */
+int lftf__kv_supported(const lftf_model *m);
 int lftf__kv_cache_create(const lftf_model *m, size_t B, lftf_kv_cache **out);
 void lftf__kv_cache_free(lftf_kv_cache *c);
 /* A new cache whose row r is row rows[r] of src (n rows). */

@@ -116,8 +116,9 @@ class LftfLM(_Base):
             key = (tuple(until), max_gen)
             groups.setdefault(key, []).append((i, context))
         for (until, max_gen), items in groups.items():
+            # contexts keep their last max_length - max_gen_toks tokens (HFLM)
             gens = generate(self.model, [c for _, c in items], max_new_tokens=max_gen,
-                            stop=list(until), batch_size=self.batch_size)
+                            stop=list(until), batch_size=self.batch_size, left_truncate=True)
             for (i, context), g in zip(items, gens):
                 out[i] = g.text
                 self._hook("generate_until", requests[i].args, g.text)

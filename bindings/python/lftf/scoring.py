@@ -89,10 +89,12 @@ def loglikelihood_rolling(model, texts, add_bos=None, batch_size=None, max_lengt
     return out[0] if single else out
 
 
-def generate(model, prompts, max_new_tokens=32, stop=None, batch_size=None, progress=False):
+def generate(model, prompts, max_new_tokens=32, stop=None, batch_size=None, left_truncate=False,
+             progress=False):
     """Greedy continuations with a key/value cache: [Generation(prompt, text,
     ids)] (one Generation for a single str prompt).  stop: a string or list of
-    strings; the text is cut before the first one."""
+    strings; the text is cut before the first one.  left_truncate: a prompt
+    too long for max_new_tokens more keeps its last tokens (else an error)."""
     single = isinstance(prompts, str)
     if single:
         prompts = [prompts]
@@ -109,6 +111,7 @@ def generate(model, prompts, max_new_tokens=32, stop=None, batch_size=None, prog
     params.n_stop = stops.count
     if batch_size is not None:
         params.batch_size = int(batch_size)
+    params.left_truncate = int(bool(left_truncate))
     n = ps.count
     texts = ffi.new("char *[]", max(n, 1))
     ids = ffi.new("int32_t *[]", max(n, 1))
