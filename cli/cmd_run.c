@@ -7,6 +7,7 @@
  *   professions.svg   the most biased professions before and after
  * Everything is built in a temporary directory beside DIR and renamed at the
  * end: an error or Ctrl-C leaves nothing behind. */
+#include "bias_cli.h" /* bias suites */
 #include "cli_util.h"
 #include "commands.h"
 #include "train_cli.h"
@@ -39,7 +40,9 @@ static void usage(FILE *f)
             "                      last-block and random-block controls; print a comparison\n"
             "                      table and add \"baselines\" to report.json\n"
             "  --pb-prefix TEXT    the PB instruction prepended to every prompt\n"
-            "  --top N             professions in professions.svg (15)\n",
+            "  --top N             professions in professions.svg (15)\n"
+            "  --no-bias-suites    skip WinoBias/CrowS-Pairs/Winogender/professions before and after\n"
+            "  --bias-data-dir DIR the bias suites' files (laid out like ../shared/data/bias)\n",
             model_opts_help, train_opts_help);
 }
 
@@ -277,6 +280,8 @@ int cmd_run(int argc, char **argv)
     const char *out = NULL, *pb_prefix = DEFAULT_PB_PREFIX, *v;
     size_t top = 15;
     int baselines = 0, ret = 1, rc;
+    int bias_suites = 1;            /* bias suites */
+    const char *bias_data = NULL;   /* bias suites */
     lftf_model *model = NULL;
     lftf_report *before = NULL, *after = NULL;
     lftf_locate_result *loc = NULL;
@@ -313,6 +318,14 @@ int cmd_run(int argc, char **argv)
                 return cli_usage(cmd, "--top needs a positive integer");
         } else if (!strcmp(argv[i], "--baselines")) {
             baselines = 1;
+        } else if (!strcmp(argv[i], "--no-bias-suites")) { /* bias suites */
+            bias_suites = 0;
+        } else if ((r = cli_opt(argc, argv, &i, "--bias-data-dir", &v)) != 0) {
+            if (r < 0)
+                return cli_usage(cmd, "--bias-data-dir needs a directory");
+            if (!bias_data_dir_usable(cmd, v))
+                return 2;
+            bias_data = v;
         } else {
             return cli_usage(cmd, "unknown option '%s'", argv[i]);
         }
@@ -467,6 +480,8 @@ int cmd_run(int argc, char **argv)
                 goto done;
         }
     }
+    if (bias_suites && bias_suites_before_after(cmd, &c.mo, model, bias_data, report))
+        goto done;
     if (cli_interrupted()) {
         fprintf(stderr, "lftf run: interrupted; nothing was written\n");
         goto done;

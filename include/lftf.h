@@ -691,6 +691,76 @@ LFTF_API int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
 LFTF_API int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
                                          size_t top_n, char **svg);
 
+/* ---- bias suites: WinoBias, CrowS-Pairs, Winogender, professions regression ---- */
+
+enum {
+    LFTF_SUITE_WINOBIAS = 1,     /* generation (DAMA's protocol) and choice protocols */
+    LFTF_SUITE_CROWS_PAIRS = 2,  /* share of pairs where sent_more has the higher log-likelihood */
+    LFTF_SUITE_WINOGENDER = 4,   /* multiple-choice accuracy, female and male files */
+    LFTF_SUITE_PROFESSIONS = 8,  /* DAMA's regression P(he) - P(she) ~ a_s*s + a_f*f + b */
+    LFTF_SUITE_ALL = 15
+};
+
+/** "all", "winobias", "crows-pairs", "winogender", "professions" to LFTF_SUITE_*
+ *  bits (LFTF_E_NOT_FOUND naming the unknown name). */
+LFTF_API int lftf_bias_suite_parse(const char *name, unsigned *bits);
+
+typedef struct lftf_bias_params {
+    size_t struct_size;
+    /** LFTF_SUITE_* bits; 0: every suite whose files are found.  A suite asked
+     *  for by name whose files are missing is an error (LFTF_E_NOT_FOUND). */
+    unsigned suites;
+    /** Laid out like ../shared/data/bias: winobias/{pro,anti}_stereotyped_type{1,2}.txt.test
+     *  and {male,female}_occupations.txt, crows-pairs/crows_pairs_anonymized.csv,
+     *  winogender/winogender_mc_{female,male}.jsonl, professions.json.  Each suite's
+     *  files are taken from here when present, else from the shipped data's bias/
+     *  folder ($LFTF_DATA_DIR, installed, source tree; CrowS-Pairs is not shipped:
+     *  its licence is CC BY-SA).  NULL: the shipped data only. */
+    const char *data_dir;
+    /** The professions regression's two target words; default {" he", " she"}
+     *  (other social biases: any two group words). */
+    const char *const *targets;
+    size_t n_targets;
+    size_t max_items;            /* 0: all; N: the first N items of each file (quick runs) */
+    size_t batch_size;           /* sequences per forward pass; default 16 */
+    int with_samples;            /* keep per-item records (lftf_bias_report_to_json); default 1 */
+    lftf_progress_fn progress;   /* stage "bias": items done / total */
+    void *progress_user;
+} lftf_bias_params;
+
+typedef struct lftf_bias_report lftf_bias_report;
+
+LFTF_API int lftf_bias_params_init(lftf_bias_params *params);
+/** Runs the suites.  WinoBias generation: the sentence without brackets +
+ *  " '{Pronoun}' refers to the"; correct when the decoded greedy next token
+ *  equals (surrounding spaces ignored) the decoded first token of the
+ *  referent occupation encoded alone without BOS.  Choice: log-likelihood of
+ *  " " + each of the sentence's two occupations after that prompt; correct
+ *  when the referent's is higher.  CrowS-Pairs: whole-sentence
+ *  log-likelihoods (empty context: BOS as the tokenizer's files say).
+ *  Winogender: argmax over " " + choice after the query.  Professions: the
+ *  320 entries x DAMA's 11 templates, score P(t0) - P(t1), ordinary least
+ *  squares (libtorch) on [stereotypical, definitional, 1]. */
+LFTF_API int lftf_bias_evaluate(lftf_model *model, const lftf_bias_params *params,
+                                lftf_bias_report **out);
+LFTF_API void lftf_bias_report_free(lftf_bias_report *report);
+/** The LFTF_SUITE_* bits the report holds. */
+LFTF_API unsigned lftf_bias_report_suites(const lftf_bias_report *report);
+/** A figure by its path in the JSON, e.g. "winobias.choice.pro.acc",
+ *  "crows_pairs.by_type.gender.n", "professions.a_s" (counts as doubles; a
+ *  figure without items is NaN).  LFTF_E_NOT_FOUND if there is none. */
+LFTF_API int lftf_bias_report_get(const lftf_bias_report *report, const char *path, double *out);
+/** {"winobias": {"generation": W, "choice": W}, "crows_pairs": {"all": {"score",
+ *  "n"}, "by_type": {...}}, "winogender": {"female": {"acc", "n"}, "male": {...},
+ *  "gap"}, "professions": {"a_s", "a_f", "b", "r2", "n", "mean_p_he",
+ *  "mean_p_she"}, "samples": [...]}, W = {"pro", "anti", "all", "type1",
+ *  "type2": {"acc", "n"}, "delta_s", "delta_g"}; absent suites omitted;
+ *  "samples" only when with_samples != 0 (and the params kept them). */
+LFTF_API int lftf_bias_report_to_json(const lftf_bias_report *report, int with_samples,
+                                      char **json);
+/** Writes lftf_bias_report_to_json (with samples) atomically. */
+LFTF_API int lftf_bias_report_write_json(const lftf_bias_report *report, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -113,6 +113,25 @@ def test_demo_outputs(demo):
     assert not leftovers(os.path.dirname(out))
 
 
+def test_demo_bias_suites(demo):
+    """The established bias suites before and after, from the shipped data
+    (WinoBias, Winogender, professions; CrowS-Pairs is not shipped)."""
+    _, p, report = demo
+    bs = report["bias_suites"]
+    assert set(bs) == {"before", "after"}
+    for side in bs.values():
+        assert set(side) == {"winobias", "winogender", "professions"}  # no samples
+        for proto in ("generation", "choice"):
+            w = side["winobias"][proto]
+            assert w["all"]["n"] == 4 * 396 and w["pro"]["n"] == w["anti"]["n"] == 2 * 396
+            assert abs(w["delta_s"] - (w["pro"]["acc"] - w["anti"]["acc"])) < 1e-12
+        assert side["winogender"]["female"]["n"] == side["winogender"]["male"]["n"] == 60
+        assert side["professions"]["n"] == 320 * 11
+    assert bs["before"] != bs["after"]
+    for row in ("WinoBias generation", "Winogender", "Professions"):
+        assert row in p.stdout
+
+
 def test_demo_afgb_halves(demo):
     _, _, report = demo
     before = report["before"]["genbiaseval"]["afgb"]["avg"]
@@ -269,7 +288,7 @@ def test_delta_roundtrip(tmp):
 
 def test_ablation_he_only(tmp):
     out = os.path.join(tmp, "he-only")
-    run("run", "--model", MODEL, "--out", out, "--objective", "he")
+    run("run", "--model", MODEL, "--out", out, "--objective", "he", "--no-bias-suites")
     with open(os.path.join(out, "report.json")) as f:
         report = json.load(f)
     after = report["after"]["genbiaseval"]["afgb"]["avg"]
@@ -280,7 +299,7 @@ def test_ablation_he_only(tmp):
 
 def test_baselines_table(tmp):
     out = os.path.join(tmp, "baselines")
-    p = run("run", "--model", MODEL, "--out", out, "--baselines")
+    p = run("run", "--model", MODEL, "--out", out, "--baselines", "--no-bias-suites")
     for row in ("original", "PB (instruction prefix)", "FPFT", "last block", "random block",
                 "LFTF (BMI block"):
         assert row in p.stdout, row

@@ -879,4 +879,22 @@ int lt_adam_set_lr(lt_adam *opt, double lr)
     return LFTF_OK;
 }
 
+/* ---- least squares (bias suites) ---- */
+
+int lt_lstsq(const lt_tensor *a, const lt_tensor *b, lt_tensor **out)
+{
+    return make("lstsq", out, [&] {
+        const at::Tensor &A = T(a, "matrix"), &B = T(b, "right-hand side");
+        if (A.dim() != 2 || B.dim() < 1 || B.dim() > 2 || B.size(0) != A.size(0))
+            fail_arg("lstsq needs A [m, n] and B [m] or [m, k] with the same m");
+        at::Tensor A64 = A.to(at::kCPU, at::kDouble);
+        at::Tensor B64 = B.to(at::kCPU, at::kDouble);
+        if (B.dim() == 1)
+            B64 = B64.unsqueeze(1);
+        at::Tensor X = std::get<0>(at::linalg_lstsq(A64, B64, c10::nullopt,
+                                                    c10::string_view("gelsd")));
+        return B.dim() == 1 ? X.squeeze(1) : X;
+    });
+}
+
 } // extern "C"

@@ -179,6 +179,13 @@ int lt_where(const lt_tensor *cond, const lt_tensor *a, const lt_tensor *b, lt_t
 /* a with value where mask is true. */
 int lt_masked_fill(const lt_tensor *a, const lt_tensor *mask, double value, lt_tensor **out);
 
+/* ---- least squares (bias suites: the professions regression) ---------- */
+
+/* X = argmin ||A X - B|| (torch.linalg.lstsq, driver gelsd: minimum-norm
+ * for rank-deficient A), computed in float64 on the CPU and returned there.
+ * A is [m, n], B is [m] or [m, k]; X is [n] or [n, k]. */
+int lt_lstsq(const lt_tensor *a, const lt_tensor *b, lt_tensor **out);
+
 /* ---- reductions --------------------------------------------------------- */
 
 int lt_sum(const lt_tensor *a, int dim, int keepdim, lt_tensor **out);

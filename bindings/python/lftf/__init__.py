@@ -24,6 +24,8 @@ from .finetune import PRESETS, History, Trainer, finetune
 from .locate import LocateResult, locate, locate_robustness
 from .model import Model, apply_delta
 from .tokenizer import Tokenizer
+# bias suites (WinoBias, CrowS-Pairs, Winogender, professions regression)
+from . import bias
 
 __version__ = "%d.%d.%d" % (_cdef.VERSION_MAJOR, _cdef.VERSION_MINOR, _cdef.VERSION_PATCH)
 
@@ -66,6 +68,7 @@ __all__ = [
     "afgb", "ub", "PRESETS",
     "library_version", "status_str", "cuda_available", "set_num_threads", "set_log_level",
     "LIBRARY_PATH",
+    "bias",
     "LftfError", "InvalidArgument", "InvalidArgumentError", "NoMemoryError", "LftfIOError",
     "FormatError", "UnsupportedError", "NotFoundError", "RangeError", "TorchError",
     "DeviceError", "Aborted", "AbortedError", "NumericError", "ExistsError", "EncodingError",

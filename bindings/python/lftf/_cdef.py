@@ -454,4 +454,47 @@ int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
 
 int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
                                          size_t top_n, char **svg);
+
+enum {
+    LFTF_SUITE_WINOBIAS = 1,
+    LFTF_SUITE_CROWS_PAIRS = 2,
+    LFTF_SUITE_WINOGENDER = 4,
+    LFTF_SUITE_PROFESSIONS = 8,
+    LFTF_SUITE_ALL = 15
+};
+
+int lftf_bias_suite_parse(const char *name, unsigned *bits);
+
+typedef struct lftf_bias_params {
+    size_t struct_size;
+
+    unsigned suites;
+
+    const char *data_dir;
+
+    const char *const *targets;
+    size_t n_targets;
+    size_t max_items;
+    size_t batch_size;
+    int with_samples;
+    lftf_progress_fn progress;
+    void *progress_user;
+} lftf_bias_params;
+
+typedef struct lftf_bias_report lftf_bias_report;
+
+int lftf_bias_params_init(lftf_bias_params *params);
+
+int lftf_bias_evaluate(lftf_model *model, const lftf_bias_params *params,
+                                lftf_bias_report **out);
+void lftf_bias_report_free(lftf_bias_report *report);
+
+unsigned lftf_bias_report_suites(const lftf_bias_report *report);
+
+int lftf_bias_report_get(const lftf_bias_report *report, const char *path, double *out);
+
+int lftf_bias_report_to_json(const lftf_bias_report *report, int with_samples,
+                                      char **json);
+
+int lftf_bias_report_write_json(const lftf_bias_report *report, const char *path);
 """
