@@ -1,0 +1,2 @@
+# General-ability benchmarks (MMLU, multiple choice, perplexity).
+add_lftf_test(test_general_data SOURCES test_general_data.c PARSERS_ONLY LABELS parsers data)
