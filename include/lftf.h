@@ -271,6 +271,76 @@ LFTF_API int lftf_model_save(lftf_model *model, const char *out_dir, const lftf_
 LFTF_API int lftf_delta_apply(const char *base_dir, const char *delta_dir, const char *out_dir,
                               const lftf_save_params *params);
 
+/* ---- log-likelihood, rolling perplexity, generation ---- */
+/* lm-evaluation-harness semantics: lib/model/loglikelihood.c, generate.c. */
+
+typedef struct lftf_ll_params {
+    size_t struct_size;
+    int add_bos;                 /* -1: as the model's tokenizer files say (harness >= 0.4.10,
+                                    default); 0: no BOS (older harness default) */
+    size_t batch_size;           /* sequences per forward pass; default 16 */
+    size_t max_length;           /* 0: the model's max_position_embeddings */
+    lftf_progress_fn progress;   /* stage "loglikelihood" / "rolling": requests done / total */
+    void *progress_user;
+} lftf_ll_params;
+
+LFTF_API int lftf_ll_params_init(lftf_ll_params *params);
+
+typedef struct lftf_ll_result {
+    double ll;                   /* summed log-probability of the continuation tokens */
+    size_t n_tokens;             /* continuation tokens */
+    int is_greedy;               /* every continuation token was the argmax */
+    int truncated;               /* left-truncated to max_length as the harness does */
+} lftf_ll_result;
+
+/** Log-likelihood of continuations after contexts, as the harness computes
+ *  it: trailing whitespace of a context moves to its continuation; the
+ *  continuation's tokens are those enc(context + continuation) adds after
+ *  enc(context).  contexts[i] may be "" (then BOS, or EOS without BOS, is
+ *  the context).  Requests sharing a context share its forward pass.  An
+ *  empty continuation fails with LFTF_E_EMPTY naming the request.  results
+ *  has room for n. */
+LFTF_API int lftf_model_loglikelihood(lftf_model *model, const char *const *contexts,
+                                      const char *const *continuations, size_t n,
+                                      const lftf_ll_params *params, lftf_ll_result *results);
+
+typedef struct lftf_rolling_result {
+    double ll;                   /* summed log-likelihood of every token of the text */
+    size_t tokens, words, bytes, windows;
+} lftf_rolling_result;
+
+/** Rolling log-likelihood of whole texts (perplexity): disjoint windows of
+ *  max_length tokens (lm_eval.utils.get_rolling_token_windows with context
+ *  length 1 + make_disjoint_window; the first window's context is BOS, or EOS
+ *  without BOS).  words = whitespace-separated words, bytes = UTF-8 bytes;
+ *  word_perplexity = exp(-ll/words), byte_perplexity = exp(-ll/bytes),
+ *  bits_per_byte = -ll/bytes/ln 2. */
+LFTF_API int lftf_model_loglikelihood_rolling(lftf_model *model, const char *const *texts, size_t n,
+                                              const lftf_ll_params *params,
+                                              lftf_rolling_result *results);
+
+typedef struct lftf_generate_params {
+    size_t struct_size;
+    size_t max_new_tokens;       /* default 32 */
+    const char *const *stop;     /* stop strings (the text is cut before the first one) */
+    size_t n_stop;
+    size_t batch_size;           /* default 16 */
+    lftf_progress_fn progress;   /* stage "generate": prompts done / total */
+    void *progress_user;
+} lftf_generate_params;
+
+LFTF_API int lftf_generate_params_init(lftf_generate_params *params);
+
+/** Greedy decoding with a key/value cache, batched over prompts (encoded with
+ *  BOS as the model was loaded).  Stops at EOS, a stop string or
+ *  max_new_tokens.  texts[i] (the continuation only, cut before the first stop
+ *  string) and ids[i] (the generated ids) are allocated by the library (free
+ *  with lftf_free); n_ids[i] their count. */
+LFTF_API int lftf_model_generate(lftf_model *model, const char *const *prompts, size_t n,
+                                 const lftf_generate_params *params,
+                                 char **texts, int32_t **ids, size_t *n_ids);
+/* ---- end log-likelihood, rolling perplexity, generation ---- */
+
 /* ------------------------------------------------------------------ */
 /* Datasets (GenBiasEval, GenHintEval, or a user's JSONL)              */
 /* ------------------------------------------------------------------ */

@@ -176,6 +176,53 @@ int lftf_model_save(lftf_model *model, const char *out_dir, const lftf_save_para
 int lftf_delta_apply(const char *base_dir, const char *delta_dir, const char *out_dir,
                               const lftf_save_params *params);
 
+typedef struct lftf_ll_params {
+    size_t struct_size;
+    int add_bos;
+    size_t batch_size;
+    size_t max_length;
+    lftf_progress_fn progress;
+    void *progress_user;
+} lftf_ll_params;
+
+int lftf_ll_params_init(lftf_ll_params *params);
+
+typedef struct lftf_ll_result {
+    double ll;
+    size_t n_tokens;
+    int is_greedy;
+    int truncated;
+} lftf_ll_result;
+
+int lftf_model_loglikelihood(lftf_model *model, const char *const *contexts,
+                                      const char *const *continuations, size_t n,
+                                      const lftf_ll_params *params, lftf_ll_result *results);
+
+typedef struct lftf_rolling_result {
+    double ll;
+    size_t tokens, words, bytes, windows;
+} lftf_rolling_result;
+
+int lftf_model_loglikelihood_rolling(lftf_model *model, const char *const *texts, size_t n,
+                                              const lftf_ll_params *params,
+                                              lftf_rolling_result *results);
+
+typedef struct lftf_generate_params {
+    size_t struct_size;
+    size_t max_new_tokens;
+    const char *const *stop;
+    size_t n_stop;
+    size_t batch_size;
+    lftf_progress_fn progress;
+    void *progress_user;
+} lftf_generate_params;
+
+int lftf_generate_params_init(lftf_generate_params *params);
+
+int lftf_model_generate(lftf_model *model, const char *const *prompts, size_t n,
+                                 const lftf_generate_params *params,
+                                 char **texts, int32_t **ids, size_t *n_ids);
+
 typedef struct lftf_dataset lftf_dataset;
 
 typedef struct lftf_sample {
