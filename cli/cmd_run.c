@@ -9,6 +9,7 @@
  * end: an error or Ctrl-C leaves nothing behind. */
 #include "cli_util.h"
 #include "commands.h"
+#include "run_general.h"
 #include "train_cli.h"
 
 #include <jansson.h>
@@ -39,7 +40,11 @@ static void usage(FILE *f)
             "                      last-block and random-block controls; print a comparison\n"
             "                      table and add \"baselines\" to report.json\n"
             "  --pb-prefix TEXT    the PB instruction prepended to every prompt\n"
-            "  --top N             professions in professions.svg (15)\n",
+            "  --top N             professions in professions.svg (15)\n"
+            "  --general T=PATH    general ability before and after: mmlu=DIR, mc=FILE.jsonl,\n"
+            "                      ppl=TEXT (repeatable; default: perplexity of the held-out\n"
+            "                      English text shipped in data/); --general-limit N caps MMLU\n"
+            "                      questions per subject / mc records\n",
             model_opts_help, train_opts_help);
 }
 
@@ -288,8 +293,10 @@ int cmd_run(int argc, char **argv)
     json_t *report = NULL;
     char after_name[4096];
     scores sb, sa;
+    general_opts gen;
 
     memset(&c, 0, sizeof c);
+    general_opts_init(&gen);
     /* line-buffered even into a pipe: progress of a long run shows as it happens */
     setvbuf(stdout, NULL, _IOLBF, 0);
     model_opts_init(&c.mo);
@@ -313,6 +320,9 @@ int cmd_run(int argc, char **argv)
                 return cli_usage(cmd, "--top needs a positive integer");
         } else if (!strcmp(argv[i], "--baselines")) {
             baselines = 1;
+        } else if ((r = general_opt_parse(cmd, argc, argv, &i, &gen)) != 0) {
+            if (r != 1)
+                return r;
         } else {
             return cli_usage(cmd, "unknown option '%s'", argv[i]);
         }
@@ -344,6 +354,8 @@ int cmd_run(int argc, char **argv)
     if (evaluate(&c, model, NULL, &before))
         goto done;
     sb = scores_of(before);
+    if (run_general(cmd, model, &gen, "before"))
+        goto done;
 
     /* 2. locate */
     if (locate_for_training(cmd, model, c.train, &c.to, &loc))
@@ -376,6 +388,8 @@ int cmd_run(int argc, char **argv)
     print_row("original", &sb);
     print_row("LFTF", &sa);
     print_change(&sb, &sa);
+    if (run_general(cmd, model, &gen, "after"))
+        goto done;
 
     /* 5. outputs, in a temporary directory */
     tmp = make_temp_dir_beside(out);
@@ -434,6 +448,7 @@ int cmd_run(int argc, char **argv)
         json_object_set_new(report, "finetune", j);
         lftf_free(text);
         text = NULL;
+        json_object_set_new(report, "general", general_json_take(&gen));
         json_object_set_new(report, "model", json_string(c.mo.model_dir));
         json_object_set_new(report, "lftf_version", json_string(lftf_version()));
     }
@@ -493,6 +508,7 @@ done:
     free(dump);
     lftf_free(text);
     lftf_free(svg);
+    general_opts_free(&gen);
     lftf_trainer_free(tr);
     lftf_locate_result_free(loc);
     lftf_report_free(before);

@@ -12,5 +12,7 @@ int cmd_locate(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_apply_delta(int argc, char **argv);
+/* general-ability benchmarks */
+int cmd_general(int argc, char **argv);
 
 #endif
