@@ -24,6 +24,8 @@ from .finetune import PRESETS, History, Trainer, finetune
 from .locate import LocateResult, locate, locate_robustness
 from .model import Model, apply_delta
 from .tokenizer import Tokenizer
+# general-ability benchmarks (lftf.general.mmlu / mc / ppl)
+from . import general
 
 __version__ = "%d.%d.%d" % (_cdef.VERSION_MAJOR, _cdef.VERSION_MINOR, _cdef.VERSION_PATCH)
 
