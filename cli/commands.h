@@ -12,6 +12,9 @@ int cmd_locate(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_apply_delta(int argc, char **argv);
+/* log-likelihood engine and generation (issue 9) */
+int cmd_loglikelihood(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 /* general-ability benchmarks */
 int cmd_general(int argc, char **argv);
 

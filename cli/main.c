@@ -19,6 +19,9 @@ static const struct {
     {"finetune", cmd_finetune, "fine-tune the located blocks and save the model"},
     {"run", cmd_run, "evaluate, locate, fine-tune, evaluate again (the LFTF pipeline)"},
     {"apply-delta", cmd_apply_delta, "apply a saved delta to its base model"},
+    /* log-likelihood engine and generation (issue 9) */
+    {"loglikelihood", cmd_loglikelihood, "log-likelihood of continuations (harness semantics)"},
+    {"generate", cmd_generate, "greedy continuations of prompts"},
     /* general-ability benchmarks */
     {"general", cmd_general, "MMLU, multiple-choice tasks or perplexity (harness semantics)"},
 };

@@ -304,6 +304,13 @@ LFTF_API int lftf_model_loglikelihood(lftf_model *model, const char *const *cont
                                       const char *const *continuations, size_t n,
                                       const lftf_ll_params *params, lftf_ll_result *results);
 
+/** Reads a JSONL file of requests, one {"context": str, "continuation": str}
+ *  object per line (blank lines skipped); errors name the file and line (an
+ *  empty continuation is LFTF_E_EMPTY).  Free with lftf_ll_requests_free. */
+LFTF_API int lftf_ll_requests_load(const char *path, char ***contexts, char ***continuations,
+                                   size_t *n);
+LFTF_API void lftf_ll_requests_free(char **contexts, char **continuations, size_t n);
+
 typedef struct lftf_rolling_result {
     double ll;                   /* summed log-likelihood of every token of the text */
     size_t tokens, words, bytes, windows;

@@ -1,9 +1,32 @@
-/* Log-likelihood of continuations and rolling log-likelihood, with
- * lm-evaluation-harness semantics (work in progress: declarations first). */
+/* Log-likelihood of continuations and rolling log-likelihood (perplexity),
+ * with lm-evaluation-harness semantics (lm_eval/api/model.py: loglikelihood,
+ * _encode_pair; models/huggingface.py: _loglikelihood_tokens,
+ * loglikelihood_rolling; utils.py: get_rolling_token_windows,
+ * make_disjoint_window):
+ *
+ *  - trailing whitespace of a context moves to the front of its continuation;
+ *    continuation tokens = enc(context + continuation)[len(enc(context)):];
+ *  - an empty context is the prefix token (BOS, or EOS without one) and the
+ *    continuation is encoded without special tokens (if that encoding starts
+ *    with the prefix token, its first token is the context instead);
+ *  - a request longer than max_length + 1 tokens keeps its last
+ *    max_length + 1 tokens (the first of them become context) and is marked
+ *    truncated.
+ *
+ * The engine works on token requests (context ids, continuation ids).
+ * Requests with the same context ids form a group; groups are run longest
+ * first, batch_size contexts per forward pass, through the key/value-cached
+ * forward (kv_cache.c).  The log-probs after a context's last token score the
+ * first token of each of its continuations; continuations of more than one
+ * token then run their remaining tokens after a copy of the context's cached
+ * keys/values, so a context is computed once whatever its number of
+ * continuations. */
 #include "model/model_internal.h"
 
 #include "common/error.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 int lftf_ll_params_init(lftf_ll_params *params)
@@ -17,36 +40,632 @@ int lftf_ll_params_init(lftf_ll_params *params)
     return LFTF_OK;
 }
 
+/* ---- text helpers ---------------------------------------------------------------- */
+
+/* Python's str.isspace() (what the harness's rstrip() and re.split(r"\s+")
+ * treat as whitespace). */
+static int is_space_cp(uint32_t c)
+{
+    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 ||
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+/* The code point at s[i] (UTF-8; invalid bytes are returned as themselves)
+ * and its length in *n. */
+static uint32_t utf8_at(const unsigned char *s, size_t len, size_t i, size_t *n)
+{
+    unsigned char c = s[i];
+    size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    if (i + k > len)
+        k = 1;
+    uint32_t cp = k == 1 ? c : k == 2 ? (c & 0x1fu) : k == 3 ? (c & 0x0fu) : (c & 0x07u);
+    for (size_t j = 1; j < k; j++)
+        cp = (cp << 6) | (s[i + j] & 0x3fu);
+    *n = k;
+    return cp;
+}
+
+/* Length of text without its trailing whitespace (Python's rstrip()). */
+static size_t rstrip_len(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0, keep = 0;
+    while (i < len) {
+        size_t n;
+        uint32_t cp = utf8_at(s, len, i, &n);
+        i += n;
+        if (!is_space_cp(cp))
+            keep = i;
+    }
+    return keep;
+}
+
+/* len(re.split(r"\s+", text)): maximal whitespace runs + 1. */
+static size_t count_words(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0, runs = 0;
+    int in_space = 0;
+    while (i < len) {
+        size_t n;
+        int sp = is_space_cp(utf8_at(s, len, i, &n));
+        if (sp && !in_space)
+            runs++;
+        in_space = sp;
+        i += n;
+    }
+    return runs + 1;
+}
+
+/* The token the harness conditions an empty context on: the tokenizer's BOS
+ * (the config's when the tokenizer adds none), else EOS. */
+static int32_t prefix_token(const lftf_model *m)
+{
+    int32_t bos = lftf_tokenizer_bos_id(m->tok);
+    if (bos >= 0)
+        return bos;
+    if (m->cfg.bos_token_id >= 0 && m->cfg.bos_token_id < m->cfg.vocab_size)
+        return m->cfg.bos_token_id;
+    return m->cfg.eos_token_id;
+}
+
+/* tok_encode: special tokens (BOS) as add_bos says, none when the text
+ * already starts with the BOS token's text (the harness's has_bos_prefix). */
+static int encode_text(const lftf_model *m, const char *text, size_t len, int add_bos,
+                       int32_t **ids, size_t *n)
+{
+    int special = add_bos != 0;
+    int32_t bos = lftf_tokenizer_bos_id(m->tok);
+    const char *bos_text = bos >= 0 ? lftf_tokenizer_token(m->tok, bos) : NULL;
+    if (special && bos_text && *bos_text && strlen(bos_text) <= len &&
+        memcmp(text, bos_text, strlen(bos_text)) == 0)
+        special = 0;
+    return lftf_tokenizer_encode(m->tok, text, len, special, ids, n);
+}
+
+/* ---- token requests -------------------------------------------------------------- */
+
+typedef struct tok_req {
+    int32_t *ids;               /* context then continuation (owned) */
+    size_t n_ctx, n_cont;       /* the context is ids[0..n_ctx-1] after truncation */
+    size_t start;               /* first kept token (truncation) */
+    int truncated;
+} tok_req;
+
+static const int32_t *req_ctx(const tok_req *r) { return r->ids + r->start; }
+static const int32_t *req_cont(const tok_req *r) { return r->ids + r->start + r->n_ctx; }
+
+static void tok_reqs_free(tok_req *r, size_t n)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(r[i].ids);
+    free(r);
+}
+
+/* Keeps the last max_length + 1 tokens, as _loglikelihood_tokens does. */
+static int truncate_req(tok_req *r, size_t max_length, size_t index)
+{
+    if (r->n_cont > max_length)
+        return lftf__err(LFTF_E_RANGE,
+                         "request %zu: the continuation is %zu tokens long, longer than "
+                         "max_length (%zu)", index, r->n_cont, max_length);
+    size_t total = r->n_ctx + r->n_cont;
+    if (total > max_length + 1) {
+        r->start = total - (max_length + 1);
+        r->n_ctx -= r->start;
+        r->truncated = 1;
+    }
+    return LFTF_OK;
+}
+
+/* Encodes request i into a token request. */
+static int encode_request(const lftf_model *m, const char *context, const char *continuation,
+                          int add_bos, size_t index, tok_req *out)
+{
+    int32_t *whole = NULL, *cids = NULL;
+    size_t n_whole = 0, n_c = 0;
+    int rc;
+    size_t lc = strlen(context), lk = strlen(continuation);
+    memset(out, 0, sizeof *out);
+    if (lk == 0)
+        return lftf__err(LFTF_E_EMPTY, "request %zu: the continuation is empty", index);
+    if (lc == 0) {
+        int32_t prefix = prefix_token(m);
+        if ((rc = lftf_tokenizer_encode(m->tok, continuation, lk, 0, &cids, &n_c)) != LFTF_OK)
+            return lftf__err_prefix(rc, "request %zu: continuation", index);
+        int own = n_c > 0 && cids[0] == prefix; /* the continuation starts with it */
+        out->ids = malloc((n_c + 1) * sizeof *out->ids);
+        if (!out->ids) {
+            lftf_free(cids);
+            return lftf__oom("request tokens");
+        }
+        if (!own)
+            out->ids[0] = prefix;
+        if (n_c)
+            memcpy(out->ids + !own, cids, n_c * sizeof *cids);
+        out->n_ctx = 1;
+        out->n_cont = own ? n_c - 1 : n_c;
+        lftf_free(cids);
+    } else {
+        size_t keep = rstrip_len(context, lc);
+        char *joined = malloc(lc + lk + 1);
+        if (!joined)
+            return lftf__oom("request text");
+        memcpy(joined, context, lc);
+        memcpy(joined + lc, continuation, lk + 1);
+        rc = encode_text(m, joined, lc + lk, add_bos, &whole, &n_whole);
+        if (rc == LFTF_OK)
+            rc = encode_text(m, context, keep, add_bos, &cids, &n_c);
+        free(joined);
+        if (rc != LFTF_OK) {
+            lftf_free(whole);
+            lftf_free(cids);
+            return lftf__err_prefix(rc, "request %zu", index);
+        }
+        lftf_free(cids);
+        if (n_c == 0) {
+            lftf_free(whole);
+            return lftf__err(LFTF_E_EMPTY,
+                             "request %zu: the context has no tokens (the tokenizer adds no BOS "
+                             "and the context is whitespace)", index);
+        }
+        out->ids = malloc((n_whole ? n_whole : 1) * sizeof *out->ids);
+        if (!out->ids) {
+            lftf_free(whole);
+            return lftf__oom("request tokens");
+        }
+        if (n_whole)
+            memcpy(out->ids, whole, n_whole * sizeof *whole);
+        lftf_free(whole);
+        out->n_ctx = n_c;
+        out->n_cont = n_whole > n_c ? n_whole - n_c : 0;
+    }
+    if (out->n_cont == 0) {
+        free(out->ids);
+        out->ids = NULL;
+        return lftf__err(LFTF_E_EMPTY, "request %zu: the continuation adds no tokens after the "
+                         "context", index);
+    }
+    return LFTF_OK;
+}
+
+/* ---- the engine ------------------------------------------------------------------ */
+
+typedef struct ll_engine {
+    lftf_model *m;
+    tok_req *reqs;
+    size_t n;
+    size_t batch_size;
+    lftf_ll_result *results;
+    lftf_progress_fn progress;
+    void *progress_user;
+    const char *stage;
+    size_t done;
+} ll_engine;
+
+static int cmp_ctx(const tok_req *a, const tok_req *b)
+{
+    size_t n = a->n_ctx < b->n_ctx ? a->n_ctx : b->n_ctx;
+    int c = n ? memcmp(req_ctx(a), req_ctx(b), n * sizeof(int32_t)) : 0;
+    if (c)
+        return c;
+    return a->n_ctx < b->n_ctx ? -1 : a->n_ctx > b->n_ctx;
+}
+
+/* qsort's context: the requests being sorted (qsort takes no user pointer). */
+static _Thread_local const tok_req *sort_reqs;
+
+static int cmp_req_index(const void *pa, const void *pb)
+{
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    int c = cmp_ctx(&sort_reqs[a], &sort_reqs[b]);
+    return c ? c : (a < b ? -1 : a > b);
+}
+
+typedef struct ll_group {
+    size_t first, count;        /* into the sorted request order */
+    size_t longest;             /* n_ctx + the longest continuation */
+} ll_group;
+
+static int cmp_group_len(const void *pa, const void *pb)
+{
+    const ll_group *a = pa, *b = pb;
+    if (a->longest != b->longest)
+        return a->longest > b->longest ? -1 : 1;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+/* Scores `n` predictions: log-prob rows lp [R, V] (float32), prediction k is
+ * token tok[k] in row row[k]; adds its log-prob to results[req[k]].ll and
+ * clears is_greedy when it is not the row's argmax. */
+static int score_rows(ll_engine *e, const lt_tensor *lp, const int64_t *row, const int32_t *tok,
+                      const size_t *req, size_t n)
+{
+    int64_t V = lt_size(lp, 1), R = lt_size(lp, 0), n1 = (int64_t)n, flat_sh[1] = {-1};
+    int64_t *flat = malloc((n ? n : 1) * sizeof *flat), *amax = malloc((size_t)R * sizeof *amax);
+    double *vals = malloc((n ? n : 1) * sizeof *vals);
+    lt_tensor *idx = NULL, *lpf = NULL, *sel = NULL, *am = NULL;
+    int rc;
+    if (!flat || !amax || !vals) {
+        rc = lftf__oom("scores");
+        goto done;
+    }
+    for (size_t k = 0; k < n; k++)
+        flat[k] = row[k] * V + tok[k];
+    if ((rc = lt_from_host(flat, LT_I64, &n1, 1, LT_I64, lt_get_device(lp), &idx)) ||
+        (rc = lt_reshape(lp, flat_sh, 1, &lpf)) || (rc = lt_index_select(lpf, 0, idx, &sel)) ||
+        (rc = lt_to_host_f64(sel, vals, n)) || (rc = lt_argmax(lp, 1, 0, &am)) ||
+        (rc = lt_to_host_i64(am, amax, (size_t)R)))
+        goto done;
+    for (size_t k = 0; k < n; k++) {
+        e->results[req[k]].ll += vals[k];
+        if (amax[row[k]] != tok[k])
+            e->results[req[k]].is_greedy = 0;
+    }
+done:
+    free(flat);
+    free(amax);
+    free(vals);
+    lt_free(idx);
+    lt_free(lpf);
+    lt_free(sel);
+    lt_free(am);
+    return rc;
+}
+
+/* Log-probs [sum(npos), V] at positions pos[r][0..npos[r]-1] of rows of H_L [B, T, D]. */
+static int logprobs_at_rows(const lftf_model *m, const lt_tensor *H_L, size_t B,
+                            const size_t *start, const size_t *npos, lt_tensor **out)
+{
+    int64_t T = lt_size(H_L, 1), total = 0;
+    for (size_t r = 0; r < B; r++)
+        total += (int64_t)npos[r];
+    int64_t *flat = malloc((size_t)(total ? total : 1) * sizeof *flat), k = 0;
+    lt_tensor *idx = NULL;
+    if (!flat)
+        return lftf__oom("positions");
+    for (size_t r = 0; r < B; r++)
+        for (size_t j = 0; j < npos[r]; j++)
+            flat[k++] = (int64_t)r * T + (int64_t)(start[r] + j);
+    int rc = lt_from_host(flat, LT_I64, &total, 1, LT_I64, m->device, &idx);
+    free(flat);
+    if (rc == LFTF_OK)
+        rc = lftf__model_logprobs_at(m, H_L, idx, out);
+    lt_free(idx);
+    return rc;
+}
+
+/* The groups g[0..ng-1]: their contexts in one cached forward, then the
+ * remaining tokens of their multi-token continuations, batch_size rows at a
+ * time, after copies of their context's keys/values. */
+static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size_t ng)
+{
+    const lftf_model *m = e->m;
+    lftf_kv_cache *cache = NULL;
+    lt_tensor *H = NULL, *lp = NULL;
+    const int32_t **ids = calloc(ng, sizeof *ids);
+    size_t *lens = calloc(ng, sizeof *lens), *start = calloc(ng, sizeof *start),
+           *ones = calloc(ng, sizeof *ones);
+    size_t n_req = 0, n_multi = 0;
+    for (size_t k = 0; k < ng; k++)
+        n_req += g[k].count;
+    int64_t *row = calloc(n_req, sizeof *row);
+    int32_t *tok = calloc(n_req, sizeof *tok);
+    size_t *req = calloc(n_req, sizeof *req);
+    int rc;
+    if (!ids || !lens || !start || !ones || !row || !tok || !req) {
+        rc = lftf__oom("batch");
+        goto done;
+    }
+    size_t q = 0;
+    for (size_t k = 0; k < ng; k++) {
+        const tok_req *r0 = &e->reqs[order[g[k].first]];
+        ids[k] = req_ctx(r0);
+        lens[k] = r0->n_ctx;
+        start[k] = r0->n_ctx - 1;
+        ones[k] = 1;
+        for (size_t j = 0; j < g[k].count; j++, q++) {
+            size_t ri = order[g[k].first + j];
+            row[q] = (int64_t)k;
+            tok[q] = req_cont(&e->reqs[ri])[0];
+            req[q] = ri;
+            if (e->reqs[ri].n_cont > 1)
+                n_multi++;
+        }
+    }
+    if ((rc = lftf__kv_cache_create(m, ng, &cache)) ||
+        (rc = lftf__kv_forward(m, cache, ids, lens, &H)) ||
+        (rc = logprobs_at_rows(m, H, ng, start, ones, &lp)) ||
+        (rc = score_rows(e, lp, row, tok, req, n_req)))
+        goto done;
+    lt_free(H);
+    lt_free(lp);
+    H = lp = NULL;
+    /* the continuations of more than one token, batch_size rows at a time */
+    size_t *multi = calloc(n_multi + 1, sizeof *multi);
+    int64_t *multi_row = calloc(n_multi + 1, sizeof *multi_row);
+    if (!multi || !multi_row) {
+        free(multi);
+        free(multi_row);
+        rc = lftf__oom("batch");
+        goto done;
+    }
+    q = 0;
+    for (size_t k = 0; k < ng; k++)
+        for (size_t j = 0; j < g[k].count; j++) {
+            size_t ri = order[g[k].first + j];
+            if (e->reqs[ri].n_cont > 1) {
+                multi[q] = ri;
+                multi_row[q++] = (int64_t)k;
+            }
+        }
+    for (size_t s0 = 0; s0 < n_multi && rc == LFTF_OK; s0 += e->batch_size) {
+        size_t nb = n_multi - s0 < e->batch_size ? n_multi - s0 : e->batch_size, np = 0;
+        lftf_kv_cache *sub = NULL;
+        const int32_t **cids = calloc(nb, sizeof *cids);
+        size_t *clen = calloc(nb, sizeof *clen), *zero = calloc(nb, sizeof *zero);
+        for (size_t b = 0; b < nb; b++)
+            np += e->reqs[multi[s0 + b]].n_cont - 1;
+        int64_t *prow = calloc(np, sizeof *prow);
+        int32_t *ptok = calloc(np, sizeof *ptok);
+        size_t *preq = calloc(np, sizeof *preq);
+        if (!cids || !clen || !zero || !prow || !ptok || !preq)
+            rc = lftf__oom("batch");
+        size_t k = 0;
+        for (size_t b = 0; b < nb && rc == LFTF_OK; b++) {
+            const tok_req *r = &e->reqs[multi[s0 + b]];
+            cids[b] = req_cont(r);
+            clen[b] = r->n_cont - 1; /* the last token is only predicted */
+            for (size_t j = 1; j < r->n_cont; j++, k++) {
+                prow[k] = (int64_t)k;
+                ptok[k] = req_cont(r)[j];
+                preq[k] = multi[s0 + b];
+            }
+        }
+        if (rc == LFTF_OK && !(rc = lftf__kv_cache_select(cache, multi_row + s0, nb, &sub)) &&
+            !(rc = lftf__kv_forward(m, sub, cids, clen, &H)) &&
+            !(rc = logprobs_at_rows(m, H, nb, zero, clen, &lp)))
+            rc = score_rows(e, lp, prow, ptok, preq, np);
+        lt_free(H);
+        lt_free(lp);
+        H = lp = NULL;
+        lftf__kv_cache_free(sub);
+        free(cids);
+        free(clen);
+        free(zero);
+        free(prow);
+        free(ptok);
+        free(preq);
+    }
+    free(multi);
+    free(multi_row);
+done:
+    lftf__kv_cache_free(cache);
+    lt_free(H);
+    lt_free(lp);
+    free(ids);
+    free(lens);
+    free(start);
+    free(ones);
+    free(row);
+    free(tok);
+    free(req);
+    return rc;
+}
+
+/* Scores the token requests into e->results (set to 0 / greedy first). */
+static int run_engine(ll_engine *e)
+{
+    size_t *order = malloc((e->n ? e->n : 1) * sizeof *order);
+    ll_group *groups = malloc((e->n ? e->n : 1) * sizeof *groups);
+    size_t ng = 0;
+    int rc = LFTF_OK;
+    if (!order || !groups) {
+        free(order);
+        free(groups);
+        return lftf__oom("requests");
+    }
+    for (size_t i = 0; i < e->n; i++) {
+        order[i] = i;
+        e->results[i].ll = 0.0;
+        e->results[i].n_tokens = e->reqs[i].n_cont;
+        e->results[i].is_greedy = 1;
+        e->results[i].truncated = e->reqs[i].truncated;
+    }
+    sort_reqs = e->reqs;
+    qsort(order, e->n, sizeof *order, cmp_req_index);
+    for (size_t i = 0; i < e->n; i++) {
+        const tok_req *r = &e->reqs[order[i]];
+        if (ng == 0 || cmp_ctx(&e->reqs[order[groups[ng - 1].first]], r) != 0)
+            groups[ng++] = (ll_group){i, 0, 0};
+        ll_group *g = &groups[ng - 1];
+        g->count++;
+        if (r->n_ctx + r->n_cont > g->longest)
+            g->longest = r->n_ctx + r->n_cont;
+    }
+    /* longest first (batches of similar lengths; the harness's order too) */
+    qsort(groups, ng, sizeof *groups, cmp_group_len);
+    int prev = lt_grad_set_enabled(0);
+    for (size_t g0 = 0; g0 < ng && rc == LFTF_OK; g0 += e->batch_size) {
+        size_t nb = ng - g0 < e->batch_size ? ng - g0 : e->batch_size;
+        rc = run_groups(e, order, groups + g0, nb);
+        for (size_t k = 0; k < nb; k++)
+            e->done += groups[g0 + k].count;
+        if (rc == LFTF_OK && e->progress && e->progress(e->stage, e->done, e->n, e->progress_user))
+            rc = lftf__err(LFTF_E_ABORTED, "%s: aborted by the progress callback", e->stage);
+    }
+    lt_grad_set_enabled(prev);
+    free(order);
+    free(groups);
+    return rc;
+}
+
+static int check_ll_params(const lftf_model *m, const lftf_ll_params *params, lftf_ll_params *p,
+                           const char *fn)
+{
+    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0, sizeof(lftf_ll_params),
+                                sizeof(lftf_ll_params), "lftf_ll_params"));
+    lftf_ll_params_init(p);
+    if (params)
+        memcpy(p, params, sizeof *p);
+    if (p->batch_size == 0)
+        p->batch_size = 16;
+    if (p->add_bos != -1 && p->add_bos != 0 && p->add_bos != 1)
+        return lftf__err(LFTF_E_INVALID_ARG, "%s: add_bos must be -1, 0 or 1 (got %d)", fn,
+                         p->add_bos);
+    if (p->max_length == 0)
+        p->max_length = (size_t)m->cfg.max_position_embeddings;
+    if (p->max_length > (size_t)m->cfg.max_position_embeddings)
+        return lftf__err(LFTF_E_RANGE, "%s: max_length %zu exceeds the model's "
+                         "max_position_embeddings (%d)", fn, p->max_length,
+                         m->cfg.max_position_embeddings);
+    if (!m->tok)
+        return lftf__err(LFTF_E_INVALID_ARG, "%s: the model has no tokenizer", fn);
+    return LFTF_OK;
+}
+
 int lftf_model_loglikelihood(lftf_model *model, const char *const *contexts,
                              const char *const *continuations, size_t n,
                              const lftf_ll_params *params, lftf_ll_result *results)
 {
-    (void)model; (void)contexts; (void)continuations; (void)n; (void)params; (void)results;
-    return lftf__err(LFTF_E_UNSUPPORTED, "lftf_model_loglikelihood: not implemented yet");
+    lftf_ll_params p;
+    if (!model || (n && (!contexts || !continuations || !results)))
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_loglikelihood: NULL argument");
+    LFTF_TRY(check_ll_params(model, params, &p, "lftf_model_loglikelihood"));
+    if (n == 0)
+        return LFTF_OK;
+    tok_req *reqs = calloc(n, sizeof *reqs);
+    if (!reqs)
+        return lftf__oom("requests");
+    int rc = LFTF_OK;
+    for (size_t i = 0; i < n && rc == LFTF_OK; i++) {
+        if (!contexts[i] || !continuations[i])
+            rc = lftf__err(LFTF_E_INVALID_ARG, "request %zu: NULL context or continuation", i);
+        else if ((rc = encode_request(model, contexts[i], continuations[i], p.add_bos, i,
+                                      &reqs[i])) == LFTF_OK)
+            rc = truncate_req(&reqs[i], p.max_length, i);
+    }
+    if (rc == LFTF_OK) {
+        ll_engine e = {model, reqs, n, p.batch_size, results, p.progress, p.progress_user,
+                       "loglikelihood", 0};
+        rc = run_engine(&e);
+    }
+    tok_reqs_free(reqs, n);
+    return rc;
+}
+
+/* ---- rolling log-likelihood --------------------------------------------------------- */
+
+/* Appends a window (disjoint context, predicted tokens) as a token request. */
+static int push_window(tok_req **reqs, size_t *n, size_t *cap, const int32_t *ctx, size_t n_ctx,
+                       const int32_t *pred, size_t n_pred)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        tok_req *r = realloc(*reqs, nc * sizeof *r);
+        if (!r)
+            return lftf__oom("windows");
+        *reqs = r;
+        *cap = nc;
+    }
+    tok_req *w = &(*reqs)[*n];
+    memset(w, 0, sizeof *w);
+    w->ids = malloc((n_ctx + n_pred) * sizeof *w->ids);
+    if (!w->ids)
+        return lftf__oom("window");
+    memcpy(w->ids, ctx, n_ctx * sizeof *ctx);
+    memcpy(w->ids + n_ctx, pred, n_pred * sizeof *pred);
+    w->n_ctx = n_ctx;
+    w->n_cont = n_pred;
+    (*n)++;
+    return LFTF_OK;
+}
+
+/* get_rolling_token_windows(tokens, prefix, max_len, context_len=1) followed
+ * by make_disjoint_window: the first window predicts tokens[0..f-1] after
+ * the prefix token; each later one predicts up to max_len tokens after the
+ * tokens before them (disjoint context: max_len - predicted + 1 tokens). */
+static int rolling_windows(const int32_t *t, size_t n, int32_t prefix, size_t max_len,
+                           tok_req **reqs, size_t *nreq, size_t *cap, size_t *windows)
+{
+    size_t first = n < max_len ? n : max_len, predicted;
+    *windows = 0;
+    if (n == 0)
+        return LFTF_OK;
+    LFTF_TRY(push_window(reqs, nreq, cap, &prefix, 1, t, first));
+    (*windows)++;
+    predicted = first;
+    while (predicted < n) {
+        size_t pred_len = n - predicted < max_len ? n - predicted : max_len;
+        size_t end = predicted + pred_len;
+        /* input tokens[end - max_len - 1 : end - 1] (Python slice: clamped at
+         * 0), disjoint context = its first len - (pred_len - 1) tokens */
+        size_t in_start = end >= max_len + 1 ? end - max_len - 1 : 0;
+        size_t in_len = end - 1 - in_start;
+        size_t ctx_len = in_len - (pred_len - 1);
+        LFTF_TRY(push_window(reqs, nreq, cap, t + in_start, ctx_len, t + end - pred_len, pred_len));
+        (*windows)++;
+        predicted = end;
+    }
+    return LFTF_OK;
 }
 
 int lftf_model_loglikelihood_rolling(lftf_model *model, const char *const *texts, size_t n,
                                      const lftf_ll_params *params, lftf_rolling_result *results)
 {
-    (void)model; (void)texts; (void)n; (void)params; (void)results;
-    return lftf__err(LFTF_E_UNSUPPORTED, "lftf_model_loglikelihood_rolling: not implemented yet");
-}
-
-int lftf_generate_params_init(lftf_generate_params *params)
-{
-    if (!params)
-        return lftf__err(LFTF_E_INVALID_ARG, "lftf_generate_params_init: NULL params");
-    memset(params, 0, sizeof *params);
-    params->struct_size = sizeof *params;
-    params->max_new_tokens = 32;
-    params->batch_size = 16;
-    return LFTF_OK;
-}
-
-int lftf_model_generate(lftf_model *model, const char *const *prompts, size_t n,
-                        const lftf_generate_params *params, char **texts, int32_t **ids,
-                        size_t *n_ids)
-{
-    (void)model; (void)prompts; (void)n; (void)params; (void)texts; (void)ids; (void)n_ids;
-    return lftf__err(LFTF_E_UNSUPPORTED, "lftf_model_generate: not implemented yet");
+    lftf_ll_params p;
+    tok_req *reqs = NULL;
+    lftf_ll_result *wres = NULL;
+    size_t nreq = 0, cap = 0, *first = NULL;
+    int rc = LFTF_OK;
+    if (!model || (n && (!texts || !results)))
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_loglikelihood_rolling: NULL argument");
+    LFTF_TRY(check_ll_params(model, params, &p, "lftf_model_loglikelihood_rolling"));
+    if (n == 0)
+        return LFTF_OK;
+    if (!(first = calloc(n + 1, sizeof *first)))
+        return lftf__oom("texts");
+    int32_t prefix = prefix_token(model);
+    for (size_t i = 0; i < n && rc == LFTF_OK; i++) {
+        int32_t *ids = NULL;
+        size_t nids = 0, len;
+        if (!texts[i]) {
+            rc = lftf__err(LFTF_E_INVALID_ARG, "text %zu is NULL", i);
+            break;
+        }
+        len = strlen(texts[i]);
+        first[i] = nreq;
+        memset(&results[i], 0, sizeof results[i]);
+        if ((rc = encode_text(model, texts[i], len, p.add_bos, &ids, &nids)) != LFTF_OK) {
+            lftf__err_prefix(rc, "text %zu", i);
+            break;
+        }
+        if (nids == 0)
+            rc = lftf__err(LFTF_E_EMPTY, "text %zu has no tokens", i);
+        else
+            rc = rolling_windows(ids, nids, prefix, p.max_length, &reqs, &nreq, &cap,
+                                 &results[i].windows);
+        lftf_free(ids);
+        results[i].tokens = nids;
+        results[i].words = count_words(texts[i], len);
+        results[i].bytes = len;
+    }
+    first[n] = nreq;
+    if (rc == LFTF_OK && !(wres = calloc(nreq ? nreq : 1, sizeof *wres)))
+        rc = lftf__oom("windows");
+    if (rc == LFTF_OK) {
+        ll_engine e = {model, reqs, nreq, p.batch_size, wres, p.progress, p.progress_user,
+                       "rolling", 0};
+        rc = run_engine(&e);
+    }
+    for (size_t i = 0; i < n && rc == LFTF_OK; i++)
+        for (size_t w = first[i]; w < first[i + 1]; w++)
+            results[i].ll += wres[w].ll;
+    tok_reqs_free(reqs, nreq);
+    free(wres);
+    free(first);
+    return rc;
 }

@@ -1208,3 +1208,31 @@ fail:
         lt_free_n(hidden, (size_t)L + 1);
     return rc;
 }
+
+/* ---- pieces for the key/value-cached forward (lib/model/kv_cache.c) ------------ */
+
+const lt_tensor *lftf__model_block_weight(const lftf_model *m, int i, lftf_param_kind kind)
+{
+    return bw(m, i, (int)kind);
+}
+
+int lftf__model_rmsnorm(const lftf_model *m, const lt_tensor *x, const lt_tensor *w, lt_tensor **out)
+{
+    return rmsnorm(m, x, w, out);
+}
+
+int lftf__model_rope(const lt_tensor *x, const lt_tensor *cosv, const lt_tensor *sinv, int hd,
+                     lt_tensor **out)
+{
+    return apply_rope(x, cosv, sinv, hd, out);
+}
+
+int lftf__model_rope_tables(const lftf_model *m, int64_t T, lt_tensor **cosv, lt_tensor **sinv)
+{
+    return rope_tables(m, T, cosv, sinv);
+}
+
+int lftf__model_mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out)
+{
+    return mlp(m, i, x, out);
+}

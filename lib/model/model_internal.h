@@ -169,6 +169,47 @@ int lftf__model_logprobs_at(const lftf_model *m, const lt_tensor *H_L, const lt_
 int lftf__model_forward(const lftf_model *m, const lftf_batch *b, int first_block,
                         const lt_tensor *H_start, lt_tensor **hidden, lt_tensor **last_logprobs);
 
+/* ---- pieces for the key/value-cached forward (lib/model/kv_cache.c) ---- */
+
+/* Block i's weight of a kind (NULL for an absent bias). */
+const lt_tensor *lftf__model_block_weight(const lftf_model *m, int i, lftf_param_kind kind);
+/* LlamaRMSNorm of x with weight w (as in every block). */
+int lftf__model_rmsnorm(const lftf_model *m, const lt_tensor *x, const lt_tensor *w, lt_tensor **out);
+/* Rotary embedding of x [..., hd] with cos/sin tables broadcast to x. */
+int lftf__model_rope(const lt_tensor *x, const lt_tensor *cosv, const lt_tensor *sinv, int hd,
+                     lt_tensor **out);
+/* cos/sin tables [T, head_dim] of positions 0..T-1, compute dtype. */
+int lftf__model_rope_tables(const lftf_model *m, int64_t T, lt_tensor **cosv, lt_tensor **sinv);
+/* Block i's MLP on the normed input x [..., D]. */
+int lftf__model_mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out);
+
+/* A key/value cache: per block, the keys (after RoPE) and values of the
+ * tokens already run, [B, KV, S, hd].  Cached slots need not be contiguous:
+ * kpos[b*S + s] is the position of slot s of row b in its sequence, or -1 for
+ * a padding slot (every step appends T slots to every row, rows with fewer
+ * new tokens leave padding).  Rows may be regrouped (lftf__kv_cache_select):
+ * a context's states serve each of its continuations. */
+typedef struct lftf_kv_cache {
+    int n_layers;
+    int64_t B, S;
+    int64_t *kpos;              /* host [B * S] */
+    int64_t *len;               /* host [B]: tokens cached per row (next position) */
+    lt_tensor **k, **v;         /* [n_layers]; NULL while S == 0 */
+} lftf_kv_cache;
+
+int lftf__kv_cache_create(const lftf_model *m, size_t B, lftf_kv_cache **out);
+void lftf__kv_cache_free(lftf_kv_cache *c);
+/* A new cache whose row r is row rows[r] of src (n rows). */
+int lftf__kv_cache_select(const lftf_kv_cache *src, const int64_t *rows, size_t n,
+                          lftf_kv_cache **out);
+/* Runs the new tokens ids[b][0..lens[b]-1] (lens[b] >= 1) of each row after
+ * its cached tokens, appends their keys/values to the cache and returns the
+ * last block's output *H_L [B, T, D] (T = max lens; before the final norm).
+ * Rows' positions continue from c->len[b] (LFTF_E_RANGE past
+ * max_position_embeddings).  Use lftf__model_logprobs_at on H_L. */
+int lftf__kv_forward(const lftf_model *m, lftf_kv_cache *c, const int32_t *const *ids,
+                     const size_t *lens, lt_tensor **H_L);
+
 /* ---- target words in context (lib/model/probs.c) ---------------------------------- */
 
 /* Prompts x targets, encoded in context: target j's tokens after prompt p are

@@ -198,6 +198,10 @@ int lftf_model_loglikelihood(lftf_model *model, const char *const *contexts,
                                       const char *const *continuations, size_t n,
                                       const lftf_ll_params *params, lftf_ll_result *results);
 
+int lftf_ll_requests_load(const char *path, char ***contexts, char ***continuations,
+                                   size_t *n);
+void lftf_ll_requests_free(char **contexts, char **continuations, size_t n);
+
 typedef struct lftf_rolling_result {
     double ll;
     size_t tokens, words, bytes, windows;

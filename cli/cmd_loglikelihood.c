@@ -1,0 +1,155 @@
+/* lftf loglikelihood: log-likelihood of continuations after contexts, with
+ * lm-evaluation-harness semantics (lftf_model_loglikelihood).
+ *
+ * Output contract: one JSON line per request, in input order:
+ *   {"ll": float, "n_tokens": int, "is_greedy": bool, "truncated": bool} */
+#include "cli_util.h"
+#include "commands.h"
+#include "train_cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lftf loglikelihood --model DIR --requests FILE.jsonl [--out FILE]\n"
+            "                          [--no-bos] [--max-length N] [--batch N]\n"
+            "                          [--device D] [--dtype T] [--threads N]\n\n"
+            "Scores each request {\"context\": str, \"continuation\": str} of the JSONL file\n"
+            "as lm-evaluation-harness does (trailing whitespace of the context moves to the\n"
+            "continuation; an empty context is the BOS token, or EOS without one; requests\n"
+            "longer than the window keep their last max-length + 1 tokens) and prints one\n"
+            "line per request, in order:\n"
+            "  {\"ll\": summed log-probability, \"n_tokens\": continuation tokens,\n"
+            "   \"is_greedy\": every token was the argmax, \"truncated\": left-truncated}\n\n"
+            "  --requests FILE  the JSONL requests (required)\n"
+            "  --out FILE       write the lines to FILE (atomically) instead of stdout\n"
+            "  --no-bos         add no BOS token (the harness before 0.4.10); default: BOS as\n"
+            "                   the model's tokenizer files say (the harness >= 0.4.10)\n"
+            "  --max-length N   the window (default: the model's max_position_embeddings)\n"
+            "  --batch N        contexts per forward pass (default 16)\n"
+            "%s",
+            "  --model DIR      Hugging Face model directory (required)\n"
+            "  --device D       cpu (default), cuda, cuda:N\n"
+            "  --dtype T        float32, float16, bfloat16\n"
+            "  --threads N      CPU threads\n");
+}
+
+enum { OPT_NO_BOS = 256, OPT_MAX_LENGTH, OPT_BATCH, OPT_DEVICE, OPT_DTYPE, OPT_THREADS };
+
+static const struct option long_options[] = {
+    {"model", required_argument, NULL, 'm'},
+    {"requests", required_argument, NULL, 'r'},
+    {"out", required_argument, NULL, 'o'},
+    {"no-bos", no_argument, NULL, OPT_NO_BOS},
+    {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"dtype", required_argument, NULL, OPT_DTYPE},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int cmd_loglikelihood(int argc, char **argv)
+{
+    const char *cmd = "loglikelihood", *requests = NULL, *out = NULL;
+    model_opts mo;
+    lftf_ll_params lp;
+    char **ctx = NULL, **cont = NULL, *text = NULL;
+    size_t n = 0, len = 0, cap = 0;
+    lftf_ll_result *res = NULL;
+    lftf_model *model = NULL;
+    int c, rc, ret = 1;
+
+    model_opts_init(&mo);
+    lftf_ll_params_init(&lp);
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'm': mo.model_dir = optarg; break;
+        case 'r': requests = optarg; break;
+        case 'o': out = optarg; break;
+        case OPT_NO_BOS: lp.add_bos = 0; break;
+        case OPT_MAX_LENGTH:
+            if (cli_parse_size(optarg, &lp.max_length) || lp.max_length == 0)
+                return cli_usage(cmd, "--max-length needs a positive integer");
+            break;
+        case OPT_BATCH:
+            if (cli_parse_size(optarg, &lp.batch_size) || lp.batch_size == 0)
+                return cli_usage(cmd, "--batch needs a positive integer");
+            break;
+        case OPT_DEVICE: mo.device = optarg; break;
+        case OPT_DTYPE: mo.dtype = optarg; break;
+        case OPT_THREADS:
+            if (cli_parse_int(optarg, &mo.threads) || mo.threads < 1)
+                return cli_usage(cmd, "--threads needs a positive integer");
+            break;
+        case 'h': usage(stdout); return 0;
+        default:
+            return cli_usage(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!mo.model_dir)
+        return cli_usage(cmd, "--model DIR is required");
+    if (!requests)
+        return cli_usage(cmd, "--requests FILE.jsonl is required");
+    if (out && !strcmp(out, requests))
+        return cli_usage(cmd, "--out must not be the requests file");
+
+    if ((rc = lftf_ll_requests_load(requests, &ctx, &cont, &n)) != LFTF_OK)
+        return cli_fail(cmd, requests, rc);
+    if (!(res = calloc(n, sizeof *res))) {
+        fprintf(stderr, "lftf %s: out of memory\n", cmd);
+        goto done;
+    }
+    if (load_model(cmd, &mo, &model) != 0)
+        goto done;
+    cli_install_interrupt();
+    lp.progress = cli_progress;
+    rc = lftf_model_loglikelihood(model, (const char *const *)ctx, (const char *const *)cont, n,
+                                  &lp, res);
+    if (rc != LFTF_OK) {
+        cli_fail(cmd, requests, rc);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_pack("{s:f, s:I, s:b, s:b}", "ll", res[i].ll, "n_tokens",
+                              (json_int_t)res[i].n_tokens, "is_greedy", res[i].is_greedy,
+                              "truncated", res[i].truncated);
+        char *line = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
+        json_decref(o);
+        size_t l = line ? strlen(line) : 0;
+        if (!line || (len + l + 2 > cap && !(text = realloc(text, cap = 2 * (len + l + 2))))) {
+            free(line);
+            fprintf(stderr, "lftf %s: out of memory\n", cmd);
+            goto done;
+        }
+        memcpy(text + len, line, l);
+        text[len + l] = '\n';
+        len += l + 1;
+        text[len] = '\0';
+        free(line);
+    }
+    if (out) {
+        if (write_text_atomic(out, text) != 0)
+            goto done;
+    } else if (fputs(text, stdout) == EOF || fflush(stdout) != 0) {
+        fprintf(stderr, "lftf %s: cannot write the results\n", cmd);
+        goto done;
+    }
+    ret = 0;
+done:
+    lftf_model_free(model);
+    lftf_ll_requests_free(ctx, cont, n);
+    free(res);
+    free(text);
+    return ret;
+}

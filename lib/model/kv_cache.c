@@ -1,0 +1,375 @@
+/* Incremental decoding: the forward pass over new tokens after cached ones.
+ *
+ * Each block keeps the keys (after RoPE) and values of the tokens already
+ * run; new tokens attend to those and to each other (causal).  The ops are
+ * the block's own (lib/model/model.c pieces: RMSNorm, RoPE, MLP, weights), in
+ * the same order as the full forward, with one difference: grouped-query
+ * heads are computed by grouping the queries ([B, KV, G*T, hd] against
+ * [B, KV, S, hd]) instead of repeating the cached keys per query head, so a
+ * decoding step does not copy the whole cache H/KV times.
+ *
+ * Rows carry their own positions: every step appends T slots to every row,
+ * a row with fewer new tokens gets padding slots that no query sees (kpos -1).
+ * The additive mask is built on the host per step from the slot positions
+ * (causal, with the config's sliding window). */
+#include "model/model_internal.h"
+
+#include "common/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Frees every temporary of a computation whatever path it leaves by. */
+typedef struct kv_scratch {
+    lt_tensor *t[48];
+    int n;
+} kv_scratch;
+
+#define KV_OP(s, var, call)                                           \
+    do {                                                              \
+        rc = (call);                                                  \
+        if (rc != LFTF_OK)                                            \
+            goto done;                                                \
+        if ((s)->n >= (int)(sizeof (s)->t / sizeof (s)->t[0])) {      \
+            lt_free(var);                                             \
+            rc = lftf__err(LFTF_E_NOMEM, "kv scratch full");          \
+            goto done;                                                \
+        }                                                             \
+        (s)->t[(s)->n++] = (var);                                     \
+    } while (0)
+
+static void kv_scratch_free(kv_scratch *s)
+{
+    lt_free_n(s->t, (size_t)s->n);
+    s->n = 0;
+}
+
+int lftf__kv_cache_create(const lftf_model *m, size_t B, lftf_kv_cache **out)
+{
+    if (!m || !out || B == 0)
+        return lftf__err(LFTF_E_INVALID_ARG, "kv_cache_create: bad argument");
+    lftf_kv_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return lftf__oom("kv cache");
+    c->n_layers = m->cfg.num_hidden_layers;
+    c->B = (int64_t)B;
+    c->len = calloc(B, sizeof *c->len);
+    c->k = calloc((size_t)c->n_layers, sizeof *c->k);
+    c->v = calloc((size_t)c->n_layers, sizeof *c->v);
+    if (!c->len || !c->k || !c->v) {
+        lftf__kv_cache_free(c);
+        return lftf__oom("kv cache");
+    }
+    *out = c;
+    return LFTF_OK;
+}
+
+void lftf__kv_cache_free(lftf_kv_cache *c)
+{
+    if (!c)
+        return;
+    if (c->k)
+        lt_free_n(c->k, (size_t)c->n_layers);
+    if (c->v)
+        lt_free_n(c->v, (size_t)c->n_layers);
+    free(c->k);
+    free(c->v);
+    free(c->kpos);
+    free(c->len);
+    free(c);
+}
+
+int lftf__kv_cache_select(const lftf_kv_cache *src, const int64_t *rows, size_t n,
+                          lftf_kv_cache **out)
+{
+    lftf_kv_cache *c = NULL;
+    lt_tensor *idx = NULL;
+    int rc;
+    if (!src || !rows || !out || n == 0)
+        return lftf__err(LFTF_E_INVALID_ARG, "kv_cache_select: bad argument");
+    *out = NULL;
+    for (size_t r = 0; r < n; r++)
+        if (rows[r] < 0 || rows[r] >= src->B)
+            return lftf__err(LFTF_E_RANGE, "kv_cache_select: row %lld of %lld",
+                             (long long)rows[r], (long long)src->B);
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return lftf__oom("kv cache");
+    c->n_layers = src->n_layers;
+    c->B = (int64_t)n;
+    c->S = src->S;
+    c->len = malloc(n * sizeof *c->len);
+    c->kpos = src->S ? malloc(n * (size_t)src->S * sizeof *c->kpos) : NULL;
+    c->k = calloc((size_t)c->n_layers, sizeof *c->k);
+    c->v = calloc((size_t)c->n_layers, sizeof *c->v);
+    if (!c->len || (src->S && !c->kpos) || !c->k || !c->v) {
+        rc = lftf__oom("kv cache");
+        goto done;
+    }
+    for (size_t r = 0; r < n; r++) {
+        c->len[r] = src->len[rows[r]];
+        if (src->S)
+            memcpy(c->kpos + r * (size_t)src->S, src->kpos + rows[r] * src->S,
+                   (size_t)src->S * sizeof *c->kpos);
+    }
+    rc = LFTF_OK;
+    if (src->S) {
+        int64_t n1 = (int64_t)n;
+        lt_device dev = lt_get_device(src->k[0]);
+        if ((rc = lt_from_host(rows, LT_I64, &n1, 1, LT_I64, dev, &idx)) != LFTF_OK)
+            goto done;
+        for (int l = 0; l < c->n_layers && rc == LFTF_OK; l++) {
+            rc = lt_index_select(src->k[l], 0, idx, &c->k[l]);
+            if (rc == LFTF_OK)
+                rc = lt_index_select(src->v[l], 0, idx, &c->v[l]);
+        }
+    }
+done:
+    lt_free(idx);
+    if (rc != LFTF_OK)
+        lftf__kv_cache_free(c);
+    else
+        *out = c;
+    return rc;
+}
+
+/* Host-side layout of one step: token ids, query positions (padding queries
+ * take their row's last real position, so that no mask row is empty), the
+ * new slots' positions and the additive mask [B, 1, 1, T, S + T]. */
+typedef struct kv_step {
+    int64_t B, T, S;
+    int64_t *ids, *qpos, *new_kpos;
+    float *mask;
+    int64_t max_pos;
+} kv_step;
+
+static void kv_step_free(kv_step *st)
+{
+    free(st->ids);
+    free(st->qpos);
+    free(st->new_kpos);
+    free(st->mask);
+}
+
+static int kv_step_plan(const lftf_model *m, const lftf_kv_cache *c, const int32_t *const *ids,
+                        const size_t *lens, kv_step *st)
+{
+    const int64_t B = c->B, S = c->S;
+    int64_t T = 0, maxp = m->cfg.max_position_embeddings;
+    memset(st, 0, sizeof *st);
+    for (int64_t b = 0; b < B; b++) {
+        if (lens[b] == 0)
+            return lftf__err(LFTF_E_EMPTY, "kv_forward: row %lld has no new tokens", (long long)b);
+        if (c->len[b] + (int64_t)lens[b] > maxp)
+            return lftf__err(LFTF_E_RANGE,
+                             "sequence %lld would be %lld tokens long, longer than the model's "
+                             "max_position_embeddings (%lld)",
+                             (long long)b, (long long)(c->len[b] + (int64_t)lens[b]), (long long)maxp);
+        for (size_t j = 0; j < lens[b]; j++)
+            if (ids[b][j] < 0 || ids[b][j] >= m->cfg.vocab_size)
+                return lftf__err(LFTF_E_RANGE,
+                                 "sequence %lld: token id %d is outside the vocabulary "
+                                 "(vocab_size %d)", (long long)b, (int)ids[b][j], m->cfg.vocab_size);
+        if ((int64_t)lens[b] > T)
+            T = (int64_t)lens[b];
+    }
+    const int64_t K = S + T;
+    st->B = B;
+    st->T = T;
+    st->S = S;
+    st->ids = calloc((size_t)(B * T), sizeof *st->ids);
+    st->qpos = malloc((size_t)(B * T) * sizeof *st->qpos);
+    st->new_kpos = malloc((size_t)(B * T) * sizeof *st->new_kpos);
+    st->mask = malloc((size_t)(B * T * K) * sizeof *st->mask);
+    if (!st->ids || !st->qpos || !st->new_kpos || !st->mask) {
+        kv_step_free(st);
+        return lftf__oom("kv step");
+    }
+    int64_t W = m->cfg.sliding_window > 0 ? m->cfg.sliding_window : INT64_MAX;
+    for (int64_t b = 0; b < B; b++) {
+        int64_t n = (int64_t)lens[b];
+        for (int64_t j = 0; j < T; j++) {
+            int real = j < n;
+            st->ids[b * T + j] = real ? ids[b][j] : 0;
+            st->qpos[b * T + j] = c->len[b] + (real ? j : n - 1);
+            st->new_kpos[b * T + j] = real ? c->len[b] + j : -1;
+            if (st->qpos[b * T + j] + 1 > st->max_pos)
+                st->max_pos = st->qpos[b * T + j] + 1;
+        }
+        for (int64_t j = 0; j < T; j++) {
+            int64_t qp = st->qpos[b * T + j];
+            float *row = st->mask + (b * T + j) * K;
+            for (int64_t s = 0; s < K; s++) {
+                int64_t kp = s < S ? c->kpos[b * S + s] : st->new_kpos[b * T + (s - S)];
+                row[s] = kp >= 0 && kp <= qp && qp - kp < W ? 0.0f : -INFINITY;
+            }
+        }
+    }
+    return LFTF_OK;
+}
+
+/* [B, T, n*hd] -> [B, n, T, hd] */
+static int heads(const lt_tensor *x, int64_t B, int64_t T, int n, int hd, lt_tensor **out)
+{
+    int64_t sh[4] = {B, T, n, hd};
+    lt_tensor *r = NULL;
+    int rc = lt_reshape(x, sh, 4, &r);
+    if (rc == LFTF_OK)
+        rc = lt_transpose(r, 1, 2, out);
+    lt_free(r);
+    return rc;
+}
+
+/* One block over the step's new tokens: H [B, T, D] -> *H_out, and the
+ * block's keys/values with the new slots appended (*k_all, *v_all). */
+static int cached_block(const lftf_model *m, int i, const lt_tensor *H, const lftf_kv_cache *c,
+                        const kv_step *st, const lt_tensor *cosq, const lt_tensor *sinq,
+                        const lt_tensor *mask, lt_tensor **H_out, lt_tensor **k_all,
+                        lt_tensor **v_all)
+{
+    const lftf_config *cfg = &m->cfg;
+    const int H_ = cfg->num_attention_heads, KV = cfg->num_key_value_heads, hd = cfg->head_dim;
+    const int64_t B = st->B, T = st->T, K = st->S + st->T, G = H_ / KV;
+    kv_scratch s = {0};
+    int rc;
+    lt_tensor *x, *q, *qh, *qr, *qg, *k, *kh, *kr, *v, *vh, *kt, *sc, *sc5, *scs, *scm, *p, *pd,
+        *pd4, *ctx, *ctx4, *ctxt, *ctxm, *att, *h1, *x2, *f;
+    lt_tensor *kc = NULL, *vc = NULL;
+#define W_(kind) lftf__model_block_weight(m, i, kind)
+    KV_OP(&s, x, lftf__model_rmsnorm(m, H, W_(LFTF_P_INPUT_NORM), &x));
+    KV_OP(&s, q, lt_linear(x, W_(LFTF_P_Q_W), W_(LFTF_P_Q_B), &q));
+    KV_OP(&s, k, lt_linear(x, W_(LFTF_P_K_W), W_(LFTF_P_K_B), &k));
+    KV_OP(&s, v, lt_linear(x, W_(LFTF_P_V_W), W_(LFTF_P_V_B), &v));
+    KV_OP(&s, qh, heads(q, B, T, H_, hd, &qh));
+    KV_OP(&s, kh, heads(k, B, T, KV, hd, &kh));
+    KV_OP(&s, vh, heads(v, B, T, KV, hd, &vh));
+    KV_OP(&s, qr, lftf__model_rope(qh, cosq, sinq, hd, &qr));
+    KV_OP(&s, kr, lftf__model_rope(kh, cosq, sinq, hd, &kr));
+    if (st->S > 0) {
+        const lt_tensor *kk[2] = {c->k[i], kr}, *vv[2] = {c->v[i], vh};
+        if ((rc = lt_cat(kk, 2, 2, &kc)) != LFTF_OK || (rc = lt_cat(vv, 2, 2, &vc)) != LFTF_OK)
+            goto done;
+    } else if ((rc = lt_contiguous(kr, &kc)) != LFTF_OK || (rc = lt_contiguous(vh, &vc)) != LFTF_OK) {
+        goto done;
+    }
+    {
+        /* query head h = kv * G + g uses key/value head kv (repeat_kv) */
+        int64_t shg[4] = {B, KV, G * T, hd}, sh5[5] = {B, KV, G, T, K}, sh4[4] = {B, KV, G * T, K},
+                shh[4] = {B, H_, T, hd}, shm[3] = {B, T, (int64_t)H_ * hd};
+        KV_OP(&s, qg, lt_reshape(qr, shg, 4, &qg));
+        KV_OP(&s, kt, lt_transpose(kc, -2, -1, &kt));
+        KV_OP(&s, sc, lt_matmul(qg, kt, &sc));
+        KV_OP(&s, sc5, lt_reshape(sc, sh5, 5, &sc5));
+        KV_OP(&s, scs, lt_mul_scalar(sc5, 1.0 / sqrt((double)hd), &scs));
+        KV_OP(&s, scm, lt_add(scs, mask, &scm));
+        KV_OP(&s, p, lt_softmax_f32(scm, -1, &p));
+        KV_OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
+        KV_OP(&s, pd4, lt_reshape(pd, sh4, 4, &pd4));
+        KV_OP(&s, ctx, lt_matmul(pd4, vc, &ctx));
+        KV_OP(&s, ctx4, lt_reshape(ctx, shh, 4, &ctx4));
+        KV_OP(&s, ctxt, lt_transpose(ctx4, 1, 2, &ctxt));
+        KV_OP(&s, ctxm, lt_reshape(ctxt, shm, 3, &ctxm));
+    }
+    KV_OP(&s, att, lt_linear(ctxm, W_(LFTF_P_O_W), W_(LFTF_P_O_B), &att));
+    KV_OP(&s, h1, lt_add(H, att, &h1));
+    KV_OP(&s, x2, lftf__model_rmsnorm(m, h1, W_(LFTF_P_POST_NORM), &x2));
+    KV_OP(&s, f, lftf__model_mlp(m, i, x2, &f));
+    rc = lt_add(h1, f, H_out);
+#undef W_
+done:
+    kv_scratch_free(&s);
+    if (rc == LFTF_OK) {
+        *k_all = kc;
+        *v_all = vc;
+    } else {
+        lt_free(kc);
+        lt_free(vc);
+        lftf__err_prefix(rc, "block %d (cached)", i);
+    }
+    return rc;
+}
+
+int lftf__kv_forward(const lftf_model *m, lftf_kv_cache *c, const int32_t *const *ids,
+                     const size_t *lens, lt_tensor **H_L)
+{
+    kv_step st;
+    kv_scratch s = {0};
+    int rc;
+    int L;
+    lt_tensor *idt, *H = NULL, *ct, *stb, *qp, *c1, *s1, *cosq, *sinq, *mask;
+    lt_tensor **nk = NULL, **nv = NULL;
+    int64_t *kpos = NULL;
+    if (!m || !c || !ids || !lens || !H_L)
+        return lftf__err(LFTF_E_INVALID_ARG, "kv_forward: NULL argument");
+    *H_L = NULL;
+    L = m->cfg.num_hidden_layers;
+    LFTF_TRY(kv_step_plan(m, c, ids, lens, &st));
+    const int64_t B = st.B, T = st.T, K = st.S + st.T;
+    nk = calloc((size_t)L, sizeof *nk);
+    nv = calloc((size_t)L, sizeof *nv);
+    kpos = malloc((size_t)(B * K) * sizeof *kpos);
+    if (!nk || !nv || !kpos) {
+        rc = lftf__oom("kv forward");
+        goto done;
+    }
+    {
+        int64_t sh_bt[2] = {B, T}, n_bt = B * T, shr[4] = {B, 1, T, m->cfg.head_dim},
+                shm[5] = {B, 1, 1, T, K};
+        KV_OP(&s, idt, lt_from_host(st.ids, LT_I64, sh_bt, 2, LT_I64, m->device, &idt));
+        KV_OP(&s, qp, lt_from_host(st.qpos, LT_I64, &n_bt, 1, LT_I64, m->device, &qp));
+        ct = stb = NULL;
+        rc = lftf__model_rope_tables(m, st.max_pos, &ct, &stb);
+        s.t[s.n++] = ct;
+        s.t[s.n++] = stb;
+        if (rc != LFTF_OK)
+            goto done;
+        KV_OP(&s, c1, lt_index_select(ct, 0, qp, &c1));
+        KV_OP(&s, s1, lt_index_select(stb, 0, qp, &s1));
+        KV_OP(&s, cosq, lt_reshape(c1, shr, 4, &cosq));
+        KV_OP(&s, sinq, lt_reshape(s1, shr, 4, &sinq));
+        KV_OP(&s, mask, lt_from_host(st.mask, LT_F32, shm, 5, m->dtype, m->device, &mask));
+    }
+    if ((rc = lt_embedding(lftf__model_embed((lftf_model *)m)->t, idt, &H)) != LFTF_OK)
+        goto done;
+    for (int i = 0; i < L; i++) {
+        lt_tensor *next = NULL;
+        rc = cached_block(m, i, H, c, &st, cosq, sinq, mask, &next, &nk[i], &nv[i]);
+        if (rc != LFTF_OK)
+            goto done;
+        lt_free(H);
+        H = next;
+    }
+    /* commit: the cache now holds S + T slots per row */
+    for (int64_t b = 0; b < B; b++) {
+        if (st.S)
+            memcpy(kpos + b * K, c->kpos + b * st.S, (size_t)st.S * sizeof *kpos);
+        memcpy(kpos + b * K + st.S, st.new_kpos + b * T, (size_t)T * sizeof *kpos);
+        c->len[b] += (int64_t)lens[b];
+    }
+    free(c->kpos);
+    c->kpos = kpos;
+    kpos = NULL;
+    c->S = K;
+    for (int i = 0; i < L; i++) {
+        lt_free(c->k[i]);
+        lt_free(c->v[i]);
+        c->k[i] = nk[i];
+        c->v[i] = nv[i];
+        nk[i] = nv[i] = NULL;
+    }
+    *H_L = H;
+    H = NULL;
+done:
+    kv_step_free(&st);
+    kv_scratch_free(&s);
+    lt_free(H);
+    if (nk)
+        lt_free_n(nk, (size_t)L);
+    if (nv)
+        lt_free_n(nv, (size_t)L);
+    free(nk);
+    free(nv);
+    free(kpos);
+    return rc;
+}
