@@ -39,15 +39,10 @@ def import_harness(vendor_dir):
     raises ImportError."""
     if vendor_dir not in sys.path:
         sys.path.insert(0, vendor_dir)
+    added = []
     if "datasets" not in sys.modules:
         ds = types.ModuleType("datasets")
         ds.__version__ = "2.19.0"
-
-        class Dataset(list):
-            @property
-            def features(self):
-                return dict.fromkeys(self[0])
-
         ds.Dataset = Dataset
         ds.DatasetDict = dict
 
@@ -56,19 +51,35 @@ def import_harness(vendor_dir):
 
         ds.load_dataset = load_dataset
         sys.modules["datasets"] = ds
+        added.append("datasets")
     for name in ("sacrebleu", "dill"):
-        sys.modules.setdefault(name, types.ModuleType(name))
-    import yaml  # noqa: F401 - needed by the harness
-    from lm_eval import utils
-    from lm_eval.api.task import ConfigurableTask
+        if name not in sys.modules:
+            sys.modules[name] = types.ModuleType(name)
+            added.append(name)
+    try:
+        import yaml  # noqa: F401 - needed by the harness
+        from lm_eval import utils
+        from lm_eval.api.task import ConfigurableTask
+    finally:
+        # the harness keeps its own references; others (torch probes dill)
+        # must not see the stubs
+        for name in added:
+            sys.modules.pop(name, None)
     return ConfigurableTask, utils
+
+
+class Dataset(list):
+    """The bits of datasets.Dataset the harness's task constructor reads."""
+
+    @property
+    def features(self):
+        return dict.fromkeys(self[0])
 
 
 def harness_mmlu_task(vendor_dir, mmlu_dir, subject):
     """The harness's mmlu_<subject> task over the CSV files."""
     import yaml
     ConfigurableTask, _ = import_harness(vendor_dir)
-    Dataset = sys.modules["datasets"].Dataset
     tdir = os.path.join(vendor_dir, "lm_eval", "tasks", "mmlu")
     with open(os.path.join(tdir, "default", "_default_template_yaml"), encoding="utf-8") as f:
         cfg = yaml.safe_load(f)
@@ -159,7 +170,10 @@ class HarnessScorer:
 
     def rolling(self, text, utils):
         """Summed ll and window count with the harness's disjoint windows."""
-        tokens = self.encode(text, False)
+        # HFLM.tok_encode(string) with the tokenizer's own special tokens (as
+        # harness >= 0.4.10 does): a Llama tokenizer's BOS is then the first
+        # scored token, predicted from the BOS prefix
+        tokens = self.encode(text, True)
         windows = list(map(utils.make_disjoint_window,
                            utils.get_rolling_token_windows(token_list=tokens,
                                                            prefix_token=self.prefix_id,
