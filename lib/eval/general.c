@@ -98,17 +98,23 @@ static int check_params(const lftf_general_params *params, lftf_general_params *
     return LFTF_OK;
 }
 
+/* The engine's settings from ours. */
+static void ll_params_of(const lftf_general_params *p, lftf_ll_params *lp)
+{
+    lftf_ll_params_init(lp);
+    lp->add_bos = p->add_bos;
+    if (p->batch_size)
+        lp->batch_size = p->batch_size;
+    lp->max_length = p->max_length;
+    lp->progress = p->progress;
+    lp->progress_user = p->progress_user;
+}
+
 static int score(lftf_model *model, const lftf_general_params *p, const char *const *ctx,
                  const char *const *cont, size_t n, lftf_ll_result *res)
 {
     lftf_ll_params lp;
-    lftf_ll_params_init(&lp);
-    lp.add_bos = p->add_bos;
-    if (p->batch_size)
-        lp.batch_size = p->batch_size;
-    lp.max_length = p->max_length;
-    lp.progress = p->progress;
-    lp.progress_user = p->progress_user;
+    ll_params_of(p, &lp);
     return lftf_model_loglikelihood(model, ctx, cont, n, &lp, res);
 }
 
@@ -414,13 +420,7 @@ int lftf_general_ppl(lftf_model *model, const char *text_path, const lftf_genera
         rc = lftf__err(LFTF_E_EMPTY, "%s: empty text file (no words)", path);
         goto done;
     }
-    lftf_ll_params_init(&lp);
-    lp.add_bos = p.add_bos;
-    if (p.batch_size)
-        lp.batch_size = p.batch_size;
-    lp.max_length = p.max_length;
-    lp.progress = p.progress;
-    lp.progress_user = p.progress_user;
+    ll_params_of(&p, &lp);
     {
         const char *texts[1] = {text};
         if ((rc = lftf_model_loglikelihood_rolling(model, texts, 1, &lp, &r)) != LFTF_OK)

@@ -103,6 +103,11 @@ def test_bad_input_errors(tmp_path):
 
 # ---- scores against the float64 reference ----
 
+def head_records(path, n):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in list(f)[:n]]
+
+
 def scorer_or_skip(model, stories_dir, max_length=None):
     pytest.importorskip("torch")
     from torch_reference import LlamaReference
@@ -160,8 +165,7 @@ def test_mc_acc_norm_by_hand(model, stories_dir):
     sc = scorer_or_skip(model, stories_dir)
     path = shared_path("data", "general", "arc_easy.jsonl")
     r = general.mc(model, path, limit=6, progress=False)
-    with open(path, encoding="utf-8") as f:
-        recs = [json.loads(line) for line in list(f)[:6]]
+    recs = head_records(path, 6)
     acc = acc_norm = 0
     for rec, sample in zip(recs, r["samples"]):
         lls = [sc.loglikelihood(rec["query"], " " + c)[0] for c in rec["choices"]]
@@ -179,16 +183,14 @@ def test_winogrande_and_lambada(model, stories_dir):
     sc = scorer_or_skip(model, stories_dir)
     path = shared_path("data", "general", "winogrande.jsonl")
     r = general.mc(model, path, limit=4, progress=False)
-    with open(path, encoding="utf-8") as f:
-        recs = [json.loads(line) for line in list(f)[:4]]
+    recs = head_records(path, 4)
     for rec, sample in zip(recs, r["samples"]):
         lls = [sc.loglikelihood(c, " " + rec["continuation"])[0] for c in rec["context_options"]]
         assert sample["ll"] == pytest.approx(lls, abs=LL_TOL)
 
     path = shared_path("data", "general", "lambada_openai.jsonl")
     r = general.mc(model, path, limit=5, progress=False)
-    with open(path, encoding="utf-8") as f:
-        recs = [json.loads(line) for line in list(f)[:5]]
+    recs = head_records(path, 5)
     lls, greedy = [], 0
     for rec, sample in zip(recs, r["samples"]):
         ll, g, _ = sc.loglikelihood(rec["context"], " " + rec["continuation"])
