@@ -261,3 +261,9 @@ def test_cli_same_json(model, stories_dir, tmp_path):
                         str(bad), "--out", str(out)], capture_output=True, text=True)
     assert p.returncode == 1 and "bad.jsonl:1: empty \"continuation\"" in p.stderr
     assert not out.exists()
+    # the report may not replace its input
+    before = bad.read_bytes()
+    p = subprocess.run([LFTF_BIN, "general", "--model", stories_dir, "--task", "mc", "--file",
+                        str(bad), "--out", str(bad)], capture_output=True, text=True)
+    assert p.returncode == 1 and "is an input file" in p.stderr
+    assert bad.read_bytes() == before
