@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void general_opts_init(general_opts *g)
 {
@@ -39,6 +40,11 @@ int general_opt_parse(const char *cmd, int argc, char **argv, int *i, general_op
             return cli_usage(cmd, "at most %d --general options", GENERAL_MAX_TASKS);
         for (int k = 0; k < 3; k++)
             if ((size_t)(eq - v) == strlen(names[k]) && !strncmp(v, names[k], strlen(names[k]))) {
+                struct stat st;
+                /* checked now, not after minutes of evaluation and training */
+                if (stat(eq + 1, &st) != 0 || (k == 0) != !!S_ISDIR(st.st_mode))
+                    return cli_usage(cmd, "--general %s: no such %s", v,
+                                     k == 0 ? "directory" : "file");
                 g->tasks[g->n_tasks].task = names[k];
                 g->tasks[g->n_tasks].path = eq + 1;
                 g->n_tasks++;
