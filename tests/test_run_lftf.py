@@ -225,6 +225,17 @@ def test_errors_block_out_of_range(tmp):
     assert not os.path.exists(out)
 
 
+def test_errors_general_task(tmp):
+    """A bad --general is refused before any evaluation or training."""
+    out = os.path.join(tmp, "general")
+    for spec, msg in (("mc=" + os.path.join(tmp, "absent.jsonl"), "no such file"),
+                      ("mmlu=" + MODEL + "/config.json", "no such directory"),
+                      ("bleu=x", "unknown task")):
+        p = run("run", "--model", MODEL, "--out", out, "--general", spec, check=False)
+        assert p.returncode == 2 and msg in p.stderr, p.stderr
+        assert not os.path.exists(out)
+
+
 def test_errors_nonempty_out(tmp):
     out = os.path.join(tmp, "busy")
     os.makedirs(out)
