@@ -268,3 +268,36 @@ def test_cli_same_json(model, stories_dir, tmp_path):
                         str(bad), "--out", str(bad)], capture_output=True, text=True)
     assert p.returncode == 1 and "is an input file" in p.stderr
     assert bad.read_bytes() == before
+
+
+# ---- another model: untied head, SentencePiece-style 32000 vocabulary ----
+
+@requires("lftf_general_mmlu", "lftf_general_ppl", "lftf_model_loglikelihood")
+def test_tiny_random_llama_mmlu_and_ppl(tmp_path):
+    d = shared_path("models", "tiny-random-llama")
+    m = lftf.Model(d)
+    needs_engine(m)
+    sc = scorer_or_skip(m, d, max_length=256)
+    r = general.mmlu(m, mmlu_dir(), shots=5, subjects=["college_physics"], limit=2,
+                     max_length=256, progress=False)
+    reqs = general.requests("mmlu", mmlu_dir(), shots=5, subjects=["college_physics"], limit=2)
+    truncated = 0
+    for q, sample in enumerate(r["samples"]):
+        lls = []
+        for c in range(4):
+            ll, _, trunc = sc.loglikelihood(reqs[4 * q + c]["context"],
+                                            reqs[4 * q + c]["continuation"])
+            lls.append(ll)
+            truncated += trunc
+        assert sample["ll"] == pytest.approx(lls, abs=LL_TOL)
+    assert truncated == 8  # every 5-shot prompt is longer than 256 tokens
+
+    _, utils = ref.import_harness(VENDOR) if os.path.isdir(VENDOR) else pytest.skip("no harness")
+    text = open(os.path.join(REPO, "data", "heldout_english.txt"), encoding="utf-8").read()[:1500]
+    f = tmp_path / "t.txt"
+    f.write_text(text, encoding="utf-8")
+    sc = scorer_or_skip(m, d, max_length=64)
+    p = general.ppl(m, f, max_length=64, progress=False)
+    ll, tokens, windows = sc.rolling(text, utils)
+    assert (p["tokens"], p["windows"]) == (tokens, windows)
+    assert p["ll"] == pytest.approx(ll, rel=1e-4, abs=LL_TOL * math.sqrt(tokens))
