@@ -176,6 +176,8 @@ def test_mc_acc_norm_by_hand(model, stories_dir):
         acc_norm += ref.argmax_first(norm) == rec["gold"]
     assert r["acc"] == acc / 6
     assert r["acc_norm"] == acc_norm / 6
+    assert list(r) == ["task", "acc", "acc_norm", "n", "samples"]
+    assert list(r["samples"][0]) == ["index", "ll", "gold", "pred"]
 
 
 @requires("lftf_general_mc", "lftf_model_loglikelihood")
