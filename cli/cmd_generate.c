@@ -5,7 +5,7 @@
  *   {"prompt": str, "text": the continuation, "ids": [generated ids]} */
 #include "cli_util.h"
 #include "commands.h"
-#include "train_cli.h"
+#include "model_getopt.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -28,22 +28,16 @@ static void usage(FILE *f)
             "  --stop STR          stop when the continuation contains STR; the text is cut\n"
             "                      before it (repeatable)\n"
             "  --batch N           prompts per batch (default 16)\n"
-            "  --model DIR         Hugging Face model directory (required)\n"
-            "  --device D          cpu (default), cuda, cuda:N\n"
-            "  --dtype T           float32, float16, bfloat16\n"
-            "  --threads N         CPU threads\n");
+            MODEL_GETOPT_HELP);
 }
 
-enum { OPT_MAX_NEW = 256, OPT_STOP, OPT_BATCH, OPT_DEVICE, OPT_DTYPE, OPT_THREADS };
+enum { OPT_MAX_NEW = 256, OPT_STOP, OPT_BATCH };
 
 static const struct option long_options[] = {
-    {"model", required_argument, NULL, 'm'},
     {"max-new-tokens", required_argument, NULL, OPT_MAX_NEW},
     {"stop", required_argument, NULL, OPT_STOP},
     {"batch", required_argument, NULL, OPT_BATCH},
-    {"device", required_argument, NULL, OPT_DEVICE},
-    {"dtype", required_argument, NULL, OPT_DTYPE},
-    {"threads", required_argument, NULL, OPT_THREADS},
+    MODEL_GETOPT_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -68,7 +62,6 @@ int cmd_generate(int argc, char **argv)
     /* "+": options end at the first prompt, so prompts may start with '-' after -- */
     while ((c = getopt_long(argc, argv, "+h", long_options, NULL)) != -1) {
         switch (c) {
-        case 'm': mo.model_dir = optarg; break;
         case OPT_MAX_NEW:
             if (cli_parse_size(optarg, &gp.max_new_tokens))
                 return cli_usage(cmd, "--max-new-tokens needs a non-negative integer");
@@ -82,15 +75,14 @@ int cmd_generate(int argc, char **argv)
             if (cli_parse_size(optarg, &gp.batch_size) || gp.batch_size == 0)
                 return cli_usage(cmd, "--batch needs a positive integer");
             break;
-        case OPT_DEVICE: mo.device = optarg; break;
-        case OPT_DTYPE: mo.dtype = optarg; break;
-        case OPT_THREADS:
-            if (cli_parse_int(optarg, &mo.threads) || mo.threads < 1)
-                return cli_usage(cmd, "--threads needs a positive integer");
-            break;
         case 'h': usage(stdout); return 0;
-        default:
-            return cli_usage(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+        default: {
+            int r = model_getopt(cmd, c, optarg, &mo);
+            if (r < 0)
+                return 2;
+            if (r == 0)
+                return cli_usage(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+        }
         }
     }
     if (!mo.model_dir)

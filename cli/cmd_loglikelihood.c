@@ -5,7 +5,7 @@
  *   {"ll": float, "n_tokens": int, "is_greedy": bool, "truncated": bool} */
 #include "cli_util.h"
 #include "commands.h"
-#include "train_cli.h"
+#include "model_getopt.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -32,25 +32,18 @@ static void usage(FILE *f)
             "                   the model's tokenizer files say (the harness >= 0.4.10)\n"
             "  --max-length N   the window (default: the model's max_position_embeddings)\n"
             "  --batch N        contexts per forward pass (default 16)\n"
-            "%s",
-            "  --model DIR      Hugging Face model directory (required)\n"
-            "  --device D       cpu (default), cuda, cuda:N\n"
-            "  --dtype T        float32, float16, bfloat16\n"
-            "  --threads N      CPU threads\n");
+            MODEL_GETOPT_HELP);
 }
 
-enum { OPT_NO_BOS = 256, OPT_MAX_LENGTH, OPT_BATCH, OPT_DEVICE, OPT_DTYPE, OPT_THREADS };
+enum { OPT_NO_BOS = 256, OPT_MAX_LENGTH, OPT_BATCH };
 
 static const struct option long_options[] = {
-    {"model", required_argument, NULL, 'm'},
     {"requests", required_argument, NULL, 'r'},
     {"out", required_argument, NULL, 'o'},
     {"no-bos", no_argument, NULL, OPT_NO_BOS},
     {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
     {"batch", required_argument, NULL, OPT_BATCH},
-    {"device", required_argument, NULL, OPT_DEVICE},
-    {"dtype", required_argument, NULL, OPT_DTYPE},
-    {"threads", required_argument, NULL, OPT_THREADS},
+    MODEL_GETOPT_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -72,7 +65,6 @@ int cmd_loglikelihood(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
         switch (c) {
-        case 'm': mo.model_dir = optarg; break;
         case 'r': requests = optarg; break;
         case 'o': out = optarg; break;
         case OPT_NO_BOS: lp.add_bos = 0; break;
@@ -84,15 +76,14 @@ int cmd_loglikelihood(int argc, char **argv)
             if (cli_parse_size(optarg, &lp.batch_size) || lp.batch_size == 0)
                 return cli_usage(cmd, "--batch needs a positive integer");
             break;
-        case OPT_DEVICE: mo.device = optarg; break;
-        case OPT_DTYPE: mo.dtype = optarg; break;
-        case OPT_THREADS:
-            if (cli_parse_int(optarg, &mo.threads) || mo.threads < 1)
-                return cli_usage(cmd, "--threads needs a positive integer");
-            break;
         case 'h': usage(stdout); return 0;
-        default:
-            return cli_usage(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+        default: {
+            int r = model_getopt(cmd, c, optarg, &mo);
+            if (r < 0)
+                return 2;
+            if (r == 0)
+                return cli_usage(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+        }
         }
     }
     if (optind < argc)

@@ -334,6 +334,9 @@ typedef struct lftf_generate_params {
     size_t batch_size;           /* default 16 */
     lftf_progress_fn progress;   /* stage "generate": prompts done / total */
     void *progress_user;
+    int left_truncate;           /* non-zero: a prompt longer than max_position_embeddings -
+                                    max_new_tokens tokens keeps its last ones (as the harness's
+                                    generate_until); 0 (default): such a prompt is an error */
 } lftf_generate_params;
 
 LFTF_API int lftf_generate_params_init(lftf_generate_params *params);

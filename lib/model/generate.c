@@ -208,6 +208,14 @@ int lftf_model_generate(lftf_model *model, const char *const *prompts, size_t n,
         } else if (rows[i].n_prompt == 0) {
             rc = lftf__err(LFTF_E_EMPTY, "prompt %zu has no tokens (empty, and the tokenizer adds "
                            "no BOS)", i);
+        } else if (p.left_truncate && rows[i].n_prompt + p.max_new_tokens >
+                                          (size_t)model->cfg.max_position_embeddings) {
+            size_t keep = p.max_new_tokens < (size_t)model->cfg.max_position_embeddings
+                              ? (size_t)model->cfg.max_position_embeddings - p.max_new_tokens
+                              : 1;
+            memmove(rows[i].prompt, rows[i].prompt + (rows[i].n_prompt - keep),
+                    keep * sizeof *rows[i].prompt);
+            rows[i].n_prompt = keep;
         } else if (rows[i].n_prompt >= (size_t)model->cfg.max_position_embeddings) {
             rc = lftf__err(LFTF_E_RANGE, "prompt %zu is %zu tokens long: no room to generate "
                            "within max_position_embeddings (%d)", i, rows[i].n_prompt,

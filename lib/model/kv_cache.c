@@ -45,10 +45,21 @@ static void kv_scratch_free(kv_scratch *s)
     s->n = 0;
 }
 
+int lftf__kv_supported(const lftf_model *m)
+{
+    /* the block math of cached_block: Llama (Mistral's sliding window
+     * included) and Qwen2; other families' extras (q/k norms, sandwich
+     * norms, soft-capping, partial or per-row rotary tables) are not here */
+    return m && (m->cfg.arch == LFTF_ARCH_LLAMA || m->cfg.arch == LFTF_ARCH_QWEN2);
+}
+
 int lftf__kv_cache_create(const lftf_model *m, size_t B, lftf_kv_cache **out)
 {
     if (!m || !out || B == 0)
         return lftf__err(LFTF_E_INVALID_ARG, "kv_cache_create: bad argument");
+    if (!lftf__kv_supported(m))
+        return lftf__err(LFTF_E_UNSUPPORTED, "the key/value cache does not implement %s blocks yet",
+                         m->cfg.architecture);
     lftf_kv_cache *c = calloc(1, sizeof *c);
     if (!c)
         return lftf__oom("kv cache");
@@ -209,18 +220,6 @@ static int kv_step_plan(const lftf_model *m, const lftf_kv_cache *c, const int32
     return LFTF_OK;
 }
 
-/* [B, T, n*hd] -> [B, n, T, hd] */
-static int heads(const lt_tensor *x, int64_t B, int64_t T, int n, int hd, lt_tensor **out)
-{
-    int64_t sh[4] = {B, T, n, hd};
-    lt_tensor *r = NULL;
-    int rc = lt_reshape(x, sh, 4, &r);
-    if (rc == LFTF_OK)
-        rc = lt_transpose(r, 1, 2, out);
-    lt_free(r);
-    return rc;
-}
-
 /* One block over the step's new tokens: H [B, T, D] -> *H_out, and the
  * block's keys/values with the new slots appended (*k_all, *v_all). */
 static int cached_block(const lftf_model *m, int i, const lt_tensor *H, const lftf_kv_cache *c,
@@ -241,9 +240,9 @@ static int cached_block(const lftf_model *m, int i, const lt_tensor *H, const lf
     KV_OP(&s, q, lt_linear(x, W_(LFTF_P_Q_W), W_(LFTF_P_Q_B), &q));
     KV_OP(&s, k, lt_linear(x, W_(LFTF_P_K_W), W_(LFTF_P_K_B), &k));
     KV_OP(&s, v, lt_linear(x, W_(LFTF_P_V_W), W_(LFTF_P_V_B), &v));
-    KV_OP(&s, qh, heads(q, B, T, H_, hd, &qh));
-    KV_OP(&s, kh, heads(k, B, T, KV, hd, &kh));
-    KV_OP(&s, vh, heads(v, B, T, KV, hd, &vh));
+    KV_OP(&s, qh, lftf__model_split_heads(q, B, T, H_, hd, &qh));
+    KV_OP(&s, kh, lftf__model_split_heads(k, B, T, KV, hd, &kh));
+    KV_OP(&s, vh, lftf__model_split_heads(v, B, T, KV, hd, &vh));
     KV_OP(&s, qr, lftf__model_rope(qh, cosq, sinq, hd, &qr));
     KV_OP(&s, kr, lftf__model_rope(kh, cosq, sinq, hd, &kr));
     if (st->S > 0) {

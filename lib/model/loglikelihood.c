@@ -15,12 +15,14 @@
  *
  * The engine works on token requests (context ids, continuation ids).
  * Requests with the same context ids form a group; groups are run longest
- * first, batch_size contexts per forward pass, through the key/value-cached
- * forward (kv_cache.c).  The log-probs after a context's last token score the
- * first token of each of its continuations; continuations of more than one
- * token then run their remaining tokens after a copy of the context's cached
- * keys/values, so a context is computed once whatever its number of
- * continuations. */
+ * context first, up to batch_size contexts of similar lengths per forward
+ * pass.  The log-probs after a context's last token score the first token of
+ * each of its continuations.  When a batch has continuations of more than one
+ * token, its contexts run through the key/value-cached forward (kv_cache.c)
+ * and those continuations then run their remaining tokens after a copy of
+ * their context's cached keys/values; otherwise the plain forward serves
+ * (the last block only at the last positions).  Either way a context is
+ * computed once whatever its number of continuations. */
 #include "model/model_internal.h"
 
 #include "common/error.h"
@@ -267,12 +269,15 @@ static int cmp_req_index(const void *pa, const void *pb)
 
 typedef struct ll_group {
     size_t first, count;        /* into the sorted request order */
+    size_t n_ctx;               /* context tokens */
     size_t longest;             /* n_ctx + the longest continuation */
 } ll_group;
 
 static int cmp_group_len(const void *pa, const void *pb)
 {
     const ll_group *a = pa, *b = pb;
+    if (a->n_ctx != b->n_ctx)
+        return a->n_ctx > b->n_ctx ? -1 : 1;
     if (a->longest != b->longest)
         return a->longest > b->longest ? -1 : 1;
     return a->first < b->first ? -1 : a->first > b->first;
@@ -338,6 +343,99 @@ static int logprobs_at_rows(const lftf_model *m, const lt_tensor *H_L, size_t B,
     return rc;
 }
 
+/* The plain forward (model.c) of a batch through its first n_blocks blocks:
+ * *H [B, T, D]. */
+static int plain_blocks(const lftf_model *m, const lftf_batch *b, int n_blocks, lt_tensor **H)
+{
+    LFTF_TRY(lftf__model_embed_ids(m, b, H));
+    for (int i = 0; i < n_blocks; i++) {
+        lt_tensor *next = NULL;
+        int rc = lftf__model_block_forward(m, i, *H, b, &next);
+        lt_free(*H);
+        *H = next;
+        if (rc != LFTF_OK)
+            return rc;
+    }
+    return LFTF_OK;
+}
+
+/* Log-probs [B, V] after the last token of each sequence, by the plain
+ * forward (no cache to keep): the last block runs only at those positions. */
+static int last_logprobs_plain(const lftf_model *m, const int32_t *const *ids,
+                               const size_t *lens, size_t B, lt_tensor **out)
+{
+    const int L = m->cfg.num_hidden_layers;
+    lftf_batch *b = NULL;
+    lt_tensor *H = NULL, *rows = NULL, *idx = NULL;
+    int64_t *pos = malloc(B * sizeof *pos), *seq = malloc(B * sizeof *seq), n = (int64_t)B;
+    int rc;
+    if (!pos || !seq) {
+        rc = lftf__oom("positions");
+        goto done;
+    }
+    if ((rc = lftf__batch_create(m, ids, lens, B, &b)) || (rc = plain_blocks(m, b, L - 1, &H)))
+        goto done;
+    for (size_t r = 0; r < B; r++) {
+        pos[r] = (int64_t)r * b->T + b->lengths[r] - 1;
+        seq[r] = (int64_t)r;
+    }
+    if (!(rc = lftf__model_block_forward_at(m, L - 1, H, b, pos, B, &rows)) &&
+        !(rc = lt_from_host(seq, LT_I64, &n, 1, LT_I64, m->device, &idx)))
+        rc = lftf__model_logprobs_at(m, rows, idx, out);
+done:
+    lftf__batch_free(b);
+    lt_free(H);
+    lt_free(rows);
+    lt_free(idx);
+    free(pos);
+    free(seq);
+    return rc;
+}
+
+/* Without the cache (model families kv_cache.c does not implement): the
+ * requests reqs[0..nb-1] run as whole sequences context + continuation[:-1]
+ * through the plain forward, as the harness runs every request; the
+ * predictions of their continuation tokens after the first are scored (the
+ * first came from the context's pass). */
+static int score_without_cache(ll_engine *e, const size_t *reqs, size_t nb, const int64_t *prow,
+                               const int32_t *ptok, const size_t *preq, size_t np)
+{
+    const lftf_model *m = e->m;
+    int32_t **seq = calloc(nb, sizeof *seq);
+    size_t *len = calloc(nb, sizeof *len), *start = calloc(nb, sizeof *start),
+           *npos = calloc(nb, sizeof *npos);
+    lftf_batch *b = NULL;
+    lt_tensor *H = NULL, *lp = NULL;
+    int rc = LFTF_OK;
+    if (!seq || !len || !start || !npos)
+        rc = lftf__oom("sequences");
+    for (size_t r = 0; r < nb && rc == LFTF_OK; r++) {
+        const tok_req *q = &e->reqs[reqs[r]];
+        len[r] = q->n_ctx + q->n_cont - 1;
+        start[r] = q->n_ctx;
+        npos[r] = q->n_cont - 1;
+        if (!(seq[r] = malloc(len[r] * sizeof *seq[r])))
+            rc = lftf__oom("sequences");
+        else
+            memcpy(seq[r], req_ctx(q), len[r] * sizeof *seq[r]);
+    }
+    if (rc == LFTF_OK &&
+        !(rc = lftf__batch_create(m, (const int32_t *const *)seq, len, nb, &b)) &&
+        !(rc = plain_blocks(m, b, m->cfg.num_hidden_layers, &H)) &&
+        !(rc = logprobs_at_rows(m, H, nb, start, npos, &lp)))
+        rc = score_rows(e, lp, prow, ptok, preq, np);
+    for (size_t r = 0; seq && r < nb; r++)
+        free(seq[r]);
+    free(seq);
+    free(len);
+    free(start);
+    free(npos);
+    lftf__batch_free(b);
+    lt_free(H);
+    lt_free(lp);
+    return rc;
+}
+
 /* The groups g[0..ng-1]: their contexts in one cached forward, then the
  * remaining tokens of their multi-token continuations, batch_size rows at a
  * time, after copies of their context's keys/values. */
@@ -376,11 +474,18 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
                 n_multi++;
         }
     }
-    if ((rc = lftf__kv_cache_create(m, ng, &cache)) ||
-        (rc = lftf__kv_forward(m, cache, ids, lens, &H)) ||
-        (rc = logprobs_at_rows(m, H, ng, start, ones, &lp)) ||
-        (rc = score_rows(e, lp, row, tok, req, n_req)))
+    if (n_multi == 0 || !lftf__kv_supported(m)) {
+        /* single-token continuations only: nothing to cache (or a model
+         * family the cache does not implement: see score_without_cache) */
+        if ((rc = last_logprobs_plain(m, ids, lens, ng, &lp)) ||
+            (rc = score_rows(e, lp, row, tok, req, n_req)))
+            goto done;
+    } else if ((rc = lftf__kv_cache_create(m, ng, &cache)) ||
+               (rc = lftf__kv_forward(m, cache, ids, lens, &H)) ||
+               (rc = logprobs_at_rows(m, H, ng, start, ones, &lp)) ||
+               (rc = score_rows(e, lp, row, tok, req, n_req))) {
         goto done;
+    }
     lt_free(H);
     lt_free(lp);
     H = lp = NULL;
@@ -425,10 +530,14 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
                 preq[k] = multi[s0 + b];
             }
         }
-        if (rc == LFTF_OK && !(rc = lftf__kv_cache_select(cache, multi_row + s0, nb, &sub)) &&
-            !(rc = lftf__kv_forward(m, sub, cids, clen, &H)) &&
-            !(rc = logprobs_at_rows(m, H, nb, zero, clen, &lp)))
-            rc = score_rows(e, lp, prow, ptok, preq, np);
+        if (rc == LFTF_OK && cache) {
+            if (!(rc = lftf__kv_cache_select(cache, multi_row + s0, nb, &sub)) &&
+                !(rc = lftf__kv_forward(m, sub, cids, clen, &H)) &&
+                !(rc = logprobs_at_rows(m, H, nb, zero, clen, &lp)))
+                rc = score_rows(e, lp, prow, ptok, preq, np);
+        } else if (rc == LFTF_OK) {
+            rc = score_without_cache(e, multi + s0, nb, prow, ptok, preq, np);
+        }
         lt_free(H);
         lt_free(lp);
         H = lp = NULL;
@@ -480,17 +589,21 @@ static int run_engine(ll_engine *e)
     for (size_t i = 0; i < e->n; i++) {
         const tok_req *r = &e->reqs[order[i]];
         if (ng == 0 || cmp_ctx(&e->reqs[order[groups[ng - 1].first]], r) != 0)
-            groups[ng++] = (ll_group){i, 0, 0};
+            groups[ng++] = (ll_group){i, 0, r->n_ctx, 0};
         ll_group *g = &groups[ng - 1];
         g->count++;
         if (r->n_ctx + r->n_cont > g->longest)
             g->longest = r->n_ctx + r->n_cont;
     }
-    /* longest first (batches of similar lengths; the harness's order too) */
+    /* longest context first (the harness's order too); a batch takes at most
+     * batch_size contexts and none shorter than 3/4 of its first (longest),
+     * so that padding wastes at most a quarter of a batch's positions */
     qsort(groups, ng, sizeof *groups, cmp_group_len);
     int prev = lt_grad_set_enabled(0);
-    for (size_t g0 = 0; g0 < ng && rc == LFTF_OK; g0 += e->batch_size) {
-        size_t nb = ng - g0 < e->batch_size ? ng - g0 : e->batch_size;
+    for (size_t g0 = 0, nb = 0; g0 < ng && rc == LFTF_OK; g0 += nb) {
+        nb = 1;
+        while (g0 + nb < ng && nb < e->batch_size && 4 * groups[g0 + nb].n_ctx >= 3 * groups[g0].n_ctx)
+            nb++;
         rc = run_groups(e, order, groups + g0, nb);
         for (size_t k = 0; k < nb; k++)
             e->done += groups[g0 + k].count;

@@ -1236,3 +1236,9 @@ int lftf__model_mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **
 {
     return mlp(m, i, x, out);
 }
+
+int lftf__model_split_heads(const lt_tensor *x, int64_t B, int64_t T, int n, int hd,
+                            lt_tensor **out)
+{
+    return split_heads(x, B, T, n, hd, out);
+}

@@ -182,6 +182,9 @@ int lftf__model_rope(const lt_tensor *x, const lt_tensor *cosv, const lt_tensor 
 int lftf__model_rope_tables(const lftf_model *m, int64_t T, lt_tensor **cosv, lt_tensor **sinv);
 /* Block i's MLP on the normed input x [..., D]. */
 int lftf__model_mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out);
+/* [B, T, n*hd] -> [B, n, T, hd] */
+int lftf__model_split_heads(const lt_tensor *x, int64_t B, int64_t T, int n, int hd,
+                            lt_tensor **out);
 
 /* A key/value cache: per block, the keys (after RoPE) and values of the
  * tokens already run, [B, KV, S, hd].  Cached slots need not be contiguous:
@@ -197,6 +200,9 @@ typedef struct lftf_kv_cache {
     lt_tensor **k, **v;         /* [n_layers]; NULL while S == 0 */
 } lftf_kv_cache;
 
+/* 1 if the cached forward implements this model's blocks (Llama, Mistral,
+ * Qwen2); lftf__kv_cache_create fails with LFTF_E_UNSUPPORTED otherwise. */
+int lftf__kv_supported(const lftf_model *m);
 int lftf__kv_cache_create(const lftf_model *m, size_t B, lftf_kv_cache **out);
 void lftf__kv_cache_free(lftf_kv_cache *c);
 /* A new cache whose row r is row rows[r] of src (n rows). */

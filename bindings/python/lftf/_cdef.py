@@ -219,6 +219,7 @@ typedef struct lftf_generate_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+    int left_truncate;
 } lftf_generate_params;
 
 int lftf_generate_params_init(lftf_generate_params *params);

@@ -165,6 +165,23 @@ class Model(Handle):
             lib.lftf_free(pids[0])
             lib.lftf_free(tids[0])
 
+    # ---- log-likelihood, rolling perplexity, generation (lftf.scoring) ----
+    def loglikelihood(self, pairs, **kwargs):
+        """[(context, continuation)] -> [LLResult(ll, n_tokens, is_greedy, truncated)]
+        with lm-evaluation-harness semantics (see lftf.scoring.loglikelihood)."""
+        from .scoring import loglikelihood
+        return loglikelihood(self, pairs, **kwargs)
+
+    def loglikelihood_rolling(self, texts, **kwargs):
+        """[text] -> [RollingResult(ll, tokens, words, bytes, windows)] (perplexity)."""
+        from .scoring import loglikelihood_rolling
+        return loglikelihood_rolling(self, texts, **kwargs)
+
+    def generate(self, prompts, max_new_tokens=32, stop=None, **kwargs):
+        """Greedy continuations: [Generation(prompt, text, ids)]."""
+        from .scoring import generate
+        return generate(self, prompts, max_new_tokens=max_new_tokens, stop=stop, **kwargs)
+
     # ---- saving ----
     def save(self, path, overwrite=False, delta=False, progress=False):
         """Writes the model as a Hugging Face directory (atomically; refuses
