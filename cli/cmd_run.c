@@ -10,6 +10,7 @@
 #include "bias_cli.h" /* bias suites */
 #include "cli_util.h"
 #include "commands.h"
+#include "run_general.h"
 #include "train_cli.h"
 
 #include <jansson.h>
@@ -42,7 +43,11 @@ static void usage(FILE *f)
             "  --pb-prefix TEXT    the PB instruction prepended to every prompt\n"
             "  --top N             professions in professions.svg (15)\n"
             "  --no-bias-suites    skip WinoBias/CrowS-Pairs/Winogender/professions before and after\n"
-            "  --bias-data-dir DIR the bias suites' files (laid out like ../shared/data/bias)\n",
+            "  --bias-data-dir DIR the bias suites' files (laid out like ../shared/data/bias)\n"
+            "  --general T=PATH    general ability before and after: mmlu=DIR, mc=FILE.jsonl,\n"
+            "                      ppl=TEXT (repeatable; default: perplexity of the held-out\n"
+            "                      English text shipped in data/); --general-limit N caps MMLU\n"
+            "                      questions per subject / mc records\n",
             model_opts_help, train_opts_help);
 }
 
@@ -293,8 +298,10 @@ int cmd_run(int argc, char **argv)
     json_t *report = NULL;
     char after_name[4096];
     scores sb, sa;
+    general_opts gen;
 
     memset(&c, 0, sizeof c);
+    general_opts_init(&gen);
     /* line-buffered even into a pipe: progress of a long run shows as it happens */
     setvbuf(stdout, NULL, _IOLBF, 0);
     model_opts_init(&c.mo);
@@ -326,6 +333,9 @@ int cmd_run(int argc, char **argv)
             if (!bias_data_dir_usable(cmd, v))
                 return 2;
             bias_data = v;
+        } else if ((r = general_opt_parse(cmd, argc, argv, &i, &gen)) != 0) {
+            if (r != 1)
+                return r;
         } else {
             return cli_usage(cmd, "unknown option '%s'", argv[i]);
         }
@@ -357,6 +367,8 @@ int cmd_run(int argc, char **argv)
     if (evaluate(&c, model, NULL, &before))
         goto done;
     sb = scores_of(before);
+    if (run_general(cmd, model, &gen, "before"))
+        goto done;
 
     /* 2. locate */
     if (locate_for_training(cmd, model, c.train, &c.to, &loc))
@@ -389,6 +401,8 @@ int cmd_run(int argc, char **argv)
     print_row("original", &sb);
     print_row("LFTF", &sa);
     print_change(&sb, &sa);
+    if (run_general(cmd, model, &gen, "after"))
+        goto done;
 
     /* 5. outputs, in a temporary directory */
     tmp = make_temp_dir_beside(out);
@@ -447,6 +461,7 @@ int cmd_run(int argc, char **argv)
         json_object_set_new(report, "finetune", j);
         lftf_free(text);
         text = NULL;
+        json_object_set_new(report, "general", general_json_take(&gen));
         json_object_set_new(report, "model", json_string(c.mo.model_dir));
         json_object_set_new(report, "lftf_version", json_string(lftf_version()));
     }
@@ -508,6 +523,7 @@ done:
     free(dump);
     lftf_free(text);
     lftf_free(svg);
+    general_opts_free(&gen);
     lftf_trainer_free(tr);
     lftf_locate_result_free(loc);
     lftf_report_free(before);

@@ -17,5 +17,7 @@ int cmd_bias(int argc, char **argv);
 /* log-likelihood engine and generation (issue 9) */
 int cmd_loglikelihood(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+/* general-ability benchmarks */
+int cmd_general(int argc, char **argv);
 
 #endif

@@ -24,6 +24,8 @@ static const struct {
     /* log-likelihood engine and generation (issue 9) */
     {"loglikelihood", cmd_loglikelihood, "log-likelihood of continuations (harness semantics)"},
     {"generate", cmd_generate, "greedy continuations of prompts"},
+    /* general-ability benchmarks */
+    {"general", cmd_general, "MMLU, multiple-choice tasks or perplexity (harness semantics)"},
 };
 
 static void usage(FILE *f)

@@ -354,6 +354,83 @@ LFTF_API int lftf_model_generate(lftf_model *model, const char *const *prompts, 
                                  char **texts, int32_t **ids, size_t *n_ids);
 /* ---- end log-likelihood, rolling perplexity, generation ---- */
 
+/* ---- general-ability benchmarks: MMLU, multiple choice, perplexity ---- */
+/* lm-evaluation-harness semantics (lib/eval/general.c), scored through
+ * lftf_model_loglikelihood / lftf_model_loglikelihood_rolling. */
+
+typedef struct lftf_general_report lftf_general_report;
+
+typedef struct lftf_general_params {
+    size_t struct_size;
+    int shots;                   /* MMLU: dev examples per prompt (first K in file order);
+                                    default 5 */
+    const char *const *subjects; /* MMLU subjects (e.g. "anatomy"); NULL: every
+                                    DIR/test/<subject>_test.csv, sorted by name */
+    size_t n_subjects;
+    size_t limit;                /* MMLU: first N test questions of each subject; mc: first N
+                                    records; 0: all */
+    size_t max_length;           /* context window in tokens; 0: the model's max positions */
+    int add_bos;                 /* as lftf_ll_params.add_bos (-1: the tokenizer's files) */
+    size_t batch_size;           /* sequences per forward pass; 0: the engine's default */
+    lftf_progress_fn progress;   /* stage "loglikelihood" / "rolling": requests done / total */
+    void *progress_user;
+} lftf_general_params;
+
+LFTF_API int lftf_general_params_init(lftf_general_params *params);
+
+/** MMLU in its original CSV release layout (data_dir/dev, data_dir/test,
+ *  headerless CSV: question, A, B, C, D, answer) with the harness's `mmlu`
+ *  prompt: "The following are multiple choice questions (with answers) about
+ *  {subject}.\n\n", the first `shots` dev examples ("...\nAnswer: X\n\n"),
+ *  the test question ending in "Answer:"; choices " A".." D" scored by summed
+ *  log-likelihood (prompts longer than the context are left-truncated).
+ *  Report: {"task": "mmlu", "acc", "n", "shots", "subjects": {name: {"acc",
+ *  "n"}}, "categories": {"stem"|"humanities"|"social_sciences"|"other":
+ *  {"acc", "n"}}, "samples": [{"task", "subject", "index", "ll": [4], "gold",
+ *  "pred"}]}; accuracies are micro (over questions).  Errors name the file
+ *  and line (malformed row, answer not A-D), an unknown subject, or a missing
+ *  dev/ when shots > 0. */
+LFTF_API int lftf_general_mmlu(lftf_model *model, const char *data_dir,
+                               const lftf_general_params *params, lftf_general_report **out);
+/** A multiple-choice or continuation JSONL file, one layout per file:
+ *  {"query", "choices", "gold"}: each choice scored as " " + choice after the
+ *  query; {"context_options", "continuation", "gold"}: " " + continuation
+ *  scored after each context (WinoGrande); {"context", "continuation"}:
+ *  " " + continuation after the context (LAMBADA: acc = the continuation is
+ *  the greedy one, "perplexity" = exp(-mean ll)).  acc = argmax ll == gold;
+ *  acc_norm = argmax ll / characters of the choice (the harness's "choices":
+ *  the context options in the WinoGrande layout; null for LAMBADA).
+ *  Report: {"task": "mc", "acc", "acc_norm", "n", ["perplexity",] "samples":
+ *  [{"index", "ll": [...], "gold", "pred"}]} (LAMBADA samples: gold and pred
+ *  null, plus "is_greedy"). */
+LFTF_API int lftf_general_mc(lftf_model *model, const char *jsonl_path,
+                             const lftf_general_params *params, lftf_general_report **out);
+/** Rolling log-likelihood of a whole UTF-8 text file (NULL: the short
+ *  held-out English text shipped in data/heldout_english.txt).  Report:
+ *  {"task": "ppl", "ll", "tokens", "words", "bytes", "windows",
+ *  "word_perplexity", "byte_perplexity", "bits_per_byte"}.  An empty file is
+ *  LFTF_E_EMPTY. */
+LFTF_API int lftf_general_ppl(lftf_model *model, const char *text_path,
+                              const lftf_general_params *params, lftf_general_report **out);
+/** The (context, continuation) requests a task would score, without a
+ *  model: JSON lines {"context", "continuation"} (the `lftf loglikelihood
+ *  --requests` format), MMLU in subject, question, choice order; task is
+ *  "mmlu" (path = the data directory) or "mc" (path = the JSONL file).
+ *  *jsonl is owned by the caller (lftf_free). */
+LFTF_API int lftf_general_requests(const char *task, const char *path,
+                                   const lftf_general_params *params, char **jsonl);
+LFTF_API void lftf_general_report_free(lftf_general_report *report);
+/** "mmlu", "mc" or "ppl" (borrowed). */
+LFTF_API const char *lftf_general_report_task(const lftf_general_report *report);
+/** A top-level number of the report ("acc", "acc_norm", "n", "perplexity",
+ *  "word_perplexity", ...); NaN if absent or null. */
+LFTF_API double lftf_general_report_value(const lftf_general_report *report, const char *key);
+/** The report as JSON (caller frees with lftf_free). */
+LFTF_API int lftf_general_report_to_json(const lftf_general_report *report, char **json);
+/** Writes the JSON atomically (temporary file beside `path`, then rename). */
+LFTF_API int lftf_general_report_write_json(const lftf_general_report *report, const char *path);
+/* ---- end general-ability benchmarks ---- */
+
 /* ------------------------------------------------------------------ */
 /* Datasets (GenBiasEval, GenHintEval, or a user's JSONL)              */
 /* ------------------------------------------------------------------ */

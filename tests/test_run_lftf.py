@@ -153,6 +153,24 @@ def test_demo_keeps_hints(demo):
     assert after >= 0.5 * before
 
 
+def test_demo_general_ability(demo, tmp):
+    """With no --general, `lftf run` reports the perplexity of the shipped
+    held-out text before and after; `lftf general` on the saved model
+    reproduces the "after" figures exactly."""
+    out, p, report = demo
+    g = report["general"]
+    assert len(g["tasks"]) == 1 and g["tasks"][0].startswith("ppl=")
+    before, after = g["before"][0], g["after"][0]
+    assert before["task"] == after["task"] == "ppl"
+    assert before["bytes"] == after["bytes"] > 4000
+    assert before["tokens"] == after["tokens"] and before["windows"] >= 1
+    assert "general ability" in p.stdout and "word_perplexity" in p.stdout
+    ev = os.path.join(tmp, "ppl-after.json")
+    run("general", "--model", os.path.join(out, "model"), "--task", "ppl", "--out", ev)
+    with open(ev) as f:
+        assert json.load(f) == after
+
+
 def test_demo_reload_reproduces_after(demo, tmp):
     out, _, report = demo
     ev = os.path.join(tmp, "eval-after.json")
@@ -224,6 +242,17 @@ def test_errors_block_out_of_range(tmp):
     assert p.returncode == 1
     assert "block 9" in p.stderr and "5 blocks" in p.stderr, p.stderr
     assert not os.path.exists(out)
+
+
+def test_errors_general_task(tmp):
+    """A bad --general is refused before any evaluation or training."""
+    out = os.path.join(tmp, "general")
+    for spec, msg in (("mc=" + os.path.join(tmp, "absent.jsonl"), "no such file"),
+                      ("mmlu=" + MODEL + "/config.json", "no such directory"),
+                      ("bleu=x", "unknown task")):
+        p = run("run", "--model", MODEL, "--out", out, "--general", spec, check=False)
+        assert p.returncode == 2 and msg in p.stderr, p.stderr
+        assert not os.path.exists(out)
 
 
 def test_errors_nonempty_out(tmp):

@@ -365,11 +365,42 @@ int lftf_dataset_load(lftf_dataset **out, const char *jsonl_path)
 /* The shipped files are looked up in an explicit directory, then
  * $LFTF_DATA_DIR, then the installed data directory, then the source tree
  * (so that tests and a build tree work without installing). */
+int lftf__builtin_data_file(const char *file, const char *data_dir, char **path)
+{
+    const char *env = getenv("LFTF_DATA_DIR");
+    const char *dirs[2] = {LFTF_INSTALL_DATA_DIR, LFTF_SOURCE_DATA_DIR};
+    int rc;
+    *path = NULL;
+    if (data_dir || (env && *env)) {
+        const char *dir = data_dir ? data_dir : env;
+        if (!(*path = lftf__path_join(dir, file)))
+            return LFTF_E_NOMEM;
+        if (!lftf__is_file(*path)) {
+            rc = lftf__err(LFTF_E_NOT_FOUND, "dataset file '%s' not found%s", *path,
+                           data_dir ? "" : " (in $LFTF_DATA_DIR)");
+            free(*path);
+            *path = NULL;
+            return rc;
+        }
+        return LFTF_OK;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!(*path = lftf__path_join(dirs[i], file)))
+            return LFTF_E_NOMEM;
+        if (lftf__is_file(*path))
+            return LFTF_OK;
+        free(*path);
+        *path = NULL;
+    }
+    return lftf__err(LFTF_E_NOT_FOUND,
+                     "dataset %s not found in %s nor %s (set LFTF_DATA_DIR or pass a data "
+                     "directory)",
+                     file, dirs[0], dirs[1]);
+}
+
 int lftf_dataset_load_builtin(lftf_dataset **out, const char *name, const char *data_dir)
 {
     char file[64];
-    const char *env = getenv("LFTF_DATA_DIR");
-    const char *dirs[2] = {LFTF_INSTALL_DATA_DIR, LFTF_SOURCE_DATA_DIR};
     char *path;
     int rc;
     if (!out || !name)
@@ -381,34 +412,10 @@ int lftf_dataset_load_builtin(lftf_dataset **out, const char *name, const char *
                          "genhinteval)",
                          name);
     snprintf(file, sizeof file, "%s.jsonl", name);
-    if (data_dir || (env && *env)) {
-        const char *dir = data_dir ? data_dir : env;
-        if (!(path = lftf__path_join(dir, file)))
-            return LFTF_E_NOMEM;
-        if (!lftf__is_file(path)) {
-            rc = lftf__err(LFTF_E_NOT_FOUND, "dataset file '%s' not found%s", path,
-                           data_dir ? "" : " (in $LFTF_DATA_DIR)");
-            free(path);
-            return rc;
-        }
-        rc = lftf_dataset_load(out, path);
-        free(path);
-        return rc;
-    }
-    for (int i = 0; i < 2; i++) {
-        if (!(path = lftf__path_join(dirs[i], file)))
-            return LFTF_E_NOMEM;
-        if (lftf__is_file(path)) {
-            rc = lftf_dataset_load(out, path);
-            free(path);
-            return rc;
-        }
-        free(path);
-    }
-    return lftf__err(LFTF_E_NOT_FOUND,
-                     "dataset %s not found in %s nor %s (set LFTF_DATA_DIR or pass a data "
-                     "directory)",
-                     file, dirs[0], dirs[1]);
+    LFTF_TRY(lftf__builtin_data_file(file, data_dir, &path));
+    rc = lftf_dataset_load(out, path);
+    free(path);
+    return rc;
 }
 
 size_t lftf_dataset_size(const lftf_dataset *ds) { return ds ? ds->n : 0; }

@@ -14,6 +14,11 @@
  * records. */
 int lftf__dataset_parse(const char *data, size_t len, const char *name, lftf_dataset **out);
 
+/* The path of a shipped data file (malloc'd): in data_dir when given, else
+ * $LFTF_DATA_DIR, else the installed data directory, else the source tree's
+ * data/.  LFTF_E_NOT_FOUND names where it looked. */
+int lftf__builtin_data_file(const char *file, const char *data_dir, char **path);
+
 /* The field values the loader accepts (static strings). */
 extern const char *const lftf__scales[3]; /* "word", "phrase", "sentence" */
 extern const char *const lftf__hints[2];  /* "male", "female" */

@@ -26,6 +26,8 @@ from .model import Model, apply_delta
 from .tokenizer import Tokenizer
 # bias suites (WinoBias, CrowS-Pairs, Winogender, professions regression)
 from . import bias
+# general-ability benchmarks (lftf.general.mmlu / mc / ppl)
+from . import general
 
 __version__ = "%d.%d.%d" % (_cdef.VERSION_MAJOR, _cdef.VERSION_MINOR, _cdef.VERSION_PATCH)
 

@@ -228,6 +228,44 @@ int lftf_model_generate(lftf_model *model, const char *const *prompts, size_t n,
                                  const lftf_generate_params *params,
                                  char **texts, int32_t **ids, size_t *n_ids);
 
+typedef struct lftf_general_report lftf_general_report;
+
+typedef struct lftf_general_params {
+    size_t struct_size;
+    int shots;
+    const char *const *subjects;
+    size_t n_subjects;
+    size_t limit;
+    size_t max_length;
+    int add_bos;
+    size_t batch_size;
+    lftf_progress_fn progress;
+    void *progress_user;
+} lftf_general_params;
+
+int lftf_general_params_init(lftf_general_params *params);
+
+int lftf_general_mmlu(lftf_model *model, const char *data_dir,
+                               const lftf_general_params *params, lftf_general_report **out);
+
+int lftf_general_mc(lftf_model *model, const char *jsonl_path,
+                             const lftf_general_params *params, lftf_general_report **out);
+
+int lftf_general_ppl(lftf_model *model, const char *text_path,
+                              const lftf_general_params *params, lftf_general_report **out);
+
+int lftf_general_requests(const char *task, const char *path,
+                                   const lftf_general_params *params, char **jsonl);
+void lftf_general_report_free(lftf_general_report *report);
+
+const char *lftf_general_report_task(const lftf_general_report *report);
+
+double lftf_general_report_value(const lftf_general_report *report, const char *key);
+
+int lftf_general_report_to_json(const lftf_general_report *report, char **json);
+
+int lftf_general_report_write_json(const lftf_general_report *report, const char *path);
+
 typedef struct lftf_dataset lftf_dataset;
 
 typedef struct lftf_sample {

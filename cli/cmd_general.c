@@ -1,0 +1,234 @@
+/* lftf general: a general-ability benchmark with lm-evaluation-harness
+ * semantics (MMLU, a multiple-choice / continuation JSONL task, or the
+ * rolling perplexity of a text file), report written atomically. */
+#include "cli_util.h"
+#include "commands.h"
+#include "run_general.h"
+#include "train_cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lftf general --model DIR --task mmlu|mc|ppl [options] [--out report.json]\n\n"
+            "  --task mmlu --data DIR [--shots K] [--subjects a,b] [--limit N]\n"
+            "                      MMLU in its CSV release layout (DIR/dev, DIR/test), prompted\n"
+            "                      as lm-evaluation-harness's mmlu task; K dev examples (5);\n"
+            "                      --limit: the first N test questions of each subject\n"
+            "  --task mc --file FILE.jsonl [--limit N]\n"
+            "                      {\"query\",\"choices\",\"gold\"}, {\"context_options\",\n"
+            "                      \"continuation\",\"gold\"} or {\"context\",\"continuation\"} records\n"
+            "  --task ppl --file TEXT [--max-length N]\n"
+            "                      rolling perplexity of a whole text file (without --file: the\n"
+            "                      held-out English text shipped with liblftf)\n"
+            "  --max-length N      context window in tokens (default: the model's)\n"
+            "  --no-bos            add no BOS token (older harness default)\n"
+            "  --batch N           sequences per forward pass\n"
+            "  --requests FILE     write the (context, continuation) requests as JSON lines\n"
+            "                      (no model needed; the `lftf loglikelihood` input format)\n"
+            "  --out FILE          the JSON report (written atomically)\n"
+            "  --model DIR --device D --dtype T --threads N   as in the other commands\n");
+}
+
+enum {
+    OPT_MODEL = 256, OPT_DEVICE, OPT_DTYPE, OPT_THREADS, OPT_TASK, OPT_DATA, OPT_SHOTS,
+    OPT_SUBJECTS, OPT_LIMIT, OPT_FILE, OPT_MAX_LENGTH, OPT_OUT, OPT_NO_BOS, OPT_BATCH,
+    OPT_REQUESTS
+};
+
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"dtype", required_argument, NULL, OPT_DTYPE},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"task", required_argument, NULL, OPT_TASK},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"shots", required_argument, NULL, OPT_SHOTS},
+    {"subjects", required_argument, NULL, OPT_SUBJECTS},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"file", required_argument, NULL, OPT_FILE},
+    {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"no-bos", no_argument, NULL, OPT_NO_BOS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"requests", required_argument, NULL, OPT_REQUESTS},
+    {NULL, 0, NULL, 0},
+};
+
+#define MAX_SUBJECTS 128
+
+/* Splits "a,b,c" in place into names. */
+static int split_subjects(char *s, const char **names, size_t *n)
+{
+    *n = 0;
+    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+        if (*n == MAX_SUBJECTS)
+            return -1;
+        names[(*n)++] = tok;
+    }
+    return *n ? 0 : -1;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+int cmd_general(int argc, char **argv)
+{
+    const char *cmd = "general";
+    model_opts mo;
+    lftf_general_params p;
+    const char *task = NULL, *data = NULL, *file = NULL, *out = NULL, *requests = NULL;
+    const char *subjects[MAX_SUBJECTS];
+    char *subjects_arg = NULL;
+    size_t n_subjects = 0;
+    lftf_model *model = NULL;
+    lftf_general_report *report = NULL;
+    int c, ret = 1, rc;
+
+    model_opts_init(&mo);
+    lftf_general_params_init(&p);
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); ret = 0; goto done;
+        case OPT_MODEL: mo.model_dir = optarg; break;
+        case OPT_DEVICE: mo.device = optarg; break;
+        case OPT_DTYPE: mo.dtype = optarg; break;
+        case OPT_THREADS:
+            if (cli_parse_int(optarg, &mo.threads) || mo.threads < 1) {
+                ret = cli_usage(cmd, "--threads needs a positive integer");
+                goto done;
+            }
+            break;
+        case OPT_TASK:
+            if (strcmp(optarg, "mmlu") && strcmp(optarg, "mc") && strcmp(optarg, "ppl")) {
+                ret = cli_usage(cmd, "--task needs mmlu, mc or ppl");
+                goto done;
+            }
+            task = optarg;
+            break;
+        case OPT_DATA: data = optarg; break;
+        case OPT_FILE: file = optarg; break;
+        case OPT_OUT: out = optarg; break;
+        case OPT_REQUESTS: requests = optarg; break;
+        case OPT_NO_BOS: p.add_bos = 0; break;
+        case OPT_SHOTS:
+            if (cli_parse_int(optarg, &p.shots) || p.shots < 0) {
+                ret = cli_usage(cmd, "--shots needs a number >= 0");
+                goto done;
+            }
+            break;
+        case OPT_SUBJECTS:
+            free(subjects_arg);
+            if (!(subjects_arg = strdup(optarg)) ||
+                split_subjects(subjects_arg, subjects, &n_subjects)) {
+                ret = cli_usage(cmd, "--subjects needs names separated by commas");
+                goto done;
+            }
+            break;
+        case OPT_LIMIT:
+            if (cli_parse_size(optarg, &p.limit)) {
+                ret = cli_usage(cmd, "--limit needs a number");
+                goto done;
+            }
+            break;
+        case OPT_MAX_LENGTH:
+            if (cli_parse_size(optarg, &p.max_length) || p.max_length < 2) {
+                ret = cli_usage(cmd, "--max-length needs a number >= 2");
+                goto done;
+            }
+            break;
+        case OPT_BATCH:
+            if (cli_parse_size(optarg, &p.batch_size) || p.batch_size == 0) {
+                ret = cli_usage(cmd, "--batch needs a positive integer");
+                goto done;
+            }
+            break;
+        default:
+            ret = cli_usage(cmd, "unknown option or missing value '%s'", argv[optind - 1]);
+            goto done;
+        }
+    }
+    if (optind < argc) {
+        ret = cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+        goto done;
+    }
+    if (!task) {
+        ret = cli_usage(cmd, "--task is required (mmlu, mc or ppl)");
+        goto done;
+    }
+    if (!strcmp(task, "mmlu") ? (!data || file) : (data != NULL)) {
+        ret = cli_usage(cmd, "--task mmlu takes --data DIR; mc and ppl take --file FILE");
+        goto done;
+    }
+    if (!strcmp(task, "mc") && !file) {
+        ret = cli_usage(cmd, "--task mc needs --file FILE.jsonl");
+        goto done;
+    }
+    if (n_subjects && strcmp(task, "mmlu")) {
+        ret = cli_usage(cmd, "--subjects is for --task mmlu");
+        goto done;
+    }
+    if (p.n_subjects = n_subjects, n_subjects)
+        p.subjects = subjects;
+    if (out && (same_file(out, file) || same_file(out, requests))) {
+        fprintf(stderr, "lftf general: --out %s is an input file\n", out);
+        goto done;
+    }
+
+    if (requests) { /* no model: the requests only */
+        char *jsonl = NULL;
+        if (!strcmp(task, "ppl")) {
+            ret = cli_usage(cmd, "--requests is for mmlu and mc");
+            goto done;
+        }
+        if ((rc = lftf_general_requests(task, data ? data : file, &p, &jsonl)) != LFTF_OK) {
+            cli_fail(cmd, data ? data : file, rc);
+            goto done;
+        }
+        rc = write_text_atomic(requests, jsonl);
+        lftf_free(jsonl);
+        if (rc)
+            goto done;
+        printf("wrote %s\n", requests);
+        if (!mo.model_dir) {
+            ret = 0;
+            goto done;
+        }
+    }
+    if (!mo.model_dir) {
+        ret = cli_usage(cmd, "--model is required");
+        goto done;
+    }
+    cli_install_interrupt();
+    if (load_model(cmd, &mo, &model))
+        goto done;
+    p.progress = cli_progress;
+    if (general_run_task(cmd, model, task, data ? data : file, &p, &report))
+        goto done;
+    general_print(report, 1);
+    if (out) {
+        if ((rc = lftf_general_report_write_json(report, out)) != LFTF_OK) {
+            cli_fail(cmd, out, rc);
+            goto done;
+        }
+        printf("wrote %s\n", out);
+    }
+    ret = 0;
+done:
+    free(subjects_arg);
+    lftf_general_report_free(report);
+    lftf_model_free(model);
+    return ret;
+}
