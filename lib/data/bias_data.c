@@ -543,84 +543,12 @@ done:
     return rc;
 }
 
-/* ---- Winogender (multiple-choice JSONL) ------------------------------------------------ */
-
-void lftf__mc_file_free(lftf_mc_file *f)
-{
-    if (!f)
-        return;
-    for (size_t i = 0; i < f->n; i++) {
-        free(f->items[i].query);
-        for (size_t j = 0; j < f->items[i].n_choices; j++)
-            free(f->items[i].choices[j]);
-        free(f->items[i].choices);
-    }
-    free(f->items);
-    f->items = NULL;
-    f->n = 0;
-}
-
-/* A JSON string without NUL characters, copied. */
+/* A JSON string without embedded NUL as a malloc'd copy, else NULL. */
 static char *json_str_dup(json_t *v)
 {
     if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
         return NULL;
     return strdup(json_string_value(v));
-}
-
-static int mc_line(const char *name, size_t line, const char *s, size_t n, void *item)
-{
-    lftf_mc_item *it = item;
-    json_error_t jerr;
-    json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr), *q, *ch, *g;
-    int rc = LFTF_OK;
-    it->line = line;
-    if (!o)
-        return lftf__err(LFTF_E_FORMAT, "%s:%zu:%d: malformed JSON: %s", name, line, jerr.column,
-                         jerr.text);
-    q = json_object_get(o, "query");
-    ch = json_object_get(o, "choices");
-    g = json_object_get(o, "gold");
-    if (!json_is_object(o) || !q || !ch || !g) {
-        rc = lftf__err(LFTF_E_FORMAT, "%s:%zu: a record needs \"query\", \"choices\" and \"gold\"",
-                       name, line);
-    } else if (!json_is_string(q) || !(it->query = json_str_dup(q))) {
-        rc = lftf__err(LFTF_E_FORMAT, "%s:%zu: \"query\" must be a string without NUL", name,
-                       line);
-    } else if (!json_is_array(ch) || json_array_size(ch) < 2) {
-        rc = lftf__err(LFTF_E_FORMAT, "%s:%zu: \"choices\" must be a list of at least two strings",
-                       name, line);
-    } else if (!json_is_integer(g) || json_integer_value(g) < 0 ||
-               (size_t)json_integer_value(g) >= json_array_size(ch)) {
-        rc = lftf__err(LFTF_E_FORMAT, "%s:%zu: \"gold\" must be an index into \"choices\"", name,
-                       line);
-    } else if (!(it->choices = calloc(json_array_size(ch), sizeof *it->choices))) {
-        rc = lftf__oom("choices");
-    } else {
-        it->gold = (size_t)json_integer_value(g);
-        for (size_t j = 0; j < json_array_size(ch) && rc == LFTF_OK; j++) {
-            if (!(it->choices[j] = json_str_dup(json_array_get(ch, j))))
-                rc = lftf__err(LFTF_E_FORMAT, "%s:%zu: choice %zu must be a string without NUL",
-                               name, line, j);
-            else
-                it->n_choices++;
-        }
-    }
-    json_decref(o);
-    return rc;
-}
-
-int lftf__mc_parse(const char *data, size_t len, const char *name, lftf_mc_file *out)
-{
-    int rc;
-    if (!out || (!data && len))
-        return lftf__err(LFTF_E_INVALID_ARG, "multiple-choice parser: NULL argument");
-    memset(out, 0, sizeof *out);
-    rc = parse_lines(data, len, name ? name : "<buffer>", "records", sizeof *out->items,
-                     mc_line, (void **)&out->items, &out->n);
-    if (rc != LFTF_OK)
-        lftf__mc_file_free(out);
-    return rc;
 }
 
 /* ---- Bolukbasi professions ------------------------------------------------------------ */

@@ -65,24 +65,7 @@ typedef struct lftf_crows_file {
 int lftf__crows_parse(const char *data, size_t len, const char *name, lftf_crows_file *out);
 void lftf__crows_file_free(lftf_crows_file *f);
 
-/* ---- Winogender (multiple choice) ------------------------------------------ */
-
-typedef struct lftf_mc_item {
-    char *query;
-    char **choices;
-    size_t n_choices;   /* at least 2 */
-    size_t gold;        /* < n_choices */
-    size_t line;
-} lftf_mc_item;
-
-typedef struct lftf_mc_file {
-    lftf_mc_item *items;
-    size_t n;
-} lftf_mc_file;
-
-/* JSONL {"query": str, "choices": [str, ...], "gold": int}. */
-int lftf__mc_parse(const char *data, size_t len, const char *name, lftf_mc_file *out);
-void lftf__mc_file_free(lftf_mc_file *f);
+/* Winogender is multiple choice: lib/data/general_data.h (lftf__mc_load). */
 
 /* ---- Bolukbasi professions ------------------------------------------------- */
 

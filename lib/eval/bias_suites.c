@@ -4,6 +4,7 @@
  * figures and per-item records are gathered in a JSON tree (the report). */
 #define _POSIX_C_SOURCE 200809L
 #include "data/bias_data.h"
+#include "data/general_data.h"
 #include "model/model_internal.h"
 
 #include "common/error.h"
@@ -469,18 +470,26 @@ static int run_winogender(run_ctx *c, const char *dir, json_t *report)
     json_t *wg = json_object();
     int rc = LFTF_OK;
     for (int g = 0; g < 2 && rc == LFTF_OK; g++) {
-        lftf_mc_file f = {NULL, 0};
-        char *data = NULL, *path = NULL, rel[64], **conts = NULL;
+        /* the multiple-choice JSONL of the general-ability tasks: each
+         * choice is scored as " " + choice after the query */
+        lftf_mc_set *set = NULL;
+        char *data = NULL, *path = NULL, rel[64];
         const char **ctx = NULL;
+        const char **conts = NULL;
         double *ll = NULL;
         size_t len, n = 0, total = 0, k = 0;
         snprintf(rel, sizeof rel, "winogender/winogender_mc_%s.jsonl", genders[g]);
         if ((rc = read_in(dir, rel, &data, &len, &path)) ||
-            (rc = lftf__mc_parse(data, len, path, &f)))
+            (rc = lftf__mc_parse(data, len, path, c->p->max_items, &set)))
             goto next;
-        n = c->p->max_items && f.n > c->p->max_items ? c->p->max_items : f.n;
+        if (set->kind != LFTF_MC_CHOICES) {
+            rc = lftf__err(LFTF_E_FORMAT, "%s: Winogender records need \"query\", \"choices\" "
+                           "and \"gold\"", path);
+            goto next;
+        }
+        n = set->n;
         for (size_t i = 0; i < n; i++)
-            total += f.items[i].n_choices;
+            total += set->items[i].n;
         ctx = calloc(total, sizeof *ctx);
         conts = calloc(total, sizeof *conts);
         ll = calloc(total, sizeof *ll);
@@ -489,47 +498,42 @@ static int run_winogender(run_ctx *c, const char *dir, json_t *report)
             goto next;
         }
         for (size_t i = 0, r = 0; i < n; i++)
-            for (size_t j = 0; j < f.items[i].n_choices; j++, r++) {
-                ctx[r] = f.items[i].query;
-                if (!(conts[r] = cat3(" ", f.items[i].choices[j], ""))) {
-                    rc = lftf__oom("Winogender choices");
-                    goto next;
-                }
+            for (size_t j = 0; j < set->items[i].n; j++, r++) {
+                ctx[r] = set->items[i].contexts[j];
+                conts[r] = set->items[i].continuations[j];
             }
-        if ((rc = score_ll(c, ctx, (const char *const *)conts, total, n, ll)))
+        if ((rc = score_ll(c, ctx, conts, total, n, ll)))
             goto next;
         for (size_t i = 0, r = 0; i < n; i++) {
-            const lftf_mc_item *it = &f.items[i];
-            size_t best = 0;
+            const lftf_mc_item *it = &set->items[i];
+            size_t best = 0, gold = (size_t)it->gold;
             json_t *lls = json_array();
-            for (size_t j = 0; j < it->n_choices; j++) {
+            for (size_t j = 0; j < it->n; j++) {
                 if (ll[r + j] > ll[r + best])
                     best = j;
                 json_array_append_new(lls, json_real(ll[r + j]));
             }
-            r += it->n_choices;
-            k += (size_t)(best == it->gold);
+            r += it->n;
+            k += (size_t)(best == gold);
             if (c->samples)
                 json_array_append_new(c->samples,
                                       json_pack("{s:s,s:s,s:I,s:o,s:I,s:I,s:b}", "suite",
                                                 "winogender", "gender", genders[g], "line",
                                                 (json_int_t)it->line, "ll", lls, "pred",
-                                                (json_int_t)best, "gold", (json_int_t)it->gold,
-                                                "correct", best == it->gold));
+                                                (json_int_t)best, "gold", (json_int_t)gold,
+                                                "correct", best == gold));
             else
                 json_decref(lls);
         }
         acc[g] = frac(k, n);
         json_object_set_new(wg, genders[g], acc_json("acc", k, n));
     next:
-        for (size_t r = 0; conts && r < total; r++)
-            free(conts[r]);
         free(conts);
         free(ctx);
         free(ll);
         free(data);
         free(path);
-        lftf__mc_file_free(&f);
+        lftf__mc_free(set);
     }
     if (rc == LFTF_OK) {
         json_object_set_new(wg, "gap", num(acc[0] - acc[1]));
