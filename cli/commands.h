@@ -12,5 +12,8 @@ int cmd_locate(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_apply_delta(int argc, char **argv);
+/* weight-editing baselines (cli/cmd_edit.c) */
+int cmd_dama(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
 
 #endif

@@ -19,6 +19,9 @@ static const struct {
     {"finetune", cmd_finetune, "fine-tune the located blocks and save the model"},
     {"run", cmd_run, "evaluate, locate, fine-tune, evaluate again (the LFTF pipeline)"},
     {"apply-delta", cmd_apply_delta, "apply a saved delta to its base model"},
+    /* weight-editing baselines */
+    {"dama", cmd_dama, "DAMA: project a gender subspace out of MLP layers"},
+    {"edit", cmd_edit, "ROME / R-ROME / MEMIT knowledge edits from requests"},
 };
 
 static void usage(FILE *f)

@@ -1005,16 +1005,28 @@ done:
     return rc;
 }
 
-static int mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out)
+static int mlp(const lftf_model *m, int i, const lt_tensor *x, const lftf_block_hook *hook,
+               lt_tensor **out)
 {
     scratch s = {0};
     int rc;
-    lt_tensor *g, *u, *a, *gu;
+    lt_tensor *g, *u, *a, *gu, *f;
     OP(&s, g, lt_linear(x, bw(m, i, LFTF_P_GATE_W), bw(m, i, LFTF_P_GATE_B), &g));
     OP(&s, u, lt_linear(x, bw(m, i, LFTF_P_UP_W), bw(m, i, LFTF_P_UP_B), &u));
     OP(&s, a, lt_silu(g, &a));
     OP(&s, gu, lt_mul(a, u, &gu));
-    rc = lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), out);
+    /* editors' hook (lib/methods/edit_common.c): read the down_proj input,
+     * read or change the MLP output */
+    if (hook && hook->mlp_input && (rc = lt_alias(gu, hook->mlp_input)) != LFTF_OK)
+        goto done;
+    if (!hook || (!hook->mlp_add && !hook->mlp_output)) {
+        rc = lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), out);
+        goto done;
+    }
+    OP(&s, f, lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), &f));
+    if (hook->mlp_output && (rc = lt_alias(f, hook->mlp_output)) != LFTF_OK)
+        goto done;
+    rc = hook->mlp_add ? lt_add(f, hook->mlp_add, out) : lt_alias(f, out);
 done:
     scratch_free(&s);
     return rc;
@@ -1029,7 +1041,8 @@ int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **
 
 /* Block i at every position ([B, T, D]) or at the positions `at` ([N, D]). */
 static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, const lftf_batch *b,
-                         const block_positions *at, lt_tensor **H_out)
+                         const block_positions *at, const lftf_block_hook *hook,
+                         lt_tensor **H_out)
 {
     scratch s = {0};
     int rc;
@@ -1043,7 +1056,7 @@ static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, cons
     }
     OP(&s, h1, lt_add(residual, att, &h1));
     OP(&s, x2, rmsnorm(m, h1, bw(m, i, LFTF_P_POST_NORM), &x2));
-    OP(&s, f, mlp(m, i, x2, &f));
+    OP(&s, f, mlp(m, i, x2, hook, &f));
     rc = lt_add(h1, f, H_out);
 done:
     scratch_free(&s);
@@ -1067,7 +1080,18 @@ int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
         return lftf__err(LFTF_E_INVALID_ARG, "block_forward: NULL argument");
     *H_out = NULL;
     LFTF_TRY(check_block_index(m, i));
-    return block_forward(m, i, H_in, b, NULL, H_out);
+    return block_forward(m, i, H_in, b, NULL, NULL, H_out);
+}
+
+int lftf__model_block_forward_hooked(const lftf_model *m, int i, const lt_tensor *H_in,
+                                     const lftf_batch *b, const lftf_block_hook *hook,
+                                     lt_tensor **H_out)
+{
+    if (!m || !H_in || !b || !H_out)
+        return lftf__err(LFTF_E_INVALID_ARG, "block_forward_hooked: NULL argument");
+    *H_out = NULL;
+    LFTF_TRY(check_block_index(m, i));
+    return block_forward(m, i, H_in, b, NULL, hook, H_out);
 }
 
 int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_in,
@@ -1102,7 +1126,7 @@ int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_
         (rc = lt_from_host(host_row, LT_I64, &n1, 1, LT_I64, m->device, &at.row)) ||
         (rc = lt_from_host(host_t, LT_I64, &n1, 1, LT_I64, m->device, &at.t)))
         goto done;
-    rc = block_forward(m, i, H_in, b, &at, rows);
+    rc = block_forward(m, i, H_in, b, &at, NULL, rows);
 done:
     free(host_row);
     free(host_t);
