@@ -281,6 +281,51 @@ static void test_dama_small(void **state)
     lftf_model_free(m);
 }
 
+/* A single ROME / R-ROME edit on stories260k lifts its target above 0.5
+ * and changes exactly one tensor (block 1's down_proj: round(5*5/32) = 1). */
+static void rome_single(lftf_editor method)
+{
+    lftf_model *m = load_stories();
+    lftf_editor_params p;
+    lftf_edit_result *r = NULL;
+    lftf_edit_request q = {"The nurse said that", "The nurse", " he"};
+    double before, after;
+    lftf_editor_params_init(&p);
+    p.method = method;
+    LFTF_ASSERT_OK(lftf_edit_apply(m, &q, 1, &p, &r));
+    LFTF_ASSERT_OK(lftf_edit_result_request(r, 0, &before, &after));
+    print_message("%s: P(\" he\") %.4f -> %.4f\n", lftf_editor_name(method), before, after);
+    assert_true(before < 0.5);
+    assert_true(after > 0.5);
+    for (int l = 0; l < m->cfg.num_hidden_layers; l++)
+        for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
+            lftf_param *pp = lftf__model_block_param(m, l, (lftf_param_kind)k);
+            if (pp)
+                assert_int_equal(pp->modified, l == 1 && k == LFTF_P_DOWN_W);
+        }
+    /* the probability the result reports is the model's */
+    {
+        const char *pr = q.prompt, *tg = q.target;
+        double now;
+        LFTF_ASSERT_OK(lftf_model_target_probs(m, &pr, 1, &tg, 1, NULL, &now, NULL, NULL));
+        ASSERT_NEAR(now, after, 1e-12);
+    }
+    lftf_edit_result_free(r);
+    lftf_model_free(m);
+}
+
+static void test_rome_single(void **state)
+{
+    (void)state;
+    rome_single(LFTF_EDITOR_ROME);
+}
+
+static void test_r_rome_single(void **state)
+{
+    (void)state;
+    rome_single(LFTF_EDITOR_R_ROME);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +334,8 @@ int main(void)
         cmocka_unit_test(test_dama_default_layers),
         cmocka_unit_test(test_dama_errors),
         cmocka_unit_test(test_dama_small),
+        cmocka_unit_test(test_rome_single),
+        cmocka_unit_test(test_r_rome_single),
     };
     return cmocka_run_group_tests(tests, NULL, free_cached_sets);
 }

@@ -374,6 +374,18 @@ static int stream_at(const lftf_model *m, const lftf_batch *b, int layer, lt_ten
 
 /* ---- keys ---------------------------------------------------------------------- */
 
+int lftf__edit_batch_mlp_input(lftf_model *m, const lftf_batch *b, int layer, lt_tensor **out)
+{
+    lt_tensor *H = NULL;
+    int rc, prev = lt_grad_set_enabled(0);
+    *out = NULL;
+    if ((rc = stream_at(m, b, layer, &H)) == LFTF_OK)
+        rc = hooked_forward(m, b, layer, H, layer, EDIT_SITE_MLP, NULL, out, NULL, NULL, NULL);
+    lt_free(H);
+    lt_grad_set_enabled(prev);
+    return rc;
+}
+
 int lftf__edit_keys(lftf_model *m, int layer, const edit_prompt *prompts, size_t n,
                     lt_tensor **keys, lt_tensor **outs)
 {
@@ -411,6 +423,37 @@ done:
         lt_free(*keys);
         *keys = NULL;
     }
+    pool_free(&pl);
+    lftf__batch_free(b);
+    free(pos);
+    lt_grad_set_enabled(prev);
+    return rc;
+}
+
+int lftf__edit_stream_values(lftf_model *m, int layer, const edit_prompt *prompts, size_t n,
+                             lt_tensor **out)
+{
+    pool pl = {{0}, 0};
+    lftf_batch *b = NULL;
+    int64_t *pos = calloc(n ? n : 1, sizeof *pos);
+    lt_tensor *H, *so = NULL, *idx, *rows;
+    int rc, prev = lt_grad_set_enabled(0);
+    *out = NULL;
+    if (!pos) {
+        rc = lftf__oom("stream values");
+        goto done;
+    }
+    if ((rc = prompts_batch(m, prompts, n, &b, pos)) != LFTF_OK)
+        goto done;
+    P(&pl, H, stream_at(m, b, layer, &H));
+    rc = hooked_forward(m, b, layer, H, layer, EDIT_SITE_RESIDUAL, NULL, NULL, NULL, &so, NULL);
+    keep(&pl, so);
+    if (rc != LFTF_OK)
+        goto done;
+    P(&pl, idx, index_tensor(m, pos, n, &idx));
+    P(&pl, rows, lftf__model_select_rows(so, idx, &rows));
+    rc = lt_to_dtype(rows, LT_F32, out);
+done:
     pool_free(&pl);
     lftf__batch_free(b);
     free(pos);

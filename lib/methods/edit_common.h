@@ -44,10 +44,16 @@ int lftf__edit_lookup_index(const lftf_model *m, const edit_prompt *p, int64_t *
 
 /* ---- keys --------------------------------------------------------------------- */
 
+/* Block `layer`'s down_proj input over a whole batch: [B, T, F] (no autograd). */
+int lftf__edit_batch_mlp_input(lftf_model *m, const lftf_batch *b, int layer, lt_tensor **out);
 /* keys [n, F] (float32, no autograd): block `layer`'s down_proj input at each
  * prompt's lookup token; outs [n, D] (may be NULL): down_proj's output there. */
 int lftf__edit_keys(lftf_model *m, int layer, const edit_prompt *prompts, size_t n,
                     lt_tensor **keys, lt_tensor **outs);
+/* The residual stream leaving block `layer` at each prompt's lookup: [n, D]
+ * float32 (no autograd). */
+int lftf__edit_stream_values(lftf_model *m, int layer, const edit_prompt *prompts, size_t n,
+                             lt_tensor **out);
 /* The same averaged over groups of `per` consecutive prompts: [n / per, F]. */
 int lftf__edit_keys_mean(lftf_model *m, int layer, const edit_prompt *prompts, size_t n,
                          size_t per, lt_tensor **keys, lt_tensor **outs);
@@ -118,6 +124,31 @@ int lftf__edit_snapshot_take(lftf_model *m, const int *layers, size_t n, edit_sn
 /* Puts the weights back (after a failure). */
 void lftf__edit_snapshot_restore(lftf_model *m, edit_snapshot *s);
 void lftf__edit_snapshot_free(edit_snapshot *s);
+
+/* ---- knowledge-editing requests (rome.c, memit.c) ------------------------------- */
+
+typedef struct edit_req {
+    const lftf_edit_request *src;
+    char *prompt;               /* the prompt with the subject in place of "{}" */
+    size_t subj_end;            /* bytes of prompt up to the subject's end */
+    edit_prompt *ctx;           /* [n_ctx]: context prefix + prompt, looked up at the subject */
+    size_t n_ctx;
+    edit_prompt kl;             /* "{subject} is a" */
+} edit_req;
+
+typedef struct edit_run {
+    lftf_model *m;
+    const lftf_editor_params *p;
+    edit_req *req;
+    size_t n_req;
+    const int *layers;
+    size_t n_layers;
+    lt_tensor **C;              /* [n_layers] second moments (float64, ridge added) or NULL */
+    json_t *log;                /* per-request / per-layer notes (an array) */
+} edit_run;
+
+/* MEMIT over the prepared requests (memit.c). */
+int lftf__memit_run(edit_run *run);
 
 /* ---- small helpers --------------------------------------------------------------- */
 
