@@ -8,14 +8,22 @@
 #include "edit_cli.h"
 #include "train_cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- shared pieces ----------------------------------------------------------- */
+
+/* mkdir that is quiet when the folder exists (the statistics cache). */
+static int mkdir_p_quiet(const char *path)
+{
+    return mkdir(path, 0777) == 0 || errno == EEXIST ? 0 : -1;
+}
 
 /* "a-b" or "i,j,k" into layers (at most max). */
 static int parse_layers(const char *s, int *layers, size_t max, size_t *n)
@@ -394,10 +402,235 @@ done:
     return ret;
 }
 
+/* ---- lftf edit ------------------------------------------------------------------ */
+
+static void edit_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lftf edit --model DIR --out DIR --method rome|r-rome|memit\n"
+            "                 [--requests FILE.jsonl | --genbiaseval-train] [--layers a-b|i,j]\n"
+            "                 [--corpus PATH] [--stats-dir DIR] [--no-stats]\n"
+            "                 [--stats-samples N] [--stats-length N] [--max-requests N]\n"
+            "                 [--seed S] [--delta] [--overwrite]\n\n"
+            "Knowledge editors (the LFTF paper's Table 3): ROME and R-ROME (one layer, the\n"
+            "requests one after another) and MEMIT (a batch over a range of layers), with\n"
+            "second-moment statistics from --corpus when given.  MEND is not provided (it\n"
+            "needs a trained editor network).  Requests: a JSONL of {\"prompt\", \"subject\",\n"
+            "\"target\"}, or --genbiaseval-train: the GenBiasEval train split with subject\n"
+            "\"The {profession}\" and the anti-stereotypical pronoun as target.\n"
+            "Evaluates before and after, saves the model and edit_report.json.\n\n"
+            "%s"
+            "  --out DIR           output directory (must not exist or be empty)\n"
+            "  --method M          rome, r-rome or memit\n"
+            "  --layers L          ROME: one layer (default round(5 N / 32)); MEMIT: a-b\n"
+            "                      (default round(4 N / 32) .. round(8 N / 32))\n"
+            "  --corpus PATH       text file or folder for the statistics C = E[k k^T]\n"
+            "  --stats-dir DIR     cache of the statistics (created if missing)\n"
+            "  --no-stats          no statistics (u = k / |k|; MEMIT: C = I)\n"
+            "  --stats-samples N   corpus samples (default 100000)\n"
+            "  --stats-length N    tokens per sample (default min(context, 512))\n"
+            "  --max-requests N    use only the first N requests\n"
+            "  --seed S            seed of the sampled context templates (default 0)\n"
+            "  --delta             save only the changed tensors\n"
+            "  --overwrite         replace a non-empty --out\n",
+            model_opts_help);
+}
+
+static const struct option edit_opts[] = {
+    MODEL_LONG_OPTS,
+    {"out", required_argument, NULL, OPT_OUT},
+    {"method", required_argument, NULL, OPT_METHOD},
+    {"requests", required_argument, NULL, OPT_REQUESTS},
+    {"genbiaseval-train", no_argument, NULL, OPT_GBE_TRAIN},
+    {"layers", required_argument, NULL, OPT_LAYERS},
+    {"corpus", required_argument, NULL, OPT_CORPUS},
+    {"stats-dir", required_argument, NULL, OPT_STATS_DIR},
+    {"no-stats", no_argument, NULL, OPT_NO_STATS},
+    {"stats-samples", required_argument, NULL, OPT_STATS_SAMPLES},
+    {"stats-length", required_argument, NULL, OPT_STATS_LENGTH},
+    {"max-requests", required_argument, NULL, OPT_MAXPROF},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"delta", no_argument, NULL, OPT_DELTA},
+    {"overwrite", no_argument, NULL, OPT_OVERWRITE},
+    {NULL, 0, NULL, 0}};
+
 int cmd_edit(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lftf edit: not yet\n");
-    return 1;
+    const char *cmd = "edit", *method = NULL, *req_path = NULL;
+    model_opts mo;
+    common_opts co;
+    lftf_editor_params ep;
+    lftf_editor editor = LFTF_EDITOR_ROME;
+    lftf_model *model = NULL;
+    lftf_dataset *test = NULL, *hint = NULL, *train = NULL;
+    lftf_edit_requests *reqs = NULL;
+    lftf_edit_result *res = NULL;
+    json_t *report = NULL, *before = NULL, *after = NULL;
+    double a0, u0, a1, u1;
+    size_t max_req = 0, n_req;
+    int gbe_train = 0, no_stats = 0, ret = 1, rc, c;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    model_opts_init(&mo);
+    memset(&co, 0, sizeof co);
+    lftf_editor_params_init(&ep);
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", edit_opts, NULL)) != -1) {
+        int r;
+        if (c == OPT_HELP) {
+            edit_usage(stdout);
+            return 0;
+        }
+        if ((r = model_opt(cmd, c, &mo)) || (r = common_opt(cmd, c, &co))) {
+            if (r < 0)
+                return 2;
+            continue;
+        }
+        switch (c) {
+        case OPT_METHOD: method = optarg; break;
+        case OPT_REQUESTS: req_path = optarg; break;
+        case OPT_GBE_TRAIN: gbe_train = 1; break;
+        case OPT_CORPUS: ep.corpus = optarg; break;
+        case OPT_STATS_DIR: ep.stats_dir = optarg; break;
+        case OPT_NO_STATS: no_stats = 1; break;
+        case OPT_STATS_SAMPLES:
+            if (cli_parse_size(optarg, &ep.stats_samples) || !ep.stats_samples)
+                return cli_usage(cmd, "--stats-samples needs a positive integer");
+            break;
+        case OPT_STATS_LENGTH:
+            if (cli_parse_size(optarg, &ep.stats_length) || ep.stats_length < 2)
+                return cli_usage(cmd, "--stats-length needs an integer >= 2");
+            break;
+        case OPT_MAXPROF:
+            if (cli_parse_size(optarg, &max_req))
+                return cli_usage(cmd, "--max-requests needs a non-negative integer");
+            break;
+        case ':':
+            return cli_usage(cmd, "%s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!mo.model_dir || !co.out || !method)
+        return cli_usage(cmd, "--model, --out and --method are required");
+    if ((rc = lftf_editor_parse(method, &editor)) != LFTF_OK) {
+        fprintf(stderr, "lftf edit: %s\n", lftf_last_error());
+        return 2;
+    }
+    if (!!req_path == !!gbe_train)
+        return cli_usage(cmd, "give exactly one of --requests FILE and --genbiaseval-train");
+    if (check_out_dir(cmd, co.out, mo.model_dir, co.overwrite))
+        return 1;
+    cli_install_interrupt();
+    if (req_path) {
+        if ((rc = lftf_edit_requests_load(&reqs, req_path)) != LFTF_OK) {
+            cli_fail(cmd, req_path, rc);
+            goto done;
+        }
+    } else if ((rc = load_bias_split(&mo, "train", &train)) != LFTF_OK ||
+               (rc = lftf_edit_requests_from_bias(&reqs, train, NULL, NULL)) != LFTF_OK) {
+        cli_fail(cmd, "GenBiasEval train split", rc);
+        goto done;
+    }
+    n_req = lftf_edit_requests_size(reqs);
+    if (max_req && max_req < n_req)
+        n_req = max_req;
+    if ((rc = load_bias_split(&mo, "test", &test)) != LFTF_OK) {
+        cli_fail(cmd, "GenBiasEval test split", rc);
+        goto done;
+    }
+    if ((rc = load_hint(&mo, &hint)) != LFTF_OK) {
+        cli_fail(cmd, "GenHintEval", rc);
+        goto done;
+    }
+    if (ep.stats_dir && !no_stats && ep.corpus) {
+        char *mk = malloc(strlen(ep.stats_dir) + 16);
+        if (mk) {
+            sprintf(mk, "%s", ep.stats_dir);
+            (void)mkdir_p_quiet(mk);
+            free(mk);
+        }
+    }
+    if (load_model(cmd, &mo, &model))
+        goto done;
+    ep.method = editor;
+    ep.layers = co.n_layers ? co.layers : NULL;
+    ep.n_layers = co.n_layers;
+    ep.seed = co.seed;
+    ep.use_stats = ep.corpus && !no_stats;
+    ep.progress = cli_progress;
+    {
+        lftf_model_info info;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        lftf_model_get_info(model, &info);
+        for (size_t i = 0; i < co.n_layers; i++)
+            if (co.layers[i] >= info.n_layers) {
+                fprintf(stderr, "lftf edit: layer %d is out of range (the model has %d); "
+                        "nothing was written\n", co.layers[i], info.n_layers);
+                goto done;
+            }
+    }
+    if (edit_cli_evaluate(cmd, model, test, hint, &before, &a0, &u0))
+        goto done;
+    print_scores("before", a0, u0, before);
+    printf("%s: %zu request%s%s\n", lftf_editor_name(editor), n_req, n_req == 1 ? "" : "s",
+           ep.use_stats ? ", statistics from the corpus" : ", no statistics");
+    if ((rc = lftf_edit_apply(model, lftf_edit_requests_items(reqs), n_req, &ep, &res)) !=
+        LFTF_OK) {
+        cli_fail(cmd, lftf_editor_name(editor), rc);
+        fprintf(stderr, "lftf edit: nothing was written\n");
+        goto done;
+    }
+    if (edit_cli_evaluate(cmd, model, test, hint, &after, &a1, &u1))
+        goto done;
+    print_scores("after", a1, u1, after);
+    {
+        char *rj = NULL;
+        json_t *result;
+        size_t ok = 0;
+        double mb = 0, ma = 0;
+        for (size_t i = 0; i < n_req; i++) {
+            double b, a;
+            lftf_edit_result_request(res, i, &b, &a);
+            mb += b / (double)n_req;
+            ma += a / (double)n_req;
+            ok += a > b;
+        }
+        printf("requests: mean P(target) %.4f -> %.4f; raised for %zu of %zu\n", mb, ma, ok,
+               n_req);
+        if ((rc = lftf_edit_result_to_json(res, &rj)) != LFTF_OK) {
+            cli_fail(cmd, "result", rc);
+            goto done;
+        }
+        result = json_loads(rj, 0, NULL);
+        lftf_free(rj);
+        report = json_object();
+        json_object_set_new(report, "method", json_string(lftf_editor_name(editor)));
+        json_object_set_new(report, "model", json_string(mo.model_dir));
+        json_object_set_new(report, "requests_source",
+                            json_string(req_path ? req_path : "genbiaseval-train"));
+        json_object_set_new(report, "eval", json_string("GenBiasEval test split, GenHintEval"));
+        json_object_set_new(report, "before", before);
+        json_object_set_new(report, "after", after);
+        before = after = NULL;
+        json_object_set_new(report, "edit", result ? result : json_null());
+    }
+    if (save_all(cmd, model, co.out, co.delta, co.overwrite, report))
+        goto done;
+    ret = 0;
+done:
+    json_decref(report);
+    json_decref(before);
+    json_decref(after);
+    lftf_edit_result_free(res);
+    lftf_edit_requests_free(reqs);
+    lftf_dataset_free(test);
+    lftf_dataset_free(train);
+    lftf_dataset_free(hint);
+    lftf_model_free(model);
+    return ret;
 }

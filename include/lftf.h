@@ -689,6 +689,23 @@ typedef struct lftf_edit_request {
     const char *target;
 } lftf_edit_request;
 
+/** A list of requests read from JSONL (one {"prompt", "subject", "target"}
+ *  object per line; the subject must be in the prompt or the prompt holds
+ *  "{}").  Errors name the file and line: LFTF_E_FORMAT, LFTF_E_NOT_FOUND (a
+ *  missing key, a subject not in its prompt), LFTF_E_ENCODING, LFTF_E_EMPTY. */
+typedef struct lftf_edit_requests lftf_edit_requests;
+LFTF_API int lftf_edit_requests_load(lftf_edit_requests **out, const char *jsonl_path);
+/** The Table-3 requests from GenBiasEval-style bias records: subject
+ *  "The {profession}", target the anti-stereotypical word (`female`, default
+ *  " she", for professions with a positive stereotypical score, `male`,
+ *  default " he", for negative ones; neutral ones are skipped). */
+LFTF_API int lftf_edit_requests_from_bias(lftf_edit_requests **out, const lftf_dataset *ds,
+                                          const char *male, const char *female);
+LFTF_API void lftf_edit_requests_free(lftf_edit_requests *requests);
+LFTF_API size_t lftf_edit_requests_size(const lftf_edit_requests *requests);
+/** The requests (borrowed; valid until the list is freed). */
+LFTF_API const lftf_edit_request *lftf_edit_requests_items(const lftf_edit_requests *requests);
+
 typedef struct lftf_editor_params {
     size_t struct_size;
     lftf_editor method;
