@@ -14,6 +14,7 @@
 
 #include "lftf_test_util.h"
 #include "methods/edit_common.h"
+#include "methods/mom2_stats.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -326,6 +327,206 @@ static void test_r_rome_single(void **state)
     rome_single(LFTF_EDITOR_R_ROME);
 }
 
+/* ---- the update formulas against a float64 PyTorch recomputation ---------- */
+
+static void dump(const char *dir, const char *name, const lt_tensor *t)
+{
+    char path[512];
+    int64_t n = lt_numel(t), c = lt_ndim(t) == 2 ? lt_size(t, 1) : n;
+    double *h = malloc(sizeof(double) * (size_t)n);
+    LFTF_ASSERT_OK(lt_to_host_f64(t, h, (size_t)n));
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    write_matrix(path, h, n / c, c);
+    free(h);
+}
+
+static char corpus_path[1024];
+
+static void edit_prompts_for(const edit_templates *tm, const char *prompt, size_t subj_end,
+                             edit_prompt *out)
+{
+    for (size_t j = 0; j < tm->n; j++) {
+        out[j].text = malloc(strlen(tm->prefix[j]) + strlen(prompt) + 1);
+        sprintf(out[j].text, "%s%s", tm->prefix[j], prompt);
+        out[j].subject_end = strlen(tm->prefix[j]) + subj_end;
+    }
+}
+
+static void finish_reference(const char *dir, const char *method, double lambda)
+{
+    char args[700];
+    snprintf(args, sizeof args, "%s %s %.17g", dir, method, lambda);
+    int st = run_python("rome_reference.py", args);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    if (system(args) != 0)
+        print_message("could not remove %s\n", dir);
+    assert_int_equal(st, 0);
+}
+
+/* ROME / R-ROME: the keys, values and statistics liblftf uses are recomputed
+ * through the same internal steps (deterministic on the CPU), the edit is
+ * applied, and rome_reference.py rebuilds W1 - W0 from them in float64. */
+static void rome_formula(lftf_editor method, int stats)
+{
+    lftf_model *m = load_stories();
+    lftf_editor_params p;
+    lftf_edit_request q = {"The nurse said that", "The nurse", " he"};
+    edit_templates tm;
+    int lens[2] = {5, 10}, layer = 1;
+    size_t cnt[2] = {10, 10};
+    edit_prompt *ctx, kl = {(char *)"The nurse is a", strlen("The nurse")};
+    lt_tensor *km, *om, *kb, *ob, *delta, *vinit, *W0, *W1, *C = NULL;
+    edit_vopt vo = {layer, EDIT_SITE_MLP, 0.5, 25, 0.0625, 1e-3, 4.0, 0.05};
+    char dir[] = "/tmp/lftf-rome-XXXXXX";
+    double loss;
+    assert_non_null(mkdtemp(dir));
+    if (stats)
+        LFTF_SHARED_PATH(corpus_path, "data/wikitext-2-raw/wiki.test.raw");
+    LFTF_ASSERT_OK(lftf__edit_templates(m, lens, cnt, 2, 0, &tm));
+    ctx = calloc(tm.n, sizeof *ctx);
+    edit_prompts_for(&tm, q.prompt, strlen("The nurse"), ctx);
+    LFTF_ASSERT_OK(lftf__edit_keys_mean(m, layer, ctx, tm.n, tm.n, &km, &om));
+    LFTF_ASSERT_OK(lftf__edit_keys(m, layer, ctx, 1, &kb, &ob));
+    LFTF_ASSERT_OK(lftf__edit_optimize(m, &vo, ctx, tm.n, &kl, &q.target, 1, 0, &delta, &vinit,
+                                       &loss));
+    LFTF_ASSERT_OK(lftf__edit_get_down(m, layer, &W0));
+    lftf_editor_params_init(&p);
+    p.method = method;
+    if (stats) {
+        lftf_mom2_request mr = {layer, corpus_path, NULL, 40, 32, 1, NULL, NULL};
+        LFTF_ASSERT_OK(lftf__mom2_get(m, &mr, &C, NULL));
+        p.use_stats = 1;
+        p.corpus = corpus_path;
+        p.stats_samples = 40;
+        p.stats_length = 32;
+        p.stats_f64 = 1;
+        dump(dir, "C.txt", C);
+    }
+    LFTF_ASSERT_OK(lftf_edit_apply(m, &q, 1, &p, NULL));
+    LFTF_ASSERT_OK(lftf__edit_get_down(m, layer, &W1));
+    dump(dir, "kmean.txt", km);
+    dump(dir, "omean.txt", om);
+    dump(dir, "kbare.txt", kb);
+    dump(dir, "delta.txt", delta);
+    dump(dir, "vinit.txt", vinit);
+    dump(dir, "W0.txt", W0);
+    dump(dir, "W1.txt", W1);
+    lt_tensor *all[] = {km, om, kb, ob, delta, vinit, W0, W1, C};
+    lt_free_n(all, 9);
+    for (size_t j = 0; j < tm.n; j++)
+        free(ctx[j].text);
+    free(ctx);
+    lftf__edit_templates_free(&tm);
+    lftf_model_free(m);
+    finish_reference(dir, method == LFTF_EDITOR_ROME ? "rome" : "r-rome", 0);
+}
+
+static void test_rome_formula(void **state)
+{
+    (void)state;
+    rome_formula(LFTF_EDITOR_ROME, 0);
+}
+
+static void test_rome_formula_stats(void **state)
+{
+    (void)state;
+    rome_formula(LFTF_EDITOR_ROME, 1);
+}
+
+static void test_r_rome_formula(void **state)
+{
+    (void)state;
+    rome_formula(LFTF_EDITOR_R_ROME, 0);
+}
+
+/* MEMIT with one layer and two requests: Delta = R^T (lambda C + K^T K)^-1 K. */
+static void memit_formula(int stats)
+{
+    lftf_model *m = load_stories();
+    lftf_editor_params p;
+    lftf_edit_request q[2] = {{"The nurse said that", "The nurse", " he"},
+                              {"The pilot said that", "The pilot", " she"}};
+    edit_templates tm;
+    int lens[1] = {10}, layer = 1;
+    size_t cnt[1] = {5};
+    edit_prompt *ctx, bare[2];
+    lt_tensor *K, *cur, *z[2], *Z, *W0, *W1, *C = NULL;
+    edit_vopt vo = {layer, EDIT_SITE_RESIDUAL, 0.5, 25, 0.0625, 1e-3, 4.0, 0.05};
+    char dir[] = "/tmp/lftf-memit-XXXXXX";
+    double lambda = 15000;
+    assert_non_null(mkdtemp(dir));
+    if (stats)
+        LFTF_SHARED_PATH(corpus_path, "data/wikitext-2-raw/wiki.test.raw");
+    LFTF_ASSERT_OK(lftf__edit_templates(m, lens, cnt, 1, 0, &tm));
+    ctx = calloc(2 * tm.n, sizeof *ctx);
+    for (int r = 0; r < 2; r++) {
+        char kl_text[64];
+        lt_tensor *delta, *vinit;
+        double loss;
+        edit_prompts_for(&tm, q[r].prompt, strlen(q[r].subject), ctx + r * tm.n);
+        bare[r] = ctx[r * tm.n];
+        snprintf(kl_text, sizeof kl_text, "%s is a", q[r].subject);
+        edit_prompt kl = {kl_text, strlen(q[r].subject)};
+        LFTF_ASSERT_OK(lftf__edit_optimize(m, &vo, ctx + r * tm.n, tm.n, &kl, &q[r].target, 1, 0,
+                                           &delta, &vinit, &loss));
+        LFTF_ASSERT_OK(lt_add(vinit, delta, &z[r]));
+        lt_free(delta);
+        lt_free(vinit);
+    }
+    LFTF_ASSERT_OK(lt_cat((const lt_tensor *const *)z, 2, 0, &Z));
+    LFTF_ASSERT_OK(lftf__edit_keys_mean(m, layer, ctx, 2 * tm.n, tm.n, &K, NULL));
+    LFTF_ASSERT_OK(lftf__edit_stream_values(m, layer, bare, 2, &cur));
+    LFTF_ASSERT_OK(lftf__edit_get_down(m, layer, &W0));
+    lftf_editor_params_init(&p);
+    p.method = LFTF_EDITOR_MEMIT;
+    p.layers = &layer;
+    p.n_layers = 1;
+    p.use_stats = 0;
+    p.mom2_weight = lambda;
+    if (stats) {
+        lftf_mom2_request mr = {layer, corpus_path, NULL, 40, 32, 0, NULL, NULL};
+        LFTF_ASSERT_OK(lftf__mom2_get(m, &mr, &C, NULL));
+        p.use_stats = 1;
+        p.corpus = corpus_path;
+        p.stats_samples = 40;
+        p.stats_length = 32;
+        dump(dir, "C.txt", C);
+    }
+    LFTF_ASSERT_OK(lftf_edit_apply(m, q, 2, &p, NULL));
+    LFTF_ASSERT_OK(lftf__edit_get_down(m, layer, &W1));
+    {
+        int64_t sh[2] = {2, m->cfg.hidden_size};
+        lt_tensor *Z2 = NULL;
+        LFTF_ASSERT_OK(lt_reshape(Z, sh, 2, &Z2));
+        dump(dir, "Z.txt", Z2);
+        lt_free(Z2);
+    }
+    dump(dir, "K.txt", K);
+    dump(dir, "cur.txt", cur);
+    dump(dir, "W0.txt", W0);
+    dump(dir, "W1.txt", W1);
+    lt_tensor *all[] = {K, cur, z[0], z[1], Z, W0, W1, C};
+    lt_free_n(all, 8);
+    for (size_t j = 0; j < 2 * tm.n; j++)
+        free(ctx[j].text);
+    free(ctx);
+    lftf__edit_templates_free(&tm);
+    lftf_model_free(m);
+    finish_reference(dir, "memit", lambda);
+}
+
+static void test_memit_formula(void **state)
+{
+    (void)state;
+    memit_formula(0);
+}
+
+static void test_memit_formula_stats(void **state)
+{
+    (void)state;
+    memit_formula(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +537,11 @@ int main(void)
         cmocka_unit_test(test_dama_small),
         cmocka_unit_test(test_rome_single),
         cmocka_unit_test(test_r_rome_single),
+        cmocka_unit_test(test_rome_formula),
+        cmocka_unit_test(test_rome_formula_stats),
+        cmocka_unit_test(test_r_rome_formula),
+        cmocka_unit_test(test_memit_formula),
+        cmocka_unit_test(test_memit_formula_stats),
     };
     return cmocka_run_group_tests(tests, NULL, free_cached_sets);
 }
