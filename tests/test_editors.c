@@ -527,6 +527,167 @@ static void test_memit_formula_stats(void **state)
     memit_formula(1);
 }
 
+/* ---- the statistics cache --------------------------------------------------- */
+
+static int warned_singular;
+static void catch_log(lftf_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level == LFTF_LOG_WARN && strstr(msg, "singular"))
+        warned_singular = 1;
+}
+
+static int same_tensor(const lt_tensor *a, const lt_tensor *b)
+{
+    int64_t n = lt_numel(a);
+    double *x = malloc(sizeof(double) * n), *y = malloc(sizeof(double) * n);
+    int same = lt_numel(b) == n;
+    LFTF_ASSERT_OK(lt_to_host_f64(a, x, (size_t)n));
+    if (same)
+        LFTF_ASSERT_OK(lt_to_host_f64(b, y, (size_t)n));
+    same = same && !memcmp(x, y, sizeof(double) * (size_t)n);
+    free(x);
+    free(y);
+    return same;
+}
+
+static void test_stats_cache(void **state)
+{
+    (void)state;
+    lftf_model *m = load_stories();
+    char dir[] = "/tmp/lftf-stats-XXXXXX", cmd[600], path[700], path0[700];
+    lt_tensor *C1 = NULL, *C2 = NULL, *C3 = NULL, *W = NULL, *W2 = NULL;
+    uint64_t n1 = 0, n2 = 0;
+    LFTF_SHARED_PATH(corpus_path, "data/wikitext-2-raw/wiki.test.raw");
+    assert_non_null(mkdtemp(dir));
+    for (int f64 = 0; f64 <= 1; f64++) {
+        lftf_mom2_request r = {1, corpus_path, dir, 30, 32, f64, NULL, NULL};
+        LFTF_ASSERT_OK(lftf__mom2_get(m, &r, &C1, &n1)); /* computes and caches */
+        LFTF_ASSERT_OK(lftf__mom2_get(m, &r, &C2, &n2)); /* reads the cache */
+        assert_true(n1 > 0 && n1 == n2);
+        assert_true(same_tensor(C1, C2));
+        /* without the cache: the same numbers */
+        r.stats_dir = NULL;
+        LFTF_ASSERT_OK(lftf__mom2_get(m, &r, &C3, NULL));
+        assert_true(same_tensor(C1, C3));
+        lt_free(C1);
+        lt_free(C2);
+        lt_free(C3);
+        C1 = C2 = C3 = NULL;
+    }
+    /* a cache renamed to another layer's name is refused */
+    snprintf(path, sizeof path, "%s/mom2-layer1-corpus", dir);
+    snprintf(cmd, sizeof cmd, "cd %s && for f in mom2-layer1-*float32.bin; do "
+             "cp \"$f\" \"$(echo $f | sed s/layer1/layer0/)\"; done", dir);
+    assert_int_equal(system(cmd), 0);
+    {
+        lftf_mom2_request r = {0, corpus_path, dir, 30, 32, 0, NULL, NULL};
+        LFTF_ASSERT_ERR(lftf__mom2_get(m, &r, &C1, NULL), LFTF_E_EXISTS, "holds layer 1");
+    }
+    /* another model: block 0 changed (the keys of layer 1 depend on it) */
+    LFTF_ASSERT_OK(lftf__edit_get_down(m, 0, &W));
+    LFTF_ASSERT_OK(lt_mul_scalar(W, 0.5, &W2));
+    LFTF_ASSERT_OK(lftf__edit_set_down(m, 0, W2));
+    {
+        lftf_mom2_request r = {1, corpus_path, dir, 30, 32, 0, NULL, NULL};
+        LFTF_ASSERT_ERR(lftf__mom2_get(m, &r, &C1, NULL), LFTF_E_EXISTS, "another model");
+    }
+    /* editing the layer's own down_proj keeps its keys (and the cache) valid */
+    LFTF_ASSERT_OK(lftf__edit_set_down(m, 0, W));
+    LFTF_ASSERT_OK(lftf__edit_set_down(m, 1, W2));
+    {
+        lftf_mom2_request r = {1, corpus_path, dir, 30, 32, 0, NULL, NULL};
+        LFTF_ASSERT_OK(lftf__mom2_get(m, &r, &C1, NULL));
+        lt_free(C1);
+    }
+    /* an empty corpus, a missing one; fewer tokens than the dimension warns */
+    snprintf(path0, sizeof path0, "%s/empty.txt", dir);
+    FILE *f = fopen(path0, "w");
+    fputs("\n \n\n", f);
+    fclose(f);
+    {
+        lftf_mom2_request r = {1, path0, NULL, 30, 32, 0, NULL, NULL};
+        LFTF_ASSERT_ERR(lftf__mom2_get(m, &r, &C1, NULL), LFTF_E_EMPTY, "no text");
+        r.corpus = "/nonexistent/corpus.txt";
+        LFTF_ASSERT_ERR(lftf__mom2_get(m, &r, &C1, NULL), LFTF_E_IO, "corpus");
+        r.corpus = corpus_path;
+        r.n_samples = 2;
+        r.length = 16;
+        warned_singular = 0;
+        lftf_set_log_callback(catch_log, NULL);
+        LFTF_ASSERT_OK(lftf__mom2_get(m, &r, &C1, &n1));
+        lftf_set_log_callback(NULL, NULL);
+        assert_true(n1 < (uint64_t)m->cfg.intermediate_size);
+        assert_true(warned_singular);
+        lt_free(C1);
+    }
+    (void)path;
+    lt_free(W);
+    lt_free(W2);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    lftf_model_free(m);
+}
+
+/* The statistics C are E[k k^T] over every real token: recomputed here from
+ * the keys of the same samples through the plain forward. */
+static void test_stats_values(void **state)
+{
+    (void)state;
+    lftf_model *m = load_stories();
+    lt_tensor *C = NULL;
+    uint64_t n = 0;
+    /* one sample: a known text */
+    char dir[] = "/tmp/lftf-statsv-XXXXXX", path[600];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/c.txt", dir);
+    FILE *f = fopen(path, "w");
+    fputs("Once upon a time there was a cat.\n", f);
+    fclose(f);
+    lftf_mom2_request r = {2, path, NULL, 10, 64, 1, NULL, NULL};
+    LFTF_ASSERT_OK(lftf__mom2_get(m, &r, &C, &n));
+    /* the same tokens through lftf__edit_keys at each position */
+    int32_t *ids = NULL;
+    size_t nid = 0;
+    LFTF_ASSERT_OK(lftf_tokenizer_encode(m->tok, "Once upon a time there was a cat.", (size_t)-1,
+                                         1, &ids, &nid));
+    assert_int_equal(n, nid);
+    int64_t F = m->cfg.intermediate_size;
+    double *acc = calloc((size_t)(F * F), sizeof *acc), *c = malloc(sizeof(double) * F * F);
+    float *k = malloc(sizeof(float) * F);
+    for (size_t t = 0; t < nid; t++) {
+        char *txt = NULL;
+        lt_tensor *K = NULL;
+        /* the prefix ending at token t (t = 0: BOS alone), looked up at its last token */
+        LFTF_ASSERT_OK(lftf_tokenizer_decode(m->tok, ids + 1, t, 1, &txt));
+        edit_prompt ep = {txt, (size_t)-1};
+        LFTF_ASSERT_OK(lftf__edit_keys(m, 2, &ep, 1, &K, NULL));
+        LFTF_ASSERT_OK(lt_to_host_f32(K, k, (size_t)F));
+        for (int64_t i = 0; i < F; i++)
+            for (int64_t j = 0; j < F; j++)
+                acc[i * F + j] += (double)k[i] * k[j];
+        lt_free(K);
+        lftf_free(txt);
+    }
+    LFTF_ASSERT_OK(lt_to_host_f64(C, c, (size_t)(F * F)));
+    /* C n == sum_t k_t k_t^T (float32 keys: relative 1e-5 of the largest) */
+    double maxdiff = 0, scale = 0;
+    for (int64_t i = 0; i < F * F; i++) {
+        maxdiff = fmax(maxdiff, fabs(c[i] * (double)n - acc[i]));
+        scale = fmax(scale, fabs(acc[i]));
+    }
+    print_message("stats: max |C n - sum k k^T| = %.3g of %.3g\n", maxdiff, scale);
+    assert_true(maxdiff <= 1e-5 * scale);
+    free(acc);
+    free(c);
+    free(k);
+    lftf_free(ids);
+    lt_free(C);
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    assert_int_equal(system(path), 0);
+    lftf_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,6 +703,8 @@ int main(void)
         cmocka_unit_test(test_r_rome_formula),
         cmocka_unit_test(test_memit_formula),
         cmocka_unit_test(test_memit_formula_stats),
+        cmocka_unit_test(test_stats_cache),
+        cmocka_unit_test(test_stats_values),
     };
     return cmocka_run_group_tests(tests, NULL, free_cached_sets);
 }
