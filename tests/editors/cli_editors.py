@@ -67,6 +67,57 @@ def group_dama(lftf, model, tmp):
     print("dama: PASS")
 
 
+def write_requests(path, reqs):
+    with open(path, "w") as f:
+        for r in reqs:
+            f.write(json.dumps(r) + "\n")
+
+
+def group_edit(lftf, model, tmp):
+    reqs = os.path.join(tmp, "reqs.jsonl")
+    write_requests(reqs, [{"prompt": "The nurse said that", "subject": "The nurse", "target": " he"}])
+    for method in ("rome", "r-rome"):
+        out = os.path.join(tmp, method)
+        run([lftf, "edit", "--model", model, "--out", out, "--method", method, "--requests", reqs])
+        check_saved(model, out, "--kind", "rank1", "--layers", "1")
+        rep = json.load(open(os.path.join(out, "edit_report.json")))
+        r = rep["edit"]["requests"][0]
+        assert r["p_before"] < 0.5 < r["p_after"] and r["success"], r
+        assert rep["edit"]["stats"] is None and rep["edit"]["settings"]["layers"] == [1]
+        assert set(rep["before"]) >= {"afgb", "ub"} and set(rep["after"]) >= {"afgb", "ub"}
+    two = os.path.join(tmp, "two.jsonl")
+    write_requests(two, [{"prompt": "The nurse said that", "subject": "The nurse", "target": " he"},
+                         {"prompt": "{} said that", "subject": "The pilot", "target": " she"}])
+    out = os.path.join(tmp, "memit")
+    stats = os.path.join(tmp, "stats")
+    corpus = os.path.join(os.path.dirname(model), "..", "data", "wikitext-2-raw", "wiki.test.raw")
+    run([lftf, "edit", "--model", model, "--out", out, "--method", "memit", "--requests", two,
+         "--layers", "1-2", "--corpus", corpus, "--stats-dir", stats, "--stats-samples", "20",
+         "--stats-length", "32", "--delta"])
+    # a delta holds only the changed tensors: apply it, then check the full model
+    rep = json.load(open(os.path.join(out, "edit_report.json")))
+    st = rep["edit"]["stats"]
+    assert st and len(st["tokens"]) == 2 and all(t > 0 for t in st["tokens"]), st
+    assert len(os.listdir(stats)) == 2, os.listdir(stats)
+    full = os.path.join(tmp, "memit-full")
+    run([lftf, "apply-delta", "--base", model, "--delta", out, "--out", full])
+    check_saved(model, full, "--kind", "layers", "--layers", "1,2")
+    bad = os.path.join(tmp, "bad")
+    wrong = os.path.join(tmp, "wrong.jsonl")
+    write_requests(wrong, [{"prompt": "The nurse said that", "subject": "The cat", "target": " he"}])
+    expect_error(lftf, ["edit", "--model", model, "--out", bad, "--method", "rome", "--requests", wrong],
+                 "not in the prompt", bad)
+    empty = os.path.join(tmp, "empty.txt")
+    open(empty, "w").close()
+    expect_error(lftf, ["edit", "--model", model, "--out", bad, "--method", "memit", "--requests", reqs,
+                        "--corpus", empty], "no text", bad)
+    expect_error(lftf, ["edit", "--model", model, "--out", bad, "--method", "mend", "--requests", reqs],
+                 "unknown editing method", bad)
+    expect_error(lftf, ["edit", "--model", model, "--out", bad, "--method", "rome", "--requests", reqs,
+                        "--layers", "9"], "out of range", bad)
+    print("edit: PASS")
+
+
 def main():
     lftf, shared, group = sys.argv[1], sys.argv[2], sys.argv[3]
     model = os.path.join(shared, "models", "stories260k")
