@@ -10,6 +10,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "train_cli.h"
+#include "edit_cli.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -36,8 +37,9 @@ static void usage(FILE *f)
             "  --out DIR           output directory (must not exist or be empty)\n"
             "%s"
             "  --baselines         also run FPFT, the prompt-based baseline (PB), and the\n"
-            "                      last-block and random-block controls; print a comparison\n"
-            "                      table and add \"baselines\" to report.json\n"
+            "                      last-block and random-block controls, DAMA and the\n"
+            "                      ROME / R-ROME / MEMIT editors; print comparison tables\n"
+            "                      and add \"baselines\" to report.json\n"
             "  --pb-prefix TEXT    the PB instruction prepended to every prompt\n"
             "  --top N             professions in professions.svg (15)\n",
             model_opts_help, train_opts_help);
@@ -256,6 +258,9 @@ static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *
         snprintf(lname + strlen(lname), sizeof lname - strlen(lname), ")");
         print_row(lname, lftf_scores);
     }
+    /* weight-editing baselines: DAMA, ROME, R-ROME, MEMIT (cli/cmd_edit.c) */
+    if (run_edit_baselines(&c->mo, c->train, c->test, c->hint, bl))
+        goto done;
     ret = 0;
 done:
     lftf_report_free(rep);

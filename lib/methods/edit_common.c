@@ -475,19 +475,44 @@ static int group_mean(const lt_tensor *x, size_t per, lt_tensor **out)
 int lftf__edit_keys_mean(lftf_model *m, int layer, const edit_prompt *prompts, size_t n,
                          size_t per, lt_tensor **keys, lt_tensor **outs)
 {
-    lt_tensor *k = NULL, *o = NULL;
-    int rc;
+    /* in chunks of 16 groups: one huge padded batch would hold [n, T, F] */
+    size_t chunk = per * 16, n_chunks = (n + chunk - 1) / chunk;
+    lt_tensor **kc = calloc(n_chunks ? n_chunks : 1, sizeof *kc);
+    lt_tensor **oc = calloc(n_chunks ? n_chunks : 1, sizeof *oc);
+    int rc = LFTF_OK;
     *keys = NULL;
     if (outs)
         *outs = NULL;
-    /* in chunks: a long run of prompts would make one huge padded batch */
-    if ((rc = lftf__edit_keys(m, layer, prompts, n, &k, outs ? &o : NULL)) != LFTF_OK)
-        return rc;
-    rc = group_mean(k, per, keys);
+    if (!kc || !oc || per == 0 || n % per) {
+        free(kc);
+        free(oc);
+        return kc && oc ? lftf__err(LFTF_E_INVALID_ARG, "keys: %zu prompts in groups of %zu", n,
+                                    per)
+                        : lftf__oom("keys");
+    }
+    for (size_t c = 0; c < n_chunks && rc == LFTF_OK; c++) {
+        size_t first = c * chunk, cnt = n - first < chunk ? n - first : chunk;
+        lt_tensor *k = NULL, *o = NULL;
+        rc = lftf__edit_keys(m, layer, prompts + first, cnt, &k, outs ? &o : NULL);
+        if (rc == LFTF_OK)
+            rc = group_mean(k, per, &kc[c]);
+        if (rc == LFTF_OK && outs)
+            rc = group_mean(o, per, &oc[c]);
+        lt_free(k);
+        lt_free(o);
+    }
+    if (rc == LFTF_OK)
+        rc = lt_cat((const lt_tensor *const *)kc, n_chunks, 0, keys);
     if (rc == LFTF_OK && outs)
-        rc = group_mean(o, per, outs);
-    lt_free(k);
-    lt_free(o);
+        rc = lt_cat((const lt_tensor *const *)oc, n_chunks, 0, outs);
+    if (rc != LFTF_OK) {
+        lt_free(*keys);
+        *keys = NULL;
+    }
+    lt_free_n(kc, n_chunks);
+    lt_free_n(oc, n_chunks);
+    free(kc);
+    free(oc);
     return rc;
 }
 
