@@ -15,6 +15,7 @@
 #include "lftf_test_util.h"
 #include "methods/edit_common.h"
 #include "methods/mom2_stats.h"
+#include "data/edit_requests.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -688,6 +689,55 @@ static void test_stats_values(void **state)
     lftf_model_free(m);
 }
 
+/* ---- requests ---------------------------------------------------------------- */
+
+static void test_requests_parse(void **state)
+{
+    (void)state;
+    lftf_edit_requests *r = NULL;
+    const char *good = "\xEF\xBB\xBF{\"prompt\": \"The nurse said that\", \"subject\": "
+                       "\"The nurse\", \"target\": \" he\", \"extra\": 1}\r\n\n  \n"
+                       "{\"prompt\": \"{} is a\", \"subject\": \"Paris\", \"target\": \" city\"}";
+    LFTF_ASSERT_OK(lftf__edit_requests_parse(good, strlen(good), "good.jsonl", &r));
+    assert_int_equal(lftf_edit_requests_size(r), 2);
+    assert_string_equal(lftf_edit_requests_items(r)[0].subject, "The nurse");
+    assert_string_equal(lftf_edit_requests_items(r)[1].target, " city");
+    lftf_edit_requests_free(r);
+    lftf_edit_requests_free(NULL);
+#define BAD(text, status, needle)                                                         \
+    LFTF_ASSERT_ERR(lftf__edit_requests_parse(text, strlen(text), "r.jsonl", &r), status,  \
+                    needle);                                                              \
+    assert_null(r)
+    BAD("{\"prompt\": \"a b\", \"subject\": \"c\", \"target\": \"d\"}", LFTF_E_NOT_FOUND,
+        "r.jsonl:1: the subject \"c\" is not in the prompt");
+    BAD("\n{\"prompt\": \"a b\", \"target\": \"d\"}", LFTF_E_NOT_FOUND,
+        "r.jsonl:2: missing \"subject\"");
+    BAD("{\"prompt\": \"a b\", \"subject\": \"a\", \"target\": \"\"}", LFTF_E_FORMAT,
+        "\"target\" must be a non-empty string");
+    BAD("{\"prompt\": 3}", LFTF_E_FORMAT, "\"prompt\" must be");
+    BAD("[1, 2]", LFTF_E_FORMAT, "must be a JSON object");
+    BAD("{\"prompt\": ", LFTF_E_FORMAT, "malformed JSON");
+    BAD("{\"prompt\": \"\xff\"}", LFTF_E_ENCODING, "invalid UTF-8");
+    BAD("\n  \n", LFTF_E_EMPTY, "no requests");
+#undef BAD
+    /* the Table-3 requests: anti-stereotypical targets */
+    LFTF_ASSERT_OK(lftf_edit_requests_from_bias(&r, cached_set("train"), NULL, NULL));
+    const lftf_edit_request *it = lftf_edit_requests_items(r);
+    for (size_t i = 0; i < lftf_edit_requests_size(r); i++) {
+        assert_non_null(strstr(it[i].prompt, it[i].subject));
+        assert_true(!strcmp(it[i].target, " he") || !strcmp(it[i].target, " she"));
+    }
+    /* "The accountant ..." (stereotypical 0.4, male): target " she" */
+    int seen = 0;
+    for (size_t i = 0; i < lftf_edit_requests_size(r); i++)
+        if (!strcmp(it[i].subject, "The accountant")) {
+            assert_string_equal(it[i].target, " she");
+            seen = 1;
+        }
+    assert_true(seen);
+    lftf_edit_requests_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_memit_formula_stats),
         cmocka_unit_test(test_stats_cache),
         cmocka_unit_test(test_stats_values),
+        cmocka_unit_test(test_requests_parse),
     };
     return cmocka_run_group_tests(tests, NULL, free_cached_sets);
 }
