@@ -784,9 +784,9 @@ int run_edit_baselines(const model_opts *mo, const lftf_dataset *train, const lf
     {
         const json_t *orig = json_object_get(baselines, "original");
         char name[64];
-        printf("\nweight-editing baselines (GenBiasEval test split, GenHintEval; editors: %d "
+        printf("\nweight-editing baselines (GenBiasEval test split, GenHintEval; editors: %zu "
                "train requests, anti-stereotypical targets, no statistics; MEND not provided):\n",
-               RUN_EDIT_REQUESTS);
+               lftf_edit_requests_size(reqs));
         printf("%-30s %39s   %9s   %19s\n", "", "AFGB-Score (lower is better)", "UB-Score",
                "change AFGB / UB");
         printf("%-30s %9s %9s %9s %9s\n", "", "word", "phrase", "sentence", "avg");
