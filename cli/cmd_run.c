@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "run_general.h"
 #include "train_cli.h"
+#include "edit_cli.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -38,8 +39,9 @@ static void usage(FILE *f)
             "  --out DIR           output directory (must not exist or be empty)\n"
             "%s"
             "  --baselines         also run FPFT, the prompt-based baseline (PB), and the\n"
-            "                      last-block and random-block controls; print a comparison\n"
-            "                      table and add \"baselines\" to report.json\n"
+            "                      last-block and random-block controls, DAMA and the\n"
+            "                      ROME / R-ROME / MEMIT editors; print comparison tables\n"
+            "                      and add \"baselines\" to report.json\n"
             "  --pb-prefix TEXT    the PB instruction prepended to every prompt\n"
             "  --top N             professions in professions.svg (15)\n"
             "  --no-bias-suites    skip WinoBias/CrowS-Pairs/Winogender/professions before and after\n"
@@ -264,6 +266,9 @@ static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *
         snprintf(lname + strlen(lname), sizeof lname - strlen(lname), ")");
         print_row(lname, lftf_scores);
     }
+    /* weight-editing baselines: DAMA, ROME, R-ROME, MEMIT (cli/cmd_edit.c) */
+    if (run_edit_baselines(&c->mo, c->train, c->test, c->hint, bl))
+        goto done;
     ret = 0;
 done:
     lftf_report_free(rep);
@@ -286,7 +291,7 @@ int cmd_run(int argc, char **argv)
     size_t top = 15;
     int baselines = 0, ret = 1, rc;
     int bias_suites = 1;            /* bias suites */
-    const char *bias_data = NULL;   /* bias suites */
+    bias_step bias = {NULL, NULL, ""}; /* bias suites */
     lftf_model *model = NULL;
     lftf_report *before = NULL, *after = NULL;
     lftf_locate_result *loc = NULL;
@@ -332,7 +337,7 @@ int cmd_run(int argc, char **argv)
                 return cli_usage(cmd, "--bias-data-dir needs a directory");
             if (!bias_data_dir_usable(cmd, v))
                 return 2;
-            bias_data = v;
+            bias.data_dir = v;
         } else if ((r = general_opt_parse(cmd, argc, argv, &i, &gen)) != 0) {
             if (r != 1)
                 return r;
@@ -368,6 +373,8 @@ int cmd_run(int argc, char **argv)
         goto done;
     sb = scores_of(before);
     if (run_general(cmd, model, &gen, "before"))
+        goto done;
+    if (bias_suites && bias_step_before(cmd, &bias, model))
         goto done;
 
     /* 2. locate */
@@ -495,7 +502,7 @@ int cmd_run(int argc, char **argv)
                 goto done;
         }
     }
-    if (bias_suites && bias_suites_before_after(cmd, &c.mo, model, bias_data, report))
+    if (bias_suites && bias_step_after(cmd, &bias, model, report))
         goto done;
     if (cli_interrupted()) {
         fprintf(stderr, "lftf run: interrupted; nothing was written\n");
@@ -524,6 +531,7 @@ done:
     lftf_free(text);
     lftf_free(svg);
     general_opts_free(&gen);
+    bias_step_free(&bias);
     lftf_trainer_free(tr);
     lftf_locate_result_free(loc);
     lftf_report_free(before);

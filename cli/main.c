@@ -26,6 +26,9 @@ static const struct {
     {"generate", cmd_generate, "greedy continuations of prompts"},
     /* general-ability benchmarks */
     {"general", cmd_general, "MMLU, multiple-choice tasks or perplexity (harness semantics)"},
+    /* weight-editing baselines */
+    {"dama", cmd_dama, "DAMA: project a gender subspace out of MLP layers"},
+    {"edit", cmd_edit, "ROME / R-ROME / MEMIT knowledge edits from requests"},
 };
 
 static void usage(FILE *f)

@@ -1299,16 +1299,28 @@ done:
 }
 
 /* down(act(gate(x)) * up(x)): SiLU, or GELU-tanh on Gemma. */
-static int mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out)
+static int mlp(const lftf_model *m, int i, const lt_tensor *x, const lftf_block_hook *hook,
+               lt_tensor **out)
 {
     scratch s = {0};
     int rc;
-    lt_tensor *g, *u, *a, *gu;
+    lt_tensor *g, *u, *a, *gu, *f;
     OP(&s, g, project(m, i, LFTF_P_GATE_W, LFTF_P_GATE_B, x, &g));
     OP(&s, u, project(m, i, LFTF_P_UP_W, LFTF_P_UP_B, x, &u));
     OP(&s, a, m->cfg.act == LFTF_ACT_GELU_TANH ? lt_gelu_tanh(g, &a) : lt_silu(g, &a));
     OP(&s, gu, lt_mul(a, u, &gu));
-    rc = lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), out);
+    /* editors' hook (lib/methods/edit_common.c): read the down_proj input,
+     * read or change the MLP output */
+    if (hook && hook->mlp_input && (rc = lt_alias(gu, hook->mlp_input)) != LFTF_OK)
+        goto done;
+    if (!hook || (!hook->mlp_add && !hook->mlp_output)) {
+        rc = lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), out);
+        goto done;
+    }
+    OP(&s, f, lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), &f));
+    if (hook->mlp_output && (rc = lt_alias(f, hook->mlp_output)) != LFTF_OK)
+        goto done;
+    rc = hook->mlp_add ? lt_add(f, hook->mlp_add, out) : lt_alias(f, out);
 done:
     scratch_free(&s);
     return rc;
@@ -1334,7 +1346,8 @@ int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **
 
 /* Block i at every position ([B, T, D]) or at the positions `at` ([N, D]). */
 static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, const lftf_batch *b,
-                         const block_positions *at, lt_tensor **H_out)
+                         const block_positions *at, const lftf_block_hook *hook,
+                         lt_tensor **H_out)
 {
     scratch s = {0};
     int rc;
@@ -1351,7 +1364,7 @@ static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, cons
     }
     OP(&s, h1, lt_add(residual, attn, &h1));
     OP(&s, x2, rmsnorm(m, h1, bw(m, i, mlp_norm), &x2));
-    OP(&s, f, mlp(m, i, x2, &f));
+    OP(&s, f, mlp(m, i, x2, hook, &f));
     OP(&s, fn, block_norm_if(m, i, LFTF_P_POST_FF_NORM, m->cfg.sandwich_norms, f, &fn));
     rc = lt_add(h1, fn, H_out);
 done:
@@ -1376,7 +1389,18 @@ int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
         return lftf__err(LFTF_E_INVALID_ARG, "block_forward: NULL argument");
     *H_out = NULL;
     LFTF_TRY(check_block_index(m, i));
-    return block_forward(m, i, H_in, b, NULL, H_out);
+    return block_forward(m, i, H_in, b, NULL, NULL, H_out);
+}
+
+int lftf__model_block_forward_hooked(const lftf_model *m, int i, const lt_tensor *H_in,
+                                     const lftf_batch *b, const lftf_block_hook *hook,
+                                     lt_tensor **H_out)
+{
+    if (!m || !H_in || !b || !H_out)
+        return lftf__err(LFTF_E_INVALID_ARG, "block_forward_hooked: NULL argument");
+    *H_out = NULL;
+    LFTF_TRY(check_block_index(m, i));
+    return block_forward(m, i, H_in, b, NULL, hook, H_out);
 }
 
 int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_in,
@@ -1411,7 +1435,7 @@ int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_
         (rc = lt_from_host(host_row, LT_I64, &n1, 1, LT_I64, m->device, &at.row)) ||
         (rc = lt_from_host(host_t, LT_I64, &n1, 1, LT_I64, m->device, &at.t)))
         goto done;
-    rc = block_forward(m, i, H_in, b, &at, rows);
+    rc = block_forward(m, i, H_in, b, &at, NULL, rows);
 done:
     free(host_row);
     free(host_t);
@@ -1548,7 +1572,7 @@ int lftf__model_rope_tables(const lftf_model *m, int64_t T, lt_tensor **cosv, lt
 
 int lftf__model_mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out)
 {
-    return mlp(m, i, x, out);
+    return mlp(m, i, x, NULL, out);
 }
 
 int lftf__model_split_heads(const lt_tensor *x, int64_t B, int64_t T, int n, int hd,

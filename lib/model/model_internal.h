@@ -164,6 +164,20 @@ int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **
  * is not modified. */
 int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
                               const lftf_batch *b, lt_tensor **H_out);
+/* Editors' view into block i's MLP (lib/methods/edit_common.c): every field
+ * may be NULL.  mlp_input gets the down_proj input SiLU(gate)*up [B, T, F]
+ * and mlp_output the down_proj output [B, T, D] (new handles, autograd-
+ * tracked); mlp_add (broadcastable to [B, T, D]) is added to the MLP output
+ * before the residual. */
+typedef struct lftf_block_hook {
+    lt_tensor **mlp_input;
+    lt_tensor **mlp_output;
+    const lt_tensor *mlp_add;
+} lftf_block_hook;
+/* lftf__model_block_forward with a hook (NULL: the same as without). */
+int lftf__model_block_forward_hooked(const lftf_model *m, int i, const lt_tensor *H_in,
+                                     const lftf_batch *b, const lftf_block_hook *hook,
+                                     lt_tensor **H_out);
 /* Block i only where its output is read: rows [n, D] = block_i(H_in) at the
  * flat positions pos[0..n-1] (rows of H_in viewed as [B*T, D], pos = b*T + t;
  * LFTF_E_RANGE outside the batch).  Keys and values are computed at every

@@ -19,6 +19,7 @@ extern "C" {
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -896,5 +897,55 @@ int lt_lstsq(const lt_tensor *a, const lt_tensor *b, lt_tensor **out)
         return B.dim() == 1 ? X.squeeze(1) : X;
     });
 }
+
+/* ---- dense linear algebra for the weight editors ---- */
+
+int lt_eye(int64_t n, lt_dtype dt, lt_device d, lt_tensor **out)
+{
+    return make("eye", out, [&] {
+        if (n < 0)
+            fail_arg("negative size");
+        return at::eye(n, opts(dt, d));
+    });
+}
+
+int lt_linalg_svd(const lt_tensor *a, lt_tensor **U, lt_tensor **S, lt_tensor **Vh)
+{
+    if (!U || !S || !Vh)
+        return lftf__err(LFTF_E_INVALID_ARG, "linalg_svd: NULL output pointer");
+    *U = *S = *Vh = nullptr;
+    return guard("linalg_svd", [&]() -> int {
+        const at::Tensor &x = T(a);
+        if (x.dim() != 2)
+            fail_arg("expected a 2-D matrix");
+        auto r = at::linalg_svd(x, false);
+        std::unique_ptr<lt_tensor> u(new lt_tensor{std::get<0>(r)});
+        std::unique_ptr<lt_tensor> s(new lt_tensor{std::get<1>(r)});
+        std::unique_ptr<lt_tensor> v(new lt_tensor{std::get<2>(r)});
+        *U = u.release();
+        *S = s.release();
+        *Vh = v.release();
+        return LFTF_OK;
+    });
+}
+
+int lt_linalg_solve(const lt_tensor *a, const lt_tensor *b, lt_tensor **out)
+{
+    return make("linalg_solve", out, [&] { return at::linalg_solve(T(a), T(b, "right-hand side")); });
+}
+
+int lt_addmm_gram_(lt_tensor *acc, const lt_tensor *x)
+{
+    return guard("addmm_gram", [&]() -> int {
+        at::NoGradGuard ng;
+        at::Tensor &A = const_cast<at::Tensor &>(T(acc, "accumulator"));
+        at::Tensor xs = T(x).to(A.scalar_type());
+        if (xs.dim() != 2 || A.dim() != 2 || A.size(0) != xs.size(1) || A.size(1) != xs.size(1))
+            fail_arg("expected x [n, d] and acc [d, d]");
+        A.addmm_(xs.t(), xs);
+        return LFTF_OK;
+    });
+}
+
 
 } // extern "C"
