@@ -7,6 +7,7 @@
  *   per block:  x = rmsnorm(h) ; q,k,v = linear(x) ; rotate_half RoPE on q,k ;
  *               repeat k,v per query group ; softmax(q k^T / sqrt(hd) + causal
  *               mask, with Mistral's sliding window) in float32 ;
+ *               (lt_attention: fused scaled-dot-product attention on libtorch >= 2.1) ;
  *               h += o_proj(attn v) ;
  *               x = rmsnorm(h) ; h += down(silu(gate(x)) * up(x))
  *   logits = lm_head(rmsnorm(h)) at the positions whose output is used.
@@ -956,8 +957,7 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
     int H = c->num_attention_heads, KV = c->num_key_value_heads, hd = c->head_dim;
     scratch s = {0};
     int rc;
-    lt_tensor *q, *k, *v, *kh, *vh, *kr, *kx, *vx, *ksel, *vsel, *m2, *mq, *m4, *kt, *sc, *scs,
-        *scm, *p, *pd, *ctx, *ctxt, *ctxm;
+    lt_tensor *q, *k, *v, *kh, *vh, *kr, *kx, *vx, *ksel, *vsel, *m2, *mq, *m4, *ctx, *ctxt, *ctxm;
     const lt_tensor *keys, *values, *mask;
     OP(&s, q, queries(m, i, x, b, at, &q));
     OP(&s, k, lt_linear(x, bw(m, i, LFTF_P_K_W), bw(m, i, LFTF_P_K_B), &k));
@@ -984,13 +984,8 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
         values = vsel;
         mask = m4;
     }
-    OP(&s, kt, lt_transpose(keys, -2, -1, &kt));
-    OP(&s, sc, lt_matmul(q, kt, &sc));
-    OP(&s, scs, lt_mul_scalar(sc, 1.0 / sqrt((double)hd), &scs));
-    OP(&s, scm, lt_add(scs, mask, &scm));
-    OP(&s, p, lt_softmax_f32(scm, -1, &p));
-    OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
-    OP(&s, ctx, lt_matmul(pd, values, &ctx));
+    /* fused scaled-dot-product attention on libtorch >= 2.1 (lt_attention) */
+    OP(&s, ctx, lt_attention(q, keys, values, mask, 1.0 / sqrt((double)hd), &ctx));
     if (at) {
         int64_t sh[2] = {at->n, (int64_t)H * hd};
         OP(&s, ctxm, lt_reshape(ctx, sh, 2, &ctxm));
