@@ -1,7 +1,7 @@
 """Differential tests of liblftf against Hugging Face transformers.
 
 Usage: check_transformers.py --dump LFTF_DUMP_FORWARD --lftf LFTF_CLI --shared SHARED_DIR
-                             --work DIR [--only forward|saved] [--run-stories]
+                             --work DIR [--only forward|saved|saved-stories]
 
 Runs under a Python that has torch and transformers (the PyTorch 2.x
 virtual environment of scripts/check-torch2.sh); exits 77 with a message
@@ -16,8 +16,8 @@ when transformers cannot be imported (Debian's python3 has none).
    the next token after every position (max abs difference <= 1e-4) and the
    residual stream entering every block and leaving the last one (max abs
    difference <= 1e-4 * (1 + max |value|)).
-2. saved: `lftf run` debiases a transformers-written random Llama (and, with
-   --run-stories, ../shared/models/stories260k); the saved model is loaded
+2. saved (saved-stories): `lftf run` debiases a transformers-written random
+   Llama (../shared/models/stories260k); the saved model is loaded
    with AutoModelForCausalLM.from_pretrained and P(" he"), P(" she") after
    every prompt of the report's "after" evaluation are recomputed in
    transformers (chain rule over the target tokens liblftf encoded in
@@ -287,8 +287,7 @@ def main():
     ap.add_argument("--lftf", required=True)
     ap.add_argument("--shared", required=True)
     ap.add_argument("--work", required=True)
-    ap.add_argument("--only", choices=["forward", "saved"])
-    ap.add_argument("--run-stories", action="store_true")
+    ap.add_argument("--only", choices=["forward", "saved", "saved-stories"])
     args = ap.parse_args()
     if not os.path.isdir(os.path.join(args.shared, "models", "stories260k")):
         print("SKIP: fixtures folder %s is absent" % args.shared)
@@ -304,9 +303,9 @@ def main():
         d = write_model(args.work, args.shared, "run_llama_src", "LlamaConfig", dict(COMMON),
                         torch.float32, False, 99)
         check_saved(args, results, "random_llama", d, ["--preset", "tiny", "--epochs", "1"])
-        if args.run_stories:
-            check_saved(args, results, "stories260k",
-                        os.path.join(args.shared, "models", "stories260k"), [])
+    if args.only in (None, "saved-stories"):
+        check_saved(args, results, "stories260k",
+                    os.path.join(args.shared, "models", "stories260k"), [])
     failed = [r for r in results if not r[1]]
     print("transformers comparison: %d passed, %d failed" % (len(results) - len(failed),
                                                             len(failed)))
