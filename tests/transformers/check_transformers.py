@@ -80,6 +80,13 @@ def family_cases():
     llama = dict(COMMON)
     mistral = dict(COMMON, sliding_window=WINDOW)
     qwen2 = dict(COMMON)
+    gemma2 = dict(COMMON, head_dim=16, query_pre_attn_scalar=24, attn_logit_softcapping=20.0,
+                  final_logit_softcapping=15.0, sliding_window=WINDOW, pad_token_id=0,
+                  layer_types=["sliding_attention", "full_attention", "sliding_attention"])
+    gemma3 = dict(COMMON, head_dim=16, query_pre_attn_scalar=24, sliding_window=WINDOW,
+                  pad_token_id=0, rope_local_base_freq=1000.0,
+                  layer_types=["sliding_attention", "sliding_attention", "full_attention"])
+    phi3 = dict(COMMON, pad_token_id=0)
     return [
         ("llama_f32", "LlamaConfig", llama, torch.float32, False),
         ("llama_bf16_sharded", "LlamaConfig", llama, torch.bfloat16, True),
@@ -90,6 +97,26 @@ def family_cases():
         ("mistral_bf16_window", "MistralConfig", mistral, torch.bfloat16, False),
         ("qwen2_f32", "Qwen2Config", qwen2, torch.float32, False),
         ("qwen2_bf16_sharded_tied", "Qwen2Config", dict(qwen2, tie_word_embeddings=True),
+         torch.bfloat16, True),
+        # the window only from layer 1 on (transformers' layer_types)
+        ("qwen2_f32_window_from_layer1", "Qwen2Config",
+         dict(qwen2, use_sliding_window=True, sliding_window=WINDOW, max_window_layers=1),
+         torch.float32, False),
+        # per-head q/k RMSNorm, explicit head_dim
+        ("qwen3_f32", "Qwen3Config", dict(COMMON, head_dim=24), torch.float32, False),
+        ("qwen3_bf16_sharded_window", "Qwen3Config",
+         dict(COMMON, head_dim=16, use_sliding_window=True, sliding_window=WINDOW,
+              max_window_layers=1), torch.bfloat16, True),
+        # soft-capped scores and logits, query_pre_attn_scalar, alternating windows,
+        # (1 + w) norms around attention and MLP, GELU-tanh, scaled embedding
+        ("gemma2_f32", "Gemma2Config", gemma2, torch.float32, False),
+        ("gemma2_bf16_sharded", "Gemma2Config", gemma2, torch.bfloat16, True),
+        # q/k norms, local RoPE base on sliding layers, no soft-capping
+        ("gemma3_f32", "Gemma3TextConfig", gemma3, torch.float32, False),
+        ("gemma3_bf16_sharded", "Gemma3TextConfig", gemma3, torch.bfloat16, True),
+        # fused qkv_proj and gate_up_proj
+        ("phi3_f32", "Phi3Config", phi3, torch.float32, False),
+        ("phi3_bf16_sharded_window", "Phi3Config", dict(phi3, sliding_window=WINDOW),
          torch.bfloat16, True),
     ]
 
