@@ -156,7 +156,9 @@ static void test_multi_token_and_abort(void **state)
     LFTF_ASSERT_OK(lftf_model_target_probs(m, prompts, 3, targets, 2, NULL, probs, logprobs, NULL));
     got = logprobs[3];
     print_message("\" xylophone\" (%zu tokens): log P = %.6f, token by token %.6f\n", nt, got, want);
-    assert_true(fabs(got - want) < 1e-5);
+    /* float32 sums of nt log-probs from differently padded batches: relative
+     * to the magnitude (|log P| ~ 44 here), not an absolute 1e-5 */
+    assert_true(fabs(got - want) <= 2e-6 * (1 + fabs(want)));
     lftf_free(p);
     lftf_free(t);
 
