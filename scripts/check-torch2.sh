@@ -117,7 +117,8 @@ for t in transformers_forward transformers_saved; do
     if grep -Eq "Test +#[0-9]+: $t \.+ +Passed" "$build/ctest-torch2.log"; then record "ctest $t ran and passed" PASS
     else record "ctest $t ran and passed" FAIL; fi
 done
-grep -E '^(ok|FAIL) ' "$build/ctest-torch2.log" || true
+# the transformers comparison's per-case lines (ctest keeps every test's output there)
+grep -E '^(ok|FAIL) ' "$build/Testing/Temporary/LastTest.log" || true
 
 step "stories260k debiased by lftf run, reloaded by transformers"
 if python3 tests/transformers/check_transformers.py --only saved-stories \
