@@ -510,9 +510,10 @@ typedef enum lftf_method {
 } lftf_method;
 
 enum {
-    LFTF_MODULE_ATTN = 1,        /* q, k, v, o projections (+ biases) */
-    LFTF_MODULE_MLP = 2,         /* gate, up, down projections */
-    LFTF_MODULE_NORM = 4         /* the block's RMSNorm weights */
+    LFTF_MODULE_ATTN = 1,        /* q, k, v, o projections (+ biases; Phi-3's qkv_proj) */
+    LFTF_MODULE_MLP = 2,         /* gate, up, down projections (Phi-3's gate_up_proj) */
+    LFTF_MODULE_NORM = 4         /* the block's RMSNorm weights (also Qwen3 / Gemma 3 q/k
+                                    norms, Gemma's pre/post feed-forward norms) */
 };
 
 typedef enum lftf_objective {

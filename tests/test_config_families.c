@@ -69,6 +69,21 @@ static void test_qwen3(void **state)
     assert_int_equal(c.sliding_window, 16);
     assert_int_equal(c.layer_sliding[0] + c.layer_sliding[1], 0);
     assert_int_equal(c.layer_sliding[2] + c.layer_sliding[3], 2);
+
+    /* Qwen2 follows the same rule (transformers' Qwen2Config layer_types):
+     * with the default max_window_layers (28) no layer of a small model slides */
+    const char *qwen2 = "{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":64,"
+                        "\"intermediate_size\":128,\"num_hidden_layers\":3,"
+                        "\"num_attention_heads\":4,\"vocab_size\":100,"
+                        "\"use_sliding_window\":true,\"sliding_window\":16%s}";
+    char buf[512];
+    snprintf(buf, sizeof buf, qwen2, "");
+    LFTF_ASSERT_OK(parse(buf, &c));
+    assert_int_equal(c.layer_sliding[0] + c.layer_sliding[1] + c.layer_sliding[2], 0);
+    snprintf(buf, sizeof buf, qwen2, ",\"max_window_layers\":1");
+    LFTF_ASSERT_OK(parse(buf, &c));
+    assert_int_equal(c.layer_sliding[0], 0);
+    assert_int_equal(c.layer_sliding[1] + c.layer_sliding[2], 2);
 }
 
 static const char gemma2_2b[] =

@@ -15,13 +15,16 @@
 
 #include "test_model_util.h"
 
+#include <float.h>
 #include <stdlib.h>
 
 /* The acceptance: next-token probabilities within 1e-4 relative. */
 #define TOL_PROB_REL 1e-4
-/* Residual streams: float32 rounding through a few blocks, relative to
- * 1 + |value| (max_rel_err_f32). */
-#define TOL_HIDDEN 1e-5
+/* Residual streams: float32 rounding through up to 4 blocks, relative to
+ * 1 + |value| (max_rel_err_f32): twice the per-value float32 tolerance of
+ * tests/lftf_test_util.h (observed <= 4.9e-6, Gemma 2's sqrt(hidden)-scaled
+ * stream). */
+#define TOL_HIDDEN (2 * LFTF_F32_ULPS * (double)FLT_EPSILON)
 
 static lftf_model *load(const char *name)
 {
@@ -129,7 +132,7 @@ static void test_block_forward_at(void **state)
             LFTF_ASSERT_OK(lt_to_host_f32(rows, a, s.n_seq * (size_t)D));
             LFTF_ASSERT_OK(lt_to_host_f32(full, f, s.n_seq * (size_t)D));
             for (size_t k = 0; k < s.n_seq * (size_t)D; k++)
-                if (!(fabsf(a[k] - f[k]) <= 1e-5f * (1 + fabsf(f[k]))))
+                if (!(fabs((double)a[k] - f[k]) <= LFTF_F32_TOL(f[k])))
                     fail_msg("%s block %d: value %zu at the row's last position: %g vs %g",
                              family_cases[c], i, k, a[k], f[k]);
             free(a);
@@ -188,7 +191,8 @@ static void test_bmi(void **state)
         }
         print_message("%-22s BMI max rel. error %.3g%s\n", family_cases[c], worst,
                       final_norm ? " (final norm)" : "");
-        assert_true(worst <= 1e-5);
+        /* a mean of float32 cosines against float64 (observed ~5e-9) */
+        assert_true(worst <= LFTF_F32_TOL(0));
         json_decref(ref);
         lftf_locate_result_free(r);
         unlink(ids_path);

@@ -41,18 +41,19 @@ typedef struct lftf_config {
     int num_hidden_layers;
     int num_attention_heads;
     int num_key_value_heads;     /* defaults to num_attention_heads */
-    int head_dim;                /* defaults to hidden_size / num_attention_heads */
+    int head_dim;                /* defaults to hidden_size / num_attention_heads (128 on
+                                    Qwen3, 256 on Gemma) */
     int vocab_size;
-    int max_position_embeddings; /* default as transformers: 2048 Llama, 32768 Qwen2,
-                                    131072 Mistral */
-    double rms_norm_eps;         /* default 1e-6 */
-    double rope_theta;           /* default 10000 */
+    int max_position_embeddings; /* default as transformers: 2048 Llama, 32768 Qwen2/3,
+                                    131072 Mistral / Gemma 3, 8192 Gemma 2, 4096 Phi-3 */
+    double rms_norm_eps;         /* default 1e-6 (1e-5 on Phi-3) */
+    double rope_theta;           /* default 10000 (1e6 on Gemma 3) */
     lftf_rope_type rope_type;
     double rope_factor;          /* linear and llama3 */
     double rope_low_freq_factor; /* llama3 */
     double rope_high_freq_factor;/* llama3 */
-    int rope_original_max_position; /* llama3: original_max_position_embeddings */
-    int tie_word_embeddings;     /* default 0 (Llama); Qwen2 default 0 too, read from file */
+    int rope_original_max_position; /* llama3, longrope: original_max_position_embeddings */
+    int tie_word_embeddings;     /* default 0 (Llama, Qwen, Phi-3), 1 (Gemma); read from file */
     int qkv_bias;                /* q/k/v projections have biases (attention_bias, or Qwen2) */
     int o_bias;                  /* o projection has a bias (attention_bias on Llama) */
     int mlp_bias;
