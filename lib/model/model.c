@@ -14,6 +14,9 @@
  *               a = o_proj(attn v) (Gemma: normed again) ; h += a ;
  *               x = rmsnorm(h) ; f = down(act(gate(x)) * up(x)) (Gemma:
  *               normed again) ; h += f
+ *               (the softmax(...) v step is lt_attention, the fused
+ *               scaled-dot-product attention on libtorch >= 2.1, unless
+ *               the scores are soft-capped)
  *   logits = lm_head(rmsnorm(h)) (soft-capped on Gemma 2) at the positions
  *   whose output is used.
  *
@@ -1276,14 +1279,20 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
         values = vsel;
         mask = m4;
     }
-    OP(&s, kt, lt_transpose(keys, -2, -1, &kt));
-    OP(&s, sc, lt_matmul(q, kt, &sc));
-    OP(&s, scs, lt_mul_scalar(sc, c->attn_scale, &scs));
-    OP(&s, capped, softcap(scs, c->attn_softcap, &capped));
-    OP(&s, scm, lt_add(capped, mask, &scm));
-    OP(&s, p, lt_softmax_f32(scm, -1, &p));
-    OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
-    OP(&s, ctx, lt_matmul(pd, values, &ctx));
+    if (c->attn_softcap > 0) {
+        /* Gemma 2 soft-caps the scores before the softmax: no fused kernel */
+        OP(&s, kt, lt_transpose(keys, -2, -1, &kt));
+        OP(&s, sc, lt_matmul(q, kt, &sc));
+        OP(&s, scs, lt_mul_scalar(sc, c->attn_scale, &scs));
+        OP(&s, capped, softcap(scs, c->attn_softcap, &capped));
+        OP(&s, scm, lt_add(capped, mask, &scm));
+        OP(&s, p, lt_softmax_f32(scm, -1, &p));
+        OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
+        OP(&s, ctx, lt_matmul(pd, values, &ctx));
+    } else {
+        /* fused scaled-dot-product attention on libtorch >= 2.1 (lt_attention) */
+        OP(&s, ctx, lt_attention(q, keys, values, mask, c->attn_scale, &ctx));
+    }
     if (at) {
         int64_t sh[2] = {at->n, (int64_t)H * hd};
         OP(&s, ctxm, lt_reshape(ctx, sh, 2, &ctxm));

@@ -1,6 +1,6 @@
 // The libtorch shim: lib/torch/shim.h's C API on ATen.  Only API present in
-// both libtorch 1.13 and 2.x is used (no scaled_dot_product_attention, no
-// SymInt overloads, no torch::optim).  Every entry point runs its body
+// both libtorch 1.13 and 2.x is used (no SymInt overloads, no torch::optim),
+// except the fused attention, behind a TORCH_VERSION check (lt_attention).  Every entry point runs its body
 // through `guard`, which catches every exception and turns it into an lftf
 // status with the message, so no C++ exception crosses into C.
 #include "torch/shim.h"
@@ -13,6 +13,7 @@ extern "C" {
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <cmath>
 #include <cstdint>
@@ -740,6 +741,53 @@ int lt_repeat_interleave(const lt_tensor *a, int64_t repeats, int dim, lt_tensor
         return x.unsqueeze(d + 1).expand(ex).reshape(fin);
     });
 }
+
+/* ---- attention ---- */
+
+// at::scaled_dot_product_attention has taken `scale` since 2.1.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+#define LT_HAVE_FUSED_SDPA 1
+#else
+#define LT_HAVE_FUSED_SDPA 0
+#endif
+
+namespace {
+
+at::Tensor attention_reference(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                               const at::Tensor &mask, double scale)
+{
+    at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale + mask;
+    return at::matmul(at::softmax(scores, -1, at::kFloat).to(q.scalar_type()), v);
+}
+
+} // namespace
+
+int lt_attention_reference(const lt_tensor *q, const lt_tensor *k, const lt_tensor *v,
+                           const lt_tensor *mask, double scale, lt_tensor **out)
+{
+    return make("attention_reference", out, [&] {
+        return attention_reference(T(q, "query"), T(k, "key"), T(v, "value"), T(mask, "mask"),
+                                   scale);
+    });
+}
+
+int lt_attention(const lt_tensor *q, const lt_tensor *k, const lt_tensor *v,
+                 const lt_tensor *mask, double scale, lt_tensor **out)
+{
+    return make("attention", out, [&] {
+#if LT_HAVE_FUSED_SDPA
+        return at::scaled_dot_product_attention(T(q, "query"), T(k, "key"), T(v, "value"),
+                                                T(mask, "mask"), 0.0, false, scale);
+#else
+        return attention_reference(T(q, "query"), T(k, "key"), T(v, "value"), T(mask, "mask"),
+                                   scale);
+#endif
+    });
+}
+
+int lt_attention_is_fused(void) { return LT_HAVE_FUSED_SDPA; }
+
+const char *lt_torch_version(void) { return TORCH_VERSION; }
 
 /* ---- autograd ---- */
 

@@ -241,6 +241,25 @@ int lt_linalg_solve(const lt_tensor *a, const lt_tensor *b, lt_tensor **out);
  * (no_grad; x is converted to acc's dtype first). */
 int lt_addmm_gram_(lt_tensor *acc, const lt_tensor *x);
 
+/* ---- attention (fused where libtorch has it) ---------------------------- */
+
+/* softmax(q k^T * scale + mask) v: q [..., Tq, hd], k and v [..., Tk, hd] (same
+ * leading dims), mask additive (0 / -inf) in q's dtype, broadcastable to
+ * [..., Tq, Tk]; every query row must keep at least one key (else NaN).
+ * With libtorch >= 2.1 this is at::scaled_dot_product_attention (the fused
+ * flash / memory-efficient kernels on GPUs); otherwise, and always through
+ * lt_attention_reference, the explicit composition of transformers' eager
+ * attention: scores in q's dtype, softmax in float32, probabilities cast back
+ * to q's dtype, times v.  In float32 the two agree to rounding. */
+int lt_attention(const lt_tensor *q, const lt_tensor *k, const lt_tensor *v,
+                 const lt_tensor *mask, double scale, lt_tensor **out);
+int lt_attention_reference(const lt_tensor *q, const lt_tensor *k, const lt_tensor *v,
+                           const lt_tensor *mask, double scale, lt_tensor **out);
+/* 1 if lt_attention uses the fused operator (libtorch >= 2.1), else 0. */
+int lt_attention_is_fused(void);
+/* The libtorch version the shim was compiled against, e.g. "2.15.0". */
+const char *lt_torch_version(void);
+
 /* ---- autograd ----------------------------------------------------------- */
 
 /* Marks a leaf tensor as a parameter (or not).  The tensor must own its
