@@ -11,6 +11,7 @@
 
 #include "lftf_test_util.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,16 @@ static void test_batched(void **state)
     for (size_t i = 0; i < 7; i++) {
         double p1[2];
         LFTF_ASSERT_OK(lftf_model_target_probs(m, &prompts[i], 1, targets, 2, NULL, p1, NULL, NULL));
-        assert_true(fabs(p1[0] - probs[2 * i]) < 1e-6 && fabs(p1[1] - probs[2 * i + 1]) < 1e-6);
+        /* float32 forwards of other shapes (alone vs batched, prefix-shared):
+         * log-probs agree to a few ulp of the logits' magnitude, so the
+         * probabilities relatively */
+        for (size_t j = 0; j < 2; j++) {
+            double rel = fabs(p1[j] - probs[2 * i + j]) / probs[2 * i + j];
+            if (rel > 1e-6)
+                print_message("prompt %zu target %zu: %.9f alone, %.9f batched\n", i, j, p1[j],
+                              probs[2 * i + j]);
+            assert_true(rel <= 64 * FLT_EPSILON);
+        }
     }
     lftf_model_free(m);
 }
@@ -156,7 +166,11 @@ static void test_multi_token_and_abort(void **state)
     LFTF_ASSERT_OK(lftf_model_target_probs(m, prompts, 3, targets, 2, NULL, probs, logprobs, NULL));
     got = logprobs[3];
     print_message("\" xylophone\" (%zu tokens): log P = %.6f, token by token %.6f\n", nt, got, want);
-    assert_true(fabs(got - want) < 1e-5);
+    /* Both sides are float32 forwards of different shapes (batched, prefix-
+     * shared vs one sequence per call): each of the nt log-probs carries a few
+     * ulp of rounding of its own magnitude (a float64 PyTorch run of this
+     * sum gives -43.6079580, 1.6e-5 from the token-by-token float32 value). */
+    assert_true(fabs(got - want) <= 16 * FLT_EPSILON * (fabs(want) + (double)nt));
     lftf_free(p);
     lftf_free(t);
 

@@ -689,12 +689,14 @@ void lftf__batch_free(lftf_batch *b)
     lt_free(b->mask);
     lt_free(b->cos);
     lt_free(b->sin);
+    free(b->seq_start);
+    free(b->seq_node);
     free(b);
 }
 
 /* cos/sin tables [T, head_dim] = cos/sin(cat(pos x inv_freq, pos x inv_freq)),
  * computed in float32 and cast to the compute dtype (LlamaRotaryEmbedding). */
-static int rope_tables(const lftf_model *m, int64_t T, lt_tensor **cos_out, lt_tensor **sin_out)
+int lftf__rope_tables(const lftf_model *m, int64_t T, lt_tensor **cos_out, lt_tensor **sin_out)
 {
     scratch s = {0};
     int rc;
@@ -720,17 +722,9 @@ done:
     return rc;
 }
 
-int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
-                       size_t B, lftf_batch **out)
+int lftf__batch_check_sequences(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
+                                size_t B)
 {
-    lftf_batch *b = NULL;
-    int64_t *host_ids = NULL, *last = NULL;
-    float *valid = NULL, *mask = NULL;
-    size_t T = 0;
-    int rc = LFTF_OK;
-    if (!m || !out || (B && (!ids || !lens)))
-        return lftf__err(LFTF_E_INVALID_ARG, "batch_create: NULL argument");
-    *out = NULL;
     if (B == 0)
         return lftf__err(LFTF_E_EMPTY, "batch_create: no sequences");
     for (size_t r = 0; r < B; r++) {
@@ -747,9 +741,25 @@ int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const siz
                                  "sequence %zu: token id %d at position %zu is outside the "
                                  "vocabulary (vocab_size %d)",
                                  r, (int)ids[r][t], t, m->cfg.vocab_size);
+    }
+    return LFTF_OK;
+}
+
+int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
+                       size_t B, lftf_batch **out)
+{
+    lftf_batch *b = NULL;
+    int64_t *host_ids = NULL, *last = NULL;
+    float *valid = NULL, *mask = NULL;
+    size_t T = 0;
+    int rc = LFTF_OK;
+    if (!m || !out || (B && (!ids || !lens)))
+        return lftf__err(LFTF_E_INVALID_ARG, "batch_create: NULL argument");
+    *out = NULL;
+    LFTF_TRY(lftf__batch_check_sequences(m, ids, lens, B));
+    for (size_t r = 0; r < B; r++)
         if (lens[r] > T)
             T = lens[r];
-    }
     if (!(b = calloc(1, sizeof *b)) || !(b->lengths = malloc(B * sizeof *b->lengths)) ||
         !(host_ids = calloc(B * T, sizeof *host_ids)) || !(last = malloc(B * sizeof *last)) ||
         !(valid = calloc(B * T, sizeof *valid)) || !(mask = malloc(T * T * sizeof *mask))) {
@@ -779,7 +789,7 @@ int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const siz
             (rc = lt_from_host(last, LT_I64, sh_b, 1, LT_I64, m->device, &b->last_index)) ||
             (rc = lt_from_host(valid, LT_F32, sh_bt, 2, LT_F32, m->device, &b->valid)) ||
             (rc = lt_from_host(mask, LT_F32, sh_m, 4, m->dtype, m->device, &b->mask)) ||
-            (rc = rope_tables(m, (int64_t)T, &b->cos, &b->sin)))
+            (rc = lftf__rope_tables(m, (int64_t)T, &b->cos, &b->sin)))
             goto done;
     }
 done:
