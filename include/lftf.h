@@ -197,7 +197,10 @@ LFTF_API void lftf_model_free(lftf_model *model);
 
 typedef struct lftf_model_info {
     size_t struct_size;
-    const char *architecture;   /* "LlamaForCausalLM" / "Qwen2ForCausalLM" (borrowed) */
+    const char *architecture;   /* as config.json names it (borrowed): "LlamaForCausalLM",
+                                   "MistralForCausalLM", "Qwen2ForCausalLM",
+                                   "Qwen3ForCausalLM", "Gemma2ForCausalLM",
+                                   "Gemma3ForCausalLM" or "Phi3ForCausalLM" */
     const char *path;           /* directory it was loaded from (borrowed) */
     const char *device;         /* canonical device string (borrowed) */
     lftf_dtype dtype;           /* compute dtype */

@@ -135,6 +135,8 @@ static void test_same_hidden_states_sliding_window(void **state)
     (void)state;
     lftf_model *m = load_stories();
     m->cfg.sliding_window = 4; /* Mistral-style: each position sees itself and 3 before */
+    for (int i = 0; i < m->cfg.num_hidden_layers; i += 2)
+        m->cfg.layer_sliding[i] = 1; /* Gemma-style: every other layer slides */
     compare_with_alone(m, PROMPTS, sizeof PROMPTS / sizeof PROMPTS[0]);
     lftf_model_free(m);
 }

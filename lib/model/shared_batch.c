@@ -97,6 +97,63 @@ static int trie_build(const int32_t *const *ids, const size_t *lens, size_t n_se
     return LFTF_OK;
 }
 
+/* [1, 1, N, N] additive mask: node i sees its ancestors and itself, within
+ * `window` positions of depth when window > 0 (as transformers' sliding-
+ * window mask does by position). */
+static int ancestor_mask(const lftf_model *m, const trie *tr, size_t window, lt_tensor **out)
+{
+    size_t N = tr->n, W = window > 0 ? window : N;
+    float *mask = malloc((N ? N * N : 1) * sizeof *mask);
+    int64_t sh[4] = {1, 1, (int64_t)N, (int64_t)N};
+    if (!mask)
+        return lftf__oom("attention mask");
+    for (size_t i = 0; i < N * N; i++)
+        mask[i] = -INFINITY;
+    for (size_t i = 0; i < N; i++)
+        for (int64_t j = (int64_t)i; j >= 0; j = tr->par[j])
+            if ((size_t)(tr->dep[i] - tr->dep[j]) < W)
+                mask[i * N + (size_t)j] = 0.0f;
+    int rc = lt_from_host(mask, LT_F32, sh, 4, m->dtype, m->device, out);
+    free(mask);
+    return rc;
+}
+
+/* The rotary tables of the nodes: the padded batch's tables of the same
+ * sequences (lftf__batch_rope, every model family's rules), row = depth. */
+static int node_rope(const lftf_model *m, const size_t *lens, size_t n_seqs, const trie *tr,
+                     lftf_batch *b)
+{
+    lftf_batch pad = {0};
+    lt_tensor *dep = NULL;
+    int64_t sh_n[1] = {(int64_t)tr->n};
+    int rc = LFTF_OK;
+    if (!(pad.lengths = malloc(n_seqs * sizeof *pad.lengths)))
+        return lftf__oom("shared batch");
+    pad.B = (int64_t)n_seqs;
+    for (size_t s = 0; s < n_seqs; s++) {
+        pad.lengths[s] = (int64_t)lens[s];
+        if (pad.lengths[s] > pad.T)
+            pad.T = pad.lengths[s];
+    }
+    if ((rc = lftf__batch_rope(m, &pad)) == LFTF_OK && lt_ndim(pad.cos) != 2)
+        rc = lftf__err(LFTF_E_INVALID_ARG, "shared batch: its sequences need different rotary "
+                       "tables (longrope); use a padded batch");
+    if (rc == LFTF_OK)
+        rc = lt_from_host(tr->dep, LT_I64, sh_n, 1, LT_I64, m->device, &dep);
+    if (rc == LFTF_OK && (rc = lt_index_select(pad.cos, 0, dep, &b->cos)) == LFTF_OK)
+        rc = lt_index_select(pad.sin, 0, dep, &b->sin);
+    if (rc == LFTF_OK && pad.cos_local &&
+        (rc = lt_index_select(pad.cos_local, 0, dep, &b->cos_local)) == LFTF_OK)
+        rc = lt_index_select(pad.sin_local, 0, dep, &b->sin_local);
+    lt_free(dep);
+    lt_free(pad.cos);
+    lt_free(pad.sin);
+    lt_free(pad.cos_local);
+    lt_free(pad.sin_local);
+    free(pad.lengths);
+    return rc;
+}
+
 /* Multiply-adds of one block per token outside attention (projections and
  * MLP) and per (query, key) pair inside it (scores and weighted sum). */
 static void block_costs(const lftf_model *m, double *per_token, double *per_pair)
@@ -120,6 +177,15 @@ int lftf__batch_shared_pays(const lftf_model *m, const int32_t *const *ids, cons
     *pays = 0;
     if (n_seqs < 2)
         return LFTF_OK;
+    if (m->cfg.rope_type == LFTF_ROPE_LONGROPE) {
+        /* a node shared by sequences on the short and the long tables would
+         * need both: share only when all use the same */
+        size_t n_long = 0;
+        for (size_t s = 0; s < n_seqs; s++)
+            n_long += lens[s] > (size_t)m->cfg.rope_original_max_position;
+        if (n_long != 0 && n_long != n_seqs)
+            return LFTF_OK;
+    }
     LFTF_TRY(trie_build(ids, lens, n_seqs, &tr));
     for (size_t s = 0; s < n_seqs; s++) {
         tokens += lens[s];
@@ -140,22 +206,17 @@ int lftf__batch_create_shared(const lftf_model *m, const int32_t *const *ids, co
     lftf_batch *b = NULL;
     trie tr = {0};
     int64_t *host_ids = NULL, *last = NULL;
-    float *valid = NULL, *mask = NULL;
-    lt_tensor *dep_t = NULL, *cos_all = NULL, *sin_all = NULL;
+    float *valid = NULL;
     int rc;
     if (!m || !out || (n_seqs && (!ids || !lens)))
         return lftf__err(LFTF_E_INVALID_ARG, "batch_create_shared: NULL argument");
     *out = NULL;
     LFTF_TRY(lftf__batch_check_sequences(m, ids, lens, n_seqs));
     LFTF_TRY(trie_build(ids, lens, n_seqs, &tr));
-    size_t N = tr.n, W = m->cfg.sliding_window > 0 ? (size_t)m->cfg.sliding_window : N;
-    int64_t max_len = 0;
-    for (size_t s = 0; s < n_seqs; s++)
-        if ((int64_t)lens[s] > max_len)
-            max_len = (int64_t)lens[s];
+    size_t N = tr.n;
     if (!(b = calloc(1, sizeof *b)) || !(b->lengths = malloc(sizeof *b->lengths)) ||
         !(host_ids = malloc(N * sizeof *host_ids)) || !(last = malloc(n_seqs * sizeof *last)) ||
-        !(valid = malloc(N * sizeof *valid)) || !(mask = malloc(N * N * sizeof *mask))) {
+        !(valid = malloc(N * sizeof *valid))) {
         rc = lftf__oom("shared batch");
         goto done;
     }
@@ -173,25 +234,17 @@ int lftf__batch_create_shared(const lftf_model *m, const int32_t *const *ids, co
     }
     for (size_t s = 0; s < n_seqs; s++)
         last[s] = b->seq_node[b->seq_start[s] + lens[s] - 1];
-    /* node i sees its ancestors and itself (within the sliding window, by
-     * depth, as transformers' sliding-window mask does by position) */
-    for (size_t i = 0; i < N * N; i++)
-        mask[i] = -INFINITY;
-    for (size_t i = 0; i < N; i++)
-        for (int64_t j = (int64_t)i; j >= 0; j = tr.par[j])
-            if ((size_t)(tr.dep[i] - tr.dep[j]) < W)
-                mask[i * N + (size_t)j] = 0.0f;
     {
-        int64_t sh_row[2] = {1, (int64_t)N}, sh_n[1] = {(int64_t)N},
-                sh_s[1] = {(int64_t)n_seqs}, sh_m[4] = {1, 1, (int64_t)N, (int64_t)N};
+        int64_t sh_row[2] = {1, (int64_t)N}, sh_s[1] = {(int64_t)n_seqs};
+        /* the windowed mask whenever the config has a window: layers that
+         * are not sliding ignore it (lftf__batch_layer_mask) */
         if ((rc = lt_from_host(host_ids, LT_I64, sh_row, 2, LT_I64, m->device, &b->ids)) ||
             (rc = lt_from_host(last, LT_I64, sh_s, 1, LT_I64, m->device, &b->last_index)) ||
             (rc = lt_from_host(valid, LT_F32, sh_row, 2, LT_F32, m->device, &b->valid)) ||
-            (rc = lt_from_host(mask, LT_F32, sh_m, 4, m->dtype, m->device, &b->mask)) ||
-            (rc = lt_from_host(tr.dep, LT_I64, sh_n, 1, LT_I64, m->device, &dep_t)) ||
-            (rc = lftf__rope_tables(m, max_len, &cos_all, &sin_all)) ||
-            (rc = lt_index_select(cos_all, 0, dep_t, &b->cos)) ||
-            (rc = lt_index_select(sin_all, 0, dep_t, &b->sin)))
+            (rc = ancestor_mask(m, &tr, 0, &b->mask)) ||
+            (m->cfg.sliding_window > 0 &&
+             (rc = ancestor_mask(m, &tr, (size_t)m->cfg.sliding_window, &b->mask_sliding))) ||
+            (rc = node_rope(m, lens, n_seqs, &tr, b)))
             goto done;
     }
 done:
@@ -199,10 +252,6 @@ done:
     free(host_ids);
     free(last);
     free(valid);
-    free(mask);
-    lt_free(dep_t);
-    lt_free(cos_all);
-    lt_free(sin_all);
     if (rc != LFTF_OK)
         lftf__batch_free(b);
     else
