@@ -1256,9 +1256,11 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
     int H = c->num_attention_heads, KV = c->num_key_value_heads, hd = c->head_dim;
     scratch s = {0};
     int rc;
-    lt_tensor *q, *k, *v, *kh, *kn, *vh, *kr, *kx, *vx, *ksel, *vsel, *m2, *mq, *m4, *kt, *sc,
-        *scs, *capped, *scm, *p, *pd, *ctx, *ctxt, *ctxm;
+    lt_tensor *q, *k, *v, *kh, *kn, *vh, *kr, *ksel, *vsel, *m2, *mq, *m4, *kt, *qg, *scg, *sc,
+        *scs, *capped, *scm, *p, *pd, *pg, *ctxg, *ctx, *ctxt, *ctxm;
     const lt_tensor *keys, *values, *mask, *cosv, *sinv;
+    /* rows: queries per sequence row (T, or 1 at the positions `at`) */
+    int64_t n_rows = at ? at->n : b->B, q_len = at ? 1 : b->T, G = H / KV;
     OP(&s, q, queries(m, i, x, b, at, &q));
     OP(&s, k, project(m, i, LFTF_P_K_W, LFTF_P_K_B, x, &k));
     OP(&s, v, project(m, i, LFTF_P_V_W, LFTF_P_V_B, x, &v));
@@ -1267,18 +1269,15 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
     OP(&s, kn, block_norm_if(m, i, LFTF_P_K_NORM, m->cfg.qk_norm, kh, &kn));
     lftf__batch_layer_rope(m, b, i, &cosv, &sinv);
     OP(&s, kr, apply_rope(kn, cosv, sinv, hd, &kr));
-    /* GQA: each KV head serves H/KV consecutive query heads (repeat_kv). */
-    OP(&s, kx, lt_repeat_interleave(kr, H / KV, 1, &kx));
-    OP(&s, vx, lt_repeat_interleave(vh, H / KV, 1, &vx));
-    keys = kx;
-    values = vx;
+    keys = kr;
+    values = vh;
     mask = lftf__batch_layer_mask(m, b, i);
     if (at) {
-        /* each query sees its own sequence's keys [N, H, T, hd] under its
+        /* each query sees its own sequence's keys [N, KV, T, hd] under its
          * position's row of the mask [N, 1, 1, T] */
         int64_t sh2[2] = {b->T, b->T}, sh4[4] = {at->n, 1, 1, b->T};
-        OP(&s, ksel, lt_index_select(kx, 0, at->row, &ksel));
-        OP(&s, vsel, lt_index_select(vx, 0, at->row, &vsel));
+        OP(&s, ksel, lt_index_select(kr, 0, at->row, &ksel));
+        OP(&s, vsel, lt_index_select(vh, 0, at->row, &vsel));
         OP(&s, m2, lt_reshape(mask, sh2, 2, &m2));
         OP(&s, mq, lt_index_select(m2, 0, at->t, &mq));
         OP(&s, m4, lt_reshape(mq, sh4, 4, &m4));
@@ -1286,14 +1285,28 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
         values = vsel;
         mask = m4;
     }
-    OP(&s, kt, lt_transpose(keys, -2, -1, &kt));
-    OP(&s, sc, lt_matmul(q, kt, &sc));
+    /* GQA without repeating keys and values (transformers' repeat_kv): KV
+     * head j serves the G = H/KV consecutive query heads jG..jG+G-1, so the
+     * queries [rows, H, q_len, hd] viewed [rows, KV, G*q_len, hd] meet their
+     * head's keys in one product per KV head. */
+    {
+        int64_t shg[4] = {n_rows, KV, G * q_len, hd}, shs[4] = {n_rows, H, q_len, b->T};
+        OP(&s, kt, lt_transpose(keys, -2, -1, &kt));
+        OP(&s, qg, lt_reshape(q, shg, 4, &qg));
+        OP(&s, scg, lt_matmul(qg, kt, &scg));
+        OP(&s, sc, lt_reshape(scg, shs, 4, &sc));
+    }
     OP(&s, scs, lt_mul_scalar(sc, c->attn_scale, &scs));
     OP(&s, capped, softcap(scs, c->attn_softcap, &capped));
     OP(&s, scm, lt_add(capped, mask, &scm));
     OP(&s, p, lt_softmax_f32(scm, -1, &p));
     OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
-    OP(&s, ctx, lt_matmul(pd, values, &ctx));
+    {
+        int64_t shg[4] = {n_rows, KV, G * q_len, b->T}, shc[4] = {n_rows, H, q_len, hd};
+        OP(&s, pg, lt_reshape(pd, shg, 4, &pg));
+        OP(&s, ctxg, lt_matmul(pg, values, &ctxg));
+        OP(&s, ctx, lt_reshape(ctxg, shc, 4, &ctx));
+    }
     if (at) {
         int64_t sh[2] = {at->n, (int64_t)H * hd};
         OP(&s, ctxm, lt_reshape(ctx, sh, 2, &ctxm));
