@@ -13,4 +13,7 @@ int cmd_finetune(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_apply_delta(int argc, char **argv);
 
+/* perf: the program's malloc policy (cli/malloc_policy.c) */
+void cli_tune_malloc(void);
+
 #endif
