@@ -23,4 +23,7 @@ int cmd_general(int argc, char **argv);
 int cmd_dama(int argc, char **argv);
 int cmd_edit(int argc, char **argv);
 
+/* perf: the program's malloc policy (cli/malloc_policy.c) */
+void cli_tune_malloc(void);
+
 #endif

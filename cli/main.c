@@ -53,6 +53,7 @@ int main(int argc, char **argv)
         printf("lftf %s\n", lftf_version());
         return 0;
     }
+    cli_tune_malloc(); /* perf: keep freed tensor memory for the next batch */
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

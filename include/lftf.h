@@ -116,7 +116,11 @@ LFTF_API void lftf_set_log_level(lftf_log_level level);
  *  0 if unknown).  Return 0 to continue, non-zero to abort (LFTF_E_ABORTED). */
 typedef int (*lftf_progress_fn)(const char *stage, size_t done, size_t total, void *user);
 
-/** Number of CPU threads libtorch uses (process-global); n <= 0 keeps the default. */
+/** Number of CPU threads (process-global): libtorch's intra-op threads and
+ *  the most BLAS (OpenBLAS) threads of a matrix product; n <= 0 keeps the
+ *  defaults (libtorch's, and OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / the
+ *  CPUs for OpenBLAS).  Either way a product below ~16.7M multiply-adds runs
+ *  on one BLAS thread: waking others costs more than it saves. */
 LFTF_API int lftf_set_num_threads(int n);
 /** 1 if a CUDA device is usable by this build, else 0. */
 LFTF_API int lftf_cuda_available(void);

@@ -4,6 +4,7 @@
 // through `guard`, which catches every exception and turns it into an lftf
 // status with the message, so no C++ exception crosses into C.
 #include "torch/shim.h"
+#include "torch/blas_threads.h" // perf: BLAS thread policy
 
 extern "C" {
 #include "common/error.h"
@@ -223,6 +224,7 @@ int lt_set_num_threads(int n)
     return guard("set_num_threads", [&]() -> int {
         if (n > 0)
             at::set_num_threads(n);
+        lt__blas_set_max(n); // perf: --threads bounds the BLAS threads too
         return LFTF_OK;
     });
 }
@@ -547,7 +549,21 @@ LT_BINARY(lt_add, x + y)
 LT_BINARY(lt_sub, x - y)
 LT_BINARY(lt_mul, x * y)
 LT_BINARY(lt_div, x / y)
-LT_BINARY(lt_matmul, at::matmul(x, y))
+int lt_matmul(const lt_tensor *a, const lt_tensor *b, lt_tensor **out)
+{
+    return make("lt_matmul", out, [&] {
+        const at::Tensor &x = T(a, "first operand"), &y = T(b, "second operand");
+        // perf: one BLAS call per matrix of a batch; a 2-D right side folds
+        // the left's batch dimensions into the rows of one call
+        if (x.dim() >= 1 && y.dim() >= 2) {
+            double k = (double)y.size(-2), n = (double)y.size(-1);
+            double m = y.dim() == 2 ? (double)x.numel() / (k > 0 ? k : 1)
+                                    : (x.dim() >= 2 ? (double)x.size(-2) : 1.0);
+            lt__blas_threads_for(m * k * n);
+        }
+        return at::matmul(x, y);
+    });
+}
 LT_BINARY(lt_outer, x.unsqueeze(1) * y.unsqueeze(0))
 LT_BINARY(lt_lt, at::lt(x, y))
 LT_BINARY(lt_le, at::le(x, y))
@@ -593,6 +609,7 @@ int lt_linear(const lt_tensor *x, const lt_tensor *w, const lt_tensor *bias, lt_
 {
     return make("linear", out, [&] {
         const at::Tensor &in = T(x, "input"), &wt = T(w, "weight");
+        lt__blas_threads_for((double)in.numel() * (double)wt.size(0)); // perf
         if (bias)
             return at::linear(in, wt, T(bias, "bias"));
         return at::linear(in, wt);
@@ -807,6 +824,7 @@ int lt_backward(const lt_tensor *scalar)
         const at::Tensor &x = T(scalar);
         if (x.numel() != 1)
             fail_arg("backward from a tensor with " + std::to_string(x.numel()) + " elements");
+        lt__blas_threads_for_backward(); // perf
         x.backward();
         return LFTF_OK;
     });
