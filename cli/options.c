@@ -364,6 +364,16 @@ static int positional(cli_parser *p, const char *a)
     return unknown(p, a);
 }
 
+/* 1 if "name" or "name=value" names an option of the table exactly. */
+static int listed(const cli_parser *p, const char *arg)
+{
+    size_t n = strcspn(arg, "=");
+    for (const struct option *o = p->table; o->name; o++)
+        if (strlen(o->name) == n && !strncmp(o->name, arg, n))
+            return 1;
+    return 0;
+}
+
 int cli_next(cli_parser *p)
 {
     const char *cmd = p->spec->name;
@@ -392,6 +402,10 @@ int cli_next(cli_parser *p)
         if (strncmp(a, "--", 2) != 0 && strcmp(a, "-h") != 0)
             return positional(p, a);
 
+        /* getopt_long would take a unique prefix ("--top" for --topk): the
+         * commands accept only the names they list */
+        if (strcmp(a, "-h") != 0 && !listed(p, a + 2))
+            return unknown(p, a);
         /* one long option (or -h) through getopt_long, from argument `at` */
         optind = 0; /* re-initialise glibc's state, then start at `at` */
         opterr = 0;

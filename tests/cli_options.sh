@@ -37,6 +37,7 @@ usage_error "unknown option '--overwrite=yes'" finetune --model "$model" --overw
 usage_error "unknown option '--'" eval --model "$model" --
 usage_error "unknown option 'word'" locate word
 usage_error "unknown option '--threads'" info --model "$model" --threads 2
+usage_error "unknown option '--top'" finetune --model "$model" --top 2
 usage_error "--model needs a directory" locate --model
 usage_error "--lr needs a positive number" finetune --model "$model" --lr
 usage_error "--blocks must be auto, last, random or a list like 3 or 2,3" run --model "$model" --blocks 1,
