@@ -187,6 +187,16 @@ typedef struct lftf_model_params {
     int add_bos;                 /* as lftf_tokenizer_params.add_bos; -1 default */
     lftf_progress_fn progress;   /* stage "load": tensors loaded / total */
     void *progress_user;
+    /* Memory budgets (0: no budget, every weight resident in the compute
+     * dtype, as before).  With a host budget, liblftf keeps resident the
+     * weights that fit (the embedding, final norm and head, then the last
+     * blocks) and streams the other blocks: their weights are converted from
+     * the memory-mapped files just while they run, then released, and work
+     * flows through the model one block at a time.  A budget smaller than the
+     * fixed weights plus one block fails with LFTF_E_RANGE at load, before any
+     * work.  max_device_memory does the same for a CUDA device. */
+    size_t max_memory;           /* host bytes */
+    size_t max_device_memory;    /* device bytes (CUDA) */
 } lftf_model_params;
 
 LFTF_API int lftf_model_params_init(lftf_model_params *params);
@@ -215,6 +225,29 @@ typedef struct lftf_model_info {
 LFTF_API int lftf_model_get_info(const lftf_model *model, lftf_model_info *info);
 /** The architecture and config as a JSON object (caller frees with lftf_free). */
 LFTF_API int lftf_model_info_json(const lftf_model *model, char **json);
+/** How the weights are held (see lftf_model_params.max_memory). */
+typedef struct lftf_memory_info {
+    size_t struct_size;
+    int streaming;               /* 1 if some blocks are streamed */
+    int n_resident_blocks;       /* blocks whose weights stay in memory */
+    int n_streamed_blocks;       /* blocks converted from the files while they run */
+    size_t fixed_bytes;          /* embedding, final norm and head (compute dtype) */
+    size_t resident_bytes;       /* all weights kept in memory now (compute dtype) */
+    size_t max_block_bytes;      /* the largest block (compute dtype) */
+    size_t budget;               /* max_memory or max_device_memory in force; 0: none */
+    size_t peak_rss;             /* this process's peak resident set so far (bytes) */
+} lftf_memory_info;
+
+/** Fills *info (set info->struct_size = sizeof *info first). */
+LFTF_API int lftf_model_memory_info(const lftf_model *model, lftf_memory_info *info);
+/** The configuration and weight headers of a model directory as the JSON of
+ *  lftf_model_info_json, without loading a weight (config.json and the
+ *  safetensors headers only: fast for any model size).  Free with lftf_free. */
+LFTF_API int lftf_model_inspect_json(const char *dir, char **json);
+/** Parses a size such as "1.5G", "512M", "2048K", "1T" or plain bytes
+ *  (binary units: 1G = 2^30). */
+LFTF_API int lftf_parse_size(const char *text, size_t *out);
+
 /** The model's tokenizer (borrowed; lives as long as the model). */
 LFTF_API const lftf_tokenizer *lftf_model_tokenizer(const lftf_model *model);
 

@@ -123,45 +123,63 @@ done:
     return rc;
 }
 
-/* Adds one batch's per-block sums of 1 - cos to sums[n_layers]. */
-static int locate_batch(lftf_model *m, const int32_t *const *ids, const size_t *lens, size_t n,
-                        int final_norm, double *sums)
-{
-    lftf_batch *b = NULL;
-    lt_tensor *H = NULL, *Hn = NULL, *normed = NULL, *zero = NULL, *pad = NULL;
-    int L = m->cfg.num_hidden_layers;
-    int rc;
+/* Adds each batch's per-block sums of 1 - cos to sums[n_layers]. */
+typedef struct bmi_sums {
+    const lftf_model *m;
+    int final_norm;
+    double *sums;
+} bmi_sums;
 
-    if ((rc = lftf__batch_create(m, ids, lens, n, &b)))
-        return rc;
-    if ((rc = lt_scalar(0.0, LT_F32, m->device, &zero)) || (rc = lt_eq(b->valid, zero, &pad)) ||
-        (rc = lftf__model_embed_ids(m, b, &H)))
+static int bmi_block(void *user, size_t k, int i, const lftf_batch *b, const lt_tensor *H,
+                     const lt_tensor *Hn)
+{
+    bmi_sums *acc = user;
+    lt_tensor *normed = NULL, *zero = NULL, *pad = NULL;
+    double s = 0;
+    int rc;
+    (void)k;
+    if ((rc = lt_scalar(0.0, LT_F32, acc->m->device, &zero)) || (rc = lt_eq(b->valid, zero, &pad)))
         goto done;
-    for (int i = 0; i < L; i++) {
-        double s = 0;
-        if ((rc = lftf__model_block_forward(m, i, H, b, &Hn)))
+    if (i == acc->m->cfg.num_hidden_layers - 1 && acc->final_norm) {
+        /* what transformers' output_hidden_states reports as the last
+         * hidden state: the final RMSNorm applied */
+        if ((rc = lftf__model_final_norm(acc->m, Hn, &normed)) ||
+            (rc = sum_one_minus_cos(H, normed, pad, &s)))
             goto done;
-        if (i == L - 1 && final_norm) {
-            /* what transformers' output_hidden_states reports as the last
-             * hidden state: the final RMSNorm applied */
-            if ((rc = lftf__model_final_norm(m, Hn, &normed)) ||
-                (rc = sum_one_minus_cos(H, normed, pad, &s)))
-                goto done;
-        } else if ((rc = sum_one_minus_cos(H, Hn, pad, &s))) {
-            goto done;
-        }
-        sums[i] += s;
-        lt_free(H);
-        H = Hn;
-        Hn = NULL;
+    } else if ((rc = sum_one_minus_cos(H, Hn, pad, &s))) {
+        goto done;
     }
+    acc->sums[i] += s;
 done:
-    lt_free(H);
-    lt_free(Hn);
     lt_free(normed);
     lt_free(zero);
     lt_free(pad);
-    lftf__batch_free(b);
+    return rc;
+}
+
+/* Runs every prompt through the model (in batches) summing 1 - cos per block. */
+static int locate_sums(lftf_model *m, const int32_t *const *ids, const size_t *lens, size_t n,
+                       size_t batch, const lftf_locate_params *p, double *sums)
+{
+    size_t n_batches = (n + batch - 1) / batch;
+    lftf_batch **batches = calloc(n_batches, sizeof *batches);
+    size_t *rows = malloc(n_batches * sizeof *rows);
+    int rc = batches && rows ? LFTF_OK : lftf__oom("locate batches");
+    for (size_t k = 0; k < n_batches && rc == LFTF_OK; k++) {
+        size_t start = k * batch;
+        rows[k] = n - start < batch ? n - start : batch;
+        rc = lftf__batch_create(m, ids + start, lens + start, rows[k], &batches[k]);
+    }
+    if (rc == LFTF_OK) {
+        bmi_sums acc = {m, p->final_norm, sums};
+        lftf_run_visitor v = {bmi_block, NULL, &acc, "locate", rows, p->progress, p->progress_user};
+        rc = lftf__model_run(m, batches, n_batches, &v);
+    }
+    if (batches)
+        for (size_t k = 0; k < n_batches; k++)
+            lftf__batch_free(batches[k]);
+    free(batches);
+    free(rows);
     return rc;
 }
 
@@ -219,22 +237,10 @@ int lftf_locate(lftf_model *model, const lftf_dataset *prompts, const lftf_locat
     }
 
     prev_grad = lt_grad_set_enabled(0); /* no gradients: forward only */
-    for (size_t start = 0; start < n && rc == LFTF_OK; start += batch) {
-        size_t cnt = n - start < batch ? n - start : batch;
-        if (p.progress && p.progress("locate", start, n, p.progress_user)) {
-            rc = lftf__err(LFTF_E_ABORTED, "locate aborted after %zu of %zu prompts", start, n);
-            break;
-        }
-        rc = locate_batch(model, (const int32_t *const *)ids + start, lens + start, cnt,
-                          p.final_norm, sums);
-    }
+    rc = locate_sums(model, (const int32_t *const *)ids, lens, n, batch, &p, sums);
     lt_grad_set_enabled(prev_grad);
     if (rc != LFTF_OK)
         goto done;
-    if (p.progress && p.progress("locate", n, n, p.progress_user)) {
-        rc = lftf__err(LFTF_E_ABORTED, "locate aborted");
-        goto done;
-    }
 
     if ((rc = result_new((size_t)L, &r)))
         goto done;

@@ -138,7 +138,15 @@ lftf_param *lftf__model_block_param(lftf_model *m, int block, lftf_param_kind ki
         kind >= LFTF_P_BLOCK_COUNT)
         return NULL;
     lftf_param *p = &m->params[slot_block(m, block, kind)];
+    /* whoever asks for a block's weight may change it: keep it resident */
+    if (p->name && !p->t && lftf__model_block_pin(m, block) != LFTF_OK)
+        return NULL;
     return p->t ? p : NULL;
+}
+
+lftf_param *lftf__model_block_slot(const lftf_model *m, int block, int kind)
+{
+    return &m->params[slot_block(m, block, kind)];
 }
 
 lftf_param *lftf__model_embed(lftf_model *m) { return m ? &m->params[slot_embed()] : NULL; }
@@ -159,7 +167,7 @@ static const lt_tensor *bw(const lftf_model *m, int i, int kind)
 size_t lftf__model_block_params(lftf_model *m, int block, unsigned modules, lftf_param **out)
 {
     size_t n = 0;
-    if (!m || block < 0 || block >= m->cfg.num_hidden_layers)
+    if (!m || block < 0 || block >= m->cfg.num_hidden_layers || lftf__model_block_pin(m, block))
         return 0;
     for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
         lftf_param *p = &m->params[slot_block(m, block, k)];
@@ -275,9 +283,9 @@ static void shape_str(const int64_t *shape, int ndim, char *buf, size_t n)
         snprintf(buf + used, n - used, "]");
 }
 
-/* Finds, checks and converts one weight (wrapping the mapping without a copy
- * when the file's dtype is already the compute dtype on the CPU). */
-static int load_param(lftf_model *m, lftf_param *p, int64_t d0, int64_t d1, int ndim)
+/* Finds one weight in the files and checks its dtype and shape against the
+ * config (no data is read: that is lftf__param_materialize). */
+static int check_param(lftf_model *m, lftf_param *p, int64_t d0, int64_t d1, int ndim)
 {
     int64_t want[2] = {d0, d1};
     const lftf_st_tensor *src = lftf__st_find(m->st, p->name);
@@ -301,17 +309,62 @@ static int load_param(lftf_model *m, lftf_param *p, int64_t d0, int64_t d1, int 
         return lftf__err(LFTF_E_FORMAT, "tensor \"%s\" in %s has no data", p->name,
                          weights_file(m, src));
     p->src = src;
+    return LFTF_OK;
+}
+
+int lftf__param_materialize(lftf_model *m, lftf_param *p)
+{
+    const lftf_st_tensor *src = p->src;
+    lt_dtype sdt = LT_F32;
     int rc;
-    if (sdt == m->dtype && m->device.type == LT_CPU && ((uintptr_t)src->data % lt_dtype_size(sdt)) == 0) {
-        rc = lt_from_blob(src->data, src->shape, ndim, sdt, &p->t);
+    if (p->t || !src)
+        return LFTF_OK;
+    lt_of_st(src->dtype, &sdt);
+    if (sdt == m->dtype && m->device.type == LT_CPU &&
+        ((uintptr_t)src->data % lt_dtype_size(sdt)) == 0) {
+        /* wraps the mapping without a copy */
+        rc = lt_from_blob(src->data, src->shape, src->ndim, sdt, &p->t);
         p->borrowed = 1;
     } else {
-        rc = lt_from_host(src->data, sdt, src->shape, ndim, m->dtype, m->device, &p->t);
+        rc = lt_from_host(src->data, sdt, src->shape, src->ndim, m->dtype, m->device, &p->t);
         p->borrowed = 0;
+        /* The copy is what we keep: the file's pages need not stay in this
+         * process's resident set (they stay in the page cache). */
+        if (rc == LFTF_OK)
+            lftf__unmap_pages_hint(src->data, src->nbytes);
     }
     if (rc != LFTF_OK)
         return lftf__err_prefix(rc, "loading tensor \"%s\" from %s", p->name, weights_file(m, src));
     return LFTF_OK;
+}
+
+/* Checks every weight's presence, dtype and shape (headers only) and
+ * counts the parameters. */
+static void param_shape(const lftf_model *m, const lftf_param *p, int64_t *d0, int64_t *d1, int *nd);
+
+static int check_params_shapes(lftf_model *m)
+{
+    for (size_t s = 0; s < m->n_param_slots; s++) {
+        lftf_param *p = &m->params[s];
+        int64_t d0, d1;
+        int nd;
+        if (!p->name)
+            continue;
+        param_shape(m, p, &d0, &d1, &nd);
+        LFTF_TRY(check_param(m, p, d0, d1, nd));
+        m->n_params += nd == 2 ? d0 * d1 : d0;
+    }
+    const lftf_st_tensor *e = m->params[slot_embed()].src;
+    m->weight_dtype = e->dtype == LFTF_ST_F16    ? LFTF_DTYPE_F16
+                      : e->dtype == LFTF_ST_BF16 ? LFTF_DTYPE_BF16
+                                                 : LFTF_DTYPE_F32;
+    return LFTF_OK;
+}
+
+/* A block weight that is not kept in memory between uses. */
+static int param_streamed(const lftf_model *m, const lftf_param *p)
+{
+    return p->block >= 0 && m->block_streamed && m->block_streamed[p->block];
 }
 
 static char *dup_printf(const char *fmt, int i, const char *suffix)
@@ -470,6 +523,8 @@ void lftf_model_free(lftf_model *model)
         free(model->params);
     }
     lt_free(model->inv_freq);
+    free(model->block_streamed);
+    free(model->block_present);
     lftf_tokenizer_free(model->tok);
     /* Tensors wrapping the mapping are gone: now it can be unmapped. */
     lftf__st_close_set(model->st);
@@ -477,28 +532,19 @@ void lftf_model_free(lftf_model *model)
     free(model);
 }
 
-int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *params)
+/* Everything but the weights' data: config, weight headers (every tensor
+ * found and checked), tokenizer. */
+static int model_open(const char *dir, const lftf_model_params *params, lftf_model **out)
 {
-    lftf_model_params defaults;
     lftf_model *m = NULL;
     char *cfg_path = NULL;
     int rc;
-    if (!out || !dir)
-        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_load: NULL argument");
     *out = NULL;
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                sizeof(lftf_model_params), sizeof(lftf_model_params),
-                                "lftf_model_params"));
-    if (!params) {
-        lftf_model_params_init(&defaults);
-        params = &defaults;
-    }
     if (!lftf__is_dir(dir))
         return lftf__err(LFTF_E_IO, "model directory %s does not exist or is not a directory", dir);
     if (params->dtype < LFTF_DTYPE_DEFAULT || params->dtype > LFTF_DTYPE_BF16)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_params.dtype %d is not a lftf_dtype",
                          (int)params->dtype);
-
     if (!(m = calloc(1, sizeof *m)))
         return lftf__oom("model");
     if (!(m->dir = strdup(dir))) {
@@ -512,48 +558,14 @@ int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *
                    : m->device.type == LT_CUDA     ? LFTF_DTYPE_BF16
                                                    : LFTF_DTYPE_F32;
     m->dtype = lt_of_pub(m->dtype_pub);
-    if ((rc = probe_compute_dtype(m)) != LFTF_OK)
-        goto fail;
-
     if (!(cfg_path = lftf__path_join(dir, "config.json"))) {
         rc = LFTF_E_NOMEM;
         goto fail;
     }
-    if ((rc = lftf__config_load(cfg_path, &m->cfg)) != LFTF_OK)
+    if ((rc = lftf__config_load(cfg_path, &m->cfg)) != LFTF_OK ||
+        (rc = lftf__st_open_dir(dir, &m->st)) != LFTF_OK || (rc = name_params(m)) != LFTF_OK ||
+        (rc = check_params_shapes(m)) != LFTF_OK)
         goto fail;
-    if ((rc = lftf__st_open_dir(dir, &m->st)) != LFTF_OK)
-        goto fail;
-    if ((rc = name_params(m)) != LFTF_OK)
-        goto fail;
-
-    {
-        size_t total = 0, done = 0;
-        for (size_t s = 0; s < m->n_param_slots; s++)
-            total += m->params[s].name != NULL;
-        for (size_t s = 0; s < m->n_param_slots; s++) {
-            lftf_param *p = &m->params[s];
-            int64_t d0, d1;
-            int nd;
-            if (!p->name)
-                continue;
-            param_shape(m, p, &d0, &d1, &nd);
-            if ((rc = load_param(m, p, d0, d1, nd)) != LFTF_OK)
-                goto fail;
-            m->n_params += lt_numel(p->t);
-            done++;
-            if (params->progress && params->progress("load", done, total, params->progress_user)) {
-                rc = lftf__err(LFTF_E_ABORTED, "loading %s was aborted", dir);
-                goto fail;
-            }
-        }
-        lftf_param *e = &m->params[slot_embed()];
-        m->weight_dtype = e->src->dtype == LFTF_ST_F16    ? LFTF_DTYPE_F16
-                          : e->src->dtype == LFTF_ST_BF16 ? LFTF_DTYPE_BF16
-                                                          : LFTF_DTYPE_F32;
-    }
-    if ((rc = make_inv_freq(m)) != LFTF_OK)
-        goto fail;
-
     {
         lftf_tokenizer_params tp;
         lftf_tokenizer_params_init(&tp);
@@ -566,6 +578,74 @@ int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *
     return LFTF_OK;
 fail:
     free(cfg_path);
+    lftf_model_free(m);
+    return rc;
+}
+
+/* Converts the weights that stay in memory (streamed blocks wait for
+ * lftf__model_block_acquire). */
+static int materialize_resident(lftf_model *m, const lftf_model_params *params)
+{
+    size_t total = 0, done = 0;
+    for (size_t s = 0; s < m->n_param_slots; s++)
+        total += m->params[s].name != NULL && !param_streamed(m, &m->params[s]);
+    for (size_t s = 0; s < m->n_param_slots; s++) {
+        lftf_param *p = &m->params[s];
+        if (!p->name || param_streamed(m, p))
+            continue;
+        LFTF_TRY(lftf__param_materialize(m, p));
+        done++;
+        if (params->progress && params->progress("load", done, total, params->progress_user))
+            return lftf__err(LFTF_E_ABORTED, "loading %s was aborted", m->dir);
+    }
+    return LFTF_OK;
+}
+
+static int resolve_params(const lftf_model_params *params, lftf_model_params *defaults,
+                          const lftf_model_params **use)
+{
+    /* callers built before the memory budgets existed pass a shorter struct */
+    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
+                                offsetof(lftf_model_params, max_memory), sizeof(lftf_model_params),
+                                "lftf_model_params"));
+    lftf_model_params_init(defaults);
+    if (params)
+        memcpy(defaults, params, params->struct_size);
+    defaults->struct_size = sizeof *defaults;
+    *use = defaults;
+    return LFTF_OK;
+}
+
+int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *params)
+{
+    lftf_model_params defaults;
+    lftf_model *m = NULL;
+    int rc;
+    if (!out || !dir)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_load: NULL argument");
+    *out = NULL;
+    LFTF_TRY(resolve_params(params, &defaults, &params));
+    LFTF_TRY(model_open(dir, params, &m));
+    if ((rc = probe_compute_dtype(m)) != LFTF_OK ||
+        (rc = lftf__model_plan_residency(m, params->max_memory, params->max_device_memory)) != LFTF_OK ||
+        (rc = materialize_resident(m, params)) != LFTF_OK || (rc = make_inv_freq(m)) != LFTF_OK) {
+        lftf_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return LFTF_OK;
+}
+
+int lftf_model_inspect_json(const char *dir, char **json)
+{
+    lftf_model_params params;
+    lftf_model *m = NULL;
+    if (!dir || !json)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_inspect_json: NULL argument");
+    *json = NULL;
+    lftf_model_params_init(&params);
+    LFTF_TRY(model_open(dir, &params, &m));
+    int rc = lftf_model_info_json(m, json);
     lftf_model_free(m);
     return rc;
 }
@@ -1067,7 +1147,11 @@ int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
         return lftf__err(LFTF_E_INVALID_ARG, "block_forward: NULL argument");
     *H_out = NULL;
     LFTF_TRY(check_block_index(m, i));
-    return block_forward(m, i, H_in, b, NULL, H_out);
+    int entered, rc;
+    LFTF_TRY(lftf__model_block_enter(m, i, &entered));
+    rc = block_forward(m, i, H_in, b, NULL, H_out);
+    lftf__model_block_leave(m, i, entered);
+    return rc;
 }
 
 int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_in,
@@ -1102,7 +1186,11 @@ int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_
         (rc = lt_from_host(host_row, LT_I64, &n1, 1, LT_I64, m->device, &at.row)) ||
         (rc = lt_from_host(host_t, LT_I64, &n1, 1, LT_I64, m->device, &at.t)))
         goto done;
+    int entered;
+    if ((rc = lftf__model_block_enter(m, i, &entered)) != LFTF_OK)
+        goto done;
     rc = block_forward(m, i, H_in, b, &at, rows);
+    lftf__model_block_leave(m, i, entered);
 done:
     free(host_row);
     free(host_t);

@@ -72,13 +72,25 @@ struct lftf_model {
      * lm_head (present only when the head is untied).  Use the accessors. */
     lftf_param *params;
     size_t n_param_slots;
+    /* Residency (lib/model/residency.c): block_streamed[i] = 1 when block i's
+     * weights are not kept in memory between uses (NULL: every block resident);
+     * block_present[i] = 1 while they are in memory. */
+    unsigned char *block_streamed;
+    unsigned char *block_present;
+    int streaming;              /* some block is streamed */
+    size_t budget;              /* the memory budget in force (0: none) */
+    size_t fixed_bytes, max_block_bytes;
     lt_tensor *inv_freq;        /* [head_dim/2] float32 on the device (rope scaling applied) */
     int64_t n_params;           /* parameter count, a tied embedding counted once */
 };
 
 /* ---- weights --------------------------------------------------------------- */
 
-/* Block i's weight of a kind, or NULL if absent (biases the config lacks). */
+/* The slot of block i's weight of a kind (name NULL if absent; t NULL while
+ * a streamed block is not present): no side effects. */
+lftf_param *lftf__model_block_slot(const lftf_model *m, int block, int kind);
+/* Block i's weight of a kind, or NULL if absent (biases the config lacks).
+ * A streamed block is made resident (pinned) first: callers may change it. */
 lftf_param *lftf__model_block_param(lftf_model *m, int block, lftf_param_kind kind);
 lftf_param *lftf__model_embed(lftf_model *m);
 lftf_param *lftf__model_final_norm_param(lftf_model *m);
@@ -102,6 +114,24 @@ int lftf__param_make_trainable(lftf_param *p);
 /* A weight's current values in its source dtype (as on disk), for saving:
  * *data is malloc'd (free()), *nbytes == p->src->nbytes. */
 int lftf__param_source_bytes(const lftf_param *p, void **data, size_t *nbytes);
+
+/* Converts a weight from its file (p->src) to the compute dtype on the
+ * model's device, unless it is present already. */
+int lftf__param_materialize(lftf_model *m, lftf_param *p);
+
+/* ---- residency: weights in memory under a budget (lib/model/residency.c) ---- */
+
+/* Decides, from the budgets (0: none), which blocks stay resident (the last
+ * ones, which training and the prefix cache use most) and which are streamed.
+ * LFTF_E_RANGE when the budget cannot hold the fixed weights plus one block. */
+int lftf__model_plan_residency(lftf_model *m, size_t max_memory, size_t max_device_memory);
+/* Makes block i's weights present (a no-op for resident blocks); *entered
+ * tells lftf__model_block_leave whether to release them again. */
+int lftf__model_block_enter(const lftf_model *m, int i, int *entered);
+void lftf__model_block_leave(const lftf_model *m, int i, int entered);
+/* Keeps block i resident from now on (a weight about to be trained or
+ * edited); returns non-zero on failure. */
+int lftf__model_block_pin(lftf_model *m, int i);
 
 /* ---- a batch of token sequences ------------------------------------------- */
 
@@ -168,6 +198,30 @@ int lftf__model_logprobs_at(const lftf_model *m, const lt_tensor *H_L, const lt_
  * by the trainer); then hidden[0..first_block-1] are NULL. */
 int lftf__model_forward(const lftf_model *m, const lftf_batch *b, int first_block,
                         const lt_tensor *H_start, lt_tensor **hidden, lt_tensor **last_logprobs);
+
+/* ---- running many batches (lib/model/runner.c) ------------------------------ */
+
+/* What lftf__model_run calls back; NULL members are skipped. */
+typedef struct lftf_run_visitor {
+    /* after block i ran on batch k: H_in entered it, H_out left it */
+    int (*block)(void *user, size_t k, int i, const lftf_batch *b, const lt_tensor *H_in,
+                 const lt_tensor *H_out);
+    /* batch k's output of the last block (before the final norm) */
+    int (*last)(void *user, size_t k, const lftf_batch *b, const lt_tensor *H_L);
+    void *user;
+    const char *stage;          /* progress stage name; rows (prompts) done / total */
+    const size_t *rows;         /* rows that batch k counts for in the progress
+                                   (NULL: its B) */
+    lftf_progress_fn progress;
+    void *progress_user;
+} lftf_run_visitor;
+
+/* Runs batches[0..n-1] through every block and calls the visitor: batch
+ * after batch when every block is resident, block after block (all batches
+ * through block i while its weights are present) when the model streams
+ * blocks.  Identical numbers either way. */
+int lftf__model_run(const lftf_model *m, lftf_batch *const *batches, size_t n,
+                    const lftf_run_visitor *v);
 
 /* ---- target words in context (lib/model/probs.c) ---------------------------------- */
 

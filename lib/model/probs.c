@@ -383,25 +383,6 @@ int lftf_probs_params_init(lftf_probs_params *params)
     return LFTF_OK;
 }
 
-/* The last block's output for a batch (no final norm). */
-static int run_blocks(const lftf_model *m, const lftf_batch *b, lt_tensor **H_L)
-{
-    lt_tensor *H = NULL;
-    int rc = lftf__model_embed_ids(m, b, &H);
-    for (int i = 0; rc == LFTF_OK && i < m->cfg.num_hidden_layers; i++) {
-        lt_tensor *next = NULL;
-        rc = lftf__model_block_forward(m, i, H, b, &next);
-        lt_free(H);
-        H = next;
-    }
-    if (rc != LFTF_OK) {
-        lt_free(H);
-        H = NULL;
-    }
-    *H_L = H;
-    return rc;
-}
-
 typedef struct len_idx {
     size_t len, idx;
 } len_idx;
@@ -414,21 +395,76 @@ static int by_len_desc(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* One run of a plan: prompts in length order, cut into batches; results are
+ * written per prompt, in prompt order. */
+typedef struct plan_run {
+    const lftf_model *m;
+    const lftf_target_plan *plan;
+    size_t batch_size;
+    size_t *order;              /* prompt indices, longest first */
+    double *probs, *logprobs;
+    int32_t *argmax;
+    float *next_out;
+    size_t next_n;
+} plan_run;
+
+static int plan_batch_results(void *user, size_t k, const lftf_batch *b, const lt_tensor *H_L)
+{
+    plan_run *r = user;
+    size_t nt = r->plan->n_targets, start = k * r->batch_size;
+    size_t n = r->plan->n_prompts - start < r->batch_size ? r->plan->n_prompts - start : r->batch_size;
+    const size_t *idx = r->order + start;
+    lt_tensor *pl = NULL, *next = NULL, *am = NULL;
+    double *pl_host = malloc((n * (nt ? nt : 1)) * sizeof *pl_host);
+    int64_t *am_host = malloc(n * sizeof *am_host);
+    int need_next = r->argmax || r->next_out;
+    int rc = pl_host && am_host ? LFTF_OK : lftf__oom("probs buffers");
+    if (rc == LFTF_OK &&
+        (rc = lftf__target_plan_logprobs(r->m, r->plan, idx, n, b, H_L, &pl,
+                                         need_next ? &next : NULL)) == LFTF_OK &&
+        (nt == 0 || (rc = lt_to_host_f64(pl, pl_host, n * nt)) == LFTF_OK) &&
+        (!r->argmax || ((rc = lt_argmax(next, -1, 0, &am)) == LFTF_OK &&
+                        (rc = lt_to_host_i64(am, am_host, n)) == LFTF_OK))) {
+        for (size_t i = 0; i < n; i++) {
+            size_t p = idx[i];
+            for (size_t j = 0; j < nt; j++) {
+                double lp = pl_host[i * nt + j];
+                if (r->logprobs)
+                    r->logprobs[p * nt + j] = lp;
+                if (r->probs)
+                    r->probs[p * nt + j] = exp(lp);
+            }
+            if (r->argmax)
+                r->argmax[p] = (int32_t)am_host[i];
+        }
+        if (r->next_out)
+            rc = lt_to_host_f32(next, r->next_out, r->next_n);
+    }
+    lt_free(pl);
+    lt_free(next);
+    lt_free(am);
+    free(pl_host);
+    free(am_host);
+    return rc;
+}
+
 /* Runs the plan over every prompt in batches (similar lengths together, to
  * pad little), writing per-prompt results in prompt order. */
 static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_size,
                     lftf_progress_fn progress, void *user, double *probs, double *logprobs,
                     int32_t *argmax, float *next_out, size_t next_n)
 {
-    size_t n = plan->n_prompts, nt = plan->n_targets;
+    size_t n = plan->n_prompts, n_batches;
     if (batch_size > n)
         batch_size = n ? n : 1; /* no buffers sized by an absurd batch size */
-    len_idx *order = malloc((n ? n : 1) * sizeof *order);
-    size_t *idx = malloc((batch_size ? batch_size : 1) * sizeof *idx);
-    double *pl_host = malloc((batch_size * (nt ? nt : 1)) * sizeof *pl_host);
-    int64_t *am_host = malloc(batch_size * sizeof *am_host);
+    n_batches = (n + batch_size - 1) / batch_size;
+    len_idx *by_len = malloc((n ? n : 1) * sizeof *by_len);
+    plan_run r = {m, plan, batch_size, malloc((n ? n : 1) * sizeof(size_t)), probs, logprobs,
+                  argmax, next_out, next_n};
+    lftf_batch **batches = calloc(n_batches ? n_batches : 1, sizeof *batches);
+    size_t *prompts_in = malloc((n_batches ? n_batches : 1) * sizeof *prompts_in);
     int rc = LFTF_OK;
-    if (!order || !idx || !pl_host || !am_host) {
+    if (!by_len || !r.order || !batches || !prompts_in) {
         rc = lftf__oom("probs buffers");
         goto done;
     }
@@ -437,53 +473,29 @@ static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_si
         for (size_t s = plan->seq_first[p]; s < plan->seq_first[p + 1]; s++)
             if (plan->seq_len[s] > mx)
                 mx = plan->seq_len[s];
-        order[p].len = mx;
-        order[p].idx = p;
+        by_len[p].len = mx;
+        by_len[p].idx = p;
     }
-    qsort(order, n, sizeof *order, by_len_desc);
-    for (size_t start = 0; start < n && rc == LFTF_OK; start += batch_size) {
-        size_t k = n - start < batch_size ? n - start : batch_size;
-        lftf_batch *b = NULL;
-        lt_tensor *H = NULL, *pl = NULL, *next = NULL, *am = NULL;
-        for (size_t i = 0; i < k; i++)
-            idx[i] = order[start + i].idx;
-        int need_next = argmax || next_out;
-        if ((rc = lftf__target_plan_batch(m, plan, idx, k, &b)) == LFTF_OK &&
-            (rc = run_blocks(m, b, &H)) == LFTF_OK &&
-            (rc = lftf__target_plan_logprobs(m, plan, idx, k, b, H, &pl, need_next ? &next : NULL)) ==
-                LFTF_OK &&
-            (nt == 0 || (rc = lt_to_host_f64(pl, pl_host, k * nt)) == LFTF_OK) &&
-            (!argmax || ((rc = lt_argmax(next, -1, 0, &am)) == LFTF_OK &&
-                         (rc = lt_to_host_i64(am, am_host, k)) == LFTF_OK))) {
-            for (size_t i = 0; i < k; i++) {
-                size_t p = idx[i];
-                for (size_t j = 0; j < nt; j++) {
-                    double lp = pl_host[i * nt + j];
-                    if (logprobs)
-                        logprobs[p * nt + j] = lp;
-                    if (probs)
-                        probs[p * nt + j] = exp(lp);
-                }
-                if (argmax)
-                    argmax[p] = (int32_t)am_host[i];
-            }
-            if (next_out)
-                rc = lt_to_host_f32(next, next_out, next_n);
-        }
-        lftf__batch_free(b);
-        lt_free(H);
-        lt_free(pl);
-        lt_free(next);
-        lt_free(am);
-        if (rc == LFTF_OK && progress && progress("probs", start + k, n, user))
-            rc = lftf__err(LFTF_E_ABORTED, "target probabilities were aborted after %zu of %zu prompts",
-                           start + k, n);
+    qsort(by_len, n, sizeof *by_len, by_len_desc);
+    for (size_t p = 0; p < n; p++)
+        r.order[p] = by_len[p].idx;
+    for (size_t k = 0; k < n_batches && rc == LFTF_OK; k++) {
+        size_t start = k * batch_size, cnt = n - start < batch_size ? n - start : batch_size;
+        prompts_in[k] = cnt;
+        rc = lftf__target_plan_batch(m, plan, r.order + start, cnt, &batches[k]);
+    }
+    if (rc == LFTF_OK) {
+        lftf_run_visitor v = {NULL, plan_batch_results, &r, "probs", prompts_in, progress, user};
+        rc = lftf__model_run(m, batches, n_batches, &v);
     }
 done:
-    free(order);
-    free(idx);
-    free(pl_host);
-    free(am_host);
+    if (batches)
+        for (size_t k = 0; k < n_batches; k++)
+            lftf__batch_free(batches[k]);
+    free(batches);
+    free(prompts_in);
+    free(by_len);
+    free(r.order);
     return rc;
 }
 

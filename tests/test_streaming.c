@@ -1,0 +1,241 @@
+/* Models under a memory budget (lib/model/residency.c, lib/model/runner.c):
+ * streamed blocks must give the numbers of the fully resident model, an
+ * impossible budget must fail before any work, and `inspect` must describe a
+ * model without loading its weights.
+ *
+ * Reference: the same model loaded without a budget (today's path, itself
+ * checked against PyTorch by test_model_forward / test_model_stories).  The
+ * two run the same operations on the same inputs in another order (block
+ * after block instead of batch after batch), so the results agree to float32
+ * rounding at most; sizes are checked against hand-computed byte counts. */
+#define _POSIX_C_SOURCE 200809L
+#include "model/model_internal.h"
+
+#include "lftf_test_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_parse_size(void **state)
+{
+    (void)state;
+    size_t v;
+    LFTF_ASSERT_OK(lftf_parse_size("1.5G", &v));
+    assert_int_equal(v, (size_t)1536 * 1024 * 1024);
+    LFTF_ASSERT_OK(lftf_parse_size("512M", &v));
+    assert_int_equal(v, (size_t)512 * 1024 * 1024);
+    LFTF_ASSERT_OK(lftf_parse_size("2KiB", &v));
+    assert_int_equal(v, 2048);
+    LFTF_ASSERT_OK(lftf_parse_size("4096", &v));
+    assert_int_equal(v, 4096);
+    LFTF_ASSERT_OK(lftf_parse_size("1tb", &v));
+    assert_int_equal(v, (size_t)1 << 40);
+    LFTF_ASSERT_ERR(lftf_parse_size("", &v), LFTF_E_INVALID_ARG, "not a number");
+    LFTF_ASSERT_ERR(lftf_parse_size("-1G", &v), LFTF_E_INVALID_ARG, "not a number");
+    LFTF_ASSERT_ERR(lftf_parse_size("3X", &v), LFTF_E_INVALID_ARG, "unknown unit");
+}
+
+static lftf_model *load_budget(const char *dir, size_t budget)
+{
+    lftf_model_params p;
+    lftf_model *m = NULL;
+    lftf_model_params_init(&p);
+    p.max_memory = budget;
+    LFTF_ASSERT_OK(lftf_model_load(&m, dir, &p));
+    return m;
+}
+
+static lftf_memory_info mem_info(const lftf_model *m)
+{
+    lftf_memory_info info;
+    info.struct_size = sizeof info;
+    LFTF_ASSERT_OK(lftf_model_memory_info(m, &info));
+    return info;
+}
+
+/* A budget that leaves room for exactly `resident` blocks of equal size
+ * (the planner keeps a tenth of the budget for activations). */
+static size_t budget_for(const lftf_memory_info *full, int resident)
+{
+    double need = (double)full->fixed_bytes + (double)full->max_block_bytes * (1 + resident);
+    return (size_t)ceil(need / 0.9) + 16;
+}
+
+static void assert_close_rel(const double *a, const double *b, size_t n, double rel)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs(a[i] - b[i]) <= rel * fmax(fabs(a[i]), fabs(b[i]))))
+            fail_msg("value %zu: %.17g vs %.17g", i, a[i], b[i]);
+}
+
+static void test_stories_streamed_equals_resident(void **state)
+{
+    (void)state;
+    char dir[1024];
+    STORIES_DIR(dir);
+    lftf_model *full = load_budget(dir, 0), *st;
+    lftf_memory_info fi = mem_info(full), si;
+    /* stories260k: embedding 512 x 64 (tied head) and final norm 64 in
+     * float32; blocks of 64x64 (q, o), 32x64 (k, v: 4 kv heads of 8),
+     * 3 x 172x64 (MLP) and two norms. */
+    assert_int_equal(fi.fixed_bytes, (512 * 64 + 64) * 4);
+    assert_int_equal(fi.max_block_bytes, (2 * 64 * 64 + 2 * 32 * 64 + 3 * 172 * 64 + 2 * 64) * 4);
+    assert_int_equal(fi.streaming, 0);
+    assert_int_equal(fi.n_resident_blocks, 5);
+    assert_int_equal(fi.budget, 0);
+
+    st = load_budget(dir, budget_for(&fi, 1));
+    si = mem_info(st);
+    assert_int_equal(si.streaming, 1);
+    assert_int_equal(si.n_resident_blocks, 1);
+    assert_int_equal(si.n_streamed_blocks, 4);
+    /* only the fixed weights and the last block are in memory now */
+    assert_int_equal(si.resident_bytes, fi.fixed_bytes + fi.max_block_bytes);
+    assert_true(si.peak_rss > 0);
+
+    /* probabilities and argmax of the 944 test prompts */
+    const lftf_dataset *test = cached_set("test");
+    size_t n = lftf_dataset_size(test);
+    const char **prompts = calloc(n, sizeof *prompts);
+    const char *targets[2] = {" he", " she"};
+    double *pa = calloc(2 * n, sizeof *pa), *pb = calloc(2 * n, sizeof *pb);
+    int32_t *aa = calloc(n, sizeof *aa), *ab = calloc(n, sizeof *ab);
+    for (size_t i = 0; i < n; i++) {
+        lftf_sample s;
+        LFTF_ASSERT_OK(lftf_dataset_get(test, i, &s));
+        prompts[i] = s.prompt;
+    }
+    LFTF_ASSERT_OK(lftf_model_target_probs(full, prompts, n, targets, 2, NULL, pa, NULL, aa));
+    LFTF_ASSERT_OK(lftf_model_target_probs(st, prompts, n, targets, 2, NULL, pb, NULL, ab));
+    assert_close_rel(pa, pb, 2 * n, 1e-6);
+    assert_memory_equal(aa, ab, n * sizeof *aa);
+    /* streamed blocks were released again */
+    assert_int_equal(mem_info(st).resident_bytes, si.resident_bytes);
+
+    /* BMI on the train split */
+    lftf_locate_result *la = NULL, *lb = NULL;
+    LFTF_ASSERT_OK(lftf_locate(full, cached_set("train"), NULL, &la));
+    LFTF_ASSERT_OK(lftf_locate(st, cached_set("train"), NULL, &lb));
+    assert_close_rel(lftf_locate_bmi(la), lftf_locate_bmi(lb), 5, 1e-6);
+    assert_memory_equal(lftf_locate_ranking(la), lftf_locate_ranking(lb), 5 * sizeof(int));
+    lftf_locate_result_free(la);
+    lftf_locate_result_free(lb);
+
+    free(prompts);
+    free(pa);
+    free(pb);
+    free(aa);
+    free(ab);
+    lftf_model_free(full);
+    lftf_model_free(st);
+}
+
+/* Training a streamed block keeps it resident and trains as usual. */
+static void test_stories_train_streamed_block(void **state)
+{
+    (void)state;
+    char dir[1024];
+    STORIES_DIR(dir);
+    lftf_model *full = load_budget(dir, 0);
+    lftf_memory_info fi = mem_info(full);
+    lftf_model *st = load_budget(dir, budget_for(&fi, 1));
+    lftf_trainer_params tp;
+    lftf_trainer *ta = NULL, *tb = NULL;
+    int block0 = 0;
+    double la = 0, lb = 0;
+    lftf_trainer_params_init(&tp);
+    tp.blocks = &block0;
+    tp.n_blocks = 1;
+    LFTF_ASSERT_OK(lftf_trainer_create(&ta, full, &tp));
+    LFTF_ASSERT_OK(lftf_trainer_create(&tb, st, &tp));
+    assert_int_equal(mem_info(st).n_streamed_blocks, 3); /* block 0 is pinned */
+    for (int step = 0; step < 2; step++) {
+        LFTF_ASSERT_OK(lftf_trainer_step(ta, cached_set("dev"), &la));
+        LFTF_ASSERT_OK(lftf_trainer_step(tb, cached_set("dev"), &lb));
+        assert_true(fabs(la - lb) <= 1e-6 * fabs(la));
+    }
+    lftf_trainer_free(ta);
+    lftf_trainer_free(tb);
+    lftf_model_free(full);
+    lftf_model_free(st);
+}
+
+static void test_impossible_budget(void **state)
+{
+    (void)state;
+    char dir[1024];
+    lftf_model_params p;
+    lftf_model *m = NULL;
+    STORIES_DIR(dir);
+    lftf_model_params_init(&p);
+    p.max_memory = (512 * 64 + 64) * 4; /* the fixed weights alone */
+    LFTF_ASSERT_ERR(lftf_model_load(&m, dir, &p), LFTF_E_RANGE, "memory budget");
+    assert_null(m);
+    /* a CUDA budget does not bind a CPU model */
+    p.max_memory = 0;
+    p.max_device_memory = 1;
+    LFTF_ASSERT_OK(lftf_model_load(&m, dir, &p));
+    assert_int_equal(mem_info(m).streaming, 0);
+    lftf_model_free(m);
+}
+
+/* A bfloat16 model: streamed blocks are converted per use, as resident
+ * ones were at load. */
+static void test_bf16_streamed(void **state)
+{
+    (void)state;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/qwen2_bf16_tied", LFTF_MODEL_FIXTURES);
+    if (!lftf__is_dir(dir))
+        skip();
+    lftf_model *full = load_budget(dir, 0);
+    lftf_memory_info fi = mem_info(full);
+    lftf_model *st = load_budget(dir, budget_for(&fi, 0));
+    assert_int_equal(mem_info(st).n_resident_blocks, 0);
+    const char *prompts[3] = {"hello world", "a b c d e f g h", "x"};
+    const char *targets[2] = {" he", " she"};
+    double pa[6], pb[6];
+    LFTF_ASSERT_OK(lftf_model_target_probs(full, prompts, 3, targets, 2, NULL, pa, NULL, NULL));
+    LFTF_ASSERT_OK(lftf_model_target_probs(st, prompts, 3, targets, 2, NULL, pb, NULL, NULL));
+    assert_close_rel(pa, pb, 6, 1e-6);
+    lftf_model_free(full);
+    lftf_model_free(st);
+}
+
+/* `inspect` reads config.json and the headers only, and says what loading
+ * would say. */
+static void test_inspect_matches_info(void **state)
+{
+    (void)state;
+    char dir[1024];
+    const char *fixtures[] = {"llama_f16_untied_sharded", "qwen2_bf16_tied"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", LFTF_MODEL_FIXTURES, fixtures[i]);
+        if (!lftf__is_dir(dir))
+            skip();
+        lftf_model *m = load_budget(dir, 0);
+        char *a = NULL, *b = NULL;
+        LFTF_ASSERT_OK(lftf_model_info_json(m, &a));
+        LFTF_ASSERT_OK(lftf_model_inspect_json(dir, &b));
+        assert_string_equal(a, b);
+        lftf_free(a);
+        lftf_free(b);
+        lftf_model_free(m);
+    }
+    char *j = NULL;
+    LFTF_ASSERT_ERR(lftf_model_inspect_json("/nonexistent-model", &j), LFTF_E_IO, "does not exist");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_stories_streamed_equals_resident),
+        cmocka_unit_test(test_stories_train_streamed_block),
+        cmocka_unit_test(test_impossible_budget),
+        cmocka_unit_test(test_bf16_streamed),
+        cmocka_unit_test(test_inspect_matches_info),
+    };
+    return cmocka_run_group_tests(tests, NULL, free_cached_sets);
+}
