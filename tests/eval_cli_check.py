@@ -11,12 +11,20 @@ usage: eval_cli_check.py LFTF_BINARY SHARED_DIR DATA_DIR
 exit 0 ok, 1 failure, 77 skipped (fixtures absent).
 """
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
 
 failures = []
+
+
+def f32_prob_tol(p):
+    """Tolerance for a probability from float32 log-probs computed along paths
+    that round differently (derivation in tests/lftf_test_util.h): 64 float32
+    epsilons times (1 + |log p|), relative to p."""
+    return p * 64 * 2.0 ** -23 * (1 + abs(math.log(p))) if p > 0 else 0.0
 
 
 def check(cond, what):
@@ -88,9 +96,9 @@ def main():
     check(len(lines) == len(picked), "one probs line per prompt")
     for s, p in zip(picked, lines):
         check(p["prompt"] == s["prompt"], "probs prompt order")
-        # float32 forward passes batched differently: ~1e-6
-        ok = (abs(p["targets"][" he"]["prob"] - s["p_he"]) < 1e-5 and
-              abs(p["targets"][" she"]["prob"] - s["p_she"]) < 1e-5)
+        # float32 forward passes batched differently: rounding only
+        ok = (abs(p["targets"][" he"]["prob"] - s["p_he"]) <= f32_prob_tol(s["p_he"]) and
+              abs(p["targets"][" she"]["prob"] - s["p_she"]) <= f32_prob_tol(s["p_she"]))
         check(ok, "row %s equals lftf probs (%s vs %s)" % (s["id"], p["targets"], s))
 
     # 4. a failed evaluation leaves an existing report untouched

@@ -7,6 +7,7 @@
 #include "lftf.h"
 #include "test_util.h"
 
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +23,36 @@
         if (!(fabs(a_ - b_) <= (eps)))                                                       \
             fail_msg("%s = %.17g, expected %.17g (+- %g)", #a, a_, b_, (double)(eps));       \
     } while (0)
+
+/* Tolerances for float32 results (issue 17).  Two float32 computations of
+ * one value that differ only in summation order (another batch shape, the
+ * BLAS thread split or the kernel OpenBLAS picks for the CPU), or a float32
+ * computation against a float64 reference, differ by rounding: a few
+ * FLT_EPSILON (1.2e-7) relative per operation, amplified through the
+ * forward pass's reductions (hidden sizes 64-512, a few blocks).  Observed:
+ * <= ~13 FLT_EPSILON times (1 + |value|) per log-prob on the fixtures;
+ * LFTF_F32_ULPS = 64 leaves ~5x headroom on that and is still far below
+ * what a wrong token or a missing term changes (>= 1e-2 on a log-prob).
+ * An absolute 1e-5 or 1e-6 on a value of magnitude ~40 asks for less than
+ * one float32 ulp and fails on some CPUs / thread counts. */
+#define LFTF_F32_ULPS 64
+/* Absolute tolerance for one float32 value of magnitude |v|. */
+#define LFTF_F32_TOL(v) (LFTF_F32_ULPS * (double)FLT_EPSILON * (1.0 + fabs((double)(v))))
+/* Absolute tolerance for a sum of n float32 values whose magnitudes total
+ * `sum_abs`: the per-term errors LFTF_F32_TOL(x_i) add up. */
+#define LFTF_F32_SUM_TOL(sum_abs, n)                                                         \
+    (LFTF_F32_ULPS * (double)FLT_EPSILON * ((double)(n) + fabs((double)(sum_abs))))
+/* A mean of differences of two such probabilities (AFGB, UB): p within
+ * p * LFTF_F32_TOL(log p) <= LFTF_F32_TOL(0), as p (1 + |log p|) <= 1 on
+ * (0, 1]; two of them per row, and a mean does not grow the bound. */
+#define LFTF_F32_GAP_TOL (2 * LFTF_F32_TOL(0))
+/* One elementwise float32 op or a reduction over a handful of values
+ * (norm, log_softmax of 4 numbers): a few ulps. */
+#define LFTF_F32_OP_ULPS 8
+#define LFTF_F32_OP_TOL(v) (LFTF_F32_OP_ULPS * (double)FLT_EPSILON * (1.0 + fabs((double)(v))))
+/* A probability p = exp(log p) from float32 log-probs: the log-prob's
+ * absolute error becomes p's relative error. */
+#define LFTF_F32_PROB_TOL(p) ((p) > 0 ? (p) * LFTF_F32_TOL(log((double)(p))) : 0.0)
 
 /* The stories260k model directory into buf, or skip. */
 #define STORIES_DIR(buf) LFTF_SHARED_PATH(buf, "models/stories260k")

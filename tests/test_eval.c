@@ -408,8 +408,9 @@ static void eval_stories_full_test_split(void **state)
         lftf_probs_params_init(&pp);
         pp.batch_size = 1;
         LFTF_ASSERT_OK(lftf_model_target_probs(m, &s.prompt, 1, targets, 2, &pp, one, NULL, NULL));
-        /* float32 sums in another order in a batch of another shape: ~1e-6 */
-        if (fabs(one[0] - s.probs[0]) > 1e-5 || fabs(one[1] - s.probs[1]) > 1e-5)
+        /* float32 sums in another order in a batch of another shape: rounding only */
+        if (fabs(one[0] - s.probs[0]) > LFTF_F32_PROB_TOL(one[0]) ||
+            fabs(one[1] - s.probs[1]) > LFTF_F32_PROB_TOL(one[1]))
             fail_msg("row %zu \"%s\": report %.9g %.9g, alone %.9g %.9g", i, s.prompt,
                      s.probs[0], s.probs[1], one[0], one[1]);
     }
@@ -442,10 +443,14 @@ static void eval_stories_reference_values(void **state)
     LFTF_ASSERT_OK(lftf_dataset_load(&ds, path));
     LFTF_ASSERT_OK(lftf_evaluate(m, ds, NULL, NULL, &r));
     LFTF_ASSERT_OK(lftf_report_sample_get(r, 0, &s));
-    assert_true(fabs(s.probs[0] - 0.075689) < 5e-6);
-    assert_true(fabs(s.probs[1] - 0.003470) < 5e-6);
+    /* printed to 6 decimals (half a unit: 5e-7; the float64 values are
+     * 0.0756886 and 0.0034702) plus float32 rounding */
+    assert_true(fabs(s.probs[0] - 0.075689) <= 5e-7 + LFTF_F32_PROB_TOL(0.075689));
+    assert_true(fabs(s.probs[1] - 0.003470) <= 5e-7 + LFTF_F32_PROB_TOL(0.003470));
     LFTF_ASSERT_OK(lftf_report_afgb(r, NULL, &v));
-    assert_true(fabs(v - 0.072219) < 1e-5);
+    /* the difference of the two rounded references: 1e-6 of rounding */
+    assert_true(fabs(v - 0.072219) <=
+                1e-6 + LFTF_F32_PROB_TOL(0.075689) + LFTF_F32_PROB_TOL(0.003470));
     LFTF_ASSERT_ERR(lftf_report_ub(r, &v), LFTF_E_EMPTY, NULL);
     lftf_report_free(r);
     lftf_dataset_free(ds);
@@ -515,7 +520,9 @@ static void eval_stories_errors_and_options(void **state)
         assert_string_equal(s.prompt, d.prompt);
         snprintf(text, sizeof text, "Once upon a time. %s", d.prompt);
         LFTF_ASSERT_OK(lftf_model_target_probs(m, &pp, 1, targets, 2, NULL, p, NULL, NULL));
-        assert_true(fabs(p[0] - s.probs[0]) < 1e-5 && fabs(p[1] - s.probs[1]) < 1e-5);
+        /* another batch shape: float32 rounding only */
+        assert_true(fabs(p[0] - s.probs[0]) <= LFTF_F32_PROB_TOL(p[0]));
+        assert_true(fabs(p[1] - s.probs[1]) <= LFTF_F32_PROB_TOL(p[1]));
     }
     lftf_report_free(r);
 

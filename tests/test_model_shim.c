@@ -36,20 +36,20 @@ static void test_elementwise_and_reductions(void **state)
     LFTF_ASSERT_OK(lt_norm(x, 0, 0, &r));
     double v;
     LFTF_ASSERT_OK(lt_item_f64(r, &v));
-    assert_true(fabs(v - sqrt(30.0)) < 1e-6);
+    assert_true(fabs(v - sqrt(30.0)) <= LFTF_F32_OP_TOL(sqrt(30.0)));
     lt_free(r);
     /* log_softmax of [1,2,3,4]: x - log(e + e^2 + e^3 + e^4) */
     LFTF_ASSERT_OK(lt_log_softmax_f32(x, 0, &r));
     LFTF_ASSERT_OK(lt_to_host_f32(r, out, 4));
     double lse = log(exp(1) + exp(2) + exp(3) + exp(4));
     for (int i = 0; i < 4; i++)
-        assert_true(fabs(out[i] - (a[i] - lse)) < 1e-6);
+        assert_true(fabs(out[i] - (a[i] - lse)) <= LFTF_F32_OP_TOL(a[i] - lse));
     lt_free(r);
     /* silu(x) = x / (1 + e^-x) */
     LFTF_ASSERT_OK(lt_silu(y, &r));
     LFTF_ASSERT_OK(lt_to_host_f32(r, out, 4));
     for (int i = 0; i < 4; i++)
-        assert_true(fabs(out[i] - b[i] / (1 + exp(-b[i]))) < 1e-6);
+        assert_true(fabs(out[i] - b[i] / (1 + exp(-b[i]))) <= LFTF_F32_OP_TOL(b[i]));
     lt_free(r);
     /* repeat_interleave([1,2,3,4] as [2,2], 2, dim 0) = [[1,2],[1,2],[3,4],[3,4]] */
     int64_t sh[2] = {2, 2};
@@ -229,7 +229,8 @@ static void test_adam_matches_torch(void **state)
         LFTF_ASSERT_OK(lt_to_host_f32(p, buf, n));
         double e = max_rel_err_f32(buf, json_array_get(after, k), n);
         print_message("Adam step %zu: max rel. error vs torch.optim.Adam %.3g\n", k + 1, e);
-        assert_true(e < 1e-6);
+        /* the same float32 update as torch.optim.Adam (observed: identical) */
+        assert_true(e <= LFTF_F32_OP_ULPS * FLT_EPSILON);
         lt_free_n((lt_tensor *[]){g, pg, loss}, 3);
     }
     lt_adam_params bad = hp;

@@ -195,7 +195,9 @@ static void check_steps(int block, lftf_objective obj, const char *obj_name,
         double want = json_number_value(json_array_get(json_object_get(ref, "losses"), s));
         print_message("block %d, %s, step %d: loss %.7f (torch %.7f)\n", block, obj_name, s + 1,
                       losses[s], want);
-        ASSERT_NEAR(losses[s], want, 2e-5 * (1 + fabs(want)));
+        /* float32 against float64: a mean of rows of up to 2 log-probs each,
+         * plus the first step's float32 update for step 2 */
+        ASSERT_NEAR(losses[s], want, 2 * LFTF_F32_SUM_TOL(want, 2));
     }
     /* the second loss moved: the first step changed the weights */
     weights = json_object_get(ref, "weights");
@@ -245,7 +247,7 @@ static void check_steps(int block, lftf_objective obj, const char *obj_name,
     /* without the prefix cache: the same losses and weights */
     m2 = two_steps(block, 0, obj, lr, losses_nc, batches, words);
     for (int s = 0; s < 2; s++)
-        ASSERT_NEAR(losses_nc[s], losses[s], 1e-6);
+        ASSERT_NEAR(losses_nc[s], losses[s], LFTF_F32_SUM_TOL(losses[s], 2));
     for (int kind = 0; kind < LFTF_P_BLOCK_COUNT; kind++) {
         lftf_param *a = lftf__model_block_param(m, block, kind),
                    *b = lftf__model_block_param(m2, block, kind);
@@ -258,8 +260,10 @@ static void check_steps(int block, lftf_objective obj, const char *obj_name,
         vb = malloc(n * sizeof *vb);
         LFTF_ASSERT_OK(lt_to_host_f32(a->t, va, n));
         LFTF_ASSERT_OK(lt_to_host_f32(b->t, vb, n));
+        /* Adam's first steps move weights by ~lr * g / |g|: rounding of g
+         * changes them by far less than lr / 1000 */
         for (size_t i = 0; i < n; i++)
-            ASSERT_NEAR(va[i], vb[i], 1e-6);
+            ASSERT_NEAR(va[i], vb[i], 1e-3 * lr);
         free(va);
         free(vb);
     }
@@ -332,7 +336,8 @@ static void test_evaluate_matches_full_forward(void **state)
     LFTF_ASSERT_OK(lftf_evaluate(m, sub, NULL, &ep, &rep));
     LFTF_ASSERT_OK(lftf_report_afgb(rep, NULL, &ref));
     print_message("AFGB(he, nobody) %.8f, evaluate %.8f\n", afgb, ref);
-    ASSERT_NEAR(afgb, ref, 1e-6);
+    /* another batching of the same float32 forward */
+    ASSERT_NEAR(afgb, ref, LFTF_F32_GAP_TOL);
     lftf_report_free(rep);
     lftf_trainer_free(tr);
     lftf_dataset_free(sub);
@@ -398,8 +403,8 @@ static void test_fit_tiny_preset(void **state)
     lftf_report_free(rep);
     print_message("dev AFGB %.6f (evaluate %.6f), UB %.6f (evaluate %.6f)\n", afgb, ref_afgb, ub,
                   ref_ub);
-    ASSERT_NEAR(afgb, ref_afgb, 1e-5);
-    ASSERT_NEAR(ub, ref_ub, 1e-5);
+    ASSERT_NEAR(afgb, ref_afgb, LFTF_F32_GAP_TOL);
+    ASSERT_NEAR(ub, ref_ub, LFTF_F32_GAP_TOL);
 
     /* the acceptance: test AFGB falls by at least half */
     after = test_afgb(m);

@@ -33,6 +33,48 @@ def requires(*names):
                               % ", ".join(missing))
 
 
+# float32 tolerances (issue 17; derived as in tests/lftf_test_util.h).  Two
+# float32 computations of one value that differ only in summation order
+# (batch shape, BLAS thread split, the CPU's kernels), or float32 against a
+# float64 reference, agree to a few float32 epsilons times (1 + |value|)
+# per forward pass (~13 observed); 64 leaves headroom yet stays far below
+# what a wrong token or a missing term changes.  Absolute 1e-5 or 1e-6 on
+# values of magnitude ~40 ask for less than one float32 ulp.
+F32_EPS = 2.0 ** -23
+F32_ULPS = 64
+F32_OP_ULPS = 8  # one elementwise op or a tiny reduction
+
+
+def f32_tol(v):
+    """Absolute tolerance for a float32 value of magnitude |v| (arrays too)."""
+    return F32_ULPS * F32_EPS * (1.0 + abs(v))
+
+
+def f32_sum_tol(sum_abs, n):
+    """Absolute tolerance for a sum of n float32 values whose magnitudes total
+    sum_abs: the per-term errors add up."""
+    return F32_ULPS * F32_EPS * (n + abs(sum_abs))
+
+
+def f32_prob_tol(p):
+    """Absolute tolerance for probabilities exp(log p) from float32 log-probs:
+    the log-prob's absolute error becomes p's relative error."""
+    import numpy as np
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(p > 0, p * f32_tol(np.log(np.where(p > 0, p, 1.0))), 0.0)
+
+
+def assert_probs_close(got, want, msg=""):
+    """got and want are the same probabilities computed in float32 along
+    paths that round differently."""
+    import numpy as np
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    tol = f32_prob_tol(want)
+    bad = ~(np.abs(got - want) <= tol)
+    assert not bad.any(), "%s%s vs %s (tolerance %s)" % (msg, got[bad], want[bad], tol[bad])
+
+
 def shared_path(*parts):
     path = os.path.join(SHARED, *parts)
     if not os.path.exists(path):

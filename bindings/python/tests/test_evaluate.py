@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import lftf
-from conftest import requires
+from conftest import assert_probs_close, requires
 
 pytestmark = requires("lftf_evaluate")
 
@@ -71,7 +71,7 @@ def test_samples_match_probs_and_dataset(report, model, small):
         assert row["prompt"] == rec["prompt"]
         assert row["profession"] == rec["profession"]
         assert row["scale"] == rec["scale"]
-        np.testing.assert_allclose(row["probs"], p[i], rtol=1e-5)
+        assert_probs_close(row["probs"], p[i])  # another batch shape
     dicts = report.sample_dicts()
     assert dicts[0]["id"] == s[0]["id"] and isinstance(dicts[0]["probs"], list)
 
@@ -132,7 +132,7 @@ def test_prefix_changes_probs(model):
     pre = lftf.evaluate(model, bias=ds, hint=None, prefix="Once upon a time. ",
                         progress=False).samples["probs"][0]
     ref = model.probs(["Once upon a time. The nurse smiled because"])[0]
-    np.testing.assert_allclose(pre, ref, rtol=1e-5)
+    assert_probs_close(pre, ref)
     assert not np.allclose(plain, pre)
 
 

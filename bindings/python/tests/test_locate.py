@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import lftf
-from conftest import requires
+from conftest import f32_tol, requires
 
 pytestmark = requires("lftf_locate")
 
@@ -33,7 +33,8 @@ def test_bmi_matches_torch_reference(model, reference):
     assert res.n_blocks == model.info["n_layers"] == len(ref)
     assert res.n_prompts == len(PROMPTS)
     assert res.n_tokens == n_tokens
-    np.testing.assert_allclose(res.bmi, ref, rtol=1e-4, atol=1e-6)
+    # float32 against float64: rounding only
+    np.testing.assert_array_less(np.abs(res.bmi - ref), f32_tol(ref))
     assert res.ranking.tolist() == list(np.argsort(-ref, kind="stable"))
 
 
@@ -41,7 +42,7 @@ def test_final_norm(model, reference):
     res = lftf.locate(model, dataset=PROMPTS, final_norm=True, progress=False)
     ids = [model.tokenizer.encode(p).tolist() for p in PROMPTS]
     ref, _ = reference.bmi(ids, final_norm=True)
-    np.testing.assert_allclose(res.bmi, ref, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_less(np.abs(res.bmi - ref), f32_tol(ref))
 
 
 def test_ranking_and_json(model):

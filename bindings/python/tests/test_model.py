@@ -12,18 +12,24 @@ import numpy as np
 import pytest
 
 import lftf
-from conftest import requires
+from conftest import assert_probs_close, f32_prob_tol, f32_tol, requires
 
 pytestmark = requires("lftf_model_load", "lftf_model_target_probs")
 
 PROMPT = "Once upon a time, there was a little boy named Tom. One day,"
 
 
+def near_printed6(got, want):
+    """A probability against a value printed to 6 decimals (the float64 values
+    are 0.0756886 and 0.0034702): half a unit plus float32 rounding."""
+    return abs(got - want) <= 5e-7 + float(f32_prob_tol(want))
+
+
 def test_probs_match_llama2c(model):
     p = model.probs([PROMPT])
     assert p.shape == (1, 2) and p.dtype == np.float64
-    assert p[0, 0] == pytest.approx(0.075689, abs=2e-6)
-    assert p[0, 1] == pytest.approx(0.003470, abs=2e-6)
+    assert near_printed6(p[0, 0], 0.075689), p[0, 0]
+    assert near_printed6(p[0, 1], 0.003470), p[0, 1]
     full = model.target_probs(PROMPT)
     assert full.argmax == 274
     assert np.allclose(np.exp(full.logprobs), full.probs, rtol=1e-12, atol=0)
@@ -39,7 +45,7 @@ def test_probs_shape_and_batching(model):
     b = model.probs(prompts, targets=targets, batch_size=16)
     assert a.shape == (3, 3)
     assert np.all((a > 0) & (a < 1))
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-9)
+    assert_probs_close(a, b)
     # The README's qualitative facts: pilot leans "he", teacher leans "she".
     assert a[1, 0] > a[1, 1]
     assert a[2, 1] > a[2, 0]
@@ -48,9 +54,10 @@ def test_probs_shape_and_batching(model):
 def test_next_logprobs_agree_with_target_probs(model):
     lp = model.next_logprobs(PROMPT)
     assert lp.shape == (512,) and lp.dtype == np.float32
-    assert float(np.exp(lp).sum()) == pytest.approx(1.0, abs=1e-4)
+    # sum_v p_v err(log p_v) <= tol * (1 + entropy) <= f32_tol(log 512)
+    assert float(np.exp(lp).sum()) == pytest.approx(1.0, abs=f32_tol(math.log(512)))
     assert int(np.argmax(lp)) == 274
-    assert math.exp(lp[281]) == pytest.approx(0.075689, abs=2e-6)
+    assert near_printed6(math.exp(lp[281]), 0.075689)
 
 
 def test_encode_target_in_context(model):
