@@ -256,6 +256,12 @@ typedef struct lftf_probs_params {
     size_t batch_size;           /* prompts per forward pass; default 16 */
     lftf_progress_fn progress;   /* stage "probs": prompts done / total */
     void *progress_user;
+    /* Sharding: with shard_count > 1 only the batches k of the run's batch
+     * plan (prompts sorted by length, cut into batch_size) with
+     * k % shard_count == shard_index are computed; the other prompts' outputs
+     * are NaN (argmax -1).  Each prompt is computed in the same batch as in
+     * the unsharded run, so its numbers are identical. */
+    size_t shard_index, shard_count;
 } lftf_probs_params;
 
 LFTF_API int lftf_probs_params_init(lftf_probs_params *params);
@@ -402,6 +408,10 @@ typedef struct lftf_eval_params {
                                     reports keep the prompts without it */
     lftf_progress_fn progress;   /* stage "eval": prompts done / total */
     void *progress_user;
+    /* Sharding (see lftf_probs_params): the report holds this shard's rows
+     * and what lftf_merge_shards_json needs to rebuild the unsharded report
+     * exactly.  shard_count 0 or 1: no sharding. */
+    size_t shard_index, shard_count;
 } lftf_eval_params;
 
 LFTF_API int lftf_eval_params_init(lftf_eval_params *params);
@@ -496,9 +506,22 @@ typedef struct lftf_locate_params {
     size_t batch_size;           /* default 16 */
     lftf_progress_fn progress;   /* stage "locate" */
     void *progress_user;
+    /* Sharding: only the batches k (consecutive prompts, batch_size each)
+     * with k % shard_count == shard_index; the result then keeps each batch's
+     * sums so that lftf_merge_shards_json adds them in the unsharded order. */
+    size_t shard_index, shard_count;
 } lftf_locate_params;
 
 LFTF_API int lftf_locate_params_init(lftf_locate_params *params);
+/** Combines the JSON reports of the shards of one `lftf eval` or `lftf
+ *  locate` run (lftf_report_to_json / lftf_locate_to_json of runs with
+ *  shard_index 0..n-1 of n) into exactly the JSON of the unsharded run: rows
+ *  in their original order, metrics recomputed from the rows, BMI from the
+ *  per-batch sums and token counts.  Refuses shards of different models,
+ *  settings or data, missing or repeated shards (LFTF_E_FORMAT naming the
+ *  shard and what differs).  Free with lftf_free. */
+LFTF_API int lftf_merge_shards_json(const char *const *shard_jsons, size_t n, char **merged_json);
+
 /** BMI_i = 1 - cos(H_i[t], H_{i+1}[t]) averaged over every token position of
  *  every prompt in `prompts`. */
 LFTF_API int lftf_locate(lftf_model *model, const lftf_dataset *prompts,

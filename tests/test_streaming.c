@@ -227,6 +227,111 @@ static void test_inspect_matches_info(void **state)
     LFTF_ASSERT_ERR(lftf_model_inspect_json("/nonexistent-model", &j), LFTF_E_IO, "does not exist");
 }
 
+
+/* ---- sharded runs ---------------------------------------------------------- */
+
+static char *eval_json(lftf_model *m, const lftf_dataset *bias, const lftf_dataset *hint,
+                       size_t index, size_t count)
+{
+    lftf_eval_params ep;
+    lftf_report *r = NULL;
+    char *json = NULL;
+    lftf_eval_params_init(&ep);
+    ep.shard_index = index;
+    ep.shard_count = count;
+    LFTF_ASSERT_OK(lftf_evaluate(m, bias, hint, &ep, &r));
+    LFTF_ASSERT_OK(lftf_report_to_json(r, "stories260k", &json));
+    lftf_report_free(r);
+    return json;
+}
+
+static char *locate_json(lftf_model *m, const lftf_dataset *ds, size_t index, size_t count)
+{
+    lftf_locate_params lp;
+    lftf_locate_result *r = NULL;
+    char *json = NULL;
+    lftf_locate_params_init(&lp);
+    lp.shard_index = index;
+    lp.shard_count = count;
+    LFTF_ASSERT_OK(lftf_locate(m, ds, &lp, &r));
+    LFTF_ASSERT_OK(lftf_locate_to_json(r, &json));
+    lftf_locate_result_free(r);
+    return json;
+}
+
+static void free_all(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        lftf_free(v[i]);
+}
+
+static void test_shards_merge_exactly(void **state)
+{
+    (void)state;
+    lftf_model *m = load_stories();
+    const lftf_dataset *dev = cached_set("dev"), *hint = cached_set("hint");
+    char *whole = eval_json(m, dev, hint, 0, 1), *merged = NULL, *sh[4];
+    /* 4 shards given in a shuffled order */
+    const size_t order[4] = {2, 0, 3, 1};
+    for (size_t i = 0; i < 4; i++)
+        sh[i] = eval_json(m, dev, hint, order[i], 4);
+    assert_null(strstr(whole, "\"shard\""));
+    assert_non_null(strstr(sh[0], "\"shard\": {\"index\": 2, \"count\": 4"));
+    LFTF_ASSERT_OK(lftf_merge_shards_json((const char *const *)sh, 4, &merged));
+    assert_string_equal(merged, whole);
+    lftf_free(merged);
+
+    /* refused: a shard missing, a shard twice, another split's shard */
+    LFTF_ASSERT_ERR(lftf_merge_shards_json((const char *const *)sh, 3, &merged), LFTF_E_FORMAT,
+                    "3 reports were given");
+    char *dup[4] = {sh[0], sh[1], sh[0], sh[3]};
+    LFTF_ASSERT_ERR(lftf_merge_shards_json((const char *const *)dup, 4, &merged), LFTF_E_FORMAT,
+                    "given twice");
+    char *other = eval_json(m, cached_set("test"), hint, 1, 4); /* sh[3] is shard 1 */
+    char *mixed[4] = {sh[0], sh[1], sh[2], other};
+    LFTF_ASSERT_ERR(lftf_merge_shards_json((const char *const *)mixed, 4, &merged), LFTF_E_FORMAT,
+                    "other data");
+    const char *whole_only[1] = {whole};
+    LFTF_ASSERT_ERR(lftf_merge_shards_json(whole_only, 1, &merged), LFTF_E_FORMAT, "not the report of a shard");
+    lftf_free(other);
+    free_all(sh, 4);
+    lftf_free(whole);
+
+    /* BMI: per-batch sums added in the unsharded order */
+    whole = locate_json(m, dev, 0, 1);
+    for (size_t i = 0; i < 4; i++)
+        sh[i] = locate_json(m, dev, order[i], 4);
+    LFTF_ASSERT_OK(lftf_merge_shards_json((const char *const *)sh, 4, &merged));
+    assert_string_equal(merged, whole);
+    lftf_free(merged);
+    /* an eval shard among locate shards */
+    char *ev = eval_json(m, dev, hint, 1, 4);
+    char *kinds[4] = {sh[0], sh[1], sh[2], ev};
+    assert_int_not_equal(lftf_merge_shards_json((const char *const *)kinds, 4, &merged), LFTF_OK);
+    lftf_free(ev);
+    free_all(sh, 4);
+    lftf_free(whole);
+    lftf_model_free(m);
+}
+
+/* Shards of different weights are refused. */
+static void test_shards_other_model_refused(void **state)
+{
+    (void)state;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/llama_f32_tied_gqa", LFTF_MODEL_FIXTURES);
+    if (!lftf__is_dir(dir))
+        skip();
+    lftf_model *a = load_stories(), *b = load_budget(dir, 0);
+    const lftf_dataset *dev = cached_set("dev");
+    char *sh[2] = {locate_json(a, dev, 0, 2), locate_json(b, dev, 1, 2)}, *merged = NULL;
+    LFTF_ASSERT_ERR(lftf_merge_shards_json((const char *const *)sh, 2, &merged), LFTF_E_FORMAT,
+                    "other model weights");
+    free_all(sh, 2);
+    lftf_model_free(a);
+    lftf_model_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +341,8 @@ int main(void)
         cmocka_unit_test(test_impossible_budget),
         cmocka_unit_test(test_bf16_streamed),
         cmocka_unit_test(test_inspect_matches_info),
+        cmocka_unit_test(test_shards_merge_exactly),
+        cmocka_unit_test(test_shards_other_model_refused),
     };
     return cmocka_run_group_tests(tests, NULL, free_cached_sets);
 }

@@ -199,6 +199,14 @@ int lftf__model_logprobs_at(const lftf_model *m, const lt_tensor *H_L, const lt_
 int lftf__model_forward(const lftf_model *m, const lftf_batch *b, int first_block,
                         const lt_tensor *H_start, lt_tensor **hidden, lt_tensor **last_logprobs);
 
+/* ---- identity (lib/model/fingerprint.c) ------------------------------------- */
+
+/* 16 hex digits naming the model's weights (architecture, tensor names,
+ * dtypes, shapes and first bytes). */
+void lftf__model_fingerprint(const lftf_model *m, char out[17]);
+/* FNV-1a 64 of data continuing from h (start: 14695981039346656037). */
+uint64_t lftf__fnv1a(uint64_t h, const void *data, size_t n);
+
 /* ---- running many batches (lib/model/runner.c) ------------------------------ */
 
 /* What lftf__model_run calls back; NULL members are skipped. */

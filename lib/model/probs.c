@@ -11,6 +11,7 @@
 #include "common/error.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,7 @@ typedef struct plan_run {
     const lftf_target_plan *plan;
     size_t batch_size;
     size_t *order;              /* prompt indices, longest first */
+    size_t *batch_start;        /* [batch run] its first prompt in order */
     double *probs, *logprobs;
     int32_t *argmax;
     float *next_out;
@@ -411,7 +413,7 @@ typedef struct plan_run {
 static int plan_batch_results(void *user, size_t k, const lftf_batch *b, const lt_tensor *H_L)
 {
     plan_run *r = user;
-    size_t nt = r->plan->n_targets, start = k * r->batch_size;
+    size_t nt = r->plan->n_targets, start = r->batch_start[k];
     size_t n = r->plan->n_prompts - start < r->batch_size ? r->plan->n_prompts - start : r->batch_size;
     const size_t *idx = r->order + start;
     lt_tensor *pl = NULL, *next = NULL, *am = NULL;
@@ -451,20 +453,22 @@ static int plan_batch_results(void *user, size_t k, const lftf_batch *b, const l
 /* Runs the plan over every prompt in batches (similar lengths together, to
  * pad little), writing per-prompt results in prompt order. */
 static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_size,
-                    lftf_progress_fn progress, void *user, double *probs, double *logprobs,
-                    int32_t *argmax, float *next_out, size_t next_n)
+                    size_t shard_index, size_t shard_count, lftf_progress_fn progress, void *user,
+                    double *probs, double *logprobs, int32_t *argmax, float *next_out,
+                    size_t next_n)
 {
-    size_t n = plan->n_prompts, n_batches;
+    size_t n = plan->n_prompts, n_batches, n_run = 0;
     if (batch_size > n)
         batch_size = n ? n : 1; /* no buffers sized by an absurd batch size */
     n_batches = (n + batch_size - 1) / batch_size;
     len_idx *by_len = malloc((n ? n : 1) * sizeof *by_len);
-    plan_run r = {m, plan, batch_size, malloc((n ? n : 1) * sizeof(size_t)), probs, logprobs,
-                  argmax, next_out, next_n};
+    plan_run r = {m, plan, batch_size, malloc((n ? n : 1) * sizeof(size_t)),
+                  malloc((n_batches ? n_batches : 1) * sizeof(size_t)), probs, logprobs, argmax,
+                  next_out, next_n};
     lftf_batch **batches = calloc(n_batches ? n_batches : 1, sizeof *batches);
     size_t *prompts_in = malloc((n_batches ? n_batches : 1) * sizeof *prompts_in);
     int rc = LFTF_OK;
-    if (!by_len || !r.order || !batches || !prompts_in) {
+    if (!by_len || !r.order || !r.batch_start || !batches || !prompts_in) {
         rc = lftf__oom("probs buffers");
         goto done;
     }
@@ -479,23 +483,29 @@ static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_si
     qsort(by_len, n, sizeof *by_len, by_len_desc);
     for (size_t p = 0; p < n; p++)
         r.order[p] = by_len[p].idx;
+    /* a shard runs every shard_count-th batch of the full plan: its prompts
+     * meet the same batch companions (and padding) as in the unsharded run */
     for (size_t k = 0; k < n_batches && rc == LFTF_OK; k++) {
         size_t start = k * batch_size, cnt = n - start < batch_size ? n - start : batch_size;
-        prompts_in[k] = cnt;
-        rc = lftf__target_plan_batch(m, plan, r.order + start, cnt, &batches[k]);
+        if (shard_count > 1 && k % shard_count != shard_index)
+            continue;
+        prompts_in[n_run] = cnt;
+        r.batch_start[n_run] = start;
+        rc = lftf__target_plan_batch(m, plan, r.order + start, cnt, &batches[n_run++]);
     }
     if (rc == LFTF_OK) {
         lftf_run_visitor v = {NULL, plan_batch_results, &r, "probs", prompts_in, progress, user};
-        rc = lftf__model_run(m, batches, n_batches, &v);
+        rc = lftf__model_run(m, batches, n_run, &v);
     }
 done:
     if (batches)
-        for (size_t k = 0; k < n_batches; k++)
+        for (size_t k = 0; k < n_run; k++)
             lftf__batch_free(batches[k]);
     free(batches);
     free(prompts_in);
     free(by_len);
     free(r.order);
+    free(r.batch_start);
     return rc;
 }
 
@@ -509,22 +519,36 @@ int lftf_model_target_probs(lftf_model *model, const char *const *prompts, size_
     if (!model || (n_prompts && !prompts) || (n_targets && !targets))
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_target_probs: NULL argument");
     LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                sizeof(lftf_probs_params), sizeof(lftf_probs_params),
+                                offsetof(lftf_probs_params, shard_index), sizeof(lftf_probs_params),
                                 "lftf_probs_params"));
-    if (!params) {
-        lftf_probs_params_init(&defaults);
-        params = &defaults;
-    }
+    lftf_probs_params_init(&defaults);
+    if (params)
+        memcpy(&defaults, params, params->struct_size);
+    params = &defaults;
     if (params->batch_size == 0)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_probs_params.batch_size must be at least 1");
     if (n_targets && !probs && !logprobs && !argmax)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_target_probs: no output array");
     if (n_prompts == 0)
         return LFTF_OK;
+    if (params->shard_count > 1 && params->shard_index >= params->shard_count)
+        return lftf__err(LFTF_E_INVALID_ARG, "shard %zu of %zu does not exist (shards are 0..%zu)",
+                         params->shard_index, params->shard_count, params->shard_count - 1);
     LFTF_TRY(lftf__target_plan_build(model, prompts, n_prompts, targets, n_targets, &plan));
+    if (params->shard_count > 1)
+        for (size_t i = 0; i < n_prompts; i++) {
+            for (size_t j = 0; j < n_targets; j++) {
+                if (probs)
+                    probs[i * n_targets + j] = NAN;
+                if (logprobs)
+                    logprobs[i * n_targets + j] = NAN;
+            }
+            if (argmax)
+                argmax[i] = -1;
+        }
     int prev = lt_grad_set_enabled(0);
-    int rc = run_plan(model, plan, params->batch_size, params->progress, params->progress_user,
-                      probs, logprobs, argmax, NULL, 0);
+    int rc = run_plan(model, plan, params->batch_size, params->shard_index, params->shard_count,
+                      params->progress, params->progress_user, probs, logprobs, argmax, NULL, 0);
     lt_grad_set_enabled(prev);
     lftf__target_plan_free(plan);
     return rc;
@@ -568,7 +592,7 @@ int lftf_model_next_logprobs(lftf_model *model, const char *prompt, float *logpr
                          vocab_size, model->cfg.vocab_size);
     LFTF_TRY(lftf__target_plan_build(model, &prompt, 1, NULL, 0, &plan));
     int prev = lt_grad_set_enabled(0);
-    int rc = run_plan(model, plan, 1, NULL, NULL, NULL, NULL, NULL, logprobs, vocab_size);
+    int rc = run_plan(model, plan, 1, 0, 0, NULL, NULL, NULL, NULL, NULL, logprobs, vocab_size);
     lt_grad_set_enabled(prev);
     lftf__target_plan_free(plan);
     return rc;
