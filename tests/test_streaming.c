@@ -332,6 +332,100 @@ static void test_shards_other_model_refused(void **state)
     lftf_model_free(b);
 }
 
+/* ---- several devices -------------------------------------------------------- */
+
+static lftf_model *load_on(const char *dir, const char *device)
+{
+    lftf_model_params p;
+    lftf_model *m = NULL;
+    lftf_model_params_init(&p);
+    p.device = device;
+    LFTF_ASSERT_OK(lftf_model_load(&m, dir, &p));
+    return m;
+}
+
+/* "cpu,cpu" runs the placement code (ranges of blocks, per-device batch
+ * tables, moves at boundaries) without GPUs: same numbers as one device. */
+static void test_cpu_cpu_placement(void **state)
+{
+    (void)state;
+    char dir[1024];
+    STORIES_DIR(dir);
+    lftf_model *one = load_on(dir, "cpu"), *two = load_on(dir, "cpu,cpu");
+    const int want[5] = {0, 0, 0, 1, 1};
+    assert_int_equal(two->n_devices, 2);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(lftf__model_block_device(two, i), want[i]);
+    lftf_model_info info;
+    info.struct_size = sizeof info;
+    LFTF_ASSERT_OK(lftf_model_get_info(two, &info));
+    assert_string_equal(info.device, "cpu,cpu");
+
+    const lftf_dataset *dev = cached_set("dev");
+    size_t n = lftf_dataset_size(dev);
+    const char **prompts = calloc(n, sizeof *prompts);
+    const char *targets[2] = {" he", " she"};
+    double *pa = calloc(2 * n, sizeof *pa), *pb = calloc(2 * n, sizeof *pb);
+    for (size_t i = 0; i < n; i++) {
+        lftf_sample s;
+        LFTF_ASSERT_OK(lftf_dataset_get(dev, i, &s));
+        prompts[i] = s.prompt;
+    }
+    LFTF_ASSERT_OK(lftf_model_target_probs(one, prompts, n, targets, 2, NULL, pa, NULL, NULL));
+    LFTF_ASSERT_OK(lftf_model_target_probs(two, prompts, n, targets, 2, NULL, pb, NULL, NULL));
+    assert_close_rel(pa, pb, 2 * n, 1e-6);
+    lftf_locate_result *la = NULL, *lb = NULL;
+    LFTF_ASSERT_OK(lftf_locate(one, dev, NULL, &la));
+    LFTF_ASSERT_OK(lftf_locate(two, dev, NULL, &lb));
+    assert_close_rel(lftf_locate_bmi(la), lftf_locate_bmi(lb), 5, 1e-6);
+    lftf_locate_result_free(la);
+    lftf_locate_result_free(lb);
+
+    /* training the last block (on the second device) */
+    lftf_trainer_params tp;
+    lftf_trainer *ta = NULL, *tb = NULL;
+    int last = 4;
+    double l1 = 0, l2 = 0;
+    lftf_trainer_params_init(&tp);
+    tp.blocks = &last;
+    tp.n_blocks = 1;
+    LFTF_ASSERT_OK(lftf_trainer_create(&ta, one, &tp));
+    LFTF_ASSERT_OK(lftf_trainer_create(&tb, two, &tp));
+    for (int step = 0; step < 2; step++) {
+        LFTF_ASSERT_OK(lftf_trainer_step(ta, dev, &l1));
+        LFTF_ASSERT_OK(lftf_trainer_step(tb, dev, &l2));
+        assert_true(fabs(l1 - l2) <= 1e-6 * fabs(l1));
+    }
+    lftf_trainer_free(ta);
+    lftf_trainer_free(tb);
+    free(prompts);
+    free(pa);
+    free(pb);
+    lftf_model_free(one);
+    lftf_model_free(two);
+}
+
+static void test_device_list_errors(void **state)
+{
+    (void)state;
+    char dir[1024];
+    lftf_model_params p;
+    lftf_model *m = NULL;
+    STORIES_DIR(dir);
+    lftf_model_params_init(&p);
+    p.device = "cpu,,cpu";
+    LFTF_ASSERT_ERR(lftf_model_load(&m, dir, &p), LFTF_E_UNSUPPORTED, "empty");
+    p.device = "cpu,cpu,cpu,cpu,cpu,cpu"; /* 6 devices, 5 blocks */
+    LFTF_ASSERT_ERR(lftf_model_load(&m, dir, &p), LFTF_E_UNSUPPORTED, "at most one device per block");
+    p.device = "cpu,gpu";
+    LFTF_ASSERT_ERR(lftf_model_load(&m, dir, &p), LFTF_E_UNSUPPORTED, "not supported");
+    if (!lftf_cuda_available()) {
+        p.device = "cuda:0,cuda:1";
+        assert_int_equal(lftf_model_load(&m, dir, &p), LFTF_E_DEVICE);
+    }
+    assert_null(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +437,8 @@ int main(void)
         cmocka_unit_test(test_inspect_matches_info),
         cmocka_unit_test(test_shards_merge_exactly),
         cmocka_unit_test(test_shards_other_model_refused),
+        cmocka_unit_test(test_cpu_cpu_placement),
+        cmocka_unit_test(test_device_list_errors),
     };
     return cmocka_run_group_tests(tests, NULL, free_cached_sets);
 }

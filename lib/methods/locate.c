@@ -147,9 +147,15 @@ static int bmi_block(void *user, size_t k, int i, const lftf_batch *b, const lt_
                      const lt_tensor *Hn)
 {
     bmi_sums *acc = user;
-    lt_tensor *normed = NULL, *zero = NULL, *pad = NULL;
+    lt_tensor *normed = NULL, *zero = NULL, *pad = NULL, *H_p = NULL, *Hn_p = NULL;
     double s = 0;
     int rc;
+    if (acc->m->n_devices > 1) { /* both sides of a device boundary, on the first device */
+        if ((rc = lftf__to_primary(acc->m, H, &H_p)) || (rc = lftf__to_primary(acc->m, Hn, &Hn_p)))
+            goto done;
+        H = H_p;
+        Hn = Hn_p;
+    }
     if ((rc = lt_scalar(0.0, LT_F32, acc->m->device, &zero)) || (rc = lt_eq(b->valid, zero, &pad)))
         goto done;
     if (i == acc->m->cfg.num_hidden_layers - 1 && acc->final_norm) {
@@ -166,6 +172,8 @@ done:
     lt_free(normed);
     lt_free(zero);
     lt_free(pad);
+    lt_free(H_p);
+    lt_free(Hn_p);
     return rc;
 }
 

@@ -320,13 +320,14 @@ int lftf__param_materialize(lftf_model *m, lftf_param *p)
     if (p->t || !src)
         return LFTF_OK;
     lt_of_st(src->dtype, &sdt);
-    if (sdt == m->dtype && m->device.type == LT_CPU &&
+    lt_device dev = lftf__param_device(m, p);
+    if (sdt == m->dtype && dev.type == LT_CPU &&
         ((uintptr_t)src->data % lt_dtype_size(sdt)) == 0) {
         /* wraps the mapping without a copy */
         rc = lt_from_blob(src->data, src->shape, src->ndim, sdt, &p->t);
         p->borrowed = 1;
     } else {
-        rc = lt_from_host(src->data, sdt, src->shape, src->ndim, m->dtype, m->device, &p->t);
+        rc = lt_from_host(src->data, sdt, src->shape, src->ndim, m->dtype, dev, &p->t);
         p->borrowed = 0;
         /* The copy is what we keep: the file's pages need not stay in this
          * process's resident set (they stay in the page cache). */
@@ -525,6 +526,7 @@ void lftf_model_free(lftf_model *model)
     lt_free(model->inv_freq);
     free(model->block_streamed);
     free(model->block_present);
+    free(model->block_dev);
     lftf_tokenizer_free(model->tok);
     /* Tensors wrapping the mapping are gone: now it can be unmapped. */
     lftf__st_close_set(model->st);
@@ -551,8 +553,7 @@ static int model_open(const char *dir, const lftf_model_params *params, lftf_mod
         rc = lftf__oom("model path");
         goto fail;
     }
-    if ((rc = lt_device_parse(params->device ? params->device : "cpu", &m->device, m->device_str,
-                              sizeof m->device_str)) != LFTF_OK)
+    if ((rc = lftf__model_parse_devices(m, params->device ? params->device : "cpu")) != LFTF_OK)
         goto fail;
     m->dtype_pub = params->dtype != LFTF_DTYPE_DEFAULT ? params->dtype
                    : m->device.type == LT_CUDA     ? LFTF_DTYPE_BF16
@@ -564,7 +565,7 @@ static int model_open(const char *dir, const lftf_model_params *params, lftf_mod
     }
     if ((rc = lftf__config_load(cfg_path, &m->cfg)) != LFTF_OK ||
         (rc = lftf__st_open_dir(dir, &m->st)) != LFTF_OK || (rc = name_params(m)) != LFTF_OK ||
-        (rc = check_params_shapes(m)) != LFTF_OK)
+        (rc = check_params_shapes(m)) != LFTF_OK || (rc = lftf__model_place_blocks(m)) != LFTF_OK)
         goto fail;
     {
         lftf_tokenizer_params tp;
@@ -769,6 +770,8 @@ void lftf__batch_free(lftf_batch *b)
     lt_free(b->mask);
     lt_free(b->cos);
     lt_free(b->sin);
+    for (int d = 0; d < LFTF_MAX_DEVICES; d++)
+        lftf__batch_free(b->on_device[d]);
     free(b);
 }
 
@@ -1148,8 +1151,15 @@ int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
     *H_out = NULL;
     LFTF_TRY(check_block_index(m, i));
     int entered, rc;
+    const lftf_batch *bb = b;
+    lt_tensor *Hd = NULL;
     LFTF_TRY(lftf__model_block_enter(m, i, &entered));
-    rc = block_forward(m, i, H_in, b, NULL, H_out);
+    if (m->n_devices > 1 && ((rc = lftf__batch_for_block(m, i, b, &bb)) != LFTF_OK ||
+                             (rc = lftf__to_block_device(m, i, H_in, &Hd)) != LFTF_OK))
+        goto done;
+    rc = block_forward(m, i, Hd ? Hd : H_in, bb, NULL, H_out);
+done:
+    lt_free(Hd);
     lftf__model_block_leave(m, i, entered);
     return rc;
 }
@@ -1182,16 +1192,23 @@ int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_
         host_row[q] = pos[q] / b->T;
         host_t[q] = pos[q] % b->T;
     }
-    if ((rc = lt_from_host(pos, LT_I64, &n1, 1, LT_I64, m->device, &at.idx)) ||
-        (rc = lt_from_host(host_row, LT_I64, &n1, 1, LT_I64, m->device, &at.row)) ||
-        (rc = lt_from_host(host_t, LT_I64, &n1, 1, LT_I64, m->device, &at.t)))
+    const lftf_batch *bb = b;
+    lt_tensor *Hd = NULL;
+    lt_device dev = m->devices[lftf__model_block_device(m, i)];
+    if ((rc = lt_from_host(pos, LT_I64, &n1, 1, LT_I64, dev, &at.idx)) ||
+        (rc = lt_from_host(host_row, LT_I64, &n1, 1, LT_I64, dev, &at.row)) ||
+        (rc = lt_from_host(host_t, LT_I64, &n1, 1, LT_I64, dev, &at.t)))
+        goto done;
+    if (m->n_devices > 1 && ((rc = lftf__batch_for_block(m, i, b, &bb)) != LFTF_OK ||
+                             (rc = lftf__to_block_device(m, i, H_in, &Hd)) != LFTF_OK))
         goto done;
     int entered;
     if ((rc = lftf__model_block_enter(m, i, &entered)) != LFTF_OK)
         goto done;
-    rc = block_forward(m, i, H_in, b, &at, rows);
+    rc = block_forward(m, i, Hd ? Hd : H_in, bb, &at, rows);
     lftf__model_block_leave(m, i, entered);
 done:
+    lt_free(Hd);
     free(host_row);
     free(host_t);
     lt_free(at.idx);
@@ -1204,6 +1221,14 @@ int lftf__model_final_norm(const lftf_model *m, const lt_tensor *H, lt_tensor **
 {
     if (!m || !H || !out)
         return lftf__err(LFTF_E_INVALID_ARG, "final_norm: NULL argument");
+    if (m->n_devices > 1) { /* from the last block's device to the head's */
+        lt_tensor *Hp = NULL;
+        int rc = lftf__to_primary(m, H, &Hp);
+        if (rc == LFTF_OK)
+            rc = rmsnorm(m, Hp, m->params[slot_norm(m)].t, out);
+        lt_free(Hp);
+        return rc;
+    }
     return rmsnorm(m, H, m->params[slot_norm(m)].t, out);
 }
 
@@ -1242,6 +1267,11 @@ int lftf__model_logprobs_at(const lftf_model *m, const lt_tensor *H_L, const lt_
     lt_tensor *rows, *n, *lg;
     if (!m || !H_L || !index || !out)
         return lftf__err(LFTF_E_INVALID_ARG, "logprobs_at: NULL argument");
+    if (m->n_devices > 1) { /* from the last block's device to the head's */
+        lt_tensor *Hp;
+        OP(&s, Hp, lftf__to_primary(m, H_L, &Hp));
+        H_L = Hp;
+    }
     OP(&s, rows, lftf__model_select_rows(H_L, index, &rows));
     OP(&s, n, lftf__model_final_norm(m, rows, &n));
     OP(&s, lg, lftf__model_lm_head(m, n, &lg));

@@ -57,13 +57,20 @@ typedef struct lftf_param {
                                    as new bytes and copies the rest byte for byte) */
 } lftf_param;
 
+#define LFTF_MAX_DEVICES 16
+
 struct lftf_model {
     char *dir;                  /* the model directory */
     lftf_config cfg;
     lftf_tokenizer *tok;
     lftf_st_set *st;            /* kept mapped for the model's lifetime */
-    lt_device device;
-    char device_str[32];        /* canonical: "cpu", "cuda:0" */
+    lt_device device;           /* the first device: embedding, final norm, head */
+    char device_str[256];       /* canonical: "cpu", "cuda:0", "cuda:0,cuda:1" */
+    /* several devices (lib/model/placement.c): block i lives on
+     * devices[block_dev[i]] */
+    int n_devices;
+    lt_device devices[LFTF_MAX_DEVICES];
+    int *block_dev;
     lt_dtype dtype;             /* compute dtype */
     lftf_dtype dtype_pub;       /* the same as the public enum */
     lftf_dtype weight_dtype;    /* dtype on disk (of embed_tokens) */
@@ -144,6 +151,8 @@ typedef struct lftf_batch {
     lt_tensor *mask;            /* [1, 1, T, T] additive causal mask (with the config's
                                    sliding window, if any), compute dtype (0 / -inf) */
     lt_tensor *cos, *sin;       /* [T, head_dim] rotary tables in the compute dtype */
+    /* copies of the tables on the model's other devices (lftf__batch_for_block) */
+    struct lftf_batch *on_device[LFTF_MAX_DEVICES];
 } lftf_batch;
 
 /* Builds a batch from B sequences of token ids (lens[b] >= 1).  Ids must be
@@ -198,6 +207,21 @@ int lftf__model_logprobs_at(const lftf_model *m, const lt_tensor *H_L, const lt_
  * by the trainer); then hidden[0..first_block-1] are NULL. */
 int lftf__model_forward(const lftf_model *m, const lftf_batch *b, int first_block,
                         const lt_tensor *H_start, lt_tensor **hidden, lt_tensor **last_logprobs);
+
+/* ---- several devices (lib/model/placement.c) -------------------------------- */
+
+/* Parses "cpu", "cuda:1" or a comma-separated list into m->devices. */
+int lftf__model_parse_devices(lftf_model *m, const char *spec);
+/* Assigns contiguous ranges of blocks to the devices. */
+int lftf__model_place_blocks(lftf_model *m);
+/* Where a weight lives, and the index of block i's device (0: the first). */
+lt_device lftf__param_device(const lftf_model *m, const lftf_param *p);
+int lftf__model_block_device(const lftf_model *m, int i);
+/* b itself, or its copy on block i's device (kept with b). */
+int lftf__batch_for_block(const lftf_model *m, int i, const lftf_batch *b, const lftf_batch **out);
+/* t on block i's device / on the first device (an alias if it is there). */
+int lftf__to_block_device(const lftf_model *m, int i, const lt_tensor *t, lt_tensor **out);
+int lftf__to_primary(const lftf_model *m, const lt_tensor *t, lt_tensor **out);
 
 /* ---- identity (lib/model/fingerprint.c) ------------------------------------- */
 
