@@ -213,7 +213,8 @@ static int locate_sums(lftf_model *m, const int32_t *const *ids, const size_t *l
     }
     if (rc == LFTF_OK) {
         bmi_sums acc = {m, p->final_norm, shard ? shard->batch_sums : sums, shard != NULL};
-        lftf_run_visitor v = {bmi_block, NULL, &acc, "locate", rows, p->progress, p->progress_user};
+        lftf_run_visitor v = {.block = bmi_block, .user = &acc, .stage = "locate", .rows = rows,
+                              .progress = p->progress, .progress_user = p->progress_user};
         rc = lftf__model_run(m, batches, n_run, &v);
     }
     if (shard) {

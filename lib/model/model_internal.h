@@ -246,6 +246,9 @@ typedef struct lftf_run_visitor {
                                    (NULL: its B) */
     lftf_progress_fn progress;
     void *progress_user;
+    /* partial != 0: run only blocks 0..n_blocks-1 (the trainer's frozen
+     * prefix); `last` then sees the residual stream entering block n_blocks */
+    int partial, n_blocks;
 } lftf_run_visitor;
 
 /* Runs batches[0..n-1] through every block and calls the visitor: batch

@@ -494,7 +494,8 @@ static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_si
         rc = lftf__target_plan_batch(m, plan, r.order + start, cnt, &batches[n_run++]);
     }
     if (rc == LFTF_OK) {
-        lftf_run_visitor v = {NULL, plan_batch_results, &r, "probs", prompts_in, progress, user};
+        lftf_run_visitor v = {.last = plan_batch_results, .user = &r, .stage = "probs",
+                              .rows = prompts_in, .progress = progress, .progress_user = user};
         rc = lftf__model_run(m, batches, n_run, &v);
     }
 done:

@@ -39,10 +39,16 @@ static int finish(const lftf_batch *b, size_t k, const lt_tensor *H, const lftf_
     return v->last ? v->last(v->user, k, b, H) : LFTF_OK;
 }
 
+static int n_run_blocks(const lftf_model *m, const lftf_run_visitor *v)
+{
+    int L = m->cfg.num_hidden_layers;
+    return v->partial && v->n_blocks < L ? (v->n_blocks < 0 ? 0 : v->n_blocks) : L;
+}
+
 static int run_batch_major(const lftf_model *m, lftf_batch *const *batches, size_t n,
                            const lftf_run_visitor *v, size_t total)
 {
-    int L = m->cfg.num_hidden_layers, rc = LFTF_OK;
+    int L = n_run_blocks(m, v), rc = LFTF_OK;
     size_t done = 0;
     for (size_t k = 0; k < n && rc == LFTF_OK; k++) {
         lt_tensor *H = NULL;
@@ -62,7 +68,7 @@ static int run_batch_major(const lftf_model *m, lftf_batch *const *batches, size
 static int run_block_major(const lftf_model *m, lftf_batch *const *batches, size_t n,
                            const lftf_run_visitor *v, size_t total)
 {
-    int L = m->cfg.num_hidden_layers, rc = LFTF_OK;
+    int L = n_run_blocks(m, v), rc = LFTF_OK;
     lt_tensor **H = calloc(n ? n : 1, sizeof *H);
     if (!H)
         return lftf__oom("residual streams");
