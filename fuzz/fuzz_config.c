@@ -22,7 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c.num_attention_heads % c.num_key_value_heads != 0 || !(c.rms_norm_eps > 0) ||
         !(c.rope_theta > 0) || c.sliding_window < 0 ||
         c.sliding_window >= c.max_position_embeddings ||
-        (c.arch != LFTF_ARCH_LLAMA && c.arch != LFTF_ARCH_QWEN2) ||
+        c.arch < LFTF_ARCH_LLAMA || c.arch > LFTF_ARCH_PHI3 || c.rotary_dim < 2 ||
+        c.rotary_dim > c.head_dim || c.rotary_dim % 2 != 0 ||
+        (c.rope_type == LFTF_ROPE_LONGROPE && c.n_rope_factors != c.rotary_dim / 2) ||
         (c.rope_type == LFTF_ROPE_LLAMA3 &&
          !(c.rope_high_freq_factor > c.rope_low_freq_factor)))
         __builtin_trap();

@@ -207,7 +207,10 @@ LFTF_API void lftf_model_free(lftf_model *model);
 
 typedef struct lftf_model_info {
     size_t struct_size;
-    const char *architecture;   /* "LlamaForCausalLM" / "Qwen2ForCausalLM" (borrowed) */
+    const char *architecture;   /* as config.json names it (borrowed): "LlamaForCausalLM",
+                                   "MistralForCausalLM", "Qwen2ForCausalLM",
+                                   "Qwen3ForCausalLM", "Gemma2ForCausalLM",
+                                   "Gemma3ForCausalLM" or "Phi3ForCausalLM" */
     const char *path;           /* directory it was loaded from (borrowed) */
     const char *device;         /* canonical device string (borrowed) */
     lftf_dtype dtype;           /* compute dtype */
@@ -563,9 +566,10 @@ typedef enum lftf_method {
 } lftf_method;
 
 enum {
-    LFTF_MODULE_ATTN = 1,        /* q, k, v, o projections (+ biases) */
-    LFTF_MODULE_MLP = 2,         /* gate, up, down projections */
-    LFTF_MODULE_NORM = 4         /* the block's RMSNorm weights */
+    LFTF_MODULE_ATTN = 1,        /* q, k, v, o projections (+ biases; Phi-3's qkv_proj) */
+    LFTF_MODULE_MLP = 2,         /* gate, up, down projections (Phi-3's gate_up_proj) */
+    LFTF_MODULE_NORM = 4         /* the block's RMSNorm weights (also Qwen3 / Gemma 3 q/k
+                                    norms, Gemma's pre/post feed-forward norms) */
 };
 
 typedef enum lftf_objective {

@@ -1,3 +1,5 @@
 # safetensors and config.json (libtorch-free parsers).
 add_lftf_test(test_safetensors SOURCES test_safetensors.c PARSERS_ONLY LABELS parsers TIMEOUT 120)
 add_lftf_test(test_config SOURCES test_config.c PARSERS_ONLY LABELS parsers TIMEOUT 60)
+# model families (Qwen3, Gemma 2/3, Phi-3): published configs and refusals
+add_lftf_test(test_config_families SOURCES test_config_families.c PARSERS_ONLY LABELS parsers TIMEOUT 60)

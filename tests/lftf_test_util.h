@@ -148,4 +148,28 @@ static inline json_t *ids_json(const int32_t *ids, size_t n)
     return a;
 }
 
+/* Writes {"ids": [[token ids of prompt 0], ...]} (the prompts of `ds` as
+ * `tok` encodes them, BOS as configured) for a reference script; returns
+ * the number of tokens. */
+static inline size_t write_prompt_ids(const lftf_tokenizer *tok, const lftf_dataset *ds,
+                                      const char *path)
+{
+    json_t *root = json_object(), *all = json_array();
+    size_t n_tokens = 0;
+    for (size_t i = 0; i < lftf_dataset_size(ds); i++) {
+        lftf_sample s;
+        int32_t *ids = NULL;
+        size_t len = 0;
+        LFTF_ASSERT_OK(lftf_dataset_get(ds, i, &s));
+        LFTF_ASSERT_OK(lftf_tokenizer_encode(tok, s.prompt, (size_t)-1, 1, &ids, &len));
+        json_array_append_new(all, ids_json(ids, len));
+        n_tokens += len;
+        lftf_free(ids);
+    }
+    json_object_set_new(root, "ids", all);
+    assert_int_equal(json_dump_file(root, path, 0), 0);
+    json_decref(root);
+    return n_tokens;
+}
+
 #endif

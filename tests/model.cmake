@@ -32,6 +32,21 @@ if(LFTF_WITH_TORCH)
   endif()
 endif()
 
+# Model families (Qwen3, Gemma 2/3, Phi-3): the C-level checks on the
+# family fixtures of make_models.py, and `lftf run` / finetune end to end.
+if(LFTF_WITH_TORCH)
+  add_lftf_test(test_model_families SOURCES test_model_families.c LABELS model TIMEOUT 300)
+  target_compile_definitions(test_model_families PRIVATE LFTF_MODEL_FIXTURES="${LFTF_MODEL_FIXTURES}")
+  set_tests_properties(test_model_families PROPERTIES FIXTURES_REQUIRED model_fixtures)
+  if(LFTF_PYTHON3)
+    add_test(NAME test_run_families
+             COMMAND ${LFTF_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/test_run_families.py)
+    set_tests_properties(test_run_families PROPERTIES
+      ENVIRONMENT "LFTF_BIN=$<TARGET_FILE:lftf_cli>;LFTF_MODEL_FIXTURES=${LFTF_MODEL_FIXTURES};LFTF_DATA_DIR=${PROJECT_SOURCE_DIR}/data"
+      FIXTURES_REQUIRED model_fixtures SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS "model;cli;slow")
+  endif()
+endif()
+
 # Models under a memory budget: streamed blocks, inspect without weights.
 if(LFTF_WITH_TORCH)
   add_lftf_test(test_streaming SOURCES test_streaming.c LABELS model TIMEOUT 300)

@@ -335,7 +335,8 @@ static const bad_config bad_configs[] = {
     {"not an object", NULL, NULL, "[1, 2]", LFTF_E_FORMAT, "not a JSON object"},
     {"unknown architecture", "architectures", "[\"GPT2LMHeadModel\"]", NULL, LFTF_E_UNSUPPORTED,
      "unsupported architecture 'GPT2LMHeadModel' (supported: LlamaForCausalLM, "
-     "MistralForCausalLM, Qwen2ForCausalLM)"},
+     "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma2ForCausalLM, "
+     "Gemma3ForCausalLM, Phi3ForCausalLM)"},
     {"unknown model_type", NULL, NULL, "{\"model_type\":\"gemma\"}", LFTF_E_UNSUPPORTED,
      "'gemma'"},
     {"no architecture", "architectures", NULL, NULL, LFTF_E_FORMAT, "\"architectures\""},

@@ -43,26 +43,14 @@ static void check_against_reference(lftf_dataset *ds, int final_norm)
     lftf_locate_params lp;
     lftf_locate_result *r = NULL;
     char dir[64], ids_path[128], out_path[128], args[1024], mdir[1024];
-    json_t *root = json_object(), *all = json_array(), *ref;
-    size_t n = lftf_dataset_size(ds), n_tokens = 0, L;
+    json_t *ref;
+    size_t n = lftf_dataset_size(ds), n_tokens, L;
 
     STORIES_DIR(mdir);
-    for (size_t i = 0; i < n; i++) {
-        lftf_sample s;
-        int32_t *ids = NULL;
-        size_t len = 0;
-        LFTF_ASSERT_OK(lftf_dataset_get(ds, i, &s));
-        LFTF_ASSERT_OK(lftf_tokenizer_encode(tok, s.prompt, (size_t)-1, 1, &ids, &len));
-        json_array_append_new(all, ids_json(ids, len));
-        n_tokens += len;
-        lftf_free(ids);
-    }
-    json_object_set_new(root, "ids", all);
     assert_non_null(lftf_test_tmpdir(dir, sizeof dir));
     snprintf(ids_path, sizeof ids_path, "%s/ids.json", dir);
     snprintf(out_path, sizeof out_path, "%s/ref.json", dir);
-    assert_int_equal(json_dump_file(root, ids_path, 0), 0);
-    json_decref(root);
+    n_tokens = write_prompt_ids(tok, ds, ids_path);
     snprintf(args, sizeof args, "'%s' '%s' %s > '%s'", mdir, ids_path,
              final_norm ? "--final-norm" : "", out_path);
     run_reference("bmi_lftf_ref.py", args);

@@ -23,41 +23,6 @@
 /* bfloat16 compute (8-bit mantissa) through a few blocks. */
 #define TOL_BF16_LOGPROB 0.2
 
-typedef struct ref_case {
-    json_t *ref;
-    size_t n_seq;
-    int32_t **ids;
-    size_t *lens;
-} ref_case;
-
-static void ref_load(ref_case *rc, const char *name)
-{
-    char path[1024], rel[256];
-    snprintf(rel, sizeof rel, "%s/reference.json", name);
-    MODEL_FIXTURE(path, rel);
-    rc->ref = load_json_file(path);
-    json_t *seqs = json_object_get(rc->ref, "sequences");
-    rc->n_seq = json_array_size(seqs);
-    rc->ids = calloc(rc->n_seq, sizeof *rc->ids);
-    rc->lens = calloc(rc->n_seq, sizeof *rc->lens);
-    for (size_t s = 0; s < rc->n_seq; s++) {
-        json_t *a = json_array_get(seqs, s);
-        rc->lens[s] = json_array_size(a);
-        rc->ids[s] = calloc(rc->lens[s], sizeof(int32_t));
-        for (size_t t = 0; t < rc->lens[s]; t++)
-            rc->ids[s][t] = (int32_t)json_integer_value(json_array_get(a, t));
-    }
-}
-
-static void ref_free(ref_case *rc)
-{
-    for (size_t s = 0; s < rc->n_seq; s++)
-        free(rc->ids[s]);
-    free(rc->ids);
-    free(rc->lens);
-    json_decref(rc->ref);
-}
-
 static lftf_model *load(const char *name, const char *dtype)
 {
     char dir[1024];

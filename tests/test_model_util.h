@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,6 +46,43 @@ static inline double max_rel_err_f32(const float *a, const json_t *b, size_t n)
             worst = isnan(e) ? INFINITY : e;
     }
     return worst;
+}
+
+/* A fixture's reference.json and its token sequences (shared by the model
+ * tests). */
+typedef struct ref_case {
+    json_t *ref;
+    size_t n_seq;
+    int32_t **ids;
+    size_t *lens;
+} ref_case;
+
+static inline void ref_load(ref_case *rc, const char *name)
+{
+    char path[1024], rel[256];
+    snprintf(rel, sizeof rel, "%s/reference.json", name);
+    MODEL_FIXTURE(path, rel);
+    rc->ref = load_json_file(path);
+    json_t *seqs = json_object_get(rc->ref, "sequences");
+    rc->n_seq = json_array_size(seqs);
+    rc->ids = calloc(rc->n_seq, sizeof *rc->ids);
+    rc->lens = calloc(rc->n_seq, sizeof *rc->lens);
+    for (size_t s = 0; s < rc->n_seq; s++) {
+        json_t *a = json_array_get(seqs, s);
+        rc->lens[s] = json_array_size(a);
+        rc->ids[s] = calloc(rc->lens[s], sizeof(int32_t));
+        for (size_t t = 0; t < rc->lens[s]; t++)
+            rc->ids[s][t] = (int32_t)json_integer_value(json_array_get(a, t));
+    }
+}
+
+static inline void ref_free(ref_case *rc)
+{
+    for (size_t s = 0; s < rc->n_seq; s++)
+        free(rc->ids[s]);
+    free(rc->ids);
+    free(rc->lens);
+    json_decref(rc->ref);
 }
 
 #endif

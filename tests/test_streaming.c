@@ -180,27 +180,42 @@ static void test_impossible_budget(void **state)
     lftf_model_free(m);
 }
 
-/* A bfloat16 model: streamed blocks are converted per use, as resident
- * ones were at load. */
-static void test_bf16_streamed(void **state)
+/* Every family, bfloat16 too: streamed blocks are converted per use as
+ * resident ones were at load, and on "cpu,cpu" the batch tables of every
+ * kind (sliding masks, local and longrope rotary tables) follow the blocks. */
+static void test_families_streamed_and_placed(void **state)
 {
     (void)state;
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/qwen2_bf16_tied", LFTF_MODEL_FIXTURES);
-    if (!lftf__is_dir(dir))
-        skip();
-    lftf_model *full = load_budget(dir, 0);
-    lftf_memory_info fi = mem_info(full);
-    lftf_model *st = load_budget(dir, budget_for(&fi, 0));
-    assert_int_equal(mem_info(st).n_resident_blocks, 0);
-    const char *prompts[3] = {"hello world", "a b c d e f g h", "x"};
-    const char *targets[2] = {" he", " she"};
-    double pa[6], pb[6];
-    LFTF_ASSERT_OK(lftf_model_target_probs(full, prompts, 3, targets, 2, NULL, pa, NULL, NULL));
-    LFTF_ASSERT_OK(lftf_model_target_probs(st, prompts, 3, targets, 2, NULL, pb, NULL, NULL));
-    assert_close_rel(pa, pb, 6, 1e-6);
-    lftf_model_free(full);
-    lftf_model_free(st);
+    const char *fixtures[] = {"qwen2_bf16_tied", "gemma2_f32_softcap", "gemma3_f32_localrope",
+                              "phi3_f32_longrope", "qwen3_bf16_tied"};
+    for (size_t f = 0; f < sizeof fixtures / sizeof fixtures[0]; f++) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/%s", LFTF_MODEL_FIXTURES, fixtures[f]);
+        if (!lftf__is_dir(dir))
+            skip();
+        print_message("%s\n", fixtures[f]);
+        lftf_model *full = load_budget(dir, 0);
+        lftf_memory_info fi = mem_info(full);
+        lftf_model *st = load_budget(dir, budget_for(&fi, 0));
+        lftf_model_params pp;
+        lftf_model *two = NULL;
+        lftf_model_params_init(&pp);
+        pp.device = "cpu,cpu";
+        LFTF_ASSERT_OK(lftf_model_load(&two, dir, &pp));
+        assert_int_equal(mem_info(st).n_resident_blocks, 0);
+        /* longer than the fixtures' sliding windows and longrope's original length */
+        const char *prompts[3] = {"hello world", "a b c d e f g h i j k l m n o p q r s t", "x"};
+        const char *targets[2] = {" he", " she"};
+        double pa[6], pb[6], pc[6];
+        LFTF_ASSERT_OK(lftf_model_target_probs(full, prompts, 3, targets, 2, NULL, pa, NULL, NULL));
+        LFTF_ASSERT_OK(lftf_model_target_probs(st, prompts, 3, targets, 2, NULL, pb, NULL, NULL));
+        LFTF_ASSERT_OK(lftf_model_target_probs(two, prompts, 3, targets, 2, NULL, pc, NULL, NULL));
+        assert_close_rel(pa, pb, 6, 1e-6);
+        assert_close_rel(pa, pc, 6, 1e-6);
+        lftf_model_free(full);
+        lftf_model_free(st);
+        lftf_model_free(two);
+    }
 }
 
 /* `inspect` reads config.json and the headers only, and says what loading
@@ -433,7 +448,7 @@ int main(void)
         cmocka_unit_test(test_stories_streamed_equals_resident),
         cmocka_unit_test(test_stories_train_streamed_block),
         cmocka_unit_test(test_impossible_budget),
-        cmocka_unit_test(test_bf16_streamed),
+        cmocka_unit_test(test_families_streamed_and_placed),
         cmocka_unit_test(test_inspect_matches_info),
         cmocka_unit_test(test_shards_merge_exactly),
         cmocka_unit_test(test_shards_other_model_refused),

@@ -1,18 +1,25 @@
-/* Hugging Face Llama / Qwen2 models: loading (config, memory-mapped
- * safetensors, tokenizer) and the transformer forward composed in C from the
- * libtorch shim's elementary ops, following transformers' modeling_llama.py
- * and modeling_qwen2.py (eager attention):
+/* Hugging Face causal LMs: loading (config, memory-mapped safetensors,
+ * tokenizer) and the transformer forward composed in C from the libtorch
+ * shim's elementary ops, following transformers' modeling_llama.py,
+ * modeling_qwen2.py, modeling_qwen3.py, modeling_gemma2.py,
+ * modeling_gemma3.py and modeling_phi3.py (eager attention):
  *
- *   h = embed[ids]
- *   per block:  x = rmsnorm(h) ; q,k,v = linear(x) ; rotate_half RoPE on q,k ;
- *               repeat k,v per query group ; softmax(q k^T / sqrt(hd) + causal
- *               mask, with Mistral's sliding window) in float32 ;
- *               h += o_proj(attn v) ;
- *               x = rmsnorm(h) ; h += down(silu(gate(x)) * up(x))
- *   logits = lm_head(rmsnorm(h)) at the positions whose output is used.
+ *   h = embed[ids] (* sqrt(hidden) on Gemma)
+ *   per block:  x = rmsnorm(h) ; q,k,v = linear(x) (rows of Phi-3's fused
+ *               qkv_proj) ; per-head q/k norms (Qwen3, Gemma 3) ; rotate_half
+ *               RoPE on q,k (the first rotary_dim of each head; Gemma 3's
+ *               sliding layers with their local base) ; repeat k,v per query
+ *               group ; softmax(soft-capped (q k^T * scale) + causal mask,
+ *               with the sliding window on sliding layers) in float32 ;
+ *               a = o_proj(attn v) (Gemma: normed again) ; h += a ;
+ *               x = rmsnorm(h) ; f = down(act(gate(x)) * up(x)) (Gemma:
+ *               normed again) ; h += f
+ *   logits = lm_head(rmsnorm(h)) (soft-capped on Gemma 2) at the positions
+ *   whose output is used.
  *
+ * Per-family behaviour is data (flags of lftf_config), not separate code.
  * RMSNorm is computed in float32 and cast back before the weight multiplies,
- * as in LlamaRMSNorm. */
+ * as in LlamaRMSNorm; Gemma's multiplies by (1 + w) in float32 first. */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "model/model_internal.h"
 
@@ -121,7 +128,31 @@ static const struct {
     [LFTF_P_UP_B] = {"mlp.up_proj.bias", LFTF_MODULE_MLP},
     [LFTF_P_DOWN_W] = {"mlp.down_proj.weight", LFTF_MODULE_MLP},
     [LFTF_P_DOWN_B] = {"mlp.down_proj.bias", LFTF_MODULE_MLP},
+    /* model families: q/k norms are norms (trained only when norms are asked for) */
+    [LFTF_P_Q_NORM] = {"self_attn.q_norm.weight", LFTF_MODULE_NORM},
+    [LFTF_P_K_NORM] = {"self_attn.k_norm.weight", LFTF_MODULE_NORM},
+    [LFTF_P_PRE_FF_NORM] = {"pre_feedforward_layernorm.weight", LFTF_MODULE_NORM},
+    [LFTF_P_POST_FF_NORM] = {"post_feedforward_layernorm.weight", LFTF_MODULE_NORM},
+    [LFTF_P_QKV_W] = {"self_attn.qkv_proj.weight", LFTF_MODULE_ATTN},
+    [LFTF_P_GATE_UP_W] = {"mlp.gate_up_proj.weight", LFTF_MODULE_MLP},
 };
+
+/* Whether the config calls for block weight `kind`. */
+static int block_param_present(const lftf_config *c, int kind)
+{
+    switch (kind) {
+    case LFTF_P_Q_W: case LFTF_P_K_W: case LFTF_P_V_W: return !c->fused_qkv;
+    case LFTF_P_GATE_W: case LFTF_P_UP_W: return !c->fused_gate_up;
+    case LFTF_P_Q_B: case LFTF_P_K_B: case LFTF_P_V_B: return c->qkv_bias;
+    case LFTF_P_O_B: return c->o_bias;
+    case LFTF_P_GATE_B: case LFTF_P_UP_B: case LFTF_P_DOWN_B: return c->mlp_bias;
+    case LFTF_P_Q_NORM: case LFTF_P_K_NORM: return c->qk_norm;
+    case LFTF_P_PRE_FF_NORM: case LFTF_P_POST_FF_NORM: return c->sandwich_norms;
+    case LFTF_P_QKV_W: return c->fused_qkv;
+    case LFTF_P_GATE_UP_W: return c->fused_gate_up;
+    default: return 1;
+    }
+}
 
 static size_t slot_embed(void) { return 0; }
 static size_t slot_block(const lftf_model *m, int i, int kind)
@@ -393,13 +424,7 @@ static int name_params(lftf_model *m)
         m->params[slot_head(m)].name = strdup("lm_head.weight");
     for (int i = 0; i < c->num_hidden_layers; i++)
         for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
-            int present = 1;
-            if (k == LFTF_P_Q_B || k == LFTF_P_K_B || k == LFTF_P_V_B)
-                present = c->qkv_bias;
-            else if (k == LFTF_P_O_B)
-                present = c->o_bias;
-            else if (k == LFTF_P_GATE_B || k == LFTF_P_UP_B || k == LFTF_P_DOWN_B)
-                present = c->mlp_bias;
+            int present = block_param_present(c, k);
             lftf_param *p = &m->params[slot_block(m, i, k)];
             p->block = i;
             p->kind = k;
@@ -433,7 +458,11 @@ static void param_shape(const lftf_model *m, const lftf_param *p, int64_t *d0, i
         return;
     }
     switch (p->kind) {
-    case LFTF_P_INPUT_NORM: case LFTF_P_POST_NORM: case LFTF_P_O_B: case LFTF_P_DOWN_B: *d0 = D; break;
+    case LFTF_P_INPUT_NORM: case LFTF_P_POST_NORM: case LFTF_P_O_B: case LFTF_P_DOWN_B:
+    case LFTF_P_PRE_FF_NORM: case LFTF_P_POST_FF_NORM: *d0 = D; break;
+    case LFTF_P_Q_NORM: case LFTF_P_K_NORM: *d0 = c->head_dim; break;
+    case LFTF_P_QKV_W: *d0 = Q + 2 * KV; *d1 = D; *nd = 2; break;
+    case LFTF_P_GATE_UP_W: *d0 = 2 * I; *d1 = D; *nd = 2; break;
     case LFTF_P_Q_B: *d0 = Q; break;
     case LFTF_P_K_B: case LFTF_P_V_B: *d0 = KV; break;
     case LFTF_P_GATE_B: case LFTF_P_UP_B: *d0 = I; break;
@@ -446,23 +475,29 @@ static void param_shape(const lftf_model *m, const lftf_param *p, int64_t *d0, i
     }
 }
 
-/* Rotary inverse frequencies, as transformers' ROPE_INIT_FUNCTIONS compute
- * them (float32 arithmetic): default, linear (divided by factor) and llama3
- * (low frequencies divided by factor, a smooth blend in between). */
-static int make_inv_freq(lftf_model *m)
+/* Rotary inverse frequencies over the rotated dims, as transformers'
+ * ROPE_INIT_FUNCTIONS compute them (float32 arithmetic) from base `theta`:
+ * default, linear (divided by factor), llama3 (low frequencies divided by
+ * factor, a smooth blend in between), longrope (each divided by its factor
+ * of `ext`). */
+static int inv_freq_tensor(const lftf_model *m, double theta, lftf_rope_type type,
+                           const double *ext, lt_tensor **out)
 {
     const lftf_config *c = &m->cfg;
-    int half = c->head_dim / 2;
+    int half = c->rotary_dim / 2;
     float *f = malloc(sizeof(float) * (size_t)(half ? half : 1));
     if (!f)
         return lftf__oom("rotary frequencies");
-    float base = (float)c->rope_theta, dim = (float)c->head_dim;
+    float base = (float)theta, dim = (float)c->rotary_dim;
     for (int j = 0; j < half; j++)
         f[j] = 1.0f / powf(base, (float)(2 * j) / dim);
-    if (c->rope_type == LFTF_ROPE_LINEAR) {
+    if (type == LFTF_ROPE_LINEAR) {
         for (int j = 0; j < half; j++)
             f[j] = f[j] / (float)c->rope_factor;
-    } else if (c->rope_type == LFTF_ROPE_LLAMA3) {
+    } else if (type == LFTF_ROPE_LONGROPE) {
+        for (int j = 0; j < half; j++)
+            f[j] = 1.0f / ((float)ext[j] * powf(base, (float)(2 * j) / dim));
+    } else if (type == LFTF_ROPE_LLAMA3) {
         float factor = (float)c->rope_factor, lo = (float)c->rope_low_freq_factor,
               hi = (float)c->rope_high_freq_factor, old = (float)c->rope_original_max_position;
         float low_wavelen = old / lo, high_wavelen = old / hi;
@@ -478,9 +513,24 @@ static int make_inv_freq(lftf_model *m)
         }
     }
     int64_t shape[1] = {half};
-    int rc = lt_from_host(f, LT_F32, shape, 1, LT_F32, m->device, &m->inv_freq);
+    int rc = lt_from_host(f, LT_F32, shape, 1, LT_F32, m->device, out);
     free(f);
     return rc;
+}
+
+/* The model's frequency tables: the config's scaling; longrope's long
+ * factors; Gemma 3's unscaled local base for sliding layers. */
+static int make_inv_freq(lftf_model *m)
+{
+    const lftf_config *c = &m->cfg;
+    LFTF_TRY(inv_freq_tensor(m, c->rope_theta, c->rope_type, c->rope_short_factor, &m->inv_freq));
+    if (c->rope_type == LFTF_ROPE_LONGROPE)
+        LFTF_TRY(inv_freq_tensor(m, c->rope_theta, c->rope_type, c->rope_long_factor,
+                                 &m->inv_freq_long));
+    if (c->rope_local_theta > 0)
+        LFTF_TRY(inv_freq_tensor(m, c->rope_local_theta, LFTF_ROPE_DEFAULT, NULL,
+                                 &m->inv_freq_local));
+    return LFTF_OK;
 }
 
 /* Some libtorch builds lack kernels for a dtype on a device (1.13 has no
@@ -527,6 +577,8 @@ void lftf_model_free(lftf_model *model)
     free(model->block_streamed);
     free(model->block_present);
     free(model->block_dev);
+    lt_free(model->inv_freq_long);
+    lt_free(model->inv_freq_local);
     lftf_tokenizer_free(model->tok);
     /* Tensors wrapping the mapping are gone: now it can be unmapped. */
     lftf__st_close_set(model->st);
@@ -699,6 +751,51 @@ static void json_kv_int(lftf_buf *b, const char *k, long long v)
     lftf__buf_printf(b, ", \"%s\": %lld", k, v);
 }
 
+/* Layer i is a sliding layer (its window and local RoPE base apply). */
+static int layer_is_sliding(const lftf_config *c, int i)
+{
+    return i >= 0 && i < LFTF_CONFIG_MAX_LAYERS && c->layer_sliding[i];
+}
+
+/* What the model families add to Llama: activation, rotary part, q/k norms,
+ * Gemma's norms and soft-capping, the sliding window and each layer's kind. */
+static void info_json_family(lftf_buf *b, const lftf_config *c)
+{
+    lftf__buf_printf(b, ", \"hidden_act\": \"%s\"",
+                     c->act == LFTF_ACT_GELU_TANH ? "gelu_pytorch_tanh" : "silu");
+    json_kv_int(b, "rotary_dim", c->rotary_dim);
+    if (c->rope_local_theta > 0) {
+        lftf__buf_puts(b, ", \"rope_local_base_freq\": ");
+        lftf__buf_json_number(b, c->rope_local_theta);
+    }
+    lftf__buf_printf(b, ", \"qk_norm\": %s, \"sandwich_norms\": %s, \"fused_qkv\": %s",
+                     c->qk_norm ? "true" : "false", c->sandwich_norms ? "true" : "false",
+                     c->fused_qkv ? "true" : "false");
+    lftf__buf_puts(b, ", \"attention_scale\": ");
+    lftf__buf_json_number(b, c->attn_scale);
+    lftf__buf_puts(b, ", \"attn_logit_softcapping\": ");
+    if (c->attn_softcap > 0)
+        lftf__buf_json_number(b, c->attn_softcap);
+    else
+        lftf__buf_puts(b, "null");
+    lftf__buf_puts(b, ", \"final_logit_softcapping\": ");
+    if (c->final_softcap > 0)
+        lftf__buf_json_number(b, c->final_softcap);
+    else
+        lftf__buf_puts(b, "null");
+    lftf__buf_puts(b, ", \"sliding_window\": ");
+    if (c->sliding_window > 0)
+        lftf__buf_printf(b, "%d", c->sliding_window);
+    else
+        lftf__buf_puts(b, "null");
+    lftf__buf_puts(b, ", \"layer_types\": [");
+    for (int i = 0; i < c->num_hidden_layers; i++)
+        lftf__buf_printf(b, "%s\"%s\"", i ? ", " : "",
+                         layer_is_sliding(c, i) && (c->sliding_window > 0 || c->rope_local_theta > 0)
+                             ? "sliding_attention" : "full_attention");
+    lftf__buf_puts(b, "]");
+}
+
 int lftf_model_info_json(const lftf_model *m, char **json)
 {
     lftf_buf b = {0};
@@ -743,9 +840,15 @@ int lftf_model_info_json(const lftf_model *m, char **json)
         lftf__buf_json_number(&b, c->rope_high_freq_factor);
         lftf__buf_printf(&b, ", \"original_max_position_embeddings\": %d}",
                          c->rope_original_max_position);
+    } else if (c->rope_type == LFTF_ROPE_LONGROPE) {
+        lftf__buf_printf(&b, "{\"rope_type\": \"longrope\", \"original_max_position_embeddings\": %d, "
+                         "\"attention_factor\": ", c->rope_original_max_position);
+        lftf__buf_json_number(&b, c->rope_attention_factor);
+        lftf__buf_puts(&b, "}");
     } else {
         lftf__buf_puts(&b, "null");
     }
+    info_json_family(&b, c);
     lftf__buf_printf(&b, ", \"tie_word_embeddings\": %s, \"qkv_bias\": %s, \"o_bias\": %s, \"mlp_bias\": %s",
                      c->tie_word_embeddings ? "true" : "false", c->qkv_bias ? "true" : "false",
                      c->o_bias ? "true" : "false", c->mlp_bias ? "true" : "false");
@@ -772,24 +875,35 @@ void lftf__batch_free(lftf_batch *b)
     lt_free(b->sin);
     for (int d = 0; d < LFTF_MAX_DEVICES; d++)
         lftf__batch_free(b->on_device[d]);
+    lt_free(b->mask_sliding);
+    lt_free(b->cos_local);
+    lt_free(b->sin_local);
     free(b);
 }
 
-/* cos/sin tables [T, head_dim] = cos/sin(cat(pos x inv_freq, pos x inv_freq)),
- * computed in float32 and cast to the compute dtype (LlamaRotaryEmbedding). */
-static int rope_tables(const lftf_model *m, int64_t T, lt_tensor **cos_out, lt_tensor **sin_out)
+/* cos/sin tables [T, rotary_dim] = cos/sin(cat(pos x inv_freq, pos x inv_freq))
+ * times the attention factor (longrope), computed in float32 and cast to the
+ * compute dtype (LlamaRotaryEmbedding). */
+static int rope_tables(const lftf_model *m, int64_t T, const lt_tensor *inv_freq, double factor,
+                       lt_tensor **cos_out, lt_tensor **sin_out)
 {
     scratch s = {0};
     int rc;
-    lt_tensor *pos, *freqs, *emb, *c, *sn, *c2, *s2;
+    lt_tensor *pos, *freqs, *emb, *c, *sn, *cf, *sf, *c2, *s2;
     OP(&s, pos, lt_arange(0, (double)T, 1, LT_F32, m->device, &pos));
-    OP(&s, freqs, lt_outer(pos, m->inv_freq, &freqs));
+    OP(&s, freqs, lt_outer(pos, inv_freq, &freqs));
     {
         const lt_tensor *two[2] = {freqs, freqs};
         OP(&s, emb, lt_cat(two, 2, -1, &emb));
     }
     OP(&s, c, lt_cos(emb, &c));
     OP(&s, sn, lt_sin(emb, &sn));
+    if (factor != 1.0) {
+        OP(&s, cf, lt_mul_scalar(c, factor, &cf));
+        OP(&s, sf, lt_mul_scalar(sn, factor, &sf));
+        c = cf;
+        sn = sf;
+    }
     OP(&s, c2, lt_to_dtype(c, m->dtype, &c2));
     OP(&s, s2, lt_to_dtype(sn, m->dtype, &s2));
     if ((rc = lt_alias(c2, cos_out)) != LFTF_OK)
@@ -803,12 +917,99 @@ done:
     return rc;
 }
 
+/* [B, 1, T, rd]: row r's table is long[r] ? tl : ts. */
+static int stack_row_tables(const lftf_batch *b, const int *use_long, const lt_tensor *ts,
+                            const lt_tensor *tl, lt_tensor **out)
+{
+    lt_tensor **rows = calloc((size_t)b->B, sizeof *rows);
+    int64_t sh[4] = {1, 1, lt_size(ts, 0), lt_size(ts, 1)};
+    int rc = rows ? LFTF_OK : lftf__oom("rotary tables");
+    for (int64_t r = 0; r < b->B && rc == LFTF_OK; r++)
+        rc = lt_reshape(use_long[r] ? tl : ts, sh, 4, &rows[r]);
+    if (rc == LFTF_OK)
+        rc = lt_cat((const lt_tensor *const *)rows, (size_t)b->B, 0, out);
+    if (rows)
+        lt_free_n(rows, (size_t)b->B);
+    free(rows);
+    return rc;
+}
+
+/* The batch's rotary tables.  longrope, as transformers' dynamic update:
+ * a sequence longer than original_max_position_embeddings uses the long
+ * factors; each row gets what it would get alone. */
+static int batch_rope(const lftf_model *m, lftf_batch *b)
+{
+    const lftf_config *c = &m->cfg;
+    int rc, n_long = 0;
+    if (m->inv_freq_local &&
+        (rc = rope_tables(m, b->T, m->inv_freq_local, 1.0, &b->cos_local, &b->sin_local)))
+        return rc;
+    if (c->rope_type != LFTF_ROPE_LONGROPE)
+        return rope_tables(m, b->T, m->inv_freq, 1.0, &b->cos, &b->sin);
+    int *use_long = malloc((size_t)b->B * sizeof *use_long);
+    lt_tensor *cs = NULL, *ss = NULL, *cl = NULL, *sl = NULL;
+    if (!use_long)
+        return lftf__oom("rotary tables");
+    for (int64_t r = 0; r < b->B; r++)
+        n_long += use_long[r] = b->lengths[r] > c->rope_original_max_position;
+    rc = rope_tables(m, b->T, m->inv_freq, c->rope_attention_factor, &cs, &ss);
+    if (rc == LFTF_OK)
+        rc = rope_tables(m, b->T, m->inv_freq_long, c->rope_attention_factor, &cl, &sl);
+    if (rc == LFTF_OK) {
+        if (n_long == 0 || n_long == b->B) {
+            rc = lt_alias(n_long ? cl : cs, &b->cos);
+            if (rc == LFTF_OK)
+                rc = lt_alias(n_long ? sl : ss, &b->sin);
+        } else {
+            rc = stack_row_tables(b, use_long, cs, cl, &b->cos);
+            if (rc == LFTF_OK)
+                rc = stack_row_tables(b, use_long, ss, sl, &b->sin);
+        }
+    }
+    lt_free(cs);
+    lt_free(ss);
+    lt_free(cl);
+    lt_free(sl);
+    free(use_long);
+    return rc;
+}
+
+const lt_tensor *lftf__batch_layer_mask(const lftf_model *m, const lftf_batch *b, int i)
+{
+    return b->mask_sliding && layer_is_sliding(&m->cfg, i) ? b->mask_sliding : b->mask;
+}
+
+void lftf__batch_layer_rope(const lftf_model *m, const lftf_batch *b, int i,
+                            const lt_tensor **cos, const lt_tensor **sin)
+{
+    int local = b->cos_local && layer_is_sliding(&m->cfg, i);
+    *cos = local ? b->cos_local : b->cos;
+    *sin = local ? b->sin_local : b->sin;
+}
+
+/* [T, T] additive causal mask; window > 0: query i sees keys i-window+1..i
+ * (transformers' sliding_window_overlay: kv_idx > q_idx - window). */
+static int causal_mask(const lftf_model *m, size_t T, size_t window, lt_tensor **out)
+{
+    float *mask = malloc(T * T * sizeof *mask);
+    int64_t sh[4] = {1, 1, (int64_t)T, (int64_t)T};
+    if (!mask)
+        return lftf__oom("attention mask");
+    size_t W = window > 0 ? window : T;
+    for (size_t i = 0; i < T; i++)
+        for (size_t j = 0; j < T; j++)
+            mask[i * T + j] = j <= i && i - j < W ? 0.0f : -INFINITY;
+    int rc = lt_from_host(mask, LT_F32, sh, 4, m->dtype, m->device, out);
+    free(mask);
+    return rc;
+}
+
 int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
                        size_t B, lftf_batch **out)
 {
     lftf_batch *b = NULL;
     int64_t *host_ids = NULL, *last = NULL;
-    float *valid = NULL, *mask = NULL;
+    float *valid = NULL;
     size_t T = 0;
     int rc = LFTF_OK;
     if (!m || !out || (B && (!ids || !lens)))
@@ -835,7 +1036,7 @@ int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const siz
     }
     if (!(b = calloc(1, sizeof *b)) || !(b->lengths = malloc(B * sizeof *b->lengths)) ||
         !(host_ids = calloc(B * T, sizeof *host_ids)) || !(last = malloc(B * sizeof *last)) ||
-        !(valid = calloc(B * T, sizeof *valid)) || !(mask = malloc(T * T * sizeof *mask))) {
+        !(valid = calloc(B * T, sizeof *valid))) {
         rc = lftf__oom("batch");
         goto done;
     }
@@ -849,27 +1050,25 @@ int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const siz
         }
         last[r] = (int64_t)(r * T + lens[r] - 1);
     }
-    /* causal, and with a sliding window (Mistral) position i sees i-W+1..i,
-     * as transformers' sliding-window mask */
-    size_t W = m->cfg.sliding_window > 0 ? (size_t)m->cfg.sliding_window : T;
-    for (size_t i = 0; i < T; i++)
-        for (size_t j = 0; j < T; j++)
-            mask[i * T + j] = j <= i && i - j < W ? 0.0f : -INFINITY;
     {
-        int64_t sh_bt[2] = {(int64_t)B, (int64_t)T}, sh_b[1] = {(int64_t)B},
-                sh_m[4] = {1, 1, (int64_t)T, (int64_t)T};
+        const lftf_config *c = &m->cfg;
+        int any_sliding = 0;
+        for (int i = 0; i < c->num_hidden_layers; i++)
+            any_sliding |= layer_is_sliding(c, i);
+        int64_t sh_bt[2] = {(int64_t)B, (int64_t)T}, sh_b[1] = {(int64_t)B};
         if ((rc = lt_from_host(host_ids, LT_I64, sh_bt, 2, LT_I64, m->device, &b->ids)) ||
             (rc = lt_from_host(last, LT_I64, sh_b, 1, LT_I64, m->device, &b->last_index)) ||
             (rc = lt_from_host(valid, LT_F32, sh_bt, 2, LT_F32, m->device, &b->valid)) ||
-            (rc = lt_from_host(mask, LT_F32, sh_m, 4, m->dtype, m->device, &b->mask)) ||
-            (rc = rope_tables(m, (int64_t)T, &b->cos, &b->sin)))
+            (rc = causal_mask(m, T, 0, &b->mask)) ||
+            (c->sliding_window > 0 && any_sliding &&
+             (rc = causal_mask(m, T, (size_t)c->sliding_window, &b->mask_sliding))) ||
+            (rc = batch_rope(m, b)))
             goto done;
     }
 done:
     free(host_ids);
     free(last);
     free(valid);
-    free(mask);
     if (rc != LFTF_OK)
         lftf__batch_free(b);
     else
@@ -937,44 +1136,67 @@ int lftf__batch_stack_rows(const lftf_batch *b, const lt_tensor *const *rows, lt
 
 /* ---- the forward ------------------------------------------------------------------- */
 
-/* LlamaRMSNorm: w * (x_f32 * rsqrt(mean(x_f32^2) + eps)).to(dtype). */
+/* LlamaRMSNorm: w * (x_f32 * rsqrt(mean(x_f32^2) + eps)).to(dtype); Gemma's
+ * (norm_plus_one): ((x_f32 * rsqrt(...)) * (1 + w_f32)).to(dtype). */
 static int rmsnorm(const lftf_model *m, const lt_tensor *x, const lt_tensor *w, lt_tensor **out)
 {
     scratch s = {0};
     int rc;
-    lt_tensor *xf, *sq, *var, *ve, *r, *h, *hd;
+    lt_tensor *xf, *sq, *var, *ve, *r, *h, *hd, *wf, *w1, *hw;
     OP(&s, xf, lt_to_dtype(x, LT_F32, &xf));
     OP(&s, sq, lt_mul(xf, xf, &sq));
     OP(&s, var, lt_mean(sq, -1, 1, &var));
     OP(&s, ve, lt_add_scalar(var, m->cfg.rms_norm_eps, &ve));
     OP(&s, r, lt_rsqrt(ve, &r));
     OP(&s, h, lt_mul(xf, r, &h));
-    OP(&s, hd, lt_to_dtype(h, m->dtype, &hd));
-    rc = lt_mul(w, hd, out);
+    if (m->cfg.norm_plus_one) {
+        OP(&s, wf, lt_to_dtype(w, LT_F32, &wf));
+        OP(&s, w1, lt_add_scalar(wf, 1.0, &w1));
+        OP(&s, hw, lt_mul(h, w1, &hw));
+        rc = lt_to_dtype(hw, m->dtype, out);
+    } else {
+        OP(&s, hd, lt_to_dtype(h, m->dtype, &hd));
+        rc = lt_mul(w, hd, out);
+    }
 done:
     scratch_free(&s);
     return rc;
 }
 
-/* x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1), with the
- * cos/sin tables broadcast to x: [T, hd] for all positions of [B, n, T, hd],
- * or the rows of single positions reshaped [N, 1, 1, hd]. */
+/* x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1), on the first
+ * rd = cos.size(-1) dims of each head (partial rotary: the other hd - rd pass
+ * through), with the cos/sin tables broadcast to x: [T, rd] for all
+ * positions of [B, n, T, hd] (or [B, 1, T, rd] per row), or the rows of
+ * single positions reshaped [N, 1, 1, rd]. */
 static int apply_rope(const lt_tensor *x, const lt_tensor *cosv, const lt_tensor *sinv, int hd,
                       lt_tensor **out)
 {
     scratch s = {0};
     int rc;
-    lt_tensor *x1, *x2, *nx2, *rot, *a, *c;
-    OP(&s, x1, lt_narrow(x, -1, 0, hd / 2, &x1));
-    OP(&s, x2, lt_narrow(x, -1, hd / 2, hd / 2, &x2));
+    int rd = (int)lt_size(cosv, -1);
+    lt_tensor *xr, *xp, *x1, *x2, *nx2, *rot, *a, *c, *y;
+    const lt_tensor *xrot = x;
+    if (rd < hd) {
+        OP(&s, xr, lt_narrow(x, -1, 0, rd, &xr));
+        xrot = xr;
+    }
+    OP(&s, x1, lt_narrow(xrot, -1, 0, rd / 2, &x1));
+    OP(&s, x2, lt_narrow(xrot, -1, rd / 2, rd / 2, &x2));
     OP(&s, nx2, lt_neg(x2, &nx2));
     {
         const lt_tensor *two[2] = {nx2, x1};
         OP(&s, rot, lt_cat(two, 2, -1, &rot));
     }
-    OP(&s, a, lt_mul(x, cosv, &a));
+    OP(&s, a, lt_mul(xrot, cosv, &a));
     OP(&s, c, lt_mul(rot, sinv, &c));
-    rc = lt_add(a, c, out);
+    if (rd == hd) {
+        rc = lt_add(a, c, out);
+    } else {
+        OP(&s, y, lt_add(a, c, &y));
+        OP(&s, xp, lt_narrow(x, -1, rd, hd - rd, &xp));
+        const lt_tensor *two[2] = {y, xp};
+        rc = lt_cat(two, 2, -1, out);
+    }
 done:
     scratch_free(&s);
     return rc;
@@ -1001,6 +1223,45 @@ typedef struct block_positions {
     lt_tensor *idx, *row, *t;
 } block_positions;
 
+/* Block i's projection weight of a kind (Q/K/V_W, GATE/UP_W): its own tensor,
+ * or on Phi-3 its rows of the fused qkv_proj / gate_up_proj (a view: training
+ * it trains the fused weight). */
+static int proj_weight(const lftf_model *m, int i, int kind, lt_tensor **out)
+{
+    const lftf_config *c = &m->cfg;
+    int64_t Q = (int64_t)c->num_attention_heads * c->head_dim;
+    int64_t KV = (int64_t)c->num_key_value_heads * c->head_dim, I = c->intermediate_size;
+    if (c->fused_qkv && (kind == LFTF_P_Q_W || kind == LFTF_P_K_W || kind == LFTF_P_V_W))
+        return lt_narrow(bw(m, i, LFTF_P_QKV_W), 0, kind == LFTF_P_Q_W ? 0 : kind == LFTF_P_K_W ? Q : Q + KV,
+                         kind == LFTF_P_Q_W ? Q : KV, out);
+    if (c->fused_gate_up && (kind == LFTF_P_GATE_W || kind == LFTF_P_UP_W))
+        return lt_narrow(bw(m, i, LFTF_P_GATE_UP_W), 0, kind == LFTF_P_GATE_W ? 0 : I, I, out);
+    return lt_alias(bw(m, i, kind), out);
+}
+
+/* One projection of block i: x @ W^T + b. */
+static int project(const lftf_model *m, int i, int w_kind, int b_kind, const lt_tensor *x,
+                   lt_tensor **out)
+{
+    lt_tensor *w = NULL;
+    int rc = proj_weight(m, i, w_kind, &w);
+    if (rc == LFTF_OK)
+        rc = lt_linear(x, w, bw(m, i, b_kind), out);
+    lt_free(w);
+    return rc;
+}
+
+/* Block i's norm `kind` applied to x when the family has it (`enabled`),
+ * else an alias of x: the per-head q/k norms before RoPE (qk_norm: Qwen3,
+ * Gemma 3) and Gemma's norms of the sub-layer outputs (sandwich_norms). */
+static int block_norm_if(const lftf_model *m, int i, int kind, int enabled, const lt_tensor *x,
+                         lt_tensor **out)
+{
+    if (!enabled)
+        return lt_alias(x, out);
+    return rmsnorm(m, x, bw(m, i, kind), out);
+}
+
 /* Queries with RoPE: [B, H, T, hd] at every position, or [N, H, 1, hd] at
  * the positions `at` (one query per row, at its own position's angle). */
 static int queries(const lftf_model *m, int i, const lt_tensor *x, const lftf_batch *b,
@@ -1009,22 +1270,51 @@ static int queries(const lftf_model *m, int i, const lt_tensor *x, const lftf_ba
     int H = m->cfg.num_attention_heads, hd = m->cfg.head_dim;
     scratch s = {0};
     int rc;
-    lt_tensor *xq, *q, *qh, *c1, *s1, *c4, *s4;
+    lt_tensor *xq, *q, *qh, *qn, *flat_c, *flat_s, *c1, *s1, *c4, *s4;
+    const lt_tensor *cosv, *sinv;
+    lftf__batch_layer_rope(m, b, i, &cosv, &sinv);
     if (!at) {
-        OP(&s, q, lt_linear(x, bw(m, i, LFTF_P_Q_W), bw(m, i, LFTF_P_Q_B), &q));
+        OP(&s, q, project(m, i, LFTF_P_Q_W, LFTF_P_Q_B, x, &q));
         OP(&s, qh, split_heads(q, b->B, b->T, H, hd, &qh));
-        rc = apply_rope(qh, b->cos, b->sin, hd, out);
+        OP(&s, qn, block_norm_if(m, i, LFTF_P_Q_NORM, m->cfg.qk_norm, qh, &qn));
+        rc = apply_rope(qn, cosv, sinv, hd, out);
     } else {
-        int64_t shq[4] = {at->n, H, 1, hd}, shc[4] = {at->n, 1, 1, hd};
+        int64_t rd = lt_size(cosv, -1);
+        int64_t shq[4] = {at->n, H, 1, hd}, shc[4] = {at->n, 1, 1, rd}, shf[2] = {-1, rd};
         OP(&s, xq, lftf__model_select_rows(x, at->idx, &xq));
-        OP(&s, q, lt_linear(xq, bw(m, i, LFTF_P_Q_W), bw(m, i, LFTF_P_Q_B), &q));
+        OP(&s, q, project(m, i, LFTF_P_Q_W, LFTF_P_Q_B, xq, &q));
         OP(&s, qh, lt_reshape(q, shq, 4, &qh));
-        OP(&s, c1, lt_index_select(b->cos, 0, at->t, &c1));
-        OP(&s, s1, lt_index_select(b->sin, 0, at->t, &s1));
+        OP(&s, qn, block_norm_if(m, i, LFTF_P_Q_NORM, m->cfg.qk_norm, qh, &qn));
+        if (lt_ndim(cosv) == 4) {
+            /* per-row tables [B, 1, T, rd]: the row of flat position b*T + t */
+            OP(&s, flat_c, lt_reshape(cosv, shf, 2, &flat_c));
+            OP(&s, flat_s, lt_reshape(sinv, shf, 2, &flat_s));
+            OP(&s, c1, lt_index_select(flat_c, 0, at->idx, &c1));
+            OP(&s, s1, lt_index_select(flat_s, 0, at->idx, &s1));
+        } else {
+            OP(&s, c1, lt_index_select(cosv, 0, at->t, &c1));
+            OP(&s, s1, lt_index_select(sinv, 0, at->t, &s1));
+        }
         OP(&s, c4, lt_reshape(c1, shc, 4, &c4));
         OP(&s, s4, lt_reshape(s1, shc, 4, &s4));
-        rc = apply_rope(qh, c4, s4, hd, out);
+        rc = apply_rope(qn, c4, s4, hd, out);
     }
+done:
+    scratch_free(&s);
+    return rc;
+}
+
+/* tanh(x / cap) * cap (Gemma's soft-capping), or an alias when cap is 0. */
+static int softcap(const lt_tensor *x, double cap, lt_tensor **out)
+{
+    scratch s = {0};
+    int rc;
+    lt_tensor *d, *t;
+    if (cap <= 0)
+        return lt_alias(x, out);
+    OP(&s, d, lt_mul_scalar(x, 1.0 / cap, &d));
+    OP(&s, t, lt_tanh(d, &t));
+    rc = lt_mul_scalar(t, cap, out);
 done:
     scratch_free(&s);
     return rc;
@@ -1039,28 +1329,30 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
     int H = c->num_attention_heads, KV = c->num_key_value_heads, hd = c->head_dim;
     scratch s = {0};
     int rc;
-    lt_tensor *q, *k, *v, *kh, *vh, *kr, *kx, *vx, *ksel, *vsel, *m2, *mq, *m4, *kt, *sc, *scs,
-        *scm, *p, *pd, *ctx, *ctxt, *ctxm;
-    const lt_tensor *keys, *values, *mask;
+    lt_tensor *q, *k, *v, *kh, *kn, *vh, *kr, *kx, *vx, *ksel, *vsel, *m2, *mq, *m4, *kt, *sc,
+        *scs, *capped, *scm, *p, *pd, *ctx, *ctxt, *ctxm;
+    const lt_tensor *keys, *values, *mask, *cosv, *sinv;
     OP(&s, q, queries(m, i, x, b, at, &q));
-    OP(&s, k, lt_linear(x, bw(m, i, LFTF_P_K_W), bw(m, i, LFTF_P_K_B), &k));
-    OP(&s, v, lt_linear(x, bw(m, i, LFTF_P_V_W), bw(m, i, LFTF_P_V_B), &v));
+    OP(&s, k, project(m, i, LFTF_P_K_W, LFTF_P_K_B, x, &k));
+    OP(&s, v, project(m, i, LFTF_P_V_W, LFTF_P_V_B, x, &v));
     OP(&s, kh, split_heads(k, b->B, b->T, KV, hd, &kh));
     OP(&s, vh, split_heads(v, b->B, b->T, KV, hd, &vh));
-    OP(&s, kr, apply_rope(kh, b->cos, b->sin, hd, &kr));
+    OP(&s, kn, block_norm_if(m, i, LFTF_P_K_NORM, m->cfg.qk_norm, kh, &kn));
+    lftf__batch_layer_rope(m, b, i, &cosv, &sinv);
+    OP(&s, kr, apply_rope(kn, cosv, sinv, hd, &kr));
     /* GQA: each KV head serves H/KV consecutive query heads (repeat_kv). */
     OP(&s, kx, lt_repeat_interleave(kr, H / KV, 1, &kx));
     OP(&s, vx, lt_repeat_interleave(vh, H / KV, 1, &vx));
     keys = kx;
     values = vx;
-    mask = b->mask;
+    mask = lftf__batch_layer_mask(m, b, i);
     if (at) {
         /* each query sees its own sequence's keys [N, H, T, hd] under its
          * position's row of the mask [N, 1, 1, T] */
         int64_t sh2[2] = {b->T, b->T}, sh4[4] = {at->n, 1, 1, b->T};
         OP(&s, ksel, lt_index_select(kx, 0, at->row, &ksel));
         OP(&s, vsel, lt_index_select(vx, 0, at->row, &vsel));
-        OP(&s, m2, lt_reshape(b->mask, sh2, 2, &m2));
+        OP(&s, m2, lt_reshape(mask, sh2, 2, &m2));
         OP(&s, mq, lt_index_select(m2, 0, at->t, &mq));
         OP(&s, m4, lt_reshape(mq, sh4, 4, &m4));
         keys = ksel;
@@ -1069,8 +1361,9 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
     }
     OP(&s, kt, lt_transpose(keys, -2, -1, &kt));
     OP(&s, sc, lt_matmul(q, kt, &sc));
-    OP(&s, scs, lt_mul_scalar(sc, 1.0 / sqrt((double)hd), &scs));
-    OP(&s, scm, lt_add(scs, mask, &scm));
+    OP(&s, scs, lt_mul_scalar(sc, c->attn_scale, &scs));
+    OP(&s, capped, softcap(scs, c->attn_softcap, &capped));
+    OP(&s, scm, lt_add(capped, mask, &scm));
     OP(&s, p, lt_softmax_f32(scm, -1, &p));
     OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
     OP(&s, ctx, lt_matmul(pd, values, &ctx));
@@ -1088,14 +1381,15 @@ done:
     return rc;
 }
 
+/* down(act(gate(x)) * up(x)): SiLU, or GELU-tanh on Gemma. */
 static int mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out)
 {
     scratch s = {0};
     int rc;
     lt_tensor *g, *u, *a, *gu;
-    OP(&s, g, lt_linear(x, bw(m, i, LFTF_P_GATE_W), bw(m, i, LFTF_P_GATE_B), &g));
-    OP(&s, u, lt_linear(x, bw(m, i, LFTF_P_UP_W), bw(m, i, LFTF_P_UP_B), &u));
-    OP(&s, a, lt_silu(g, &a));
+    OP(&s, g, project(m, i, LFTF_P_GATE_W, LFTF_P_GATE_B, x, &g));
+    OP(&s, u, project(m, i, LFTF_P_UP_W, LFTF_P_UP_B, x, &u));
+    OP(&s, a, m->cfg.act == LFTF_ACT_GELU_TANH ? lt_gelu_tanh(g, &a) : lt_silu(g, &a));
     OP(&s, gu, lt_mul(a, u, &gu));
     rc = lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), out);
 done:
@@ -1107,7 +1401,18 @@ int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **
 {
     if (!m || !b || !H0)
         return lftf__err(LFTF_E_INVALID_ARG, "embed: NULL argument");
-    return lt_embedding(m->params[slot_embed()].t, b->ids, H0);
+    if (m->cfg.embed_scale <= 0)
+        return lt_embedding(m->params[slot_embed()].t, b->ids, H0);
+    /* Gemma: times sqrt(hidden) rounded to the compute dtype, as transformers */
+    lt_tensor *e = NULL, *scale = NULL;
+    int rc = lt_embedding(m->params[slot_embed()].t, b->ids, &e);
+    if (rc == LFTF_OK)
+        rc = lt_scalar(m->cfg.embed_scale, m->dtype, m->device, &scale);
+    if (rc == LFTF_OK)
+        rc = lt_mul(e, scale, H0);
+    lt_free(e);
+    lt_free(scale);
+    return rc;
 }
 
 /* Block i at every position ([B, T, D]) or at the positions `at` ([N, D]). */
@@ -1116,18 +1421,22 @@ static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, cons
 {
     scratch s = {0};
     int rc;
-    lt_tensor *x, *att, *res, *h1, *x2, *f;
+    lt_tensor *x, *att, *attn, *res, *h1, *x2, *f, *fn;
     const lt_tensor *residual = H_in;
+    /* the MLP's input norm: post_attention_layernorm, or Gemma's pre_feedforward */
+    int mlp_norm = m->cfg.sandwich_norms ? LFTF_P_PRE_FF_NORM : LFTF_P_POST_NORM;
     OP(&s, x, rmsnorm(m, H_in, bw(m, i, LFTF_P_INPUT_NORM), &x));
     OP(&s, att, attention(m, i, x, b, at, &att));
+    OP(&s, attn, block_norm_if(m, i, LFTF_P_POST_NORM, m->cfg.sandwich_norms, att, &attn));
     if (at) {
         OP(&s, res, lftf__model_select_rows(H_in, at->idx, &res));
         residual = res;
     }
-    OP(&s, h1, lt_add(residual, att, &h1));
-    OP(&s, x2, rmsnorm(m, h1, bw(m, i, LFTF_P_POST_NORM), &x2));
+    OP(&s, h1, lt_add(residual, attn, &h1));
+    OP(&s, x2, rmsnorm(m, h1, bw(m, i, mlp_norm), &x2));
     OP(&s, f, mlp(m, i, x2, &f));
-    rc = lt_add(h1, f, H_out);
+    OP(&s, fn, block_norm_if(m, i, LFTF_P_POST_FF_NORM, m->cfg.sandwich_norms, f, &fn));
+    rc = lt_add(h1, fn, H_out);
 done:
     scratch_free(&s);
     if (rc != LFTF_OK)
@@ -1252,10 +1561,15 @@ int lftf__model_lm_head(const lftf_model *m, const lt_tensor *h, lt_tensor **log
     lt_tensor *l = NULL;
     if (!m || !h || !logits)
         return lftf__err(LFTF_E_INVALID_ARG, "lm_head: NULL argument");
+    lt_tensor *capped = NULL;
     int rc = lt_linear(h, lftf__model_head_weight(m), NULL, &l);
+    /* Gemma 2's final soft-capping, in the compute dtype as transformers */
     if (rc == LFTF_OK)
-        rc = lt_to_dtype(l, LT_F32, logits);
+        rc = softcap(l, m->cfg.final_softcap, &capped);
+    if (rc == LFTF_OK)
+        rc = lt_to_dtype(capped, LT_F32, logits);
     lt_free(l);
+    lt_free(capped);
     return rc;
 }
 

@@ -40,6 +40,15 @@ typedef enum lftf_param_kind {
     LFTF_P_UP_B,
     LFTF_P_DOWN_W,
     LFTF_P_DOWN_B,
+    /* model families (absent elsewhere): */
+    LFTF_P_Q_NORM,         /* self_attn.q_norm.weight [head_dim] (qk_norm: Qwen3, Gemma 3) */
+    LFTF_P_K_NORM,         /* self_attn.k_norm.weight */
+    LFTF_P_PRE_FF_NORM,    /* pre_feedforward_layernorm.weight (sandwich_norms: Gemma) */
+    LFTF_P_POST_FF_NORM,   /* post_feedforward_layernorm.weight */
+    LFTF_P_QKV_W,          /* self_attn.qkv_proj.weight [q; k; v] (fused_qkv: Phi-3;
+                              then Q/K/V_W are absent) */
+    LFTF_P_GATE_UP_W,      /* mlp.gate_up_proj.weight [gate; up] (fused_gate_up: Phi-3;
+                              then GATE/UP_W are absent) */
     LFTF_P_BLOCK_COUNT
 } lftf_param_kind;
 
@@ -87,7 +96,10 @@ struct lftf_model {
     int streaming;              /* some block is streamed */
     size_t budget;              /* the memory budget in force (0: none) */
     size_t fixed_bytes, max_block_bytes;
-    lt_tensor *inv_freq;        /* [head_dim/2] float32 on the device (rope scaling applied) */
+    lt_tensor *inv_freq;        /* [rotary_dim/2] float32 on the device (rope scaling
+                                   applied; longrope: the short factors) */
+    lt_tensor *inv_freq_long;   /* longrope: the long factors' (else NULL) */
+    lt_tensor *inv_freq_local;  /* Gemma 3: sliding layers' (rope_local_theta, else NULL) */
     int64_t n_params;           /* parameter count, a tied embedding counted once */
 };
 
@@ -148,12 +160,22 @@ typedef struct lftf_batch {
     lt_tensor *ids;             /* [B, T] int64 on the device, padding = 0 */
     lt_tensor *last_index;      /* [B] int64: b*T + lengths[b]-1 (rows of H viewed [B*T, D]) */
     lt_tensor *valid;           /* [B, T] float32 on the device: 1 real token, 0 padding */
-    lt_tensor *mask;            /* [1, 1, T, T] additive causal mask (with the config's
-                                   sliding window, if any), compute dtype (0 / -inf) */
-    lt_tensor *cos, *sin;       /* [T, head_dim] rotary tables in the compute dtype */
+    lt_tensor *mask;            /* [1, 1, T, T] additive causal mask, compute dtype
+                                   (0 / -inf), of the layers without a sliding window */
+    lt_tensor *cos, *sin;       /* [T, rotary_dim] rotary tables in the compute dtype, or
+                                   [B, 1, T, rotary_dim] when longrope gives rows of
+                                   the batch different tables (short vs long factors) */
+    /* model families (NULL when no layer needs them; use lftf__batch_layer_*): */
+    lt_tensor *mask_sliding;    /* the causal mask limited to the sliding window */
+    lt_tensor *cos_local, *sin_local; /* tables of sliding layers (Gemma 3's local base) */
     /* copies of the tables on the model's other devices (lftf__batch_for_block) */
     struct lftf_batch *on_device[LFTF_MAX_DEVICES];
 } lftf_batch;
+
+/* The additive mask and the rotary tables that block i uses. */
+const lt_tensor *lftf__batch_layer_mask(const lftf_model *m, const lftf_batch *b, int i);
+void lftf__batch_layer_rope(const lftf_model *m, const lftf_batch *b, int i,
+                            const lt_tensor **cos, const lt_tensor **sin);
 
 /* Builds a batch from B sequences of token ids (lens[b] >= 1).  Ids must be
  * < vocab_size (LFTF_E_RANGE naming the row and id); a sequence longer than
@@ -172,10 +194,13 @@ int lftf__batch_stack_rows(const lftf_batch *b, const lt_tensor *const *rows, lt
 
 /* ---- the forward, piece by piece ------------------------------------------ */
 
-/* H_0 = embed_tokens[ids]: [B, T, D]. */
+/* H_0 = embed_tokens[ids]: [B, T, D] (times the config's embed_scale rounded to
+ * the compute dtype, Gemma). */
 int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **H0);
 /* H_{i+1} = block_i(H_i): RMSNorm -> attention (RoPE, GQA, causal) -> residual
- * -> RMSNorm -> SwiGLU MLP -> residual.  H_in is not modified. */
+ * -> RMSNorm -> gated MLP -> residual, with the family's variations (q/k norms,
+ * post-sub-layer norms, soft-capping, sliding layers; see lftf_config).  H_in
+ * is not modified. */
 int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
                               const lftf_batch *b, lt_tensor **H_out);
 /* Block i only where its output is read: rows [n, D] = block_i(H_in) at the
@@ -191,7 +216,8 @@ int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_
 int lftf__model_final_norm(const lftf_model *m, const lt_tensor *H, lt_tensor **out);
 /* The rows `index` (1-D int64 into H viewed as [B*T, D]) of H: [N, D]. */
 int lftf__model_select_rows(const lt_tensor *H, const lt_tensor *index, lt_tensor **out);
-/* Logits of already-normalized hidden rows h [N, D]: [N, V] float32. */
+/* Logits of already-normalized hidden rows h [N, D]: [N, V] float32 (final
+ * soft-capping applied, Gemma 2). */
 int lftf__model_lm_head(const lftf_model *m, const lt_tensor *h, lt_tensor **logits);
 /* Next-token log-probs [N, V] float32 at rows `index` of the LAST block's
  * output H_L (final norm, LM head and log_softmax applied to those rows only). */

@@ -107,10 +107,13 @@ int lftf__batch_for_block(const lftf_model *m, int i, const lftf_batch *b, const
     else
         memcpy(c->lengths, b->lengths, (size_t)b->B * sizeof *c->lengths);
     lt_device dev = m->devices[d];
-    if (rc == LFTF_OK && ((rc = move(b->ids, dev, &c->ids)) || (rc = move(b->last_index, dev, &c->last_index)) ||
-                          (rc = move(b->valid, dev, &c->valid)) || (rc = move(b->mask, dev, &c->mask)) ||
-                          (rc = move(b->cos, dev, &c->cos)) || (rc = move(b->sin, dev, &c->sin)))) {
-    }
+    /* every table of lftf_batch (keep in step with its definition) */
+    const lt_tensor *const from[] = {b->ids, b->last_index, b->valid, b->mask, b->cos, b->sin,
+                                     b->mask_sliding, b->cos_local, b->sin_local};
+    lt_tensor **const to[] = {&c->ids, &c->last_index, &c->valid, &c->mask, &c->cos, &c->sin,
+                              &c->mask_sliding, &c->cos_local, &c->sin_local};
+    for (size_t t = 0; rc == LFTF_OK && t < sizeof from / sizeof from[0]; t++)
+        rc = move(from[t], dev, to[t]);
     if (rc != LFTF_OK) {
         lftf__batch_free(c);
         return lftf__err_prefix(rc, "copying a batch to %s", m->device_str);

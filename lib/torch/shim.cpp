@@ -563,6 +563,9 @@ LT_UNARY(lt_sum_all, x.sum())
 LT_UNARY(lt_mean_all, x.mean())
 LT_UNARY(lt_max_all, x.max())
 LT_UNARY(lt_contiguous, x.contiguous())
+/* model families (Gemma): soft-capping and the tanh-approximated GELU */
+LT_UNARY(lt_tanh, x.tanh())
+LT_UNARY(lt_gelu_tanh, at::gelu(x, "tanh"))
 
 int lt_add_scalar(const lt_tensor *a, double s, lt_tensor **out)
 {

@@ -157,6 +157,10 @@ int lt_cos(const lt_tensor *a, lt_tensor **out);
 int lt_sin(const lt_tensor *a, lt_tensor **out);
 /* x * sigmoid(x) */
 int lt_silu(const lt_tensor *a, lt_tensor **out);
+/* model families (Gemma): tanh, and GELU with the tanh approximation
+ * (torch.nn.functional.gelu(x, approximate="tanh")) */
+int lt_tanh(const lt_tensor *a, lt_tensor **out);
+int lt_gelu_tanh(const lt_tensor *a, lt_tensor **out);
 int lt_clamp_min(const lt_tensor *a, double lo, lt_tensor **out);
 /* Batched matrix product with broadcasting (torch.matmul). */
 int lt_matmul(const lt_tensor *a, const lt_tensor *b, lt_tensor **out);

@@ -39,6 +39,8 @@ import sys
 
 import torch
 
+import families_ref
+
 CASES = {
     # Llama, F32, tied head, GQA 4/2, one file.
     "llama_f32_tied_gqa": dict(arch="LlamaForCausalLM", dtype="F32", hidden=64, inter=96,
@@ -80,6 +82,65 @@ CASES = {
                             layers=2, heads=2, kv=1, head_dim=None, tied=True, shards=1,
                             rope=None, theta=1000000.0, attn_bias=None, mlp_bias=None,
                             max_pos=64),
+}
+
+# Model families (tests/reference/families_ref.py has their forward): each
+# exercises its family's features on sequences of 9 and 14 tokens, longer
+# than the small sliding windows here.
+FAMILY_CASES = {
+    # Qwen3: head_dim 16 != 48 / 4, GQA 4/2, q/k norms, untied head, a
+    # window of 4 tokens on the layers from max_window_layers (1) on.
+    "qwen3_f32_qknorm": dict(dtype="F32", shards=1, config={
+        "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3",
+        "hidden_size": 48, "intermediate_size": 80, "num_hidden_layers": 3,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+        "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+        "hidden_act": "silu", "tie_word_embeddings": False, "attention_bias": False,
+        "use_sliding_window": True, "sliding_window": 4, "max_window_layers": 1}),
+    # Qwen3 with BF16 weights, a tied head and the default head_dim (128,
+    # while hidden / heads = 16): Qwen3-0.6B style, small.
+    "qwen3_bf16_tied": dict(dtype="BF16", shards=2, config={
+        "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3",
+        "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 2, "num_key_value_heads": 1,
+        "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+        "hidden_act": "silu", "tie_word_embeddings": True}),
+    # Gemma 2: head_dim 16 != 32 / 4, query_pre_attn_scalar 24, soft-capping
+    # small enough to bite (scores 5, logits 4), sliding layers 0 and 2 with
+    # a window of 4, tied head (the default), sqrt(hidden) embeddings.
+    "gemma2_f32_softcap": dict(dtype="F32", shards=1, config={
+        "architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2",
+        "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 3,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+        "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
+        "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 24,
+        "attn_logit_softcapping": 5.0, "final_logit_softcapping": 4.0,
+        "sliding_window": 4}),
+    # Gemma 3 text: q/k norms (1 + w), one full layer in 3 (layers 0, 1, 3
+    # slide), local RoPE base 10^4 on sliding layers, 10^6 with linear
+    # scaling (factor 4) on the full one, no soft-capping, MQA, head_dim 16.
+    "gemma3_f32_localrope": dict(dtype="F32", shards=1, config={
+        "architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text",
+        "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 4,
+        "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 16,
+        "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+        "rope_local_base_freq": 10000.0, "rope_scaling": {"rope_type": "linear", "factor": 4.0},
+        "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 16,
+        "sliding_window": 4, "sliding_window_pattern": 3,
+        "final_logit_softcapping": None, "attn_logit_softcapping": None}),
+    # Phi-3: fused qkv_proj / gate_up_proj, partial_rotary_factor 0.5 (6 of 12
+    # dims rotate), longrope with original_max_position_embeddings 8 (the 9-
+    # and 14-token sequences take the long factors, the others the short
+    # ones: one batch mixes both), a window of 6 on every layer, untied.
+    "phi3_f32_longrope": dict(dtype="F32", shards=1, config={
+        "architectures": ["Phi3ForCausalLM"], "model_type": "phi3",
+        "hidden_size": 48, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2,
+        "max_position_embeddings": 64, "original_max_position_embeddings": 8,
+        "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "partial_rotary_factor": 0.5,
+        "rope_scaling": {"type": "longrope", "short_factor": [1.0, 1.5, 2.0],
+                         "long_factor": [2.0, 5.0, 11.0]},
+        "hidden_act": "silu", "tie_word_embeddings": False, "sliding_window": 6}),
 }
 
 VOCAB = 512
@@ -285,8 +346,16 @@ def make_case(name, c, out_root, tok_dir, seed):
     out = os.path.join(out_root, name)
     os.makedirs(out, exist_ok=True)
     gen = torch.Generator().manual_seed(seed)
-    w = weights(c, gen)
-    cfg = config_json(c)
+    run = forward
+    if "config" in c:
+        cfg = dict(c["config"], vocab_size=VOCAB, bos_token_id=1, eos_token_id=2,
+                   torch_dtype={"F32": "float32", "F16": "float16",
+                                "BF16": "bfloat16"}[c["dtype"]])
+        w = families_ref.weights(cfg, VOCAB, gen, DT[c["dtype"]])
+        run = families_ref.forward
+    else:
+        w = weights(c, gen)
+        cfg = config_json(c)
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
     write_weights(out, w, c["dtype"], c["shards"])
@@ -296,7 +365,7 @@ def make_case(name, c, out_root, tok_dir, seed):
     seqs = [[1] + torch.randint(3, VOCAB, (n - 1,), generator=gen).tolist() for n in lens]
     ref = {"sequences": seqs, "logprobs": [], "argmax": [], "hidden": None}
     for k, s in enumerate(seqs):
-        lp_all, hidden = forward(cfg, w, s)
+        lp_all, hidden = run(cfg, w, s)
         lp = lp_all[-1]
         ref["logprobs"].append([float(v) for v in lp])
         ref["argmax"].append(int(lp.argmax()))
@@ -391,9 +460,15 @@ def main():
         out, w, cfg = make_case(name, c, out_root, tok_dir, 1234 + k)
         if name == "llama_f32_tied_gqa":
             make_broken(out_root, out, w, cfg)
+    # model families: their own seeds, so the cases above keep their weights
+    for k, (name, c) in enumerate(sorted(FAMILY_CASES.items())):
+        make_case(name, c, out_root, tok_dir, 4321 + k)
+    names = sorted(CASES) + sorted(FAMILY_CASES)
     with open(os.path.join(out_root, "cases.txt"), "w") as f:
-        f.write("\n".join(sorted(CASES)) + "\n")
-    print("wrote %d models to %s" % (len(CASES), out_root))
+        f.write("\n".join(names) + "\n")
+    with open(os.path.join(out_root, "family_cases.txt"), "w") as f:
+        f.write("\n".join(sorted(FAMILY_CASES)) + "\n")
+    print("wrote %d models to %s" % (len(names), out_root))
 
 
 if __name__ == "__main__":

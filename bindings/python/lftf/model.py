@@ -1,4 +1,5 @@
-"""lftf.Model: a Hugging Face causal LM (Llama, Qwen2) run by liblftf."""
+"""lftf.Model: a Hugging Face causal LM (Llama, Mistral, Qwen2, Qwen3, Gemma 2,
+Gemma 3 text, Phi-3) run by liblftf."""
 
 import json
 import os
