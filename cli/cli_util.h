@@ -16,7 +16,9 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-/* Option parsing: if argv[*i] is `name` (e.g. "--model"), stores the next
+/* (Commands parse options with options.h; cli_opt remains for code that
+ * still matches one option by hand.)
+ * Option parsing: if argv[*i] is `name` (e.g. "--model"), stores the next
  * argument (or the part after '=' in "--model=x") in *value, advances *i and
  * returns 1; returns -1 if the value is missing; 0 if it is another option. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
