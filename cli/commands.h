@@ -12,5 +12,6 @@ int cmd_locate(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_apply_delta(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 #endif

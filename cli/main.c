@@ -19,6 +19,7 @@ static const struct {
     {"finetune", cmd_finetune, "fine-tune the located blocks and save the model"},
     {"run", cmd_run, "evaluate, locate, fine-tune, evaluate again (the LFTF pipeline)"},
     {"apply-delta", cmd_apply_delta, "apply a saved delta to its base model"},
+    {"merge", cmd_merge, "combine the reports of a sharded eval or locate run"},
 };
 
 static void usage(FILE *f)

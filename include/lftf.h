@@ -244,9 +244,11 @@ typedef struct lftf_memory_info {
 /** Fills *info (set info->struct_size = sizeof *info first). */
 LFTF_API int lftf_model_memory_info(const lftf_model *model, lftf_memory_info *info);
 /** The configuration and weight headers of a model directory as the JSON of
- *  lftf_model_info_json, without loading a weight (config.json and the
- *  safetensors headers only: fast for any model size).  Free with lftf_free. */
-LFTF_API int lftf_model_inspect_json(const char *dir, char **json);
+ *  lftf_model_info_json, without loading a weight (config.json, the
+ *  safetensors headers and the tokenizer only: fast for any model size);
+ *  params (may be NULL) give the device and dtype it reports (the device is
+ *  checked, nothing is placed on it).  Free with lftf_free. */
+LFTF_API int lftf_model_inspect_json(const char *dir, const lftf_model_params *params, char **json);
 /** Parses a size such as "1.5G", "512M", "2048K", "1T" or plain bytes
  *  (binary units: 1G = 2^30). */
 LFTF_API int lftf_parse_size(const char *text, size_t *out);

@@ -232,14 +232,14 @@ static void test_inspect_matches_info(void **state)
         lftf_model *m = load_budget(dir, 0);
         char *a = NULL, *b = NULL;
         LFTF_ASSERT_OK(lftf_model_info_json(m, &a));
-        LFTF_ASSERT_OK(lftf_model_inspect_json(dir, &b));
+        LFTF_ASSERT_OK(lftf_model_inspect_json(dir, NULL, &b));
         assert_string_equal(a, b);
         lftf_free(a);
         lftf_free(b);
         lftf_model_free(m);
     }
     char *j = NULL;
-    LFTF_ASSERT_ERR(lftf_model_inspect_json("/nonexistent-model", &j), LFTF_E_IO, "does not exist");
+    LFTF_ASSERT_ERR(lftf_model_inspect_json("/nonexistent-model", NULL, &j), LFTF_E_IO, "does not exist");
 }
 
 

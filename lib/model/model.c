@@ -689,15 +689,15 @@ int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *
     return LFTF_OK;
 }
 
-int lftf_model_inspect_json(const char *dir, char **json)
+int lftf_model_inspect_json(const char *dir, const lftf_model_params *params, char **json)
 {
-    lftf_model_params params;
+    lftf_model_params defaults;
     lftf_model *m = NULL;
     if (!dir || !json)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_inspect_json: NULL argument");
     *json = NULL;
-    lftf_model_params_init(&params);
-    LFTF_TRY(model_open(dir, &params, &m));
+    LFTF_TRY(resolve_params(params, &defaults, &params));
+    LFTF_TRY(model_open(dir, params, &m));
     int rc = lftf_model_info_json(m, json);
     lftf_model_free(m);
     return rc;

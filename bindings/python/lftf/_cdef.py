@@ -151,7 +151,7 @@ typedef struct lftf_memory_info {
 } lftf_memory_info;
 
 int lftf_model_memory_info(const lftf_model *model, lftf_memory_info *info);
-int lftf_model_inspect_json(const char *dir, char **json);
+int lftf_model_inspect_json(const char *dir, const lftf_model_params *params, char **json);
 int lftf_parse_size(const char *text, size_t *out);
 
 const lftf_tokenizer *lftf_model_tokenizer(const lftf_model *model);

@@ -55,7 +55,7 @@ def parse_size(size):
 def inspect(path):
     """A model directory's architecture and config as a dict, from config.json
     and the safetensors headers only (no weight is loaded)."""
-    return json.loads(take_string(lib.lftf_model_inspect_json, fspath_bytes(path)))
+    return json.loads(take_string(lib.lftf_model_inspect_json, fspath_bytes(path), ffi.NULL))
 
 
 class Model(Handle):
