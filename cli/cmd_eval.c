@@ -39,8 +39,9 @@ static void usage(FILE *f)
             "                      is then the mean of max - min over the groups\n"
             "  --prefix TEXT       text prepended to every prompt (prompt-based baseline)\n"
             "  --no-hint           skip GenHintEval;  --no-bias  skip GenBiasEval\n"
-            "  --top N             print the N most biased professions (10; 0: none)\n",
-            model_opts_help);
+            "  --top N             print the N most biased professions (10; 0: none)\n"
+            "%s",
+            model_opts_help, shard_opts_help);
 }
 
 /* The output must be writable before spending minutes on the model: its
@@ -204,7 +205,8 @@ static const struct option own_options[] = {
     {"no-bias", no_argument, NULL, OPT_NO_BIAS},
     {NULL, 0, NULL, 0},
 };
-static const cli_command spec = {"eval", usage, CLI_G_MODEL_ALL | CLI_G_BATCH | CLI_G_OUT_FILE,
+static const cli_command spec = {"eval", usage,
+                                 CLI_G_MODEL_ALL | CLI_G_BATCH | CLI_G_OUT_FILE | CLI_G_SHARD,
                                  own_options, CLI_ARGS_NONE};
 
 int cmd_eval(int argc, char **argv)
@@ -290,12 +292,15 @@ int cmd_eval(int argc, char **argv)
     }
     ep.batch_size = mo.batch;
     ep.prefix = prefix;
+    ep.shard_index = mo.shard_index;
+    ep.shard_count = mo.shard_count;
     ep.progress = cli_progress;
     if ((rc = lftf_evaluate(model, es.bias, es.hint, &ep, &report)) != LFTF_OK) {
         cli_fail(cmd, "evaluation", rc);
         goto done;
     }
     print_table(report, mo.model_dir, top);
+    print_memory(&mo, model);
     if (oo.out) {
         if ((rc = lftf_report_write_json(report, mo.model_dir, oo.out)) != LFTF_OK) {
             cli_fail(cmd, oo.out, rc);

@@ -9,8 +9,9 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: lftf info --model DIR [--device cpu|cuda|cuda:N] [--dtype float32|bfloat16|float16]\n\n"
-               "Loads a Hugging Face model directory (LlamaForCausalLM, Qwen2ForCausalLM) and\n"
-               "prints its architecture, config and parameter count as one JSON object.\n");
+               "Reads a Hugging Face model directory's config.json, weight headers and tokenizer\n"
+               "(no weight is loaded) and prints its architecture, config and parameter count\n"
+               "as one JSON object.\n");
 }
 
 static const cli_command spec = {"info", usage, CLI_G_MODEL, NULL, CLI_ARGS_NONE};
@@ -18,7 +19,6 @@ static const cli_command spec = {"info", usage, CLI_G_MODEL, NULL, CLI_ARGS_NONE
 int cmd_info(int argc, char **argv)
 {
     model_opts mo;
-    lftf_model *model = NULL;
     cli_parser p;
     char *json = NULL;
     int c, rc;
@@ -30,10 +30,11 @@ int cmd_info(int argc, char **argv)
         return c < 0 ? p.status : 1;
     if (!mo.model_dir)
         return cli_usage(spec.name, "--model is required");
-    if (load_model(spec.name, &mo, &model))
+    /* config.json and the weight headers only: instant for any model size */
+    lftf_model_params mp;
+    if (model_params_fill(spec.name, &mo, &mp))
         return 1;
-    rc = lftf_model_info_json(model, &json);
-    lftf_model_free(model);
+    rc = lftf_model_inspect_json(mo.model_dir, &mp, &json);
     if (rc != LFTF_OK)
         return cli_fail(spec.name, "info", rc);
     printf("%s\n", json);

@@ -29,8 +29,9 @@ static void usage(FILE *f)
             "  --out FILE          write {\"bmi\", \"ranking\", \"n_prompts\", \"n_tokens\"} as JSON\n"
             "  --svg FILE          write a bar chart of BMI per block\n"
             "  --robustness        also BMI over 100 sampled prompts for seeds 1-5 and the\n"
-            "                      mean over blocks of the variance across seeds (paper A.1)\n",
-            model_opts_help);
+            "                      mean over blocks of the variance across seeds (paper A.1)\n"
+            "%s",
+            model_opts_help, shard_opts_help);
 }
 
 #define N_SEEDS 5
@@ -140,7 +141,8 @@ static const struct option own_options[] = {
     {"robustness", no_argument, NULL, OPT_ROBUSTNESS},
     {NULL, 0, NULL, 0},
 };
-static const cli_command spec = {"locate", usage, CLI_G_MODEL_ALL | CLI_G_BATCH | CLI_G_OUT_FILE,
+static const cli_command spec = {"locate", usage,
+                                 CLI_G_MODEL_ALL | CLI_G_BATCH | CLI_G_OUT_FILE | CLI_G_SHARD,
                                  own_options, CLI_ARGS_NONE};
 
 int cmd_locate(int argc, char **argv)
@@ -191,6 +193,8 @@ int cmd_locate(int argc, char **argv)
         return p.status;
     if (!mo.model_dir)
         return cli_usage(cmd, "--model is required");
+    if (with_robustness && mo.shard_count > 1)
+        return cli_usage(cmd, "--robustness samples the whole set: it cannot run on a --shard");
     cli_install_interrupt();
 
     if (prompts_file)
@@ -217,11 +221,14 @@ int cmd_locate(int argc, char **argv)
     lp.final_norm = final_norm;
     lp.batch_size = mo.batch;
     lp.progress = cli_progress;
+    lp.shard_index = mo.shard_index;
+    lp.shard_count = mo.shard_count;
     if ((rc = lftf_locate(model, set, &lp, &res)) != LFTF_OK) {
         cli_fail(cmd, "locate", rc);
         goto done;
     }
     print_ranking(res);
+    print_memory(&mo, model);
     if (with_robustness) {
         if (robustness_run(cmd, model, &mo, prompts_file, &lp, &rob))
             goto done;

@@ -2,7 +2,7 @@
  * test split and GenHintEval, locate the blocks by BMI on the train split,
  * fine-tune them, evaluate again, and write DIR/ atomically:
  *   model/            the debiased model (delta/ with --delta)
- *   report.json       {"before", "after", "locate", "finetune"[, "baselines"]}
+ *   report.json       {"before", "after", "locate", "finetune", "memory"[, "baselines"]}
  *   bmi.svg           BMI per block, the fine-tuned block highlighted
  *   professions.svg   the most biased professions before and after
  * Everything is built in a temporary directory beside DIR and renamed at the
@@ -542,6 +542,9 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "lftf run: interrupted; nothing was written\n");
         goto done;
     }
+    /* how the weights were held and the peak resident memory of the run */
+    json_object_set_new(report, "memory", memory_json(model));
+    print_memory(&c.mo, model);
     dump = json_dumps(report, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     if (!dump || save_text(tmp, "report.json", dump))
         goto done;

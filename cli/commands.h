@@ -26,4 +26,6 @@ int cmd_edit(int argc, char **argv);
 /* perf: the program's malloc policy (cli/malloc_policy.c) */
 void cli_tune_malloc(void);
 
+int cmd_merge(int argc, char **argv);
+
 #endif

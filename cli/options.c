@@ -11,7 +11,8 @@ enum {
     G_MODEL = 0x100, G_DEVICE, G_DTYPE, G_THREADS, G_DATA, G_BATCH,
     G_PRESET, G_BLOCKS, G_TOPK, G_MODULES, G_OBJECTIVE, G_METHOD, G_LR, G_LR_SCHEDULE,
     G_EPOCHS, G_TRAIN_BATCH, G_SEED, G_NO_CACHE, G_FINAL_NORM,
-    G_OUT_FILE, G_OUT_DIR, G_OVERWRITE, G_DELTA
+    G_OUT_FILE, G_OUT_DIR, G_OVERWRITE, G_DELTA,
+    G_MAX_MEMORY, G_MAX_DEVICE_MEMORY, G_SHARD
 };
 
 static const struct option help_options[] = {
@@ -22,6 +23,12 @@ static const struct option model_options[] = {
     {"model", required_argument, NULL, G_MODEL},
     {"device", required_argument, NULL, G_DEVICE},
     {"dtype", required_argument, NULL, G_DTYPE},
+    {"max-memory", required_argument, NULL, G_MAX_MEMORY},
+    {"max-device-memory", required_argument, NULL, G_MAX_DEVICE_MEMORY},
+    {NULL, 0, NULL, 0},
+};
+static const struct option shard_options[] = {
+    {"shard", required_argument, NULL, G_SHARD},
     {NULL, 0, NULL, 0},
 };
 static const struct option threads_options[] = {
@@ -77,7 +84,7 @@ static const struct {
     {CLI_G_DATA, data_options},           {CLI_G_BATCH, batch_options},
     {CLI_G_TRAIN, train_options},         {CLI_G_OUT_FILE, out_file_options},
     {CLI_G_OUT_DIR, out_dir_options},     {CLI_G_OVERWRITE, overwrite_options},
-    {CLI_G_DELTA, delta_options},
+    {CLI_G_DELTA, delta_options},         {CLI_G_SHARD, shard_options},
 };
 
 void out_opts_init(out_opts *o)
@@ -123,7 +130,7 @@ int cli_parser_init(cli_parser *p, const cli_command *spec, int argc, char **arg
             return -1;
     if (spec->own && append(p, &n, spec->own))
         return -1;
-    if (((spec->groups & (CLI_G_MODEL_ALL | CLI_G_BATCH)) && !model) ||
+    if (((spec->groups & (CLI_G_MODEL_ALL | CLI_G_BATCH | CLI_G_SHARD)) && !model) ||
         ((spec->groups & CLI_G_TRAIN) && !train) ||
         ((spec->groups & (CLI_G_OUT_FILE | CLI_G_OUT_DIR | CLI_G_OVERWRITE | CLI_G_DELTA)) &&
          !out)) {
@@ -190,6 +197,22 @@ static int parse_modules(const char *s, unsigned *out)
     return m ? 0 : -1;
 }
 
+/* "i/n" with 0 <= i < n. */
+static int parse_shard(const char *s, size_t *index, size_t *count)
+{
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : 0;
+    if (!slash || n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (cli_parse_size(buf, index) || cli_parse_size(slash + 1, count) || *count == 0 ||
+        *index >= *count)
+        return -1;
+    return 0;
+}
+
 /* A value chosen from names: its index in `names` (NULL-terminated), or -1. */
 static int pick(const char *v, const char *const *names)
 {
@@ -230,6 +253,17 @@ static int store_model(const char *cmd, int id, const char *v, model_opts *o)
     case G_BATCH:
         if (!v || cli_parse_size(v, &o->batch) || o->batch == 0)
             return cli_usage(cmd, "--batch needs a positive integer");
+        return 0;
+    case G_MAX_MEMORY:
+    case G_MAX_DEVICE_MEMORY:
+        if (!v || lftf_parse_size(v, id == G_MAX_MEMORY ? &o->max_memory : &o->max_device_memory) ||
+            (id == G_MAX_MEMORY ? o->max_memory : o->max_device_memory) == 0)
+            return cli_usage(cmd, "--%s needs a size such as 1.5G, 512M or a number of bytes",
+                             id == G_MAX_MEMORY ? "max-memory" : "max-device-memory");
+        return 0;
+    case G_SHARD:
+        if (!v || parse_shard(v, &o->shard_index, &o->shard_count))
+            return cli_usage(cmd, "--shard needs i/n with 0 <= i < n (e.g. 0/4)");
         return 0;
     }
     return -1;

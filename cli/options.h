@@ -42,7 +42,8 @@
 
 /* Shared option groups (bits of cli_command.groups). */
 enum {
-    CLI_G_MODEL = 1 << 0,      /* --model DIR, --device D, --dtype T       -> model_opts */
+    CLI_G_MODEL = 1 << 0,      /* --model DIR, --device D, --dtype T,
+                                  --max-memory S, --max-device-memory S    -> model_opts */
     CLI_G_THREADS = 1 << 1,    /* --threads N                              -> model_opts */
     CLI_G_DATA = 1 << 2,       /* --data DIR                               -> model_opts */
     CLI_G_BATCH = 1 << 3,      /* --batch N: prompts per forward pass      -> model_opts.batch */
@@ -51,7 +52,8 @@ enum {
     CLI_G_OUT_FILE = 1 << 5,   /* --out FILE (not empty)                   -> out_opts.out */
     CLI_G_OUT_DIR = 1 << 6,    /* --out DIR                                -> out_opts.out */
     CLI_G_OVERWRITE = 1 << 7,  /* --overwrite                              -> out_opts */
-    CLI_G_DELTA = 1 << 8       /* --delta (save only the changed tensors)  -> out_opts */
+    CLI_G_DELTA = 1 << 8,      /* --delta (save only the changed tensors)  -> out_opts */
+    CLI_G_SHARD = 1 << 9       /* --shard i/n                              -> model_opts */
 };
 /* The options of model_opts_help. */
 #define CLI_G_MODEL_ALL (CLI_G_MODEL | CLI_G_THREADS | CLI_G_DATA)

@@ -3,6 +3,8 @@
 
 #include "cli_util.h"
 
+#include <jansson.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +22,15 @@ const char *const model_opts_help =
     "  --device D          cpu (default), cuda, cuda:N\n"
     "  --dtype T           compute dtype: float32, float16, bfloat16 (default: float32 on\n"
     "                      CPU, bfloat16 on CUDA)\n"
-    "  --threads N         CPU threads\n";
+    "  --threads N         CPU threads\n"
+    "  --max-memory S      keep at most S of weights in host memory (e.g. 1.5G): the\n"
+    "                      blocks that do not fit are streamed from the files\n"
+    "  --max-device-memory S  the same for GPU memory; --device a,b,... places\n"
+    "                      contiguous ranges of blocks on several devices\n";
+
+const char *const shard_opts_help =
+    "  --shard I/N         compute only shard I of N (every N-th batch); `lftf merge`\n"
+    "                      combines the shards' reports into the unsharded report\n";
 
 const char *const train_opts_help =
     "  --preset P          hyperparameters: paper (Adam, lr 1e-5 constant, 2 epochs,\n"
@@ -61,22 +71,59 @@ void train_opts_init(train_opts *o)
     o->seed = -1;
 }
 
+int model_params_fill(const char *cmd, const model_opts *o, lftf_model_params *mp)
+{
+    int rc;
+    lftf_model_params_init(mp);
+    if (o->device)
+        mp->device = o->device;
+    if (o->dtype && (rc = lftf_dtype_parse(o->dtype, &mp->dtype)) != LFTF_OK)
+        return cli_fail(cmd, "--dtype", rc);
+    mp->progress = cli_progress;
+    mp->max_memory = o->max_memory;
+    mp->max_device_memory = o->max_device_memory;
+    return 0;
+}
+
 int load_model(const char *cmd, const model_opts *o, lftf_model **model)
 {
     lftf_model_params mp;
     int rc;
-    lftf_model_params_init(&mp);
-    if (o->device)
-        mp.device = o->device;
-    if (o->dtype && (rc = lftf_dtype_parse(o->dtype, &mp.dtype)) != LFTF_OK)
-        return cli_fail(cmd, "--dtype", rc);
+    if (model_params_fill(cmd, o, &mp))
+        return 1;
     if (o->threads > 0)
         lftf_set_num_threads(o->threads);
-    mp.progress = cli_progress;
     rc = lftf_model_load(model, o->model_dir, &mp);
     if (rc != LFTF_OK)
         return cli_fail(cmd, o->model_dir, rc);
     return 0;
+}
+
+void print_memory(const model_opts *o, const lftf_model *model)
+{
+    if (!o->max_memory && !o->max_device_memory && !(o->device && strchr(o->device, ',')))
+        return; /* nothing to tell: every weight resident on one device */
+    lftf_memory_info mi;
+    mi.struct_size = sizeof mi;
+    if (lftf_model_memory_info(model, &mi) != LFTF_OK)
+        return;
+    fprintf(stderr, "memory: %s, %d resident / %d streamed blocks, budget %.2f GiB, peak "
+                    "resident %.2f GiB\n",
+            mi.streaming ? "blocks streamed" : "all weights resident", mi.n_resident_blocks,
+            mi.n_streamed_blocks, (double)mi.budget / 1073741824.0,
+            (double)mi.peak_rss / 1073741824.0);
+}
+
+json_t *memory_json(const lftf_model *model)
+{
+    lftf_memory_info mi;
+    mi.struct_size = sizeof mi;
+    if (lftf_model_memory_info(model, &mi) != LFTF_OK)
+        return json_null();
+    return json_pack("{s:s, s:i, s:i, s:I, s:I}", "mode", mi.streaming ? "streamed" : "resident",
+                     "resident_blocks", mi.n_resident_blocks, "streamed_blocks",
+                     mi.n_streamed_blocks, "budget", (json_int_t)mi.budget, "peak_rss",
+                     (json_int_t)mi.peak_rss);
 }
 
 int load_bias_split(const model_opts *o, const char *split, lftf_dataset **out)

@@ -20,6 +20,8 @@ typedef struct model_opts {
     const char *dtype;
     int threads;
     size_t batch;                /* prompts per forward pass (16) */
+    size_t max_memory, max_device_memory; /* budgets in bytes (0: none) */
+    size_t shard_index, shard_count;      /* --shard i/n (count 0: not sharded) */
 } model_opts;
 
 /* How the blocks to train are chosen. */
@@ -55,8 +57,18 @@ void train_opts_init(train_opts *o);
 extern const char *const model_opts_help;
 extern const char *const train_opts_help;
 
+/* Model params from the options; 0, or 1 after printing the error. */
+int model_params_fill(const char *cmd, const model_opts *o, lftf_model_params *mp);
 /* Loads the model as the options say (progress on stderr). */
 int load_model(const char *cmd, const model_opts *o, lftf_model **model);
+/* Under a memory budget or on several devices: "memory: ..." on stderr,
+ * which blocks are resident or streamed and the process's peak resident
+ * memory so far (call it after the work). */
+void print_memory(const model_opts *o, const lftf_model *model);
+/* {"mode", "resident_blocks", "streamed_blocks", "budget", "peak_rss"} as a
+ * JSON object (jansson), for reports. */
+struct json_t *memory_json(const lftf_model *model);
+extern const char *const shard_opts_help;
 
 /* The GenBiasEval split (train/dev/test) or all of GenHintEval (it has no
  * splits). */

@@ -191,6 +191,16 @@ typedef struct lftf_model_params {
     int add_bos;                 /* as lftf_tokenizer_params.add_bos; -1 default */
     lftf_progress_fn progress;   /* stage "load": tensors loaded / total */
     void *progress_user;
+    /* Memory budgets (0: no budget, every weight resident in the compute
+     * dtype, as before).  With a host budget, liblftf keeps resident the
+     * weights that fit (the embedding, final norm and head, then the last
+     * blocks) and streams the other blocks: their weights are converted from
+     * the memory-mapped files just while they run, then released, and work
+     * flows through the model one block at a time.  A budget smaller than the
+     * fixed weights plus one block fails with LFTF_E_RANGE at load, before any
+     * work.  max_device_memory does the same for a CUDA device. */
+    size_t max_memory;           /* host bytes */
+    size_t max_device_memory;    /* device bytes (CUDA) */
 } lftf_model_params;
 
 LFTF_API int lftf_model_params_init(lftf_model_params *params);
@@ -222,6 +232,31 @@ typedef struct lftf_model_info {
 LFTF_API int lftf_model_get_info(const lftf_model *model, lftf_model_info *info);
 /** The architecture and config as a JSON object (caller frees with lftf_free). */
 LFTF_API int lftf_model_info_json(const lftf_model *model, char **json);
+/** How the weights are held (see lftf_model_params.max_memory). */
+typedef struct lftf_memory_info {
+    size_t struct_size;
+    int streaming;               /* 1 if some blocks are streamed */
+    int n_resident_blocks;       /* blocks whose weights stay in memory */
+    int n_streamed_blocks;       /* blocks converted from the files while they run */
+    size_t fixed_bytes;          /* embedding, final norm and head (compute dtype) */
+    size_t resident_bytes;       /* all weights kept in memory now (compute dtype) */
+    size_t max_block_bytes;      /* the largest block (compute dtype) */
+    size_t budget;               /* max_memory or max_device_memory in force; 0: none */
+    size_t peak_rss;             /* this process's peak resident set so far (bytes) */
+} lftf_memory_info;
+
+/** Fills *info (set info->struct_size = sizeof *info first). */
+LFTF_API int lftf_model_memory_info(const lftf_model *model, lftf_memory_info *info);
+/** The configuration and weight headers of a model directory as the JSON of
+ *  lftf_model_info_json, without loading a weight (config.json, the
+ *  safetensors headers and the tokenizer only: fast for any model size);
+ *  params (may be NULL) give the device and dtype it reports (the device is
+ *  checked, nothing is placed on it).  Free with lftf_free. */
+LFTF_API int lftf_model_inspect_json(const char *dir, const lftf_model_params *params, char **json);
+/** Parses a size such as "1.5G", "512M", "2048K", "1T" or plain bytes
+ *  (binary units: 1G = 2^30). */
+LFTF_API int lftf_parse_size(const char *text, size_t *out);
+
 /** The model's tokenizer (borrowed; lives as long as the model). */
 LFTF_API const lftf_tokenizer *lftf_model_tokenizer(const lftf_model *model);
 
@@ -230,6 +265,12 @@ typedef struct lftf_probs_params {
     size_t batch_size;           /* prompts per forward pass; default 16 */
     lftf_progress_fn progress;   /* stage "probs": prompts done / total */
     void *progress_user;
+    /* Sharding: with shard_count > 1 only the batches k of the run's batch
+     * plan (prompts sorted by length, cut into batch_size) with
+     * k % shard_count == shard_index are computed; the other prompts' outputs
+     * are NaN (argmax -1).  Each prompt is computed in the same batch as in
+     * the unsharded run, so its numbers are identical. */
+    size_t shard_index, shard_count;
 } lftf_probs_params;
 
 LFTF_API int lftf_probs_params_init(lftf_probs_params *params);
@@ -533,6 +574,10 @@ typedef struct lftf_eval_params {
                                     reports keep the prompts without it */
     lftf_progress_fn progress;   /* stage "eval": prompts done / total */
     void *progress_user;
+    /* Sharding (see lftf_probs_params): the report holds this shard's rows
+     * and what lftf_merge_shards_json needs to rebuild the unsharded report
+     * exactly.  shard_count 0 or 1: no sharding. */
+    size_t shard_index, shard_count;
 } lftf_eval_params;
 
 LFTF_API int lftf_eval_params_init(lftf_eval_params *params);
@@ -627,9 +672,22 @@ typedef struct lftf_locate_params {
     size_t batch_size;           /* default 16 */
     lftf_progress_fn progress;   /* stage "locate" */
     void *progress_user;
+    /* Sharding: only the batches k (consecutive prompts, batch_size each)
+     * with k % shard_count == shard_index; the result then keeps each batch's
+     * sums so that lftf_merge_shards_json adds them in the unsharded order. */
+    size_t shard_index, shard_count;
 } lftf_locate_params;
 
 LFTF_API int lftf_locate_params_init(lftf_locate_params *params);
+/** Combines the JSON reports of the shards of one `lftf eval` or `lftf
+ *  locate` run (lftf_report_to_json / lftf_locate_to_json of runs with
+ *  shard_index 0..n-1 of n) into exactly the JSON of the unsharded run: rows
+ *  in their original order, metrics recomputed from the rows, BMI from the
+ *  per-batch sums and token counts.  Refuses shards of different models,
+ *  settings or data, missing or repeated shards (LFTF_E_FORMAT naming the
+ *  shard and what differs).  Free with lftf_free. */
+LFTF_API int lftf_merge_shards_json(const char *const *shard_jsons, size_t n, char **merged_json);
+
 /** BMI_i = 1 - cos(H_i[t], H_{i+1}[t]) averaged over every token position of
  *  every prompt in `prompts`. */
 LFTF_API int lftf_locate(lftf_model *model, const lftf_dataset *prompts,

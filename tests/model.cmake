@@ -51,3 +51,10 @@ if(LFTF_WITH_TORCH)
       FIXTURES_REQUIRED model_fixtures SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS "model;cli;slow")
   endif()
 endif()
+
+# Models under a memory budget: streamed blocks, inspect without weights.
+if(LFTF_WITH_TORCH)
+  add_lftf_test(test_streaming SOURCES test_streaming.c LABELS model TIMEOUT 300)
+  target_compile_definitions(test_streaming PRIVATE LFTF_MODEL_FIXTURES="${LFTF_MODEL_FIXTURES}")
+  set_tests_properties(test_streaming PROPERTIES FIXTURES_REQUIRED model_fixtures)
+endif()

@@ -79,6 +79,18 @@ int lftf__map_file(const char *path, lftf_mapping *m)
     return LFTF_OK;
 }
 
+void lftf__unmap_pages_hint(const void *data, size_t n)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t lo, hi;
+    if (!data || page <= 0)
+        return;
+    lo = ((uintptr_t)data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    hi = ((uintptr_t)data + n) & ~((uintptr_t)page - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* a hint: failure changes nothing */
+}
+
 void lftf__unmap_file(lftf_mapping *m)
 {
     if (m && m->data)

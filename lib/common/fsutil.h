@@ -16,6 +16,10 @@ typedef struct lftf_mapping {
 /* Maps a file read-only (an empty file maps to data == NULL, size 0). */
 int lftf__map_file(const char *path, lftf_mapping *m);
 void lftf__unmap_file(lftf_mapping *m);
+/* Tells the kernel that this process no longer needs the whole pages inside
+ * [data, data + n) of a read-only file mapping: they leave the resident set
+ * (and stay in the page cache; reading them again faults them back in). */
+void lftf__unmap_pages_hint(const void *data, size_t n);
 
 /* Writes data to path atomically: a temporary file in the same directory,
  * fsync, rename over path.  On failure path is untouched. */

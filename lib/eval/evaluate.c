@@ -2,10 +2,13 @@
  * and GenHintEval-style datasets, gathered into a report that computes
  * AFGB-Score and UB-Score from them. */
 #include "eval/report.h"
+#include "model/model_internal.h"
 
 #include "common/error.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +69,7 @@ int lftf_evaluate(lftf_model *model, const lftf_dataset *bias, const lftf_datase
     const char *const *targets;
     char **texts = NULL;
     double *probs = NULL;
+    int32_t *argmax = NULL;
     lftf_probs_params pp;
     progress_ctx pc;
     lftf_report *r = NULL;
@@ -77,12 +81,14 @@ int lftf_evaluate(lftf_model *model, const lftf_dataset *bias, const lftf_datase
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_evaluate: NULL argument");
     if (!bias && !hint)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_evaluate: no dataset (bias and hint are NULL)");
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0, sizeof(lftf_eval_params),
-                                sizeof(lftf_eval_params), "lftf_eval_params"));
-    if (!params) {
-        lftf_eval_params_init(&defaults);
-        params = &defaults;
-    }
+    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
+                                offsetof(lftf_eval_params, shard_index), sizeof(lftf_eval_params),
+                                "lftf_eval_params"));
+    lftf_eval_params_init(&defaults);
+    if (params)
+        memcpy(&defaults, params, params->struct_size);
+    params = &defaults;
+    int sharded = params->shard_count > 1;
     targets = params->targets ? params->targets : default_targets;
     k = params->targets ? params->n_targets : 2;
     LFTF_TRY(check_targets(targets, k));
@@ -102,7 +108,8 @@ int lftf_evaluate(lftf_model *model, const lftf_dataset *bias, const lftf_datase
     plen = params->prefix ? strlen(params->prefix) : 0;
     texts = calloc(n, sizeof *texts);
     probs = malloc(n * k * sizeof *probs);
-    if (!texts || !probs) {
+    argmax = sharded ? malloc(n * sizeof *argmax) : NULL;
+    if (!texts || !probs || (sharded && !argmax)) {
         rc = lftf__oom("the evaluation prompts");
         goto done;
     }
@@ -126,6 +133,8 @@ int lftf_evaluate(lftf_model *model, const lftf_dataset *bias, const lftf_datase
     /* one call for everything: the model batches prompts of similar length */
     lftf_probs_params_init(&pp);
     pp.batch_size = params->batch_size;
+    pp.shard_index = params->shard_index;
+    pp.shard_count = params->shard_count;
     if (params->progress) {
         pc.fn = params->progress;
         pc.user = params->progress_user;
@@ -133,7 +142,7 @@ int lftf_evaluate(lftf_model *model, const lftf_dataset *bias, const lftf_datase
         pp.progress_user = &pc;
     }
     rc = lftf_model_target_probs(model, (const char *const *)texts, n, targets, k, &pp, probs,
-                                 NULL, NULL);
+                                 NULL, argmax);
     if (rc != LFTF_OK) {
         if (rc != LFTF_E_ABORTED)
             lftf__err_prefix(rc, "evaluation");
@@ -142,11 +151,26 @@ int lftf_evaluate(lftf_model *model, const lftf_dataset *bias, const lftf_datase
 
     if ((rc = lftf__report_create(&r, targets, k, params->prefix)) != LFTF_OK)
         goto done;
+    if (sharded) {
+        char data[17], weights[17];
+        uint64_t h = 14695981039346656037ull;
+        for (size_t i = 0; i < n; i++)
+            h = lftf__fnv1a(h, texts[i], strlen(texts[i]) + 1);
+        for (size_t j = 0; j < k; j++)
+            h = lftf__fnv1a(h, targets[j], strlen(targets[j]) + 1);
+        snprintf(data, sizeof data, "%016llx", (unsigned long long)h);
+        lftf__model_fingerprint(model, weights);
+        if ((rc = lftf__report_set_shard(r, params->shard_index, params->shard_count, n,
+                                         params->batch_size, data, weights)) != LFTF_OK)
+            goto done;
+    }
     at = 0;
     for (size_t d = 0; d < n_sets; d++)
         for (size_t i = 0; i < lftf_dataset_size(sets[d]); i++, at++) {
             lftf_sample s;
             lftf_dataset_get(sets[d], i, &s);
+            if (sharded && argmax[at] < 0)
+                continue; /* another shard's row */
             for (size_t j = 0; j < k; j++)
                 if (!isfinite(probs[at * k + j])) {
                     rc = lftf__err(LFTF_E_NUMERIC,
@@ -154,7 +178,7 @@ int lftf_evaluate(lftf_model *model, const lftf_dataset *bias, const lftf_datase
                                    targets[j], s.prompt, s.id, probs[at * k + j]);
                     goto done;
                 }
-            if ((rc = lftf__report_add(r, &s, probs + at * k)) != LFTF_OK)
+            if ((rc = lftf__report_add_at(r, &s, probs + at * k, at)) != LFTF_OK)
                 goto done;
         }
     rc = lftf__report_finish(r);
@@ -164,6 +188,7 @@ done:
         free(texts[i]);
     free(texts);
     free(probs);
+    free(argmax);
     if (rc != LFTF_OK) {
         lftf_report_free(r);
         return rc;

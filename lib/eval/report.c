@@ -7,8 +7,10 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "data/dataset.h"
+#include "eval/shards.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,7 @@ typedef struct row {
     char *id, *prompt, *profession, *split;
     const char *scale; /* static or NULL */
     const char *hint;  /* static or NULL (NULL: a bias row) */
+    size_t index;      /* position in the evaluation's input (sharded runs) */
 } row;
 
 typedef struct prof_agg {
@@ -39,6 +42,9 @@ struct lftf_report {
     const char *split;  /* borrowed from a row, "all", or NULL */
     prof_agg *profs;
     size_t n_profs;
+    /* a shard of a larger run (lftf__report_set_shard) */
+    size_t shard_index, shard_count, n_total, batch_size;
+    char data_hash[17], weights[17];
 };
 
 static const char *const dataset_names[2] = {"genbiaseval", "genhinteval"};
@@ -106,6 +112,25 @@ static char *dup_opt(const char *s, int *oom)
 
 int lftf__report_add(lftf_report *r, const lftf_sample *s, const double *probs)
 {
+    return lftf__report_add_at(r, s, probs, r ? r->n : 0);
+}
+
+int lftf__report_set_shard(lftf_report *r, size_t index, size_t count, size_t n_total,
+                           size_t batch_size, const char *data_hash, const char *weights)
+{
+    if (!r || count < 2 || index >= count || !data_hash || !weights)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf__report_set_shard: bad argument");
+    r->shard_index = index;
+    r->shard_count = count;
+    r->n_total = n_total;
+    r->batch_size = batch_size;
+    snprintf(r->data_hash, sizeof r->data_hash, "%s", data_hash);
+    snprintf(r->weights, sizeof r->weights, "%s", weights);
+    return LFTF_OK;
+}
+
+int lftf__report_add_at(lftf_report *r, const lftf_sample *s, const double *probs, size_t index)
+{
     row *w;
     int oom = 0;
     if (!r || !s || !probs || !s->id || !s->prompt || r->finished)
@@ -139,6 +164,7 @@ int lftf__report_add(lftf_report *r, const lftf_sample *s, const double *probs)
         free(w->split);
         return lftf__oom("a report row");
     }
+    w->index = index;
     memcpy(r->probs + r->n * r->k, probs, r->k * sizeof *probs);
     r->n++;
     return LFTF_OK;
@@ -469,6 +495,22 @@ int lftf_report_to_json(const lftf_report *r, const char *model_name, char **jso
         lftf__buf_json_string(&b, r->prefix);
         lftf__buf_puts(&b, ",\n  ");
     }
+    if (r->shard_count > 1) {
+        /* what lftf_merge_shards_json needs to rebuild the unsharded report */
+        lftf__buf_printf(&b, "\"shard\": {\"index\": %zu, \"count\": %zu, \"n_total\": %zu, "
+                             "\"batch_size\": %zu, \"data\": \"%s\", \"weights\": \"%s\", \"rows\": [",
+                         r->shard_index, r->shard_count, r->n_total, r->batch_size, r->data_hash,
+                         r->weights);
+        for (size_t i = 0; i < r->n; i++)
+            lftf__buf_printf(&b, i ? ", %zu" : "%zu", r->rows[i].index);
+        lftf__buf_puts(&b, "], \"splits\": [");
+        for (size_t i = 0; i < r->n; i++) {
+            if (i)
+                lftf__buf_puts(&b, ", ");
+            json_str_or_null(&b, r->rows[i].split);
+        }
+        lftf__buf_puts(&b, "]},\n  ");
+    }
     json_key(&b, "genbiaseval");
     if (r->n_bias) {
         lftf__buf_puts(&b, "{\"split\": ");
@@ -555,5 +597,95 @@ int lftf_report_write_json(const lftf_report *r, const char *model_name, const c
     LFTF_TRY(lftf_report_to_json(r, model_name, &json));
     rc = lftf__write_file_atomic(path, json, strlen(json));
     free(json);
+    return rc;
+}
+
+/* ---- merging shards (lftf_merge_shards_json, lib/eval/shards.c) ---- */
+
+/* One row of a shard report, read back from its JSON. */
+static int row_from_json(json_t *sample, json_t *split, size_t k, lftf_sample *s, double *probs,
+                         size_t shard, size_t i)
+{
+    json_t *pv = json_object_get(sample, "probs");
+    memset(s, 0, sizeof *s);
+    s->id = json_string_value(json_object_get(sample, "id"));
+    s->prompt = json_string_value(json_object_get(sample, "prompt"));
+    s->profession = json_string_value(json_object_get(sample, "profession"));
+    s->scale = json_string_value(json_object_get(sample, "scale"));
+    s->hint = json_string_value(json_object_get(sample, "hint"));
+    s->split = json_string_value(split);
+    if (!s->id || !s->prompt)
+        return lftf__err(LFTF_E_FORMAT, "shard %zu: sample %zu has no id or prompt", shard, i);
+    for (size_t j = 0; j < k; j++) {
+        json_t *v = k > 2 ? json_array_get(pv, j)
+                          : json_object_get(sample, j == 0 ? "p_he" : "p_she");
+        if (!json_is_number(v))
+            return lftf__err(LFTF_E_FORMAT, "shard %zu: sample %zu (id %s) lacks probability %zu",
+                             shard, i, s->id, j);
+        probs[j] = json_number_value(v);
+    }
+    return LFTF_OK;
+}
+
+int lftf__report_merge(json_t *const *shards, size_t n, char **json)
+{
+    json_t *info0 = json_object_get(shards[0], "shard"), *tv = json_object_get(shards[0], "targets");
+    size_t n_total = (size_t)json_integer_value(json_object_get(info0, "n_total"));
+    size_t k = json_array_size(tv);
+    const char **targets = calloc(k ? k : 1, sizeof *targets);
+    json_t **samples = calloc(n_total ? n_total : 1, sizeof *samples);
+    json_t **splits = calloc(n_total ? n_total : 1, sizeof *splits);
+    double *probs = malloc((k ? k : 1) * sizeof *probs);
+    lftf_report *r = NULL;
+    int rc = targets && samples && splits && probs ? LFTF_OK : lftf__oom("merging reports");
+    for (size_t j = 0; j < k && rc == LFTF_OK; j++)
+        if (!(targets[j] = json_string_value(json_array_get(tv, j))))
+            rc = lftf__err(LFTF_E_FORMAT, "shard 0: target %zu is not a string", j);
+    const char *prefix = json_string_value(json_object_get(shards[0], "prefix"));
+    if (rc == LFTF_OK)
+        rc = lftf__report_create(&r, targets, k, prefix);
+    /* every row goes back to its place in the unsharded input */
+    for (size_t s = 0; s < n && rc == LFTF_OK; s++) {
+        json_t *info = json_object_get(shards[s], "shard");
+        json_t *rows = json_object_get(info, "rows"), *sp = json_object_get(info, "splits");
+        json_t *sm = json_object_get(shards[s], "samples");
+        if (!json_equal(json_object_get(shards[s], "targets"), tv) ||
+            !json_equal(json_object_get(shards[s], "model"), json_object_get(shards[0], "model"))) {
+            rc = lftf__err(LFTF_E_FORMAT, "shard %zu has other targets or another model name than "
+                           "shard 0", s);
+            break;
+        }
+        if (json_array_size(rows) != json_array_size(sm) || json_array_size(sp) != json_array_size(sm)) {
+            rc = lftf__err(LFTF_E_FORMAT, "shard %zu: %zu samples but %zu row indices", s,
+                           json_array_size(sm), json_array_size(rows));
+            break;
+        }
+        for (size_t i = 0; i < json_array_size(sm); i++) {
+            json_int_t at = json_integer_value(json_array_get(rows, i));
+            if (at < 0 || (size_t)at >= n_total || samples[at]) {
+                rc = lftf__err(LFTF_E_FORMAT, "shard %zu: row index %lld is out of range or in "
+                               "another shard too", s, (long long)at);
+                break;
+            }
+            samples[at] = json_array_get(sm, i);
+            splits[at] = json_array_get(sp, i);
+        }
+    }
+    for (size_t at = 0; at < n_total && rc == LFTF_OK; at++) {
+        lftf_sample smp;
+        if (!samples[at]) {
+            rc = lftf__err(LFTF_E_FORMAT, "row %zu of %zu is in no shard", at, n_total);
+            break;
+        }
+        if ((rc = row_from_json(samples[at], splits[at], k, &smp, probs, 0, at)) == LFTF_OK)
+            rc = lftf__report_add(r, &smp, probs);
+    }
+    if (rc == LFTF_OK && (rc = lftf__report_finish(r)) == LFTF_OK)
+        rc = lftf_report_to_json(r, json_string_value(json_object_get(shards[0], "model")), json);
+    lftf_report_free(r);
+    free(targets);
+    free(samples);
+    free(splits);
+    free(probs);
     return rc;
 }

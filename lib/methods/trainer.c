@@ -475,39 +475,63 @@ static int fingerprint(const lftf_dataset *ds, uint64_t *out)
 
 /* Runs blocks [0, k) over the sequences of prompt_idx under no_grad and
  * stores each sequence's rows. */
-static int cache_fill_batch(lftf_trainer *tr, prefix_cache *c, const size_t *idx, size_t n)
+/* The residual stream entering the first trained block, one owned row per
+ * sequence of the plan (lftf__model_run: block after block when the model
+ * streams blocks, so each frozen block is read once). */
+typedef struct cache_fill {
+    prefix_cache *c;
+    const size_t *idx;          /* prompts, in batch order */
+    size_t step;                /* prompts per batch */
+} cache_fill;
+
+static int cache_fill_rows(void *user, size_t k, const lftf_batch *b, const lt_tensor *H)
 {
-    lftf_model *m = tr->model;
-    lftf_batch *b = NULL;
-    lt_tensor *H = NULL, *Hn = NULL;
+    cache_fill *f = user;
+    const lftf_target_plan *plan = f->c->plan;
+    size_t start = k * f->step, n = plan->n_prompts - start < f->step ? plan->n_prompts - start : f->step;
     size_t r = 0;
-    int rc;
-    if ((rc = lftf__target_plan_batch(m, c->plan, idx, n, &b)) ||
-        (rc = lftf__model_embed_ids(m, b, &H)))
-        goto done;
-    for (int i = 0; i < tr->first_block; i++) {
-        if ((rc = lftf__model_block_forward(m, i, H, b, &Hn)))
-            goto done;
-        lt_free(H);
-        H = Hn;
-        Hn = NULL;
-    }
-    for (size_t k = 0; k < n; k++) {
-        size_t p = idx[k];
-        for (size_t s = c->plan->seq_first[p]; s < c->plan->seq_first[p + 1]; s++, r++) {
+    for (size_t j = 0; j < n; j++) {
+        size_t p = f->idx[start + j];
+        for (size_t s = plan->seq_first[p]; s < plan->seq_first[p + 1]; s++, r++) {
             lt_tensor *view = NULL;
             /* an owned copy: the padded batch tensor can go */
-            if ((rc = lftf__batch_row(b, H, r, &view)) || (rc = lt_clone(view, &c->rows[s]))) {
-                lt_free(view);
-                goto done;
-            }
+            int rc = lftf__batch_row(b, H, r, &view);
+            if (rc == LFTF_OK)
+                rc = lt_clone(view, &f->c->rows[s]);
             lt_free(view);
+            if (rc != LFTF_OK)
+                return rc;
         }
     }
-done:
-    lt_free(H);
-    lt_free(Hn);
-    lftf__batch_free(b);
+    return LFTF_OK;
+}
+
+static int cache_fill_all(lftf_trainer *tr, prefix_cache *c, const size_t *idx, size_t n,
+                          size_t step)
+{
+    size_t n_batches = (n + step - 1) / step;
+    lftf_batch **batches = calloc(n_batches ? n_batches : 1, sizeof *batches);
+    size_t *rows = malloc((n_batches ? n_batches : 1) * sizeof *rows);
+    int rc = batches && rows ? LFTF_OK : lftf__oom("prefix cache");
+    for (size_t k = 0; k < n_batches && rc == LFTF_OK; k++) {
+        size_t start = k * step;
+        rows[k] = n - start < step ? n - start : step;
+        rc = lftf__target_plan_batch(tr->model, c->plan, idx + start, rows[k], &batches[k]);
+    }
+    if (rc == LFTF_OK) {
+        cache_fill f = {c, idx, step};
+        lftf_run_visitor v = {.last = cache_fill_rows, .user = &f, .stage = "cache", .rows = rows,
+                              .progress = tr->p.progress, .progress_user = tr->p.progress_user,
+                              .partial = 1, .n_blocks = tr->first_block};
+        rc = lftf__model_run(tr->model, batches, n_batches, &v);
+        if (rc == LFTF_E_ABORTED)
+            rc = lftf__err(LFTF_E_ABORTED, "training aborted while caching prefixes");
+    }
+    if (batches)
+        for (size_t k = 0; k < n_batches; k++)
+            lftf__batch_free(batches[k]);
+    free(batches);
+    free(rows);
     return rc;
 }
 
@@ -557,14 +581,7 @@ static int cache_build(lftf_trainer *tr, const lftf_dataset *ds, int with_rows,
             goto done;
         }
         prev = lt_grad_set_enabled(0);
-        for (size_t start = 0; start < n && rc == LFTF_OK; start += step) {
-            size_t cnt = n - start < step ? n - start : step;
-            if (tr->p.progress && tr->p.progress("cache", start, n, tr->p.progress_user)) {
-                rc = lftf__err(LFTF_E_ABORTED, "training aborted while caching prefixes");
-                break;
-            }
-            rc = cache_fill_batch(tr, c, idx + start, cnt);
-        }
+        rc = cache_fill_all(tr, c, idx, n, step);
         lt_grad_set_enabled(prev);
         tr->cache_seconds += now_seconds() - t0;
     }

@@ -172,7 +172,15 @@ lftf_param *lftf__model_block_param(lftf_model *m, int block, lftf_param_kind ki
         kind >= LFTF_P_BLOCK_COUNT)
         return NULL;
     lftf_param *p = &m->params[slot_block(m, block, kind)];
+    /* whoever asks for a block's weight may change it: keep it resident */
+    if (p->name && !p->t && lftf__model_block_pin(m, block) != LFTF_OK)
+        return NULL;
     return p->t ? p : NULL;
+}
+
+lftf_param *lftf__model_block_slot(const lftf_model *m, int block, int kind)
+{
+    return &m->params[slot_block(m, block, kind)];
 }
 
 lftf_param *lftf__model_embed(lftf_model *m) { return m ? &m->params[slot_embed()] : NULL; }
@@ -193,7 +201,7 @@ static const lt_tensor *bw(const lftf_model *m, int i, int kind)
 size_t lftf__model_block_params(lftf_model *m, int block, unsigned modules, lftf_param **out)
 {
     size_t n = 0;
-    if (!m || block < 0 || block >= m->cfg.num_hidden_layers)
+    if (!m || block < 0 || block >= m->cfg.num_hidden_layers || lftf__model_block_pin(m, block))
         return 0;
     for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
         lftf_param *p = &m->params[slot_block(m, block, k)];
@@ -309,9 +317,9 @@ static void shape_str(const int64_t *shape, int ndim, char *buf, size_t n)
         snprintf(buf + used, n - used, "]");
 }
 
-/* Finds, checks and converts one weight (wrapping the mapping without a copy
- * when the file's dtype is already the compute dtype on the CPU). */
-static int load_param(lftf_model *m, lftf_param *p, int64_t d0, int64_t d1, int ndim)
+/* Finds one weight in the files and checks its dtype and shape against the
+ * config (no data is read: that is lftf__param_materialize). */
+static int check_param(lftf_model *m, lftf_param *p, int64_t d0, int64_t d1, int ndim)
 {
     int64_t want[2] = {d0, d1};
     const lftf_st_tensor *src = lftf__st_find(m->st, p->name);
@@ -335,17 +343,63 @@ static int load_param(lftf_model *m, lftf_param *p, int64_t d0, int64_t d1, int 
         return lftf__err(LFTF_E_FORMAT, "tensor \"%s\" in %s has no data", p->name,
                          weights_file(m, src));
     p->src = src;
+    return LFTF_OK;
+}
+
+int lftf__param_materialize(lftf_model *m, lftf_param *p)
+{
+    const lftf_st_tensor *src = p->src;
+    lt_dtype sdt = LT_F32;
     int rc;
-    if (sdt == m->dtype && m->device.type == LT_CPU && ((uintptr_t)src->data % lt_dtype_size(sdt)) == 0) {
-        rc = lt_from_blob(src->data, src->shape, ndim, sdt, &p->t);
+    if (p->t || !src)
+        return LFTF_OK;
+    lt_of_st(src->dtype, &sdt);
+    lt_device dev = lftf__param_device(m, p);
+    if (sdt == m->dtype && dev.type == LT_CPU &&
+        ((uintptr_t)src->data % lt_dtype_size(sdt)) == 0) {
+        /* wraps the mapping without a copy */
+        rc = lt_from_blob(src->data, src->shape, src->ndim, sdt, &p->t);
         p->borrowed = 1;
     } else {
-        rc = lt_from_host(src->data, sdt, src->shape, ndim, m->dtype, m->device, &p->t);
+        rc = lt_from_host(src->data, sdt, src->shape, src->ndim, m->dtype, dev, &p->t);
         p->borrowed = 0;
+        /* The copy is what we keep: the file's pages need not stay in this
+         * process's resident set (they stay in the page cache). */
+        if (rc == LFTF_OK)
+            lftf__unmap_pages_hint(src->data, src->nbytes);
     }
     if (rc != LFTF_OK)
         return lftf__err_prefix(rc, "loading tensor \"%s\" from %s", p->name, weights_file(m, src));
     return LFTF_OK;
+}
+
+/* Checks every weight's presence, dtype and shape (headers only) and
+ * counts the parameters. */
+static void param_shape(const lftf_model *m, const lftf_param *p, int64_t *d0, int64_t *d1, int *nd);
+
+static int check_params_shapes(lftf_model *m)
+{
+    for (size_t s = 0; s < m->n_param_slots; s++) {
+        lftf_param *p = &m->params[s];
+        int64_t d0, d1;
+        int nd;
+        if (!p->name)
+            continue;
+        param_shape(m, p, &d0, &d1, &nd);
+        LFTF_TRY(check_param(m, p, d0, d1, nd));
+        m->n_params += nd == 2 ? d0 * d1 : d0;
+    }
+    const lftf_st_tensor *e = m->params[slot_embed()].src;
+    m->weight_dtype = e->dtype == LFTF_ST_F16    ? LFTF_DTYPE_F16
+                      : e->dtype == LFTF_ST_BF16 ? LFTF_DTYPE_BF16
+                                                 : LFTF_DTYPE_F32;
+    return LFTF_OK;
+}
+
+/* A block weight that is not kept in memory between uses. */
+static int param_streamed(const lftf_model *m, const lftf_param *p)
+{
+    return p->block >= 0 && m->block_streamed && m->block_streamed[p->block];
 }
 
 static char *dup_printf(const char *fmt, int i, const char *suffix)
@@ -523,6 +577,9 @@ void lftf_model_free(lftf_model *model)
         free(model->params);
     }
     lt_free(model->inv_freq);
+    free(model->block_streamed);
+    free(model->block_present);
+    free(model->block_dev);
     lt_free(model->inv_freq_long);
     lt_free(model->inv_freq_local);
     lftf_tokenizer_free(model->tok);
@@ -532,83 +589,39 @@ void lftf_model_free(lftf_model *model)
     free(model);
 }
 
-int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *params)
+/* Everything but the weights' data: config, weight headers (every tensor
+ * found and checked), tokenizer. */
+static int model_open(const char *dir, const lftf_model_params *params, lftf_model **out)
 {
-    lftf_model_params defaults;
     lftf_model *m = NULL;
     char *cfg_path = NULL;
     int rc;
-    if (!out || !dir)
-        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_load: NULL argument");
     *out = NULL;
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                sizeof(lftf_model_params), sizeof(lftf_model_params),
-                                "lftf_model_params"));
-    if (!params) {
-        lftf_model_params_init(&defaults);
-        params = &defaults;
-    }
     if (!lftf__is_dir(dir))
         return lftf__err(LFTF_E_IO, "model directory %s does not exist or is not a directory", dir);
     if (params->dtype < LFTF_DTYPE_DEFAULT || params->dtype > LFTF_DTYPE_BF16)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_params.dtype %d is not a lftf_dtype",
                          (int)params->dtype);
-
     if (!(m = calloc(1, sizeof *m)))
         return lftf__oom("model");
     if (!(m->dir = strdup(dir))) {
         rc = lftf__oom("model path");
         goto fail;
     }
-    if ((rc = lt_device_parse(params->device ? params->device : "cpu", &m->device, m->device_str,
-                              sizeof m->device_str)) != LFTF_OK)
+    if ((rc = lftf__model_parse_devices(m, params->device ? params->device : "cpu")) != LFTF_OK)
         goto fail;
     m->dtype_pub = params->dtype != LFTF_DTYPE_DEFAULT ? params->dtype
                    : m->device.type == LT_CUDA     ? LFTF_DTYPE_BF16
                                                    : LFTF_DTYPE_F32;
     m->dtype = lt_of_pub(m->dtype_pub);
-    if ((rc = probe_compute_dtype(m)) != LFTF_OK)
-        goto fail;
-
     if (!(cfg_path = lftf__path_join(dir, "config.json"))) {
         rc = LFTF_E_NOMEM;
         goto fail;
     }
-    if ((rc = lftf__config_load(cfg_path, &m->cfg)) != LFTF_OK)
+    if ((rc = lftf__config_load(cfg_path, &m->cfg)) != LFTF_OK ||
+        (rc = lftf__st_open_dir(dir, &m->st)) != LFTF_OK || (rc = name_params(m)) != LFTF_OK ||
+        (rc = check_params_shapes(m)) != LFTF_OK || (rc = lftf__model_place_blocks(m)) != LFTF_OK)
         goto fail;
-    if ((rc = lftf__st_open_dir(dir, &m->st)) != LFTF_OK)
-        goto fail;
-    if ((rc = name_params(m)) != LFTF_OK)
-        goto fail;
-
-    {
-        size_t total = 0, done = 0;
-        for (size_t s = 0; s < m->n_param_slots; s++)
-            total += m->params[s].name != NULL;
-        for (size_t s = 0; s < m->n_param_slots; s++) {
-            lftf_param *p = &m->params[s];
-            int64_t d0, d1;
-            int nd;
-            if (!p->name)
-                continue;
-            param_shape(m, p, &d0, &d1, &nd);
-            if ((rc = load_param(m, p, d0, d1, nd)) != LFTF_OK)
-                goto fail;
-            m->n_params += lt_numel(p->t);
-            done++;
-            if (params->progress && params->progress("load", done, total, params->progress_user)) {
-                rc = lftf__err(LFTF_E_ABORTED, "loading %s was aborted", dir);
-                goto fail;
-            }
-        }
-        lftf_param *e = &m->params[slot_embed()];
-        m->weight_dtype = e->src->dtype == LFTF_ST_F16    ? LFTF_DTYPE_F16
-                          : e->src->dtype == LFTF_ST_BF16 ? LFTF_DTYPE_BF16
-                                                          : LFTF_DTYPE_F32;
-    }
-    if ((rc = make_inv_freq(m)) != LFTF_OK)
-        goto fail;
-
     {
         lftf_tokenizer_params tp;
         lftf_tokenizer_params_init(&tp);
@@ -621,6 +634,74 @@ int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *
     return LFTF_OK;
 fail:
     free(cfg_path);
+    lftf_model_free(m);
+    return rc;
+}
+
+/* Converts the weights that stay in memory (streamed blocks wait for
+ * lftf__model_block_acquire). */
+static int materialize_resident(lftf_model *m, const lftf_model_params *params)
+{
+    size_t total = 0, done = 0;
+    for (size_t s = 0; s < m->n_param_slots; s++)
+        total += m->params[s].name != NULL && !param_streamed(m, &m->params[s]);
+    for (size_t s = 0; s < m->n_param_slots; s++) {
+        lftf_param *p = &m->params[s];
+        if (!p->name || param_streamed(m, p))
+            continue;
+        LFTF_TRY(lftf__param_materialize(m, p));
+        done++;
+        if (params->progress && params->progress("load", done, total, params->progress_user))
+            return lftf__err(LFTF_E_ABORTED, "loading %s was aborted", m->dir);
+    }
+    return LFTF_OK;
+}
+
+static int resolve_params(const lftf_model_params *params, lftf_model_params *defaults,
+                          const lftf_model_params **use)
+{
+    /* callers built before the memory budgets existed pass a shorter struct */
+    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
+                                offsetof(lftf_model_params, max_memory), sizeof(lftf_model_params),
+                                "lftf_model_params"));
+    lftf_model_params_init(defaults);
+    if (params)
+        memcpy(defaults, params, params->struct_size);
+    defaults->struct_size = sizeof *defaults;
+    *use = defaults;
+    return LFTF_OK;
+}
+
+int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *params)
+{
+    lftf_model_params defaults;
+    lftf_model *m = NULL;
+    int rc;
+    if (!out || !dir)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_load: NULL argument");
+    *out = NULL;
+    LFTF_TRY(resolve_params(params, &defaults, &params));
+    LFTF_TRY(model_open(dir, params, &m));
+    if ((rc = probe_compute_dtype(m)) != LFTF_OK ||
+        (rc = lftf__model_plan_residency(m, params->max_memory, params->max_device_memory)) != LFTF_OK ||
+        (rc = materialize_resident(m, params)) != LFTF_OK || (rc = make_inv_freq(m)) != LFTF_OK) {
+        lftf_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return LFTF_OK;
+}
+
+int lftf_model_inspect_json(const char *dir, const lftf_model_params *params, char **json)
+{
+    lftf_model_params defaults;
+    lftf_model *m = NULL;
+    if (!dir || !json)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_inspect_json: NULL argument");
+    *json = NULL;
+    LFTF_TRY(resolve_params(params, &defaults, &params));
+    LFTF_TRY(model_open(dir, params, &m));
+    int rc = lftf_model_info_json(m, json);
     lftf_model_free(m);
     return rc;
 }
@@ -795,6 +876,8 @@ void lftf__batch_free(lftf_batch *b)
     lt_free(b->mask);
     lt_free(b->cos);
     lt_free(b->sin);
+    for (int d = 0; d < LFTF_MAX_DEVICES; d++)
+        lftf__batch_free(b->on_device[d]);
     lt_free(b->mask_sliding);
     lt_free(b->cos_local);
     lt_free(b->sin_local);
@@ -1415,6 +1498,27 @@ static int check_block_index(const lftf_model *m, int i)
     return LFTF_OK;
 }
 
+/* Block i with its weights present (a streamed block is converted for the
+ * call, lib/model/residency.c) and its inputs on its device
+ * (lib/model/placement.c). */
+static int placed_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
+                                const lftf_batch *b, const block_positions *at,
+                                const lftf_block_hook *hook, lt_tensor **H_out)
+{
+    int entered, rc;
+    const lftf_batch *bb = b;
+    lt_tensor *Hd = NULL;
+    LFTF_TRY(lftf__model_block_enter(m, i, &entered));
+    if (m->n_devices > 1 && ((rc = lftf__batch_for_block(m, i, b, &bb)) != LFTF_OK ||
+                             (rc = lftf__to_block_device(m, i, H_in, &Hd)) != LFTF_OK))
+        goto done;
+    rc = block_forward(m, i, Hd ? Hd : H_in, bb, at, hook, H_out);
+done:
+    lt_free(Hd);
+    lftf__model_block_leave(m, i, entered);
+    return rc;
+}
+
 int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
                               const lftf_batch *b, lt_tensor **H_out)
 {
@@ -1422,7 +1526,7 @@ int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
         return lftf__err(LFTF_E_INVALID_ARG, "block_forward: NULL argument");
     *H_out = NULL;
     LFTF_TRY(check_block_index(m, i));
-    return block_forward(m, i, H_in, b, NULL, NULL, H_out);
+    return placed_block_forward(m, i, H_in, b, NULL, NULL, H_out);
 }
 
 int lftf__model_block_forward_hooked(const lftf_model *m, int i, const lt_tensor *H_in,
@@ -1433,7 +1537,7 @@ int lftf__model_block_forward_hooked(const lftf_model *m, int i, const lt_tensor
         return lftf__err(LFTF_E_INVALID_ARG, "block_forward_hooked: NULL argument");
     *H_out = NULL;
     LFTF_TRY(check_block_index(m, i));
-    return block_forward(m, i, H_in, b, NULL, hook, H_out);
+    return placed_block_forward(m, i, H_in, b, NULL, hook, H_out);
 }
 
 int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_in,
@@ -1464,11 +1568,12 @@ int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_
         host_row[q] = pos[q] / b->T;
         host_t[q] = pos[q] % b->T;
     }
-    if ((rc = lt_from_host(pos, LT_I64, &n1, 1, LT_I64, m->device, &at.idx)) ||
-        (rc = lt_from_host(host_row, LT_I64, &n1, 1, LT_I64, m->device, &at.row)) ||
-        (rc = lt_from_host(host_t, LT_I64, &n1, 1, LT_I64, m->device, &at.t)))
+    lt_device dev = m->devices[lftf__model_block_device(m, i)];
+    if ((rc = lt_from_host(pos, LT_I64, &n1, 1, LT_I64, dev, &at.idx)) ||
+        (rc = lt_from_host(host_row, LT_I64, &n1, 1, LT_I64, dev, &at.row)) ||
+        (rc = lt_from_host(host_t, LT_I64, &n1, 1, LT_I64, dev, &at.t)))
         goto done;
-    rc = block_forward(m, i, H_in, b, &at, NULL, rows);
+    rc = placed_block_forward(m, i, H_in, b, &at, NULL, rows);
 done:
     free(host_row);
     free(host_t);
@@ -1482,6 +1587,14 @@ int lftf__model_final_norm(const lftf_model *m, const lt_tensor *H, lt_tensor **
 {
     if (!m || !H || !out)
         return lftf__err(LFTF_E_INVALID_ARG, "final_norm: NULL argument");
+    if (m->n_devices > 1) { /* from the last block's device to the head's */
+        lt_tensor *Hp = NULL;
+        int rc = lftf__to_primary(m, H, &Hp);
+        if (rc == LFTF_OK)
+            rc = rmsnorm(m, Hp, m->params[slot_norm(m)].t, out);
+        lt_free(Hp);
+        return rc;
+    }
     return rmsnorm(m, H, m->params[slot_norm(m)].t, out);
 }
 
@@ -1525,6 +1638,11 @@ int lftf__model_logprobs_at(const lftf_model *m, const lt_tensor *H_L, const lt_
     lt_tensor *rows, *n, *lg;
     if (!m || !H_L || !index || !out)
         return lftf__err(LFTF_E_INVALID_ARG, "logprobs_at: NULL argument");
+    if (m->n_devices > 1) { /* from the last block's device to the head's */
+        lt_tensor *Hp;
+        OP(&s, Hp, lftf__to_primary(m, H_L, &Hp));
+        H_L = Hp;
+    }
     OP(&s, rows, lftf__model_select_rows(H_L, index, &rows));
     OP(&s, n, lftf__model_final_norm(m, rows, &n));
     OP(&s, lg, lftf__model_lm_head(m, n, &lg));

@@ -66,13 +66,20 @@ typedef struct lftf_param {
                                    as new bytes and copies the rest byte for byte) */
 } lftf_param;
 
+#define LFTF_MAX_DEVICES 16
+
 struct lftf_model {
     char *dir;                  /* the model directory */
     lftf_config cfg;
     lftf_tokenizer *tok;
     lftf_st_set *st;            /* kept mapped for the model's lifetime */
-    lt_device device;
-    char device_str[32];        /* canonical: "cpu", "cuda:0" */
+    lt_device device;           /* the first device: embedding, final norm, head */
+    char device_str[256];       /* canonical: "cpu", "cuda:0", "cuda:0,cuda:1" */
+    /* several devices (lib/model/placement.c): block i lives on
+     * devices[block_dev[i]] */
+    int n_devices;
+    lt_device devices[LFTF_MAX_DEVICES];
+    int *block_dev;
     lt_dtype dtype;             /* compute dtype */
     lftf_dtype dtype_pub;       /* the same as the public enum */
     lftf_dtype weight_dtype;    /* dtype on disk (of embed_tokens) */
@@ -81,6 +88,14 @@ struct lftf_model {
      * lm_head (present only when the head is untied).  Use the accessors. */
     lftf_param *params;
     size_t n_param_slots;
+    /* Residency (lib/model/residency.c): block_streamed[i] = 1 when block i's
+     * weights are not kept in memory between uses (NULL: every block resident);
+     * block_present[i] = 1 while they are in memory. */
+    unsigned char *block_streamed;
+    unsigned char *block_present;
+    int streaming;              /* some block is streamed */
+    size_t budget;              /* the memory budget in force (0: none) */
+    size_t fixed_bytes, max_block_bytes;
     lt_tensor *inv_freq;        /* [rotary_dim/2] float32 on the device (rope scaling
                                    applied; longrope: the short factors) */
     lt_tensor *inv_freq_long;   /* longrope: the long factors' (else NULL) */
@@ -90,7 +105,11 @@ struct lftf_model {
 
 /* ---- weights --------------------------------------------------------------- */
 
-/* Block i's weight of a kind, or NULL if absent (biases the config lacks). */
+/* The slot of block i's weight of a kind (name NULL if absent; t NULL while
+ * a streamed block is not present): no side effects. */
+lftf_param *lftf__model_block_slot(const lftf_model *m, int block, int kind);
+/* Block i's weight of a kind, or NULL if absent (biases the config lacks).
+ * A streamed block is made resident (pinned) first: callers may change it. */
 lftf_param *lftf__model_block_param(lftf_model *m, int block, lftf_param_kind kind);
 lftf_param *lftf__model_embed(lftf_model *m);
 lftf_param *lftf__model_final_norm_param(lftf_model *m);
@@ -114,6 +133,24 @@ int lftf__param_make_trainable(lftf_param *p);
 /* A weight's current values in its source dtype (as on disk), for saving:
  * *data is malloc'd (free()), *nbytes == p->src->nbytes. */
 int lftf__param_source_bytes(const lftf_param *p, void **data, size_t *nbytes);
+
+/* Converts a weight from its file (p->src) to the compute dtype on the
+ * model's device, unless it is present already. */
+int lftf__param_materialize(lftf_model *m, lftf_param *p);
+
+/* ---- residency: weights in memory under a budget (lib/model/residency.c) ---- */
+
+/* Decides, from the budgets (0: none), which blocks stay resident (the last
+ * ones, which training and the prefix cache use most) and which are streamed.
+ * LFTF_E_RANGE when the budget cannot hold the fixed weights plus one block. */
+int lftf__model_plan_residency(lftf_model *m, size_t max_memory, size_t max_device_memory);
+/* Makes block i's weights present (a no-op for resident blocks); *entered
+ * tells lftf__model_block_leave whether to release them again. */
+int lftf__model_block_enter(const lftf_model *m, int i, int *entered);
+void lftf__model_block_leave(const lftf_model *m, int i, int entered);
+/* Keeps block i resident from now on (a weight about to be trained or
+ * edited); returns non-zero on failure. */
+int lftf__model_block_pin(lftf_model *m, int i);
 
 /* ---- a batch of token sequences ------------------------------------------- */
 
@@ -140,6 +177,9 @@ typedef struct lftf_batch {
     size_t n_seqs;
     size_t *seq_start;          /* host [n_seqs + 1] */
     int64_t *seq_node;          /* host [seq_start[n_seqs]] */
+
+    /* copies of the tables on the model's other devices (lftf__batch_for_block) */
+    struct lftf_batch *on_device[LFTF_MAX_DEVICES];
 } lftf_batch;
 
 /* The additive mask and the rotary tables that block i uses. */
@@ -285,6 +325,56 @@ int lftf__kv_cache_select(const lftf_kv_cache *src, const int64_t *rows, size_t 
  * max_position_embeddings).  Use lftf__model_logprobs_at on H_L. */
 int lftf__kv_forward(const lftf_model *m, lftf_kv_cache *c, const int32_t *const *ids,
                      const size_t *lens, lt_tensor **H_L);
+
+/* ---- several devices (lib/model/placement.c) -------------------------------- */
+
+/* Parses "cpu", "cuda:1" or a comma-separated list into m->devices. */
+int lftf__model_parse_devices(lftf_model *m, const char *spec);
+/* Assigns contiguous ranges of blocks to the devices. */
+int lftf__model_place_blocks(lftf_model *m);
+/* Where a weight lives, and the index of block i's device (0: the first). */
+lt_device lftf__param_device(const lftf_model *m, const lftf_param *p);
+int lftf__model_block_device(const lftf_model *m, int i);
+/* b itself, or its copy on block i's device (kept with b). */
+int lftf__batch_for_block(const lftf_model *m, int i, const lftf_batch *b, const lftf_batch **out);
+/* t on block i's device / on the first device (an alias if it is there). */
+int lftf__to_block_device(const lftf_model *m, int i, const lt_tensor *t, lt_tensor **out);
+int lftf__to_primary(const lftf_model *m, const lt_tensor *t, lt_tensor **out);
+
+/* ---- identity (lib/model/fingerprint.c) ------------------------------------- */
+
+/* 16 hex digits naming the model's weights (architecture, tensor names,
+ * dtypes, shapes and first bytes). */
+void lftf__model_fingerprint(const lftf_model *m, char out[17]);
+/* FNV-1a 64 of data continuing from h (start: 14695981039346656037). */
+uint64_t lftf__fnv1a(uint64_t h, const void *data, size_t n);
+
+/* ---- running many batches (lib/model/runner.c) ------------------------------ */
+
+/* What lftf__model_run calls back; NULL members are skipped. */
+typedef struct lftf_run_visitor {
+    /* after block i ran on batch k: H_in entered it, H_out left it */
+    int (*block)(void *user, size_t k, int i, const lftf_batch *b, const lt_tensor *H_in,
+                 const lt_tensor *H_out);
+    /* batch k's output of the last block (before the final norm) */
+    int (*last)(void *user, size_t k, const lftf_batch *b, const lt_tensor *H_L);
+    void *user;
+    const char *stage;          /* progress stage name; rows (prompts) done / total */
+    const size_t *rows;         /* rows that batch k counts for in the progress
+                                   (NULL: its B) */
+    lftf_progress_fn progress;
+    void *progress_user;
+    /* partial != 0: run only blocks 0..n_blocks-1 (the trainer's frozen
+     * prefix); `last` then sees the residual stream entering block n_blocks */
+    int partial, n_blocks;
+} lftf_run_visitor;
+
+/* Runs batches[0..n-1] through every block and calls the visitor: batch
+ * after batch when every block is resident, block after block (all batches
+ * through block i while its weights are present) when the model streams
+ * blocks.  Identical numbers either way. */
+int lftf__model_run(const lftf_model *m, lftf_batch *const *batches, size_t n,
+                    const lftf_run_visitor *v);
 
 /* ---- target words in context (lib/model/probs.c) ---------------------------------- */
 

@@ -11,6 +11,7 @@
 #include "common/error.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,6 +447,12 @@ int lftf__model_last_block_at(const lftf_model *m, const lt_tensor *H_in, const 
         int64_t zs[2] = {1, D}, sh3[3] = {b->B, b->T, D};
         rc = lftf__model_block_forward_at(m, m->cfg.num_hidden_layers - 1, H_in, b, qpos, N,
                                           &rows);
+        if (rc == LFTF_OK && m->n_devices > 1) { /* to the head's device */
+            lt_tensor *moved = NULL;
+            rc = lftf__to_primary(m, rows, &moved);
+            lt_free(rows);
+            rows = moved;
+        }
         if (rc == LFTF_OK)
             rc = lt_zeros(zs, 2, m->dtype, m->device, &zero);
         if (rc == LFTF_OK) {
@@ -480,30 +487,6 @@ int lftf_probs_params_init(lftf_probs_params *params)
     return LFTF_OK;
 }
 
-/* The last block's output for prompts idx[0..n-1] of a batch (no final
- * norm), computed only where lftf__target_plan_logprobs reads it. */
-static int run_blocks(const lftf_model *m, const lftf_target_plan *plan, const size_t *idx,
-                      size_t n, const lftf_batch *b, lt_tensor **H_L)
-{
-    lt_tensor *H = NULL;
-    int64_t *qpos = NULL;
-    size_t nq = 0;
-    int L = m->cfg.num_hidden_layers;
-    int rc = lftf__model_embed_ids(m, b, &H);
-    for (int i = 0; rc == LFTF_OK && i < L - 1; i++) {
-        lt_tensor *next = NULL;
-        rc = lftf__model_block_forward(m, i, H, b, &next);
-        lt_free(H);
-        H = next;
-    }
-    *H_L = NULL;
-    if (rc == LFTF_OK && (rc = lftf__target_plan_read_positions(plan, idx, n, b, &qpos, &nq)) == LFTF_OK)
-        rc = lftf__model_last_block_at(m, H, b, qpos, nq, H_L);
-    free(qpos);
-    lt_free(H);
-    return rc;
-}
-
 /* Prompts in the lexicographic order of their tokens: prompts that begin
  * alike land in the same batch, whose shared prefixes then run once. */
 typedef struct prompt_key {
@@ -522,73 +505,123 @@ static int by_tokens(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Runs the plan over every prompt in batches (prompts sharing prefixes
- * together), writing per-prompt results in prompt order. */
-static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_size,
-                    lftf_progress_fn progress, void *user, double *probs, double *logprobs,
-                    int32_t *argmax, float *next_out, size_t next_n)
+/* One run of a plan: prompts in token order, cut into batches; results are
+ * written per prompt, in prompt order. */
+typedef struct plan_run {
+    const lftf_model *m;
+    const lftf_target_plan *plan;
+    size_t batch_size;
+    size_t *order;              /* prompt indices in token order */
+    size_t *batch_start;        /* [batch run] its first prompt in order */
+    double *probs, *logprobs;
+    int32_t *argmax;
+    float *next_out;
+    size_t next_n;
+} plan_run;
+
+/* Batch k has left block L-2: the last block runs only where
+ * lftf__target_plan_logprobs reads it, then the results are stored. */
+static int plan_batch_results(void *user, size_t k, const lftf_batch *b, const lt_tensor *H)
 {
-    size_t n = plan->n_prompts, nt = plan->n_targets;
+    plan_run *r = user;
+    size_t nt = r->plan->n_targets, start = r->batch_start[k], nq = 0;
+    size_t n = r->plan->n_prompts - start < r->batch_size ? r->plan->n_prompts - start : r->batch_size;
+    const size_t *idx = r->order + start;
+    lt_tensor *H_L = NULL, *pl = NULL, *next = NULL, *am = NULL;
+    int64_t *qpos = NULL;
+    double *pl_host = malloc((n * (nt ? nt : 1)) * sizeof *pl_host);
+    int64_t *am_host = malloc(n * sizeof *am_host);
+    int need_next = r->argmax || r->next_out;
+    int rc = pl_host && am_host ? LFTF_OK : lftf__oom("probs buffers");
+    if (rc == LFTF_OK &&
+        (rc = lftf__target_plan_read_positions(r->plan, idx, n, b, &qpos, &nq)) == LFTF_OK &&
+        (rc = lftf__model_last_block_at(r->m, H, b, qpos, nq, &H_L)) == LFTF_OK &&
+        (rc = lftf__target_plan_logprobs(r->m, r->plan, idx, n, b, H_L, &pl,
+                                         need_next ? &next : NULL)) == LFTF_OK &&
+        (nt == 0 || (rc = lt_to_host_f64(pl, pl_host, n * nt)) == LFTF_OK) &&
+        (!r->argmax || ((rc = lt_argmax(next, -1, 0, &am)) == LFTF_OK &&
+                        (rc = lt_to_host_i64(am, am_host, n)) == LFTF_OK))) {
+        for (size_t i = 0; i < n; i++) {
+            size_t p = idx[i];
+            for (size_t j = 0; j < nt; j++) {
+                double lp = pl_host[i * nt + j];
+                if (r->logprobs)
+                    r->logprobs[p * nt + j] = lp;
+                if (r->probs)
+                    r->probs[p * nt + j] = exp(lp);
+            }
+            if (r->argmax)
+                r->argmax[p] = (int32_t)am_host[i];
+        }
+        if (r->next_out)
+            rc = lt_to_host_f32(next, r->next_out, r->next_n);
+    }
+    free(qpos);
+    lt_free(H_L);
+    lt_free(pl);
+    lt_free(next);
+    lt_free(am);
+    free(pl_host);
+    free(am_host);
+    return rc;
+}
+
+/* Runs the plan over every prompt in batches (prompts sharing prefixes
+ * together, prefix-shared where that pays), writing per-prompt results in
+ * prompt order; through lftf__model_run, block after block when the model
+ * streams blocks.  A shard runs every shard_count-th batch of the full plan:
+ * its prompts meet the same batch companions as in the unsharded run. */
+static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_size,
+                    size_t shard_index, size_t shard_count, lftf_progress_fn progress, void *user,
+                    double *probs, double *logprobs, int32_t *argmax, float *next_out,
+                    size_t next_n)
+{
+    size_t n = plan->n_prompts, n_batches, n_run = 0;
     if (batch_size > n)
         batch_size = n ? n : 1; /* no buffers sized by an absurd batch size */
-    prompt_key *order = malloc((n ? n : 1) * sizeof *order);
-    size_t *idx = malloc((batch_size ? batch_size : 1) * sizeof *idx);
-    double *pl_host = malloc((batch_size * (nt ? nt : 1)) * sizeof *pl_host);
-    int64_t *am_host = malloc(batch_size * sizeof *am_host);
+    n_batches = (n + batch_size - 1) / batch_size;
+    prompt_key *keys = malloc((n ? n : 1) * sizeof *keys);
+    plan_run r = {m, plan, batch_size, malloc((n ? n : 1) * sizeof(size_t)),
+                  malloc((n_batches ? n_batches : 1) * sizeof(size_t)), probs, logprobs, argmax,
+                  next_out, next_n};
+    lftf_batch **batches = calloc(n_batches ? n_batches : 1, sizeof *batches);
+    size_t *prompts_in = malloc((n_batches ? n_batches : 1) * sizeof *prompts_in);
     int rc = LFTF_OK;
-    if (!order || !idx || !pl_host || !am_host) {
+    if (!keys || !r.order || !r.batch_start || !batches || !prompts_in) {
         rc = lftf__oom("probs buffers");
         goto done;
     }
     for (size_t p = 0; p < n; p++) {
-        order[p].ids = plan->prompt_ids[p];
-        order[p].len = plan->prompt_len[p];
-        order[p].idx = p;
+        keys[p].ids = plan->prompt_ids[p];
+        keys[p].len = plan->prompt_len[p];
+        keys[p].idx = p;
     }
-    qsort(order, n, sizeof *order, by_tokens);
-    for (size_t start = 0; start < n && rc == LFTF_OK; start += batch_size) {
-        size_t k = n - start < batch_size ? n - start : batch_size;
-        lftf_batch *b = NULL;
-        lt_tensor *H = NULL, *pl = NULL, *next = NULL, *am = NULL;
-        for (size_t i = 0; i < k; i++)
-            idx[i] = order[start + i].idx;
-        int need_next = argmax || next_out;
-        if ((rc = plan_batch(m, plan, idx, k, 1, &b)) == LFTF_OK &&
-            (rc = run_blocks(m, plan, idx, k, b, &H)) == LFTF_OK &&
-            (rc = lftf__target_plan_logprobs(m, plan, idx, k, b, H, &pl, need_next ? &next : NULL)) ==
-                LFTF_OK &&
-            (nt == 0 || (rc = lt_to_host_f64(pl, pl_host, k * nt)) == LFTF_OK) &&
-            (!argmax || ((rc = lt_argmax(next, -1, 0, &am)) == LFTF_OK &&
-                         (rc = lt_to_host_i64(am, am_host, k)) == LFTF_OK))) {
-            for (size_t i = 0; i < k; i++) {
-                size_t p = idx[i];
-                for (size_t j = 0; j < nt; j++) {
-                    double lp = pl_host[i * nt + j];
-                    if (logprobs)
-                        logprobs[p * nt + j] = lp;
-                    if (probs)
-                        probs[p * nt + j] = exp(lp);
-                }
-                if (argmax)
-                    argmax[p] = (int32_t)am_host[i];
-            }
-            if (next_out)
-                rc = lt_to_host_f32(next, next_out, next_n);
-        }
-        lftf__batch_free(b);
-        lt_free(H);
-        lt_free(pl);
-        lt_free(next);
-        lt_free(am);
-        if (rc == LFTF_OK && progress && progress("probs", start + k, n, user))
-            rc = lftf__err(LFTF_E_ABORTED, "target probabilities were aborted after %zu of %zu prompts",
-                           start + k, n);
+    qsort(keys, n, sizeof *keys, by_tokens);
+    for (size_t p = 0; p < n; p++)
+        r.order[p] = keys[p].idx;
+    for (size_t k = 0; k < n_batches && rc == LFTF_OK; k++) {
+        size_t start = k * batch_size, cnt = n - start < batch_size ? n - start : batch_size;
+        if (shard_count > 1 && k % shard_count != shard_index)
+            continue;
+        prompts_in[n_run] = cnt;
+        r.batch_start[n_run] = start;
+        rc = plan_batch(m, plan, r.order + start, cnt, 1, &batches[n_run++]);
+    }
+    if (rc == LFTF_OK) {
+        lftf_run_visitor v = {.last = plan_batch_results, .user = &r, .stage = "probs",
+                              .rows = prompts_in, .progress = progress, .progress_user = user,
+                              .partial = 1, .n_blocks = m->cfg.num_hidden_layers - 1};
+        rc = lftf__model_run(m, batches, n_run, &v);
     }
 done:
-    free(order);
-    free(idx);
-    free(pl_host);
-    free(am_host);
+    if (batches)
+        for (size_t k = 0; k < n_run; k++)
+            lftf__batch_free(batches[k]);
+    free(batches);
+    free(prompts_in);
+    free(keys);
+    free(r.order);
+    free(r.batch_start);
     return rc;
 }
 
@@ -602,22 +635,36 @@ int lftf_model_target_probs(lftf_model *model, const char *const *prompts, size_
     if (!model || (n_prompts && !prompts) || (n_targets && !targets))
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_target_probs: NULL argument");
     LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                sizeof(lftf_probs_params), sizeof(lftf_probs_params),
+                                offsetof(lftf_probs_params, shard_index), sizeof(lftf_probs_params),
                                 "lftf_probs_params"));
-    if (!params) {
-        lftf_probs_params_init(&defaults);
-        params = &defaults;
-    }
+    lftf_probs_params_init(&defaults);
+    if (params)
+        memcpy(&defaults, params, params->struct_size);
+    params = &defaults;
     if (params->batch_size == 0)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_probs_params.batch_size must be at least 1");
     if (n_targets && !probs && !logprobs && !argmax)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_target_probs: no output array");
     if (n_prompts == 0)
         return LFTF_OK;
+    if (params->shard_count > 1 && params->shard_index >= params->shard_count)
+        return lftf__err(LFTF_E_INVALID_ARG, "shard %zu of %zu does not exist (shards are 0..%zu)",
+                         params->shard_index, params->shard_count, params->shard_count - 1);
     LFTF_TRY(lftf__target_plan_build(model, prompts, n_prompts, targets, n_targets, &plan));
+    if (params->shard_count > 1)
+        for (size_t i = 0; i < n_prompts; i++) {
+            for (size_t j = 0; j < n_targets; j++) {
+                if (probs)
+                    probs[i * n_targets + j] = NAN;
+                if (logprobs)
+                    logprobs[i * n_targets + j] = NAN;
+            }
+            if (argmax)
+                argmax[i] = -1;
+        }
     int prev = lt_grad_set_enabled(0);
-    int rc = run_plan(model, plan, params->batch_size, params->progress, params->progress_user,
-                      probs, logprobs, argmax, NULL, 0);
+    int rc = run_plan(model, plan, params->batch_size, params->shard_index, params->shard_count,
+                      params->progress, params->progress_user, probs, logprobs, argmax, NULL, 0);
     lt_grad_set_enabled(prev);
     lftf__target_plan_free(plan);
     return rc;
@@ -661,7 +708,7 @@ int lftf_model_next_logprobs(lftf_model *model, const char *prompt, float *logpr
                          vocab_size, model->cfg.vocab_size);
     LFTF_TRY(lftf__target_plan_build(model, &prompt, 1, NULL, 0, &plan));
     int prev = lt_grad_set_enabled(0);
-    int rc = run_plan(model, plan, 1, NULL, NULL, NULL, NULL, NULL, logprobs, vocab_size);
+    int rc = run_plan(model, plan, 1, 0, 0, NULL, NULL, NULL, NULL, NULL, logprobs, vocab_size);
     lt_grad_set_enabled(prev);
     lftf__target_plan_free(plan);
     return rc;

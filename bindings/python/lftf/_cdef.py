@@ -109,6 +109,8 @@ typedef struct lftf_model_params {
     int add_bos;
     lftf_progress_fn progress;
     void *progress_user;
+    size_t max_memory;
+    size_t max_device_memory;
 } lftf_model_params;
 
 int lftf_model_params_init(lftf_model_params *params);
@@ -136,6 +138,22 @@ int lftf_model_get_info(const lftf_model *model, lftf_model_info *info);
 
 int lftf_model_info_json(const lftf_model *model, char **json);
 
+typedef struct lftf_memory_info {
+    size_t struct_size;
+    int streaming;
+    int n_resident_blocks;
+    int n_streamed_blocks;
+    size_t fixed_bytes;
+    size_t resident_bytes;
+    size_t max_block_bytes;
+    size_t budget;
+    size_t peak_rss;
+} lftf_memory_info;
+
+int lftf_model_memory_info(const lftf_model *model, lftf_memory_info *info);
+int lftf_model_inspect_json(const char *dir, const lftf_model_params *params, char **json);
+int lftf_parse_size(const char *text, size_t *out);
+
 const lftf_tokenizer *lftf_model_tokenizer(const lftf_model *model);
 
 typedef struct lftf_probs_params {
@@ -143,6 +161,7 @@ typedef struct lftf_probs_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+    size_t shard_index, shard_count;
 } lftf_probs_params;
 
 int lftf_probs_params_init(lftf_probs_params *params);
@@ -319,6 +338,7 @@ typedef struct lftf_eval_params {
     const char *prefix;
     lftf_progress_fn progress;
     void *progress_user;
+    size_t shard_index, shard_count;
 } lftf_eval_params;
 
 int lftf_eval_params_init(lftf_eval_params *params);
@@ -381,9 +401,12 @@ typedef struct lftf_locate_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+    size_t shard_index, shard_count;
 } lftf_locate_params;
 
 int lftf_locate_params_init(lftf_locate_params *params);
+
+int lftf_merge_shards_json(const char *const *shard_jsons, size_t n, char **merged_json);
 
 int lftf_locate(lftf_model *model, const lftf_dataset *prompts,
                          const lftf_locate_params *params, lftf_locate_result **out);

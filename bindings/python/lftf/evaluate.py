@@ -183,7 +183,7 @@ def default_datasets(split="test"):
 
 
 def evaluate(model, bias="default", hint="default", split="test", targets=DEFAULT_TARGETS,
-             batch_size=None, prefix=None, progress=True):
+             batch_size=None, prefix=None, progress=True, shard=None):
     """AFGB-Score (on `bias`, GenBiasEval-style) and UB-Score (on `hint`,
     GenHintEval-style) of `model`; returns a Report.
 
@@ -191,7 +191,8 @@ def evaluate(model, bias="default", hint="default", split="test", targets=DEFAUL
     records, or None to skip it.  "default" is GenBiasEval's `split`
     (split=None: all of it) for bias and all of GenHintEval (which has no
     splits) for hint.  prefix: text prepended to every prompt.
-    targets: targets[0] male, targets[1] female."""
+    targets: targets[0] male, targets[1] female.  shard: (i, n) evaluates only
+    shard i of n (lftf.merge_shards combines the shards' reports)."""
     bias_ds = _resolve(bias, "genbiaseval", split)
     hint_ds = _resolve(hint, "genhinteval", None)
     if bias_ds is None and hint_ds is None:
@@ -204,12 +205,40 @@ def evaluate(model, bias="default", hint="default", split="test", targets=DEFAUL
         params.batch_size = int(batch_size)
     pre = ffi.new("char[]", to_bytes(prefix)) if prefix is not None else ffi.NULL
     params.prefix = pre
+    params.shard_index, params.shard_count = _shard(shard)
     out = ffi.new("lftf_report **")
     with Progress(progress) as p:
         params.progress = p.fn
         p.check(lib.lftf_evaluate(model._handle(), bias_ds._handle() if bias_ds else ffi.NULL,
                                   hint_ds._handle() if hint_ds else ffi.NULL, params, out))
     return Report(out[0])
+
+
+def _shard(shard):
+    """(index, count) of a shard=(i, n) argument; (0, 0) for None."""
+    if shard is None:
+        return 0, 0
+    i, n = (int(v) for v in shard)
+    if n < 1 or not 0 <= i < n:
+        raise ValueError("shard must be (i, n) with 0 <= i < n, got %r" % (shard,))
+    return i, n
+
+
+def merge_shards(reports):
+    """The report JSON of an unsharded run (a dict) from its shards' reports
+    (dicts, JSON strings or paths to the files `lftf eval/locate --shard`
+    wrote), exactly as the unsharded run would have written it."""
+    texts = []
+    for r in reports:
+        if isinstance(r, dict):
+            texts.append(json.dumps(r))
+        elif isinstance(r, str) and r.lstrip().startswith("{"):
+            texts.append(r)
+        else:
+            with open(r, encoding="utf-8") as f:
+                texts.append(f.read())
+    arr = CStringArray(texts, "reports")
+    return json.loads(take_string(lib.lftf_merge_shards_json, arr.array, arr.count))
 
 
 def afgb(probs):

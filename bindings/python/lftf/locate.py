@@ -7,6 +7,7 @@ import numpy as np
 from ._lib import ffi, lib
 from ._progress import Progress
 from ._util import new_params, take_string
+from .evaluate import _shard
 from .dataset import as_dataset, load_dataset
 
 DEFAULT_LOCATE_SPLIT = "train"
@@ -75,13 +76,14 @@ class LocateResult:
 
 
 def locate(model, dataset=None, samples=None, seed=0, final_norm=False, batch_size=None,
-           progress=True):
+           progress=True, shard=None):
     """Ranks `model`'s blocks by BMI over the prompts of `dataset`.
 
     dataset: a Dataset, a shipped name, a JSONL path, a list of records or
     prompt strings; None uses GenBiasEval's train split.  samples: use only
     this many prompts drawn from it with `seed` (None: all).  final_norm:
-    measure the last block's output after the final RMSNorm."""
+    measure the last block's output after the final RMSNorm.  shard: (i, n)
+    runs only shard i of n (lftf.merge_shards combines them)."""
     if dataset is None:
         ds = load_dataset("genbiaseval", split=DEFAULT_LOCATE_SPLIT)
     else:
@@ -90,6 +92,7 @@ def locate(model, dataset=None, samples=None, seed=0, final_norm=False, batch_si
         ds = ds.sample(int(samples), seed=seed)
     params = new_params("lftf_locate_params", lib.lftf_locate_params_init)
     params.final_norm = int(bool(final_norm))
+    params.shard_index, params.shard_count = _shard(shard)
     if batch_size is not None:
         params.batch_size = int(batch_size)
     out = ffi.new("lftf_locate_result **")

@@ -38,17 +38,44 @@ def dtype_name(value):
     return from_cstr(name) if name != ffi.NULL else _DTYPE_NAMES.get(int(value), str(value))
 
 
+def parse_size(size):
+    """None -> 0 (no budget); an int -> bytes; "1.5G", "512M", "2KiB" -> bytes
+    (binary units, lftf_parse_size)."""
+    if size is None:
+        return 0
+    if isinstance(size, int):
+        if size < 0:
+            raise ValueError("a memory size cannot be negative")
+        return size
+    out = ffi.new("size_t *")
+    check(lib.lftf_parse_size(to_bytes(str(size), "size"), out))
+    return int(out[0])
+
+
+def inspect(path):
+    """A model directory's architecture and config as a dict, from config.json
+    and the safetensors headers only (no weight is loaded)."""
+    return json.loads(take_string(lib.lftf_model_inspect_json, fspath_bytes(path), ffi.NULL))
+
+
 class Model(Handle):
     """Model(path, device="cpu", dtype=None): loads a Hugging Face model
     directory (config.json, safetensors weights, tokenizer).
 
     device: "cpu", "cuda" or "cuda:N".  dtype: None (float32 on CPU, bfloat16
-    on CUDA) or "float32"/"float16"/"bfloat16".  progress: see lftf.finetune."""
+    on CUDA) or "float32"/"float16"/"bfloat16".  progress: see lftf.finetune.
+    max_memory / max_device_memory: a budget for the weights kept in host /
+    GPU memory ("1.5G", "512M" or bytes; None: no budget): the blocks that do
+    not fit are streamed from the files while they run (memory_info says
+    which)."""
 
     _kind = "model"
 
-    def __init__(self, path, device="cpu", dtype=None, add_bos=None, progress=False):
+    def __init__(self, path, device="cpu", dtype=None, add_bos=None, progress=False,
+                 max_memory=None, max_device_memory=None):
         params = new_params("lftf_model_params", lib.lftf_model_params_init)
+        params.max_memory = parse_size(max_memory)
+        params.max_device_memory = parse_size(max_device_memory)
         dev = ffi.new("char[]", to_bytes(device or "cpu", "device"))
         params.device = dev
         params.dtype = parse_dtype(dtype)
@@ -62,6 +89,16 @@ class Model(Handle):
 
 
     # ---- description ----
+    def memory_info(self):
+        """How the weights are held: a dict of lftf_memory_info (streaming,
+        resident and streamed block counts, bytes, the budget, and this
+        process's peak resident set so far)."""
+        st = ffi.new("lftf_memory_info *")
+        st.struct_size = ffi.sizeof("lftf_memory_info")
+        check(lib.lftf_model_memory_info(self._handle(), st))
+        return {field: (bool(getattr(st, field)) if field == "streaming" else int(getattr(st, field)))
+                for field, _ in ffi.typeof("lftf_memory_info").fields if field != "struct_size"}
+
     @property
     def info(self):
         """Architecture and config as a dict (lftf_model_get_info)."""
