@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/jsonutil.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -162,8 +163,6 @@ static json_t *acc_json(const char *key, size_t k, size_t n)
     return json_pack("{s:o,s:I}", key, n ? json_real(frac(k, n)) : json_null(), "n", (json_int_t)n);
 }
 
-static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
-
 static char *cat3(const char *a, const char *b, const char *c)
 {
     size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
@@ -221,8 +220,10 @@ static json_t *wb_figures(const wb_counts *w)
     json_object_set_new(o, "all", acc_json("acc", k_st[0] + k_st[1], n_st[0] + n_st[1]));
     json_object_set_new(o, "type1", acc_json("acc", k_ty[0], n_ty[0]));
     json_object_set_new(o, "type2", acc_json("acc", k_ty[1], n_ty[1]));
-    json_object_set_new(o, "delta_s", num(frac(k_st[0], n_st[0]) - frac(k_st[1], n_st[1])));
-    json_object_set_new(o, "delta_g", num(frac(k_g[1], n_g[1]) - frac(k_g[0], n_g[0])));
+    json_object_set_new(o, "delta_s",
+                        lftf__json_num(frac(k_st[0], n_st[0]) - frac(k_st[1], n_st[1])));
+    json_object_set_new(o, "delta_g",
+                        lftf__json_num(frac(k_g[1], n_g[1]) - frac(k_g[0], n_g[0])));
     return o;
 }
 
@@ -444,7 +445,7 @@ static int run_crows(run_ctx *c, const char *dir, json_t *report)
                        tn = (size_t)json_integer_value(json_object_get(t, "n"));
                 /* {"score", "n"} in that order, like every other figure */
                 json_object_clear(t);
-                json_object_set_new(t, "score", num(frac(tk, tn)));
+                json_object_set_new(t, "score", lftf__json_num(frac(tk, tn)));
                 json_object_set_new(t, "n", json_integer((json_int_t)tn));
             }
         }
@@ -536,7 +537,7 @@ static int run_winogender(run_ctx *c, const char *dir, json_t *report)
         lftf__mc_free(set);
     }
     if (rc == LFTF_OK) {
-        json_object_set_new(wg, "gap", num(acc[0] - acc[1]));
+        json_object_set_new(wg, "gap", lftf__json_num(acc[0] - acc[1]));
         json_object_set_new(report, "winogender", wg);
     } else {
         json_decref(wg);
@@ -646,10 +647,11 @@ static int run_professions(run_ctx *c, const char *dir, json_t *report)
     if ((rc = ols(s, f, y, n, coef, &r2)))
         goto done;
     json_object_set_new(report, "professions",
-                        json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:o}", "a_s", num(coef[0]), "a_f",
-                                  num(coef[1]), "b", num(coef[2]), "r2", num(r2), "n",
-                                  (json_int_t)n, "mean_p_he", num(mp[0] / (double)n),
-                                  "mean_p_she", num(mp[1] / (double)n)));
+                        json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:o}", "a_s", lftf__json_num(coef[0]),
+                                  "a_f", lftf__json_num(coef[1]), "b", lftf__json_num(coef[2]),
+                                  "r2", lftf__json_num(r2), "n",
+                                  (json_int_t)n, "mean_p_he", lftf__json_num(mp[0] / (double)n),
+                                  "mean_p_she", lftf__json_num(mp[1] / (double)n)));
 done:
     for (size_t r = 0; prompts && r < n; r++)
         free(prompts[r]);
