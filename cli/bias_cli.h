@@ -12,13 +12,21 @@
  * when it is not NULL); absent suites are left out. */
 void bias_print_table(const lftf_bias_report *rep, const lftf_bias_report *after);
 
-/* `lftf run`'s step: the suites whose data are found (data_dir as
- * lftf_bias_params.data_dir), on the source model (reloaded from mo) and on
- * `tuned`; prints the table and sets report["bias_suites"] = {"before",
- * "after"}.  Without any suite's data it prints that and adds nothing.
- * Returns 0, or 1 after printing the error. */
-int bias_suites_before_after(const char *cmd, const model_opts *mo, lftf_model *tuned,
-                             const char *data_dir, json_t *report);
+/* `lftf run`'s step, in two parts: the suites whose data are found
+ * (data_dir as lftf_bias_params.data_dir) on the model before fine-tuning,
+ * then on the tuned model, which prints the table and sets
+ * report["bias_suites"] = {"before", "after"}.  Without any suite's data, or
+ * when the prompts are longer than the model's context, the step says so,
+ * records {"skipped": why} and the pipeline goes on.  Both return 0, or 1
+ * after printing the error. */
+typedef struct bias_step {
+    const char *data_dir;
+    lftf_bias_report *before;
+    char skipped[512];
+} bias_step;
+int bias_step_before(const char *cmd, bias_step *st, lftf_model *model);
+int bias_step_after(const char *cmd, bias_step *st, lftf_model *tuned, json_t *report);
+void bias_step_free(bias_step *st);
 
 /* 1 if `dir` is a directory; else prints a usage error and returns 0 (so
  * that `lftf run` refuses a wrong --bias-data-dir before training). */

@@ -16,10 +16,6 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-/* Option parsing: if argv[*i] is `name` (e.g. "--model"), stores the next
- * argument (or the part after '=' in "--model=x") in *value, advances *i and
- * returns 1; returns -1 if the value is missing; 0 if it is another option. */
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 /* Parses numbers strictly; returns 0 on success. */
 int cli_parse_size(const char *s, size_t *out);
 int cli_parse_int(const char *s, int *out);

@@ -3,6 +3,7 @@
  * files shipped in data/). */
 #include "cli_util.h"
 #include "commands.h"
+#include "options.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -53,35 +54,37 @@ static void summarize(const char *dir, const char *name)
     lftf_dataset_free(ds);
 }
 
+enum { OPT_PROFESSIONS = CLI_OPT_OWN };
+static const struct option own_options[] = {
+    {"professions", required_argument, NULL, OPT_PROFESSIONS},
+    {NULL, 0, NULL, 0},
+};
+static const cli_command spec = {"build-data", usage, CLI_G_OUT_DIR, own_options, CLI_ARGS_NONE};
+
 int cmd_build_data(int argc, char **argv)
 {
-    const char *cmd = "build-data", *professions = NULL, *out = NULL, *v;
-    int rc;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = cli_opt(argc, argv, &i, "--professions", &v)) != 0) {
-            if (r < 0)
-                return cli_usage(cmd, "--professions needs a file");
-            professions = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
-            if (r < 0)
-                return cli_usage(cmd, "--out needs a directory");
-            out = v;
-        } else {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
-        }
+    const char *cmd = spec.name, *professions = NULL;
+    out_opts oo;
+    cli_parser p;
+    int c, rc;
+
+    out_opts_init(&oo);
+    if (cli_parser_init(&p, &spec, argc, argv, NULL, NULL, &oo))
+        return 1;
+    while ((c = cli_next(&p)) > 0) {
+        if (c == OPT_PROFESSIONS && !p.arg)
+            return cli_usage(cmd, "--professions needs a file");
+        professions = p.arg;
     }
+    if (c < 0)
+        return p.status;
     if (!professions)
         return cli_usage(cmd, "--professions is required");
-    if (!out)
+    if (!oo.out)
         return cli_usage(cmd, "--out is required");
-    if ((rc = lftf_build_data(professions, out)) != LFTF_OK)
+    if ((rc = lftf_build_data(professions, oo.out)) != LFTF_OK)
         return cli_fail(cmd, professions, rc);
-    summarize(out, "genbiaseval");
-    summarize(out, "genhinteval");
+    summarize(oo.out, "genbiaseval");
+    summarize(oo.out, "genhinteval");
     return 0;
 }

@@ -3,6 +3,7 @@
  * sample's probabilities. */
 #include "cli_util.h"
 #include "commands.h"
+#include "options.h"
 #include "train_cli.h"
 
 #include <errno.h>
@@ -140,143 +141,172 @@ static void print_table(const lftf_report *r, const char *model_dir, size_t top)
     }
 }
 
+/* What lftf eval evaluates: --file sets (each record counts by its own
+ * fields) or the shipped GenBiasEval split and GenHintEval. */
+typedef struct eval_sets {
+    const char *files[MAX_FILES];
+    size_t n_files;
+    const char *split;
+    int no_hint, no_bias;
+    lftf_dataset *sets[MAX_FILES], *bias, *hint;
+} eval_sets;
+
+/* Loads the data (before the model: a bad file fails fast); 0, or 1 after
+ * printing the error. */
+static int eval_sets_load(const char *cmd, const model_opts *mo, eval_sets *e)
+{
+    int rc;
+    if (e->n_files) {
+        const char *sel = e->split && strcmp(e->split, "all") ? e->split : NULL;
+        for (size_t f = 0; f < e->n_files; f++) {
+            if ((rc = lftf_dataset_load(&e->sets[f], e->files[f])) != LFTF_OK)
+                return cli_fail(cmd, e->files[f], rc);
+            if (sel) {
+                lftf_dataset *s = NULL;
+                if ((rc = lftf_dataset_select(&s, e->sets[f], sel, NULL, NULL)) != LFTF_OK)
+                    return cli_fail(cmd, e->files[f], rc);
+                lftf_dataset_free(e->sets[f]);
+                e->sets[f] = s;
+            }
+        }
+        /* each record counts by its own fields (hint -> UB, else AFGB) */
+        e->bias = e->sets[0];
+        e->hint = e->n_files > 1 ? e->sets[1] : NULL;
+        return 0;
+    }
+    const char *sel = e->split ? e->split : "test";
+    if (!e->no_bias &&
+        (rc = load_bias_split(mo, strcmp(sel, "all") ? sel : NULL, &e->bias)) != LFTF_OK)
+        return cli_fail(cmd, "GenBiasEval", rc);
+    if (!e->no_hint && (rc = load_hint(mo, &e->hint)) != LFTF_OK)
+        return cli_fail(cmd, "GenHintEval", rc);
+    return 0;
+}
+
+static void eval_sets_free(eval_sets *e)
+{
+    for (size_t f = 0; f < e->n_files; f++)
+        lftf_dataset_free(e->sets[f]);
+    if (!e->n_files) {
+        lftf_dataset_free(e->bias);
+        lftf_dataset_free(e->hint);
+    }
+}
+
+enum { OPT_SPLIT = CLI_OPT_OWN, OPT_FILE, OPT_TARGET, OPT_PREFIX, OPT_TOP, OPT_NO_HINT, OPT_NO_BIAS };
+static const struct option own_options[] = {
+    {"split", required_argument, NULL, OPT_SPLIT},
+    {"file", required_argument, NULL, OPT_FILE},
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"prefix", required_argument, NULL, OPT_PREFIX},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"no-hint", no_argument, NULL, OPT_NO_HINT},
+    {"no-bias", no_argument, NULL, OPT_NO_BIAS},
+    {NULL, 0, NULL, 0},
+};
+static const cli_command spec = {"eval", usage, CLI_G_MODEL_ALL | CLI_G_BATCH | CLI_G_OUT_FILE,
+                                 own_options, CLI_ARGS_NONE};
+
 int cmd_eval(int argc, char **argv)
 {
-    const char *cmd = "eval", *split = NULL, *out = NULL, *prefix = NULL, *v;
-    const char *targets[MAX_TARGETS], *files[MAX_FILES];
-    size_t n_targets = 0, n_files = 0, batch = 16, top = 10;
-    int no_hint = 0, no_bias = 0, ret = 1, rc;
+    static const char *const splits[] = {"train", "dev", "test", "all"};
+    const char *cmd = spec.name, *prefix = NULL, *v;
+    const char *targets[MAX_TARGETS];
+    size_t n_targets = 0, top = 10;
+    int ret = 1, rc, c;
     model_opts mo;
+    out_opts oo;
+    eval_sets es;
+    cli_parser p;
     lftf_model *model = NULL;
-    lftf_dataset *sets[MAX_FILES] = {NULL}, *bias = NULL, *hint = NULL;
     lftf_report *report = NULL;
     lftf_eval_params ep;
 
+    memset(&es, 0, sizeof es);
     model_opts_init(&mo);
-    for (int i = 1; i < argc; i++) {
-        int r, exit_code;
-        if ((r = shared_opts_parse(cmd, argc, argv, &i, usage, &mo, NULL, &exit_code)) < 0)
-            return exit_code;
-        if (r)
-            continue;
-        if ((r = cli_opt(argc, argv, &i, "--split", &v)) != 0) {
-            if (r < 0 || (strcmp(v, "train") && strcmp(v, "dev") && strcmp(v, "test") &&
-                          strcmp(v, "all")))
+    out_opts_init(&oo);
+    if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, &oo))
+        return 1;
+    while ((c = cli_next(&p)) > 0) {
+        v = p.arg;
+        switch (c) {
+        case OPT_SPLIT:
+            es.split = NULL;
+            for (size_t k = 0; v && k < 4; k++)
+                if (!strcmp(v, splits[k]))
+                    es.split = v;
+            if (!es.split)
                 return cli_usage(cmd, "--split needs train, dev, test or all");
-            split = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--batch", &v)) != 0) {
-            if (r < 0 || cli_parse_size(v, &batch) || batch == 0)
-                return cli_usage(cmd, "--batch needs a positive integer");
-        } else if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
-            if (r < 0 || !*v)
-                return cli_usage(cmd, "--out needs a file name");
-            out = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--file", &v)) != 0) {
-            if (r < 0)
+            break;
+        case OPT_FILE:
+            if (!v)
                 return cli_usage(cmd, "--file needs a JSONL file");
-            if (n_files == MAX_FILES)
+            if (es.n_files == MAX_FILES)
                 return cli_usage(cmd, "at most %d --file options", MAX_FILES);
-            files[n_files++] = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--target", &v)) != 0) {
+            es.files[es.n_files++] = v;
+            break;
+        case OPT_TARGET:
             /* checked before the (possibly long) model load */
-            if (r < 0 || !*v)
+            if (!v || !*v)
                 return cli_usage(cmd, "--target needs a non-empty word (e.g. \" he\")");
             if (n_targets == MAX_TARGETS)
                 return cli_usage(cmd, "at most %d --target options", MAX_TARGETS);
             targets[n_targets++] = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--prefix", &v)) != 0) {
-            if (r < 0)
+            break;
+        case OPT_PREFIX:
+            if (!v)
                 return cli_usage(cmd, "--prefix needs a text");
             prefix = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--top", &v)) != 0) {
-            if (r < 0 || cli_parse_size(v, &top))
+            break;
+        case OPT_TOP:
+            if (!v || cli_parse_size(v, &top))
                 return cli_usage(cmd, "--top needs a number");
-        } else if (!strcmp(argv[i], "--no-hint")) {
-            no_hint = 1;
-        } else if (!strcmp(argv[i], "--no-bias")) {
-            no_bias = 1;
-        } else {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
+            break;
+        case OPT_NO_HINT: es.no_hint = 1; break;
+        case OPT_NO_BIAS: es.no_bias = 1; break;
         }
     }
+    if (c < 0)
+        return p.status;
     if (!mo.model_dir)
         return cli_usage(cmd, "--model is required");
-    if (no_hint && no_bias)
+    if (es.no_hint && es.no_bias)
         return cli_usage(cmd, "--no-hint and --no-bias leave nothing to evaluate");
-    if (n_files && (no_hint || no_bias || mo.data_dir))
+    if (es.n_files && (es.no_hint || es.no_bias || mo.data_dir))
         return cli_usage(cmd, "--file replaces the shipped datasets: it does not combine with "
                               "--data, --no-hint or --no-bias");
     if (n_targets == 1)
         return cli_usage(cmd, "give at least two --target words (one per group)");
-    if (out && check_out(cmd, out, mo.model_dir) != 0)
+    if (oo.out && check_out(cmd, oo.out, mo.model_dir) != 0)
         return 1;
     cli_install_interrupt();
 
-    /* the data first: a bad file fails before the model is loaded */
-    if (n_files) {
-        const char *sel = split && strcmp(split, "all") ? split : NULL;
-        for (size_t f = 0; f < n_files; f++) {
-            if ((rc = lftf_dataset_load(&sets[f], files[f])) != LFTF_OK) {
-                cli_fail(cmd, files[f], rc);
-                goto done;
-            }
-            if (sel) {
-                lftf_dataset *s = NULL;
-                if ((rc = lftf_dataset_select(&s, sets[f], sel, NULL, NULL)) != LFTF_OK) {
-                    cli_fail(cmd, files[f], rc);
-                    goto done;
-                }
-                lftf_dataset_free(sets[f]);
-                sets[f] = s;
-            }
-        }
-    } else {
-        const char *sel = split ? split : "test";
-        if (!no_bias &&
-            (rc = load_bias_split(&mo, strcmp(sel, "all") ? sel : NULL, &bias)) != LFTF_OK) {
-            cli_fail(cmd, "GenBiasEval", rc);
-            goto done;
-        }
-        if (!no_hint && (rc = load_hint(&mo, &hint)) != LFTF_OK) {
-            cli_fail(cmd, "GenHintEval", rc);
-            goto done;
-        }
-    }
-    if (load_model(cmd, &mo, &model))
+    if (eval_sets_load(cmd, &mo, &es) || load_model(cmd, &mo, &model))
         goto done;
-
     lftf_eval_params_init(&ep);
     if (n_targets) {
         ep.targets = targets;
         ep.n_targets = n_targets;
     }
-    ep.batch_size = batch;
+    ep.batch_size = mo.batch;
     ep.prefix = prefix;
     ep.progress = cli_progress;
-    /* each record counts by its own fields (hint -> UB, else AFGB) */
-    if (n_files)
-        rc = lftf_evaluate(model, sets[0], n_files > 1 ? sets[1] : NULL, &ep, &report);
-    else
-        rc = lftf_evaluate(model, bias, hint, &ep, &report);
-    if (rc != LFTF_OK) {
+    if ((rc = lftf_evaluate(model, es.bias, es.hint, &ep, &report)) != LFTF_OK) {
         cli_fail(cmd, "evaluation", rc);
         goto done;
     }
     print_table(report, mo.model_dir, top);
-    if (out) {
-        if ((rc = lftf_report_write_json(report, mo.model_dir, out)) != LFTF_OK) {
-            cli_fail(cmd, out, rc);
+    if (oo.out) {
+        if ((rc = lftf_report_write_json(report, mo.model_dir, oo.out)) != LFTF_OK) {
+            cli_fail(cmd, oo.out, rc);
             goto done;
         }
-        printf("\nwrote %s\n", out);
+        printf("\nwrote %s\n", oo.out);
     }
     ret = 0;
 done:
     lftf_report_free(report);
     lftf_model_free(model);
-    lftf_dataset_free(bias);
-    lftf_dataset_free(hint);
-    for (size_t f = 0; f < n_files; f++)
-        lftf_dataset_free(sets[f]);
+    eval_sets_free(&es);
     return ret;
 }

@@ -3,6 +3,7 @@
  * save the model (or only the changed tensors) into --out. */
 #include "cli_util.h"
 #include "commands.h"
+#include "options.h"
 #include "train_cli.h"
 
 #include <stdio.h>
@@ -24,12 +25,16 @@ static void usage(FILE *f)
             model_opts_help, train_opts_help);
 }
 
+static const cli_command spec = {"finetune", usage, CLI_G_MODEL_ALL | CLI_G_TRAIN_ALL | CLI_G_OUT_DIR,
+                                 NULL, CLI_ARGS_NONE};
+
 int cmd_finetune(int argc, char **argv)
 {
-    const char *cmd = "finetune";
+    const char *cmd = spec.name;
     model_opts mo;
     train_opts to;
-    const char *out = NULL, *v;
+    out_opts oo;
+    cli_parser p;
     lftf_model *model = NULL;
     lftf_dataset *train = NULL, *dev = NULL, *hint = NULL;
     lftf_locate_result *loc = NULL;
@@ -37,30 +42,21 @@ int cmd_finetune(int argc, char **argv)
     lftf_trainer_params tp;
     lftf_save_params sp;
     int blocks_buf[1];
-    int ret = 1, rc;
+    int ret = 1, rc, c;
 
     /* line-buffered even into a pipe: progress of a long run shows as it happens */
     setvbuf(stdout, NULL, _IOLBF, 0);
     model_opts_init(&mo);
     train_opts_init(&to);
-    for (int i = 1; i < argc; i++) {
-        int r, exit_code;
-        if ((r = shared_opts_parse(cmd, argc, argv, &i, usage, &mo, &to, &exit_code)) < 0)
-            return exit_code;
-        if (r)
-            continue;
-        if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
-            if (r < 0)
-                return cli_usage(cmd, "--out needs a directory");
-            out = v;
-        } else {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
-        }
-    }
-    if (!mo.model_dir || !out)
+    out_opts_init(&oo);
+    if (cli_parser_init(&p, &spec, argc, argv, &mo, &to, &oo))
+        return 1;
+    if ((c = cli_next(&p)) != 0) /* no options of its own */
+        return c < 0 ? p.status : 1;
+    if (!mo.model_dir || !oo.out)
         return cli_usage(cmd, "--model and --out are required");
     /* refuse before minutes of training, not after */
-    if (check_out_dir(cmd, out, mo.model_dir, to.overwrite))
+    if (check_out_dir(cmd, oo.out, mo.model_dir, oo.overwrite))
         return 1;
     cli_install_interrupt();
 
@@ -85,14 +81,8 @@ int cmd_finetune(int argc, char **argv)
         if (locate_for_training(cmd, model, train, &to, &loc))
             goto done;
     }
-    if (train_params_fill(cmd, &to, model, loc ? lftf_locate_ranking(loc) : NULL,
-                          loc ? lftf_locate_n_blocks(loc) : 0, blocks_buf, &tp))
+    if (trainer_for(cmd, NULL, model, &to, loc, hint, blocks_buf, &tp, &tr))
         goto done;
-    if ((rc = lftf_trainer_create(&tr, model, &tp)) != LFTF_OK) {
-        cli_fail(cmd, "trainer", rc);
-        goto done;
-    }
-    lftf_trainer_set_hint_dev(tr, hint);
     print_training_plan(tr, &tp, "(LFTF), blocks", " ");
     if ((rc = lftf_trainer_fit(tr, train, dev)) != LFTF_OK) {
         cli_fail(cmd, "training", rc);
@@ -102,14 +92,14 @@ int cmd_finetune(int argc, char **argv)
     print_history(tr);
 
     lftf_save_params_init(&sp);
-    sp.overwrite = to.overwrite;
-    sp.delta = to.delta;
+    sp.overwrite = oo.overwrite;
+    sp.delta = oo.delta;
     sp.progress = cli_progress;
-    if ((rc = lftf_model_save(model, out, &sp)) != LFTF_OK) {
-        cli_fail(cmd, out, rc);
+    if ((rc = lftf_model_save(model, oo.out, &sp)) != LFTF_OK) {
+        cli_fail(cmd, oo.out, rc);
         goto done;
     }
-    printf("saved %s to %s\n", to.delta ? "the changed tensors (delta)" : "the model", out);
+    printf("saved %s to %s\n", oo.delta ? "the changed tensors (delta)" : "the model", oo.out);
     ret = 0;
 done:
     lftf_trainer_free(tr);

@@ -1,6 +1,7 @@
 /* lftf info: a model's architecture and config as JSON. */
 #include "cli_util.h"
 #include "commands.h"
+#include "options.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,49 +13,29 @@ static void usage(FILE *f)
                "prints its architecture, config and parameter count as one JSON object.\n");
 }
 
+static const cli_command spec = {"info", usage, CLI_G_MODEL, NULL, CLI_ARGS_NONE};
+
 int cmd_info(int argc, char **argv)
 {
-    const char *cmd = "info", *model_dir = NULL, *device = NULL, *dtype = NULL, *v;
-    lftf_model_params mp;
+    model_opts mo;
     lftf_model *model = NULL;
+    cli_parser p;
     char *json = NULL;
-    int rc;
+    int c, rc;
 
-    lftf_model_params_init(&mp);
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = cli_opt(argc, argv, &i, "--model", &v)) != 0) {
-            if (r < 0)
-                return cli_usage(cmd, "--model needs a directory");
-            model_dir = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--device", &v)) != 0) {
-            if (r < 0)
-                return cli_usage(cmd, "--device needs a value (cpu, cuda, cuda:N)");
-            device = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--dtype", &v)) != 0) {
-            if (r < 0)
-                return cli_usage(cmd, "--dtype needs a value");
-            dtype = v;
-        } else {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
-        }
-    }
-    if (!model_dir)
-        return cli_usage(cmd, "--model is required");
-    if (device)
-        mp.device = device;
-    if (dtype && (rc = lftf_dtype_parse(dtype, &mp.dtype)) != LFTF_OK)
-        return cli_fail(cmd, "--dtype", rc);
-    if ((rc = lftf_model_load(&model, model_dir, &mp)) != LFTF_OK)
-        return cli_fail(cmd, model_dir, rc);
+    model_opts_init(&mo);
+    if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, NULL))
+        return 1;
+    if ((c = cli_next(&p)) != 0) /* no options of its own */
+        return c < 0 ? p.status : 1;
+    if (!mo.model_dir)
+        return cli_usage(spec.name, "--model is required");
+    if (load_model(spec.name, &mo, &model))
+        return 1;
     rc = lftf_model_info_json(model, &json);
     lftf_model_free(model);
     if (rc != LFTF_OK)
-        return cli_fail(cmd, "info", rc);
+        return cli_fail(spec.name, "info", rc);
     printf("%s\n", json);
     lftf_free(json);
     return 0;

@@ -2,6 +2,7 @@
  * split (or N prompts sampled from it, or a JSONL file of prompts). */
 #include "cli_util.h"
 #include "commands.h"
+#include "options.h"
 #include "train_cli.h"
 
 #include <jansson.h>
@@ -32,59 +33,162 @@ static void usage(FILE *f)
             model_opts_help);
 }
 
+#define N_SEEDS 5
+static const uint64_t robustness_seeds[N_SEEDS] = {1, 2, 3, 4, 5};
+
+/* BMI over 100 prompts sampled from the train split (or --prompts) per
+ * seed, and the mean over blocks of the variance across seeds. */
+typedef struct robustness {
+    double *bmi; /* N_SEEDS x n_blocks */
+    size_t n_blocks;
+    double mean_var;
+} robustness;
+
+static int robustness_run(const char *cmd, lftf_model *model, const model_opts *mo,
+                          const char *prompts_file, const lftf_locate_params *lp, robustness *r)
+{
+    lftf_dataset *pool = NULL;
+    /* the paper samples from the train split, whatever --samples did */
+    int rc = prompts_file ? lftf_dataset_load(&pool, prompts_file)
+                          : load_bias_split(mo, "train", &pool);
+    if (rc == LFTF_OK)
+        rc = lftf_locate_robustness(model, pool, 100, robustness_seeds, N_SEEDS, lp, &r->bmi,
+                                    &r->n_blocks, &r->mean_var);
+    lftf_dataset_free(pool);
+    return rc != LFTF_OK ? cli_fail(cmd, "robustness", rc) : 0;
+}
+
+static void robustness_print(const robustness *r)
+{
+    printf("\nrobustness (100 prompts per seed):\n  seed ");
+    for (size_t b = 0; b < r->n_blocks; b++)
+        printf("  block %-3zu", b);
+    printf("\n");
+    for (size_t s = 0; s < N_SEEDS; s++) {
+        printf("  %4llu ", (unsigned long long)robustness_seeds[s]);
+        for (size_t b = 0; b < r->n_blocks; b++)
+            printf("  %9.6f", r->bmi[s * r->n_blocks + b]);
+        printf("\n");
+    }
+    printf("  mean over blocks of the variance across seeds: %.3g\n", r->mean_var);
+}
+
+static json_t *robustness_json(const robustness *r)
+{
+    json_t *rob = json_object(), *rows = json_array(), *seed_arr = json_array();
+    for (size_t s = 0; s < N_SEEDS; s++) {
+        json_t *row = json_array();
+        for (size_t b = 0; b < r->n_blocks; b++)
+            json_array_append_new(row, json_real(r->bmi[s * r->n_blocks + b]));
+        json_array_append_new(rows, row);
+        json_array_append_new(seed_arr, json_integer((json_int_t)robustness_seeds[s]));
+    }
+    json_object_set_new(rob, "n_samples", json_integer(100));
+    json_object_set_new(rob, "seeds", seed_arr);
+    json_object_set_new(rob, "bmi", rows);
+    json_object_set_new(rob, "mean_variance", json_real(r->mean_var));
+    return rob;
+}
+
+/* Writes lftf_locate_to_json (plus "robustness" when r is not NULL) to out;
+ * 0, or 1 after printing the error. */
+static int write_bmi_json(const char *cmd, const lftf_locate_result *res, const robustness *r,
+                          const char *out)
+{
+    char *json = NULL, *text;
+    json_t *root;
+    int rc;
+    if ((rc = lftf_locate_to_json(res, &json)) != LFTF_OK)
+        return cli_fail(cmd, "JSON", rc);
+    root = json_loads(json, 0, NULL);
+    lftf_free(json);
+    if (!root) {
+        fprintf(stderr, "lftf locate: internal error: invalid JSON\n");
+        return 1;
+    }
+    if (r)
+        json_object_set_new(root, "robustness", robustness_json(r));
+    text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    json_decref(root);
+    if (!text || write_text_atomic(out, text) != 0) {
+        fprintf(stderr, "lftf locate: cannot write %s\n", out);
+        free(text);
+        return 1;
+    }
+    free(text);
+    return 0;
+}
+
+static int write_bmi_svg(const char *cmd, const lftf_locate_result *res, const char *path)
+{
+    char *svg = NULL;
+    int rc = lftf_locate_to_svg(res, lftf_locate_ranking(res), 1, &svg);
+    if (rc != LFTF_OK)
+        return cli_fail(cmd, "SVG", rc);
+    rc = write_text_atomic(path, svg) != 0;
+    lftf_free(svg);
+    return rc;
+}
+
+enum { OPT_PROMPTS = CLI_OPT_OWN, OPT_SAMPLES, OPT_SEED, OPT_SVG, OPT_FINAL_NORM, OPT_ROBUSTNESS };
+static const struct option own_options[] = {
+    {"prompts", required_argument, NULL, OPT_PROMPTS},
+    {"samples", required_argument, NULL, OPT_SAMPLES},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"svg", required_argument, NULL, OPT_SVG},
+    {"final-norm", no_argument, NULL, OPT_FINAL_NORM},
+    {"robustness", no_argument, NULL, OPT_ROBUSTNESS},
+    {NULL, 0, NULL, 0},
+};
+static const cli_command spec = {"locate", usage, CLI_G_MODEL_ALL | CLI_G_BATCH | CLI_G_OUT_FILE,
+                                 own_options, CLI_ARGS_NONE};
+
 int cmd_locate(int argc, char **argv)
 {
-    const char *cmd = "locate";
+    const char *cmd = spec.name, *prompts_file = NULL, *svg_out = NULL, *v;
     model_opts mo;
-    const char *prompts_file = NULL, *out = NULL, *svg_out = NULL, *v;
-    size_t samples = 0, batch = 16;
+    out_opts oo;
+    cli_parser p;
+    size_t samples = 0;
     unsigned long long seed = 0;
-    int final_norm = 0, robustness = 0, ret = 1, rc;
+    int final_norm = 0, with_robustness = 0, ret = 1, rc, c;
     lftf_model *model = NULL;
     lftf_dataset *set = NULL, *sampled = NULL;
     lftf_locate_result *res = NULL;
     lftf_locate_params lp;
-    char *json = NULL, *svg = NULL;
-    double *rb = NULL, mean_var = 0;
-    size_t rb_blocks = 0;
-    static const uint64_t seeds[5] = {1, 2, 3, 4, 5};
+    robustness rob = {NULL, 0, 0};
 
     model_opts_init(&mo);
-    for (int i = 1; i < argc; i++) {
-        int r, exit_code;
-        if ((r = shared_opts_parse(cmd, argc, argv, &i, usage, &mo, NULL, &exit_code)) < 0)
-            return exit_code;
-        if (r)
-            continue;
-        if ((r = cli_opt(argc, argv, &i, "--prompts", &v)) != 0) {
-            if (r < 0)
+    out_opts_init(&oo);
+    if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, &oo))
+        return 1;
+    while ((c = cli_next(&p)) > 0) {
+        v = p.arg;
+        switch (c) {
+        case OPT_PROMPTS:
+            if (!v)
                 return cli_usage(cmd, "--prompts needs a JSONL file");
             prompts_file = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--samples", &v)) != 0) {
-            if (r < 0 || cli_parse_size(v, &samples) || samples == 0)
+            break;
+        case OPT_SAMPLES:
+            if (!v || cli_parse_size(v, &samples) || samples == 0)
                 return cli_usage(cmd, "--samples needs a positive integer");
-        } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {
-            if (r < 0 || cli_parse_u64(v, &seed))
+            break;
+        case OPT_SEED:
+            if (!v || cli_parse_u64(v, &seed))
                 return cli_usage(cmd, "--seed needs a non-negative integer");
-        } else if ((r = cli_opt(argc, argv, &i, "--batch", &v)) != 0) {
-            if (r < 0 || cli_parse_size(v, &batch) || batch == 0)
-                return cli_usage(cmd, "--batch needs a positive integer");
-        } else if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
-            if (r < 0)
-                return cli_usage(cmd, "--out needs a file name");
-            out = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--svg", &v)) != 0) {
-            if (r < 0)
+            break;
+        case OPT_SVG:
+            if (!v)
                 return cli_usage(cmd, "--svg needs a file name");
             svg_out = v;
-        } else if (!strcmp(argv[i], "--final-norm")) {
-            final_norm = 1;
-        } else if (!strcmp(argv[i], "--robustness")) {
-            robustness = 1;
-        } else {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
+            break;
+        case OPT_FINAL_NORM: final_norm = 1; break;
+        case OPT_ROBUSTNESS: with_robustness = 1; break;
         }
     }
+    if (c < 0)
+        return p.status;
     if (!mo.model_dir)
         return cli_usage(cmd, "--model is required");
     cli_install_interrupt();
@@ -111,89 +215,25 @@ int cmd_locate(int argc, char **argv)
 
     lftf_locate_params_init(&lp);
     lp.final_norm = final_norm;
-    lp.batch_size = batch;
+    lp.batch_size = mo.batch;
     lp.progress = cli_progress;
     if ((rc = lftf_locate(model, set, &lp, &res)) != LFTF_OK) {
         cli_fail(cmd, "locate", rc);
         goto done;
     }
     print_ranking(res);
-
-    if (robustness) {
-        lftf_dataset *pool = NULL;
-        /* the paper samples from the train split, whatever --samples did */
-        rc = prompts_file ? lftf_dataset_load(&pool, prompts_file) : load_bias_split(&mo, "train", &pool);
-        if (rc == LFTF_OK)
-            rc = lftf_locate_robustness(model, pool, 100, seeds, 5, &lp, &rb, &rb_blocks,
-                                        &mean_var);
-        lftf_dataset_free(pool);
-        if (rc != LFTF_OK) {
-            cli_fail(cmd, "robustness", rc);
+    if (with_robustness) {
+        if (robustness_run(cmd, model, &mo, prompts_file, &lp, &rob))
             goto done;
-        }
-        printf("\nrobustness (100 prompts per seed):\n  seed ");
-        for (size_t b = 0; b < rb_blocks; b++)
-            printf("  block %-3zu", b);
-        printf("\n");
-        for (size_t s = 0; s < 5; s++) {
-            printf("  %4llu ", (unsigned long long)seeds[s]);
-            for (size_t b = 0; b < rb_blocks; b++)
-                printf("  %9.6f", rb[s * rb_blocks + b]);
-            printf("\n");
-        }
-        printf("  mean over blocks of the variance across seeds: %.3g\n", mean_var);
+        robustness_print(&rob);
     }
-
-    if (out) {
-        json_t *root;
-        char *text;
-        if ((rc = lftf_locate_to_json(res, &json)) != LFTF_OK) {
-            cli_fail(cmd, "JSON", rc);
-            goto done;
-        }
-        root = json_loads(json, 0, NULL);
-        if (!root) {
-            fprintf(stderr, "lftf locate: internal error: invalid JSON\n");
-            goto done;
-        }
-        if (robustness) {
-            json_t *rob = json_object(), *rows = json_array(), *seed_arr = json_array();
-            for (size_t s = 0; s < 5; s++) {
-                json_t *row = json_array();
-                for (size_t b = 0; b < rb_blocks; b++)
-                    json_array_append_new(row, json_real(rb[s * rb_blocks + b]));
-                json_array_append_new(rows, row);
-                json_array_append_new(seed_arr, json_integer((json_int_t)seeds[s]));
-            }
-            json_object_set_new(rob, "n_samples", json_integer(100));
-            json_object_set_new(rob, "seeds", seed_arr);
-            json_object_set_new(rob, "bmi", rows);
-            json_object_set_new(rob, "mean_variance", json_real(mean_var));
-            json_object_set_new(root, "robustness", rob);
-        }
-        text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        json_decref(root);
-        if (!text || write_text_atomic(out, text) != 0) {
-            fprintf(stderr, "lftf locate: cannot write %s\n", out);
-            free(text);
-            goto done;
-        }
-        free(text);
-    }
-    if (svg_out) {
-        const int *rank = lftf_locate_ranking(res);
-        if ((rc = lftf_locate_to_svg(res, rank, 1, &svg)) != LFTF_OK) {
-            cli_fail(cmd, "SVG", rc);
-            goto done;
-        }
-        if (write_text_atomic(svg_out, svg) != 0)
-            goto done;
-    }
+    if (oo.out && write_bmi_json(cmd, res, with_robustness ? &rob : NULL, oo.out))
+        goto done;
+    if (svg_out && write_bmi_svg(cmd, res, svg_out))
+        goto done;
     ret = 0;
 done:
-    lftf_free(json);
-    lftf_free(svg);
-    lftf_free(rb);
+    lftf_free(rob.bmi);
     lftf_locate_result_free(res);
     lftf_dataset_free(set);
     lftf_dataset_free(sampled);

@@ -7,6 +7,7 @@
  *    "argmax": id} */
 #include "cli_util.h"
 #include "commands.h"
+#include "options.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -38,75 +39,86 @@ static json_t *ids_json(const int32_t *ids, size_t n)
     return a;
 }
 
+/* The output line of prompt p (targets' ids re-encoded in context); NULL
+ * after printing the error. */
+static json_t *probs_line(const char *cmd, lftf_model *model, const char *prompt,
+                          const char *const *targets, size_t n_targets, const double *probs,
+                          const double *logprobs, int32_t argmax)
+{
+    json_t *line = json_object(), *tj = json_object();
+    for (size_t j = 0; j < n_targets; j++) {
+        int32_t *pids = NULL, *tids = NULL;
+        size_t np = 0, nt = 0;
+        int rc = lftf_model_encode_target(model, prompt, targets[j], &pids, &np, &tids, &nt);
+        if (rc != LFTF_OK) {
+            json_decref(line);
+            json_decref(tj);
+            cli_fail(cmd, "encoding", rc);
+            return NULL;
+        }
+        if (j == 0) {
+            json_object_set_new(line, "prompt", json_string(prompt));
+            json_object_set_new(line, "ids", ids_json(pids, np));
+        }
+        json_t *t = json_object();
+        json_object_set_new(t, "ids", ids_json(tids, nt));
+        json_object_set_new(t, "prob", json_real(probs[j]));
+        json_object_set_new(t, "logprob", json_real(logprobs[j]));
+        json_object_set_new(tj, targets[j], t);
+        lftf_free(pids);
+        lftf_free(tids);
+    }
+    json_object_set_new(line, "targets", tj);
+    json_object_set_new(line, "argmax", json_integer(argmax));
+    return line;
+}
+
+enum { OPT_TARGET = CLI_OPT_OWN };
+static const struct option own_options[] = {
+    {"target", required_argument, NULL, OPT_TARGET},
+    {NULL, 0, NULL, 0},
+};
+static const cli_command spec = {"probs", usage, CLI_G_MODEL | CLI_G_THREADS | CLI_G_BATCH,
+                                 own_options, CLI_ARGS_ANYWHERE};
+
 int cmd_probs(int argc, char **argv)
 {
-    const char *cmd = "probs", *model_dir = NULL, *device = NULL, *dtype = NULL, *v;
+    const char *cmd = spec.name;
     const char *targets[MAX_TARGETS];
-    size_t n_targets = 0, batch = 16, n_prompts = 0;
-    int threads = 0, rc, ret = 1, only_prompts = 0;
+    size_t n_targets = 0, n_prompts = 0;
+    int rc, ret = 1, c;
     const char **prompts = calloc((size_t)argc, sizeof *prompts);
     double *probs = NULL, *logprobs = NULL;
     int32_t *argmax = NULL;
     lftf_model *model = NULL;
-    lftf_model_params mp;
+    model_opts mo;
     lftf_probs_params pp;
+    cli_parser p;
 
     if (!prompts) {
         fprintf(stderr, "lftf probs: out of memory\n");
         return 1;
     }
-    lftf_model_params_init(&mp);
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (only_prompts || argv[i][0] != '-' || !strcmp(argv[i], "-")) {
-            prompts[n_prompts++] = argv[i];
-            continue;
-        }
-        if (!strcmp(argv[i], "--")) {
-            only_prompts = 1;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
+    model_opts_init(&mo);
+    if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, NULL)) {
+        free(prompts);
+        return 1;
+    }
+    while ((c = cli_next(&p)) > 0) {
+        if (c == CLI_ARG) {
+            prompts[n_prompts++] = p.arg;
+        } else if (!p.arg || n_targets >= MAX_TARGETS) {
             free(prompts);
-            return 0;
-        } else if ((r = cli_opt(argc, argv, &i, "--model", &v)) != 0) {
-            if (r < 0)
-                goto usage_model;
-            model_dir = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--target", &v)) != 0) {
-            if (r < 0 || n_targets >= MAX_TARGETS) {
-                free(prompts);
-                return cli_usage(cmd, "--target needs a word (at most %d targets)", MAX_TARGETS);
-            }
-            targets[n_targets++] = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--device", &v)) != 0) {
-            if (r < 0) {
-                free(prompts);
-                return cli_usage(cmd, "--device needs a value (cpu, cuda, cuda:N)");
-            }
-            device = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--dtype", &v)) != 0) {
-            if (r < 0) {
-                free(prompts);
-                return cli_usage(cmd, "--dtype needs a value");
-            }
-            dtype = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--batch", &v)) != 0) {
-            if (r < 0 || cli_parse_size(v, &batch) || batch == 0) {
-                free(prompts);
-                return cli_usage(cmd, "--batch needs a positive integer");
-            }
-        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || cli_parse_int(v, &threads) || threads < 1) {
-                free(prompts);
-                return cli_usage(cmd, "--threads needs a positive integer");
-            }
+            return cli_usage(cmd, "--target needs a word (at most %d targets)", MAX_TARGETS);
         } else {
-            free(prompts);
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
+            targets[n_targets++] = p.arg;
         }
     }
-    if (!model_dir) {
-    usage_model:
+    if (c < 0) {
+        free(prompts);
+        return p.status;
+    }
+    if (!mo.model_dir) {
         free(prompts);
         return cli_usage(cmd, "--model DIR is required");
     }
@@ -118,20 +130,9 @@ int cmd_probs(int argc, char **argv)
         targets[n_targets++] = " he";
         targets[n_targets++] = " she";
     }
-    if (device)
-        mp.device = device;
-    if (dtype && (rc = lftf_dtype_parse(dtype, &mp.dtype)) != LFTF_OK) {
-        cli_fail(cmd, "--dtype", rc);
-        goto done;
-    }
-    if (threads > 0)
-        lftf_set_num_threads(threads);
     cli_install_interrupt();
-    mp.progress = cli_progress;
-    if ((rc = lftf_model_load(&model, model_dir, &mp)) != LFTF_OK) {
-        cli_fail(cmd, model_dir, rc);
+    if (load_model(cmd, &mo, &model))
         goto done;
-    }
     probs = malloc(n_prompts * n_targets * sizeof *probs);
     logprobs = malloc(n_prompts * n_targets * sizeof *logprobs);
     argmax = malloc(n_prompts * sizeof *argmax);
@@ -140,40 +141,19 @@ int cmd_probs(int argc, char **argv)
         goto done;
     }
     lftf_probs_params_init(&pp);
-    pp.batch_size = batch;
+    pp.batch_size = mo.batch;
     pp.progress = cli_progress;
     if ((rc = lftf_model_target_probs(model, prompts, n_prompts, targets, n_targets, &pp, probs,
                                       logprobs, argmax)) != LFTF_OK) {
         cli_fail(cmd, "target probabilities", rc);
         goto done;
     }
-    for (size_t p = 0; p < n_prompts; p++) {
-        json_t *line = json_object(), *tj = json_object();
-        for (size_t j = 0; j < n_targets; j++) {
-            int32_t *pids = NULL, *tids = NULL;
-            size_t np = 0, nt = 0;
-            if ((rc = lftf_model_encode_target(model, prompts[p], targets[j], &pids, &np, &tids,
-                                               &nt)) != LFTF_OK) {
-                json_decref(line);
-                json_decref(tj);
-                cli_fail(cmd, "encoding", rc);
-                goto done;
-            }
-            if (j == 0) {
-                json_object_set_new(line, "prompt", json_string(prompts[p]));
-                json_object_set_new(line, "ids", ids_json(pids, np));
-            }
-            json_t *t = json_object();
-            json_object_set_new(t, "ids", ids_json(tids, nt));
-            json_object_set_new(t, "prob", json_real(probs[p * n_targets + j]));
-            json_object_set_new(t, "logprob", json_real(logprobs[p * n_targets + j]));
-            json_object_set_new(tj, targets[j], t);
-            lftf_free(pids);
-            lftf_free(tids);
-        }
-        json_object_set_new(line, "targets", tj);
-        json_object_set_new(line, "argmax", json_integer(argmax[p]));
-        char *s = json_dumps(line, JSON_PRESERVE_ORDER);
+    for (size_t i = 0; i < n_prompts; i++) {
+        json_t *line = probs_line(cmd, model, prompts[i], targets, n_targets,
+                                  probs + i * n_targets, logprobs + i * n_targets, argmax[i]);
+        char *s = line ? json_dumps(line, JSON_PRESERVE_ORDER) : NULL;
+        if (!line)
+            goto done;
         json_decref(line);
         if (!s) {
             fprintf(stderr, "lftf probs: cannot format JSON (invalid UTF-8 in a prompt?)\n");

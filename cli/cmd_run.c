@@ -7,11 +7,13 @@
  *   professions.svg   the most biased professions before and after
  * Everything is built in a temporary directory beside DIR and renamed at the
  * end: an error or Ctrl-C leaves nothing behind. */
-#include "bias_cli.h" /* bias suites */
+#include "bias_cli.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "options.h"
 #include "run_general.h"
 #include "train_cli.h"
+#include "edit_cli.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -38,8 +40,9 @@ static void usage(FILE *f)
             "  --out DIR           output directory (must not exist or be empty)\n"
             "%s"
             "  --baselines         also run FPFT, the prompt-based baseline (PB), and the\n"
-            "                      last-block and random-block controls; print a comparison\n"
-            "                      table and add \"baselines\" to report.json\n"
+            "                      last-block and random-block controls, DAMA and the\n"
+            "                      ROME / R-ROME / MEMIT editors; print comparison tables\n"
+            "                      and add \"baselines\" to report.json\n"
             "  --pb-prefix TEXT    the PB instruction prepended to every prompt\n"
             "  --top N             professions in professions.svg (15)\n"
             "  --no-bias-suites    skip WinoBias/CrowS-Pairs/Winogender/professions before and after\n"
@@ -119,9 +122,25 @@ static json_t *parse(const char *text)
     return j;
 }
 
+/* Moves a JSON text made by liblftf (*text, freed here) into report[key];
+ * 0, or 1 after printing the error (naming `what`). */
+static int add_json(json_t *report, const char *key, int rc, char **text, const char *what)
+{
+    json_t *j = rc == LFTF_OK ? parse(*text) : NULL;
+    lftf_free(*text);
+    *text = NULL;
+    if (rc != LFTF_OK)
+        return cli_fail("run", what, rc);
+    if (!j)
+        return 1;
+    json_object_set_new(report, key, j);
+    return 0;
+}
+
 typedef struct run_ctx {
     model_opts mo;
     train_opts to;
+    out_opts oo;
     lftf_dataset *train, *dev, *test, *hint;
     lftf_eval_params ep;
 } run_ctx;
@@ -140,7 +159,7 @@ static int evaluate(const run_ctx *c, lftf_model *m, const char *prefix, lftf_re
 /* Fine-tunes a fresh copy of the source model with the main settings
  * changed by `method`/`choice`, evaluates it and returns its scores. */
 static int baseline_train(const run_ctx *c, const char *label, int method, block_choice choice,
-                          const int *ranking, size_t n_ranking, scores *s, json_t **blocks_json)
+                          const lftf_locate_result *loc, scores *s, json_t **blocks_json)
 {
     lftf_model *m = NULL;
     lftf_trainer *tr = NULL;
@@ -153,13 +172,8 @@ static int baseline_train(const run_ctx *c, const char *label, int method, block
     to.method = method;
     to.choice = choice;
     if (load_model("run", &c->mo, &m) ||
-        train_params_fill("run", &to, m, ranking, n_ranking, blocks_buf, &tp))
+        trainer_for("run", label, m, &to, loc, c->hint, blocks_buf, &tp, &tr))
         goto done;
-    if ((rc = lftf_trainer_create(&tr, m, &tp)) != LFTF_OK) {
-        cli_fail("run", label, rc);
-        goto done;
-    }
-    lftf_trainer_set_hint_dev(tr, c->hint);
     if ((rc = lftf_trainer_fit(tr, c->train, c->dev)) != LFTF_OK) {
         cli_fail("run", label, rc);
         goto done;
@@ -191,8 +205,6 @@ static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *
     lftf_report *rep = NULL;
     scores pb, fpft, last, rnd;
     char name[64];
-    const int *rank = lftf_locate_ranking(loc);
-    size_t n_rank = lftf_locate_n_blocks(loc);
     int ret = 1;
 
     json_object_set_new(report, "baselines", bl);
@@ -220,24 +232,22 @@ static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *
     lftf_model_free(m);
     m = NULL;
 
-    if (baseline_train(c, "FPFT (every parameter)", LFTF_METHOD_FPFT, BLOCKS_AUTO, NULL, 0,
-                       &fpft, &blocks))
+    if (baseline_train(c, "FPFT (every parameter)", LFTF_METHOD_FPFT, BLOCKS_AUTO, NULL, &fpft,
+                       &blocks))
         goto done;
     {
         json_t *o = scores_json(&fpft);
         json_decref(blocks);
         json_object_set_new(bl, "fpft", o);
     }
-    if (baseline_train(c, "last block", LFTF_METHOD_LFTF, BLOCKS_LAST, rank, n_rank, &last,
-                       &blocks))
+    if (baseline_train(c, "last block", LFTF_METHOD_LFTF, BLOCKS_LAST, loc, &last, &blocks))
         goto done;
     {
         json_t *o = scores_json(&last);
         json_object_set_new(o, "blocks", blocks);
         json_object_set_new(bl, "last_block", o);
     }
-    if (baseline_train(c, "random block", LFTF_METHOD_LFTF, BLOCKS_RANDOM, rank, n_rank, &rnd,
-                       &blocks))
+    if (baseline_train(c, "random block", LFTF_METHOD_LFTF, BLOCKS_RANDOM, loc, &rnd, &blocks))
         goto done;
     {
         json_t *o = scores_json(&rnd);
@@ -264,6 +274,9 @@ static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *
         snprintf(lname + strlen(lname), sizeof lname - strlen(lname), ")");
         print_row(lname, lftf_scores);
     }
+    /* weight-editing baselines: DAMA, ROME, R-ROME, MEMIT (cli/cmd_edit.c) */
+    if (run_edit_baselines(&c->mo, c->train, c->test, c->hint, bl))
+        goto done;
     ret = 0;
 done:
     lftf_report_free(rep);
@@ -278,26 +291,126 @@ static int save_text(const char *dir, const char *name, const char *text)
     return write_text_atomic(path, text);
 }
 
+/* The GenBiasEval splits and GenHintEval; 0, or 1 after printing the error. */
+static int run_load_sets(const char *cmd, run_ctx *c)
+{
+    int rc;
+    if ((rc = load_bias_split(&c->mo, "train", &c->train)) != LFTF_OK ||
+        (rc = load_bias_split(&c->mo, "dev", &c->dev)) != LFTF_OK ||
+        (rc = load_bias_split(&c->mo, "test", &c->test)) != LFTF_OK)
+        return cli_fail(cmd, "GenBiasEval", rc);
+    if ((rc = load_hint(&c->mo, &c->hint)) != LFTF_OK)
+        return cli_fail(cmd, "GenHintEval", rc);
+    return 0;
+}
+
+static void run_ctx_free(run_ctx *c)
+{
+    lftf_dataset_free(c->train);
+    lftf_dataset_free(c->dev);
+    lftf_dataset_free(c->test);
+    lftf_dataset_free(c->hint);
+}
+
+/* report.json without "baselines": before, after (named as the model will
+ * be under out), locate, finetune; NULL after printing the error. */
+static json_t *report_json(const run_ctx *c, const lftf_report *before, const lftf_report *after,
+                           const lftf_locate_result *loc, const lftf_trainer *tr, const char *out)
+{
+    json_t *report = json_object();
+    char *text = NULL, after_name[4096];
+    int rc;
+    snprintf(after_name, sizeof after_name, "%s/%s", out, c->oo.delta ? "delta" : "model");
+    rc = lftf_report_to_json(before, c->mo.model_dir, &text);
+    if (add_json(report, "before", rc, &text, "report"))
+        goto fail;
+    rc = lftf_report_to_json(after, after_name, &text);
+    if (add_json(report, "after", rc, &text, "report"))
+        goto fail;
+    rc = lftf_locate_to_json(loc, &text);
+    if (add_json(report, "locate", rc, &text, "locate JSON"))
+        goto fail;
+    rc = lftf_trainer_to_json(tr, &text);
+    if (add_json(report, "finetune", rc, &text, "fine-tuning JSON"))
+        goto fail;
+    json_object_set_new(report, "model", json_string(c->mo.model_dir));
+    json_object_set_new(report, "lftf_version", json_string(lftf_version()));
+    return report;
+fail:
+    json_decref(report);
+    return NULL;
+}
+
+/* DIR/model (or DIR/delta), bmi.svg (the trained blocks highlighted) and
+ * professions.svg into the temporary directory; 0, or 1 after printing. */
+static int write_model_and_svgs(const char *cmd, const run_ctx *c, lftf_model *model,
+                                const char *tmp, const lftf_locate_result *loc,
+                                const lftf_trainer *tr, const lftf_trainer_params *tp,
+                                const lftf_report *before, const lftf_report *after, size_t top)
+{
+    char path[4096], *svg = NULL;
+    lftf_save_params sp;
+    size_t nb;
+    const int *b = lftf_trainer_blocks(tr, &nb);
+    int fpft = tp->method == LFTF_METHOD_FPFT, rc;
+
+    snprintf(path, sizeof path, "%s/%s", tmp, c->oo.delta ? "delta" : "model");
+    lftf_save_params_init(&sp);
+    sp.delta = c->oo.delta;
+    sp.progress = cli_progress;
+    if ((rc = lftf_model_save(model, path, &sp)) != LFTF_OK)
+        return cli_fail(cmd, "saving the model", rc);
+    if ((rc = lftf_locate_to_svg(loc, fpft ? NULL : b, fpft ? 0 : nb, &svg)) != LFTF_OK)
+        return cli_fail(cmd, "bmi.svg", rc);
+    rc = save_text(tmp, "bmi.svg", svg);
+    lftf_free(svg);
+    svg = NULL;
+    if (rc)
+        return 1;
+    if ((rc = lftf_report_professions_svg(before, after, top, &svg)) != LFTF_OK)
+        return cli_fail(cmd, "professions.svg", rc);
+    rc = save_text(tmp, "professions.svg", svg);
+    lftf_free(svg);
+    return rc ? 1 : 0;
+}
+
+enum {
+    OPT_PB_PREFIX = CLI_OPT_OWN, OPT_TOP, OPT_BASELINES,
+    OPT_NO_BIAS_SUITES, OPT_BIAS_DATA_DIR, /* bias suites (cli/bias_cli.c) */
+    OPT_GENERAL, OPT_GENERAL_LIMIT        /* general ability (cli/run_general.c) */
+};
+static const struct option own_options[] = {
+    {"pb-prefix", required_argument, NULL, OPT_PB_PREFIX},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"baselines", no_argument, NULL, OPT_BASELINES},
+    {"no-bias-suites", no_argument, NULL, OPT_NO_BIAS_SUITES},
+    {"bias-data-dir", required_argument, NULL, OPT_BIAS_DATA_DIR},
+    {"general", required_argument, NULL, OPT_GENERAL},
+    {"general-limit", required_argument, NULL, OPT_GENERAL_LIMIT},
+    {NULL, 0, NULL, 0},
+};
+static const cli_command spec = {"run", usage, CLI_G_MODEL_ALL | CLI_G_TRAIN_ALL | CLI_G_OUT_DIR,
+                                 own_options, CLI_ARGS_NONE};
+
 int cmd_run(int argc, char **argv)
 {
-    const char *cmd = "run";
+    const char *cmd = spec.name;
     run_ctx c;
-    const char *out = NULL, *pb_prefix = DEFAULT_PB_PREFIX, *v;
+    const char *out, *pb_prefix = DEFAULT_PB_PREFIX;
     size_t top = 15;
-    int baselines = 0, ret = 1, rc;
-    int bias_suites = 1;            /* bias suites */
-    const char *bias_data = NULL;   /* bias suites */
+    int baselines = 0, ret = 1, rc, opt;
+    cli_parser p;
     lftf_model *model = NULL;
     lftf_report *before = NULL, *after = NULL;
     lftf_locate_result *loc = NULL;
     lftf_trainer *tr = NULL;
     lftf_trainer_params tp;
-    lftf_save_params sp;
     int blocks_buf[1];
-    char *tmp = NULL, *text = NULL, *svg = NULL, *dump = NULL;
+    char *tmp = NULL, *dump = NULL;
     json_t *report = NULL;
-    char after_name[4096];
     scores sb, sa;
+    int bias_suites = 1;
+    bias_step bias = {NULL, NULL, ""};
     general_opts gen;
 
     memset(&c, 0, sizeof c);
@@ -306,57 +419,59 @@ int cmd_run(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     model_opts_init(&c.mo);
     train_opts_init(&c.to);
-    for (int i = 1; i < argc; i++) {
-        int r, exit_code;
-        if ((r = shared_opts_parse(cmd, argc, argv, &i, usage, &c.mo, &c.to, &exit_code)) < 0)
-            return exit_code;
-        if (r)
-            continue;
-        if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
-            if (r < 0)
-                return cli_usage(cmd, "--out needs a directory");
-            out = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--pb-prefix", &v)) != 0) {
-            if (r < 0)
+    out_opts_init(&c.oo);
+    if (cli_parser_init(&p, &spec, argc, argv, &c.mo, &c.to, &c.oo))
+        return 1;
+    while ((opt = cli_next(&p)) > 0) {
+        switch (opt) {
+        case OPT_PB_PREFIX:
+            if (!p.arg)
                 return cli_usage(cmd, "--pb-prefix needs a text");
-            pb_prefix = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--top", &v)) != 0) {
-            if (r < 0 || cli_parse_size(v, &top) || top == 0)
+            pb_prefix = p.arg;
+            break;
+        case OPT_TOP:
+            if (!p.arg || cli_parse_size(p.arg, &top) || top == 0)
                 return cli_usage(cmd, "--top needs a positive integer");
-        } else if (!strcmp(argv[i], "--baselines")) {
+            break;
+        case OPT_BASELINES:
             baselines = 1;
-        } else if (!strcmp(argv[i], "--no-bias-suites")) { /* bias suites */
+            break;
+        case OPT_NO_BIAS_SUITES:
             bias_suites = 0;
-        } else if ((r = cli_opt(argc, argv, &i, "--bias-data-dir", &v)) != 0) {
-            if (r < 0)
+            break;
+        case OPT_BIAS_DATA_DIR:
+            if (!p.arg)
                 return cli_usage(cmd, "--bias-data-dir needs a directory");
-            if (!bias_data_dir_usable(cmd, v))
+            if (!bias_data_dir_usable(cmd, p.arg))
                 return 2;
-            bias_data = v;
-        } else if ((r = general_opt_parse(cmd, argc, argv, &i, &gen)) != 0) {
-            if (r != 1)
-                return r;
-        } else {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
+            bias.data_dir = p.arg;
+            break;
+        case OPT_GENERAL:
+            if (general_opt_task(cmd, p.arg, &gen)) {
+                general_opts_free(&gen);
+                return 2;
+            }
+            break;
+        case OPT_GENERAL_LIMIT:
+            if (general_opt_limit(cmd, p.arg, &gen)) {
+                general_opts_free(&gen);
+                return 2;
+            }
+            break;
         }
     }
+    if (opt < 0)
+        return p.status;
+    out = c.oo.out;
     if (!c.mo.model_dir || !out)
         return cli_usage(cmd, "--model and --out are required");
     /* refuse before minutes of training, not after */
-    if (check_out_dir(cmd, out, c.mo.model_dir, c.to.overwrite))
+    if (check_out_dir(cmd, out, c.mo.model_dir, c.oo.overwrite))
         return 1;
     cli_install_interrupt();
 
-    if ((rc = load_bias_split(&c.mo, "train", &c.train)) != LFTF_OK ||
-        (rc = load_bias_split(&c.mo, "dev", &c.dev)) != LFTF_OK ||
-        (rc = load_bias_split(&c.mo, "test", &c.test)) != LFTF_OK) {
-        cli_fail(cmd, "GenBiasEval", rc);
+    if (run_load_sets(cmd, &c))
         goto done;
-    }
-    if ((rc = load_hint(&c.mo, &c.hint)) != LFTF_OK) {
-        cli_fail(cmd, "GenHintEval", rc);
-        goto done;
-    }
     lftf_eval_params_init(&c.ep);
     c.ep.progress = cli_progress;
     if (load_model(cmd, &c.mo, &model))
@@ -367,7 +482,8 @@ int cmd_run(int argc, char **argv)
     if (evaluate(&c, model, NULL, &before))
         goto done;
     sb = scores_of(before);
-    if (run_general(cmd, model, &gen, "before"))
+    if (run_general(cmd, model, &gen, "before") ||
+        (bias_suites && bias_step_before(cmd, &bias, model)))
         goto done;
 
     /* 2. locate */
@@ -375,14 +491,8 @@ int cmd_run(int argc, char **argv)
         goto done;
 
     /* 3. fine-tune */
-    if (train_params_fill(cmd, &c.to, model, lftf_locate_ranking(loc), lftf_locate_n_blocks(loc),
-                          blocks_buf, &tp))
+    if (trainer_for(cmd, NULL, model, &c.to, loc, c.hint, blocks_buf, &tp, &tr))
         goto done;
-    if ((rc = lftf_trainer_create(&tr, model, &tp)) != LFTF_OK) {
-        cli_fail(cmd, "trainer", rc);
-        goto done;
-    }
-    lftf_trainer_set_hint_dev(tr, c.hint);
     print_training_plan(tr, &tp, "block", ",");
     if ((rc = lftf_trainer_fit(tr, c.train, c.dev)) != LFTF_OK) {
         cli_fail(cmd, "training", rc);
@@ -410,92 +520,23 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "lftf run: cannot create a temporary directory beside %s\n", out);
         goto done;
     }
-    {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", tmp, c.to.delta ? "delta" : "model");
-        lftf_save_params_init(&sp);
-        sp.delta = c.to.delta;
-        sp.progress = cli_progress;
-        if ((rc = lftf_model_save(model, path, &sp)) != LFTF_OK) {
-            cli_fail(cmd, "saving the model", rc);
-            goto done;
-        }
-    }
-    report = json_object();
-    {
-        json_t *j;
-        if ((rc = lftf_report_to_json(before, c.mo.model_dir, &text)) != LFTF_OK) {
-            cli_fail(cmd, "report", rc);
-            goto done;
-        }
-        if (!(j = parse(text)))
-            goto done;
-        json_object_set_new(report, "before", j);
-        lftf_free(text);
-        text = NULL;
-        snprintf(after_name, sizeof after_name, "%s/%s", out, c.to.delta ? "delta" : "model");
-        if ((rc = lftf_report_to_json(after, after_name, &text)) != LFTF_OK) {
-            cli_fail(cmd, "report", rc);
-            goto done;
-        }
-        if (!(j = parse(text)))
-            goto done;
-        json_object_set_new(report, "after", j);
-        lftf_free(text);
-        text = NULL;
-        if ((rc = lftf_locate_to_json(loc, &text)) != LFTF_OK) {
-            cli_fail(cmd, "locate JSON", rc);
-            goto done;
-        }
-        if (!(j = parse(text)))
-            goto done;
-        json_object_set_new(report, "locate", j);
-        lftf_free(text);
-        text = NULL;
-        if ((rc = lftf_trainer_to_json(tr, &text)) != LFTF_OK) {
-            cli_fail(cmd, "fine-tuning JSON", rc);
-            goto done;
-        }
-        if (!(j = parse(text)))
-            goto done;
-        json_object_set_new(report, "finetune", j);
-        lftf_free(text);
-        text = NULL;
-        json_object_set_new(report, "general", general_json_take(&gen));
-        json_object_set_new(report, "model", json_string(c.mo.model_dir));
-        json_object_set_new(report, "lftf_version", json_string(lftf_version()));
-    }
-    {
+    if (write_model_and_svgs(cmd, &c, model, tmp, loc, tr, &tp, before, after, top) ||
+        !(report = report_json(&c, before, after, loc, tr, out)))
+        goto done;
+    json_object_set_new(report, "general", general_json_take(&gen));
+    if (baselines) {
+        /* the main model stays fine-tuned: the baselines reload the source */
+        int lftf_blocks[64];
         size_t nb;
         const int *b = lftf_trainer_blocks(tr, &nb);
-        if ((rc = lftf_locate_to_svg(loc, tp.method == LFTF_METHOD_FPFT ? NULL : b,
-                                     tp.method == LFTF_METHOD_FPFT ? 0 : nb, &svg)) != LFTF_OK) {
-            cli_fail(cmd, "bmi.svg", rc);
+        size_t n_lb = nb < 64 ? nb : 64;
+        memcpy(lftf_blocks, b, n_lb * sizeof *b);
+        lftf_trainer_free(tr);
+        tr = NULL;
+        if (run_baselines(&c, pb_prefix, &sb, &sa, lftf_blocks, n_lb, loc, report))
             goto done;
-        }
-        if (save_text(tmp, "bmi.svg", svg))
-            goto done;
-        lftf_free(svg);
-        svg = NULL;
-        if ((rc = lftf_report_professions_svg(before, after, top, &svg)) != LFTF_OK) {
-            cli_fail(cmd, "professions.svg", rc);
-            goto done;
-        }
-        if (save_text(tmp, "professions.svg", svg))
-            goto done;
-
-        if (baselines) {
-            /* the main model stays fine-tuned: the baselines reload the source */
-            int lftf_blocks[64];
-            size_t n_lb = nb < 64 ? nb : 64;
-            memcpy(lftf_blocks, b, n_lb * sizeof *b);
-            lftf_trainer_free(tr);
-            tr = NULL;
-            if (run_baselines(&c, pb_prefix, &sb, &sa, lftf_blocks, n_lb, loc, report))
-                goto done;
-        }
     }
-    if (bias_suites && bias_suites_before_after(cmd, &c.mo, model, bias_data, report))
+    if (bias_suites && bias_step_after(cmd, &bias, model, report))
         goto done;
     if (cli_interrupted()) {
         fprintf(stderr, "lftf run: interrupted; nothing was written\n");
@@ -504,12 +545,12 @@ int cmd_run(int argc, char **argv)
     dump = json_dumps(report, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     if (!dump || save_text(tmp, "report.json", dump))
         goto done;
-    if (commit_dir(cmd, tmp, out, c.to.overwrite))
+    if (commit_dir(cmd, tmp, out, c.oo.overwrite))
         goto done;
     free(tmp);
     tmp = NULL;
     printf("\nwrote %s/{%s/, report.json, bmi.svg, professions.svg}\n", out,
-           c.to.delta ? "delta" : "model");
+           c.oo.delta ? "delta" : "model");
     ret = 0;
 done:
     if (tmp) {
@@ -521,17 +562,13 @@ done:
     if (report)
         json_decref(report);
     free(dump);
-    lftf_free(text);
-    lftf_free(svg);
     general_opts_free(&gen);
+    bias_step_free(&bias);
     lftf_trainer_free(tr);
     lftf_locate_result_free(loc);
     lftf_report_free(before);
     lftf_report_free(after);
-    lftf_dataset_free(c.train);
-    lftf_dataset_free(c.dev);
-    lftf_dataset_free(c.test);
-    lftf_dataset_free(c.hint);
+    run_ctx_free(&c);
     lftf_model_free(model);
     return ret;
 }

@@ -2,6 +2,7 @@
  * the ids and token strings as JSON lines. */
 #include "cli_util.h"
 #include "commands.h"
+#include "options.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -52,35 +53,32 @@ static int tokenize_one(const lftf_tokenizer *tok, const char *text, size_t len,
     return LFTF_OK;
 }
 
+enum { OPT_TOKENIZER = CLI_OPT_OWN, OPT_NO_SPECIAL };
+static const struct option own_options[] = {
+    {"tokenizer", required_argument, NULL, OPT_TOKENIZER},
+    {"no-special", no_argument, NULL, OPT_NO_SPECIAL},
+    {NULL, 0, NULL, 0},
+};
+static const cli_command spec = {"tokenize", usage, 0, own_options, CLI_ARGS_TRAILING};
+
 int cmd_tokenize(int argc, char **argv)
 {
-    const char *cmd = "tokenize", *path = NULL, *v;
+    const char *cmd = spec.name, *path = NULL;
     lftf_tokenizer *tok = NULL;
-    int add_special = 1, first_text = argc, rc = LFTF_OK;
+    cli_parser p;
+    int add_special = 1, first_text, c, rc = LFTF_OK;
 
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--")) {
-            first_text = i + 1;
-            break;
-        }
-        if ((r = cli_opt(argc, argv, &i, "--tokenizer", &v)) != 0) {
-            if (r < 0)
-                return cli_usage(cmd, "--tokenizer needs a path");
-            path = v;
-        } else if (!strcmp(argv[i], "--no-special")) {
+    if (cli_parser_init(&p, &spec, argc, argv, NULL, NULL, NULL))
+        return 1;
+    while ((c = cli_next(&p)) > 0) {
+        if (c == OPT_NO_SPECIAL)
             add_special = 0;
-        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
-        } else {
-            first_text = i;
-            break;
-        }
+        else if (!(path = p.arg))
+            return cli_usage(cmd, "--tokenizer needs a path");
     }
+    if (c < 0)
+        return p.status;
+    first_text = p.first_arg;
     if (!path)
         return cli_usage(cmd, "--tokenizer is required");
     if ((rc = lftf_tokenizer_load(&tok, path, NULL)) != LFTF_OK)

@@ -19,5 +19,11 @@ int cmd_loglikelihood(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 /* general-ability benchmarks */
 int cmd_general(int argc, char **argv);
+/* weight-editing baselines (cli/cmd_edit.c) */
+int cmd_dama(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
+
+/* perf: the program's malloc policy (cli/malloc_policy.c) */
+void cli_tune_malloc(void);
 
 #endif

@@ -26,6 +26,9 @@ static const struct {
     {"generate", cmd_generate, "greedy continuations of prompts"},
     /* general-ability benchmarks */
     {"general", cmd_general, "MMLU, multiple-choice tasks or perplexity (harness semantics)"},
+    /* weight-editing baselines */
+    {"dama", cmd_dama, "DAMA: project a gender subspace out of MLP layers"},
+    {"edit", cmd_edit, "ROME / R-ROME / MEMIT knowledge edits from requests"},
 };
 
 static void usage(FILE *f)
@@ -50,6 +53,7 @@ int main(int argc, char **argv)
         printf("lftf %s\n", lftf_version());
         return 0;
     }
+    cli_tune_malloc(); /* perf: keep freed tensor memory for the next batch */
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

@@ -27,36 +27,32 @@ void general_opts_free(general_opts *g)
     g->before = g->after = NULL;
 }
 
-int general_opt_parse(const char *cmd, int argc, char **argv, int *i, general_opts *g)
+int general_opt_task(const char *cmd, const char *v, general_opts *g)
 {
-    const char *v;
-    int r;
-    if ((r = cli_opt(argc, argv, i, "--general", &v)) != 0) {
-        const char *eq = r > 0 ? strchr(v, '=') : NULL;
-        static const char *const names[3] = {"mmlu", "mc", "ppl"};
-        if (!eq || !eq[1])
-            return cli_usage(cmd, "--general needs mmlu=DIR, mc=FILE or ppl=FILE");
-        if (g->n_tasks == GENERAL_MAX_TASKS)
-            return cli_usage(cmd, "at most %d --general options", GENERAL_MAX_TASKS);
-        for (int k = 0; k < 3; k++)
-            if ((size_t)(eq - v) == strlen(names[k]) && !strncmp(v, names[k], strlen(names[k]))) {
-                struct stat st;
-                /* checked now, not after minutes of evaluation and training */
-                if (stat(eq + 1, &st) != 0 || (k == 0) != !!S_ISDIR(st.st_mode))
-                    return cli_usage(cmd, "--general %s: no such %s", v,
-                                     k == 0 ? "directory" : "file");
-                g->tasks[g->n_tasks].task = names[k];
-                g->tasks[g->n_tasks].path = eq + 1;
-                g->n_tasks++;
-                return 1;
-            }
-        return cli_usage(cmd, "--general: unknown task in '%s' (mmlu, mc or ppl)", v);
-    }
-    if ((r = cli_opt(argc, argv, i, "--general-limit", &v)) != 0) {
-        if (r < 0 || cli_parse_size(v, &g->limit))
-            return cli_usage(cmd, "--general-limit needs a number");
-        return 1;
-    }
+    static const char *const names[3] = {"mmlu", "mc", "ppl"};
+    const char *eq = v ? strchr(v, '=') : NULL;
+    if (!eq || !eq[1])
+        return cli_usage(cmd, "--general needs mmlu=DIR, mc=FILE or ppl=FILE");
+    if (g->n_tasks == GENERAL_MAX_TASKS)
+        return cli_usage(cmd, "at most %d --general options", GENERAL_MAX_TASKS);
+    for (int k = 0; k < 3; k++)
+        if ((size_t)(eq - v) == strlen(names[k]) && !strncmp(v, names[k], strlen(names[k]))) {
+            struct stat st;
+            /* checked now, not after minutes of evaluation and training */
+            if (stat(eq + 1, &st) != 0 || (k == 0) != !!S_ISDIR(st.st_mode))
+                return cli_usage(cmd, "--general %s: no such %s", v, k == 0 ? "directory" : "file");
+            g->tasks[g->n_tasks].task = names[k];
+            g->tasks[g->n_tasks].path = eq + 1;
+            g->n_tasks++;
+            return 0;
+        }
+    return cli_usage(cmd, "--general: unknown task in '%s' (mmlu, mc or ppl)", v);
+}
+
+int general_opt_limit(const char *cmd, const char *v, general_opts *g)
+{
+    if (!v || cli_parse_size(v, &g->limit))
+        return cli_usage(cmd, "--general-limit needs a number");
     return 0;
 }
 

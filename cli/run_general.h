@@ -25,9 +25,10 @@ typedef struct general_opts {
 
 void general_opts_init(general_opts *g);
 void general_opts_free(general_opts *g);
-/* Tries argv[*i] against --general TASK=PATH and --general-limit N: 1 if
- * consumed, 0 if not ours, 2 after a usage error (exit code 2). */
-int general_opt_parse(const char *cmd, int argc, char **argv, int *i, general_opts *g);
+/* The values of --general TASK=PATH and --general-limit N: 0, or 2 after
+ * printing a usage error (the exit code). */
+int general_opt_task(const char *cmd, const char *value, general_opts *g);
+int general_opt_limit(const char *cmd, const char *value, general_opts *g);
 /* Runs every task (the shipped held-out perplexity when none was given) on
  * the model as it is now, as stage "before" or "after"; after "after" prints
  * the before/after table.  0, or 1 after printing the error. */

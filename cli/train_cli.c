@@ -43,6 +43,7 @@ const char *const train_opts_help =
 void model_opts_init(model_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->batch = 16;
 }
 
 void train_opts_init(train_opts *o)
@@ -58,214 +59,6 @@ void train_opts_init(train_opts *o)
     o->epochs = -1;
     o->batch = -1;
     o->seed = -1;
-}
-
-int model_opts_parse(const char *cmd, int argc, char **argv, int *i, model_opts *o)
-{
-    const char *v;
-    int r;
-    if ((r = cli_opt(argc, argv, i, "--model", &v)) != 0) {
-        if (r < 0)
-            return cli_usage(cmd, "--model needs a directory");
-        o->model_dir = v;
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--data", &v)) != 0) {
-        if (r < 0)
-            return cli_usage(cmd, "--data needs a directory");
-        o->data_dir = v;
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--device", &v)) != 0) {
-        if (r < 0)
-            return cli_usage(cmd, "--device needs a value (cpu, cuda, cuda:N)");
-        o->device = v;
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--dtype", &v)) != 0) {
-        if (r < 0)
-            return cli_usage(cmd, "--dtype needs a value");
-        o->dtype = v;
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--threads", &v)) != 0) {
-        if (r < 0 || cli_parse_int(v, &o->threads) || o->threads < 1)
-            return cli_usage(cmd, "--threads needs a positive integer");
-        return 1;
-    }
-    return 0;
-}
-
-static int parse_blocks(const char *s, train_opts *o)
-{
-    if (!strcmp(s, "auto")) {
-        o->choice = BLOCKS_AUTO;
-        return 0;
-    }
-    if (!strcmp(s, "last")) {
-        o->choice = BLOCKS_LAST;
-        return 0;
-    }
-    if (!strcmp(s, "random")) {
-        o->choice = BLOCKS_RANDOM;
-        return 0;
-    }
-    o->choice = BLOCKS_LIST;
-    o->n_blocks = 0;
-    while (*s) {
-        char buf[32];
-        const char *comma = strchr(s, ',');
-        size_t n = comma ? (size_t)(comma - s) : strlen(s);
-        if (n == 0 || n >= sizeof buf || o->n_blocks >= sizeof o->blocks / sizeof o->blocks[0])
-            return -1;
-        memcpy(buf, s, n);
-        buf[n] = '\0';
-        if (cli_parse_int(buf, &o->blocks[o->n_blocks]))
-            return -1;
-        o->n_blocks++;
-        s += n;
-        if (*s == ',' && !*++s)
-            return -1; /* trailing comma */
-    }
-    return o->n_blocks ? 0 : -1;
-}
-
-static int parse_modules(const char *s, unsigned *out)
-{
-    unsigned m = 0;
-    while (*s) {
-        const char *comma = strchr(s, ',');
-        size_t n = comma ? (size_t)(comma - s) : strlen(s);
-        if (n == 4 && !strncmp(s, "attn", 4))
-            m |= LFTF_MODULE_ATTN;
-        else if (n == 3 && !strncmp(s, "mlp", 3))
-            m |= LFTF_MODULE_MLP;
-        else if (n == 4 && !strncmp(s, "norm", 4))
-            m |= LFTF_MODULE_NORM;
-        else
-            return -1;
-        s += n;
-        if (*s == ',')
-            s++;
-    }
-    *out = m;
-    return m ? 0 : -1;
-}
-
-int train_opts_parse(const char *cmd, int argc, char **argv, int *i, train_opts *o)
-{
-    const char *v;
-    int r;
-    if ((r = cli_opt(argc, argv, i, "--preset", &v)) != 0) {
-        if (r < 0 || (strcmp(v, "paper") && strcmp(v, "tiny") && strcmp(v, "auto")))
-            return cli_usage(cmd, "--preset must be paper, tiny or auto");
-        o->preset = v;
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--blocks", &v)) != 0) {
-        if (r < 0 || parse_blocks(v, o))
-            return cli_usage(cmd, "--blocks must be auto, last, random or a list like 3 or 2,3");
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--topk", &v)) != 0) {
-        if (r < 0 || cli_parse_size(v, &o->topk) || o->topk == 0)
-            return cli_usage(cmd, "--topk needs a positive integer");
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--modules", &v)) != 0) {
-        if (r < 0 || parse_modules(v, &o->modules))
-            return cli_usage(cmd, "--modules must list attn, mlp and/or norm (e.g. attn,mlp)");
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--objective", &v)) != 0) {
-        if (r < 0)
-            return cli_usage(cmd, "--objective needs a value");
-        if (!strcmp(v, "he+she") || !strcmp(v, "both"))
-            o->objective = LFTF_OBJECTIVE_BOTH;
-        else if (!strcmp(v, "he") || !strcmp(v, "first"))
-            o->objective = LFTF_OBJECTIVE_FIRST;
-        else if (!strcmp(v, "she") || !strcmp(v, "second"))
-            o->objective = LFTF_OBJECTIVE_SECOND;
-        else
-            return cli_usage(cmd, "--objective must be he+she, he or she");
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--method", &v)) != 0) {
-        if (r < 0)
-            return cli_usage(cmd, "--method needs a value");
-        if (!strcmp(v, "lftf"))
-            o->method = LFTF_METHOD_LFTF;
-        else if (!strcmp(v, "fpft"))
-            o->method = LFTF_METHOD_FPFT;
-        else
-            return cli_usage(cmd, "--method must be lftf or fpft");
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--lr", &v)) != 0) {
-        if (r < 0 || cli_parse_double(v, &o->lr) || !(o->lr > 0))
-            return cli_usage(cmd, "--lr needs a positive number");
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--lr-schedule", &v)) != 0) {
-        if (r < 0 || (strcmp(v, "constant") && strcmp(v, "linear")))
-            return cli_usage(cmd, "--lr-schedule must be constant or linear");
-        o->lr_schedule = !strcmp(v, "linear") ? LFTF_LR_LINEAR : LFTF_LR_CONSTANT;
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--epochs", &v)) != 0) {
-        if (r < 0 || cli_parse_int(v, &o->epochs) || o->epochs < 1)
-            return cli_usage(cmd, "--epochs needs a positive integer");
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--batch", &v)) != 0) {
-        size_t b;
-        if (r < 0 || cli_parse_size(v, &b) || b == 0)
-            return cli_usage(cmd, "--batch needs a positive integer");
-        o->batch = (long long)b;
-        return 1;
-    }
-    if ((r = cli_opt(argc, argv, i, "--seed", &v)) != 0) {
-        unsigned long long s;
-        if (r < 0 || cli_parse_u64(v, &s))
-            return cli_usage(cmd, "--seed needs a non-negative integer");
-        o->seed = (long long)s;
-        return 1;
-    }
-    if (!strcmp(argv[*i], "--no-cache")) {
-        o->no_cache = 1;
-        return 1;
-    }
-    if (!strcmp(argv[*i], "--final-norm")) {
-        o->final_norm = 1;
-        return 1;
-    }
-    if (!strcmp(argv[*i], "--delta")) {
-        o->delta = 1;
-        return 1;
-    }
-    if (!strcmp(argv[*i], "--overwrite")) {
-        o->overwrite = 1;
-        return 1;
-    }
-    return 0;
-}
-
-int shared_opts_parse(const char *cmd, int argc, char **argv, int *i, void (*usage)(FILE *),
-                      model_opts *mo, train_opts *to, int *exit_code)
-{
-    int r;
-    if (!strcmp(argv[*i], "--help") || !strcmp(argv[*i], "-h")) {
-        usage(stdout);
-        *exit_code = 0;
-        return -1;
-    }
-    if ((r = model_opts_parse(cmd, argc, argv, i, mo)) == 0 && to)
-        r = train_opts_parse(cmd, argc, argv, i, to);
-    if (r == 2) {
-        *exit_code = 2;
-        return -1;
-    }
-    return r;
 }
 
 int load_model(const char *cmd, const model_opts *o, lftf_model **model)
@@ -381,6 +174,20 @@ int train_params_fill(const char *cmd, const train_opts *o, const lftf_model *mo
         break;
     }
     p->progress = cli_progress;
+    return 0;
+}
+
+int trainer_for(const char *cmd, const char *what, lftf_model *model, const train_opts *o,
+                const lftf_locate_result *loc, const lftf_dataset *hint, int *blocks_buf,
+                lftf_trainer_params *params, lftf_trainer **tr)
+{
+    int rc;
+    if (train_params_fill(cmd, o, model, loc ? lftf_locate_ranking(loc) : NULL,
+                          loc ? lftf_locate_n_blocks(loc) : 0, blocks_buf, params))
+        return 1;
+    if ((rc = lftf_trainer_create(tr, model, params)) != LFTF_OK)
+        return cli_fail(cmd, what ? what : "trainer", rc);
+    lftf_trainer_set_hint_dev(*tr, hint);
     return 0;
 }
 

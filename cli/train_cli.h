@@ -1,7 +1,8 @@
 /* What `lftf locate`, `lftf finetune` and `lftf run` share: the model and
  * data options, the fine-tuning options (preset, blocks, modules, objective,
  * method, hyperparameters), loading the GenBiasEval/GenHintEval splits, and
- * atomic output (a temporary file or directory renamed at the end). */
+ * atomic output (a temporary file or directory renamed at the end).  The
+ * options are parsed by options.h (getopt_long over shared groups). */
 #ifndef LFTF_CLI_TRAIN_CLI_H
 #define LFTF_CLI_TRAIN_CLI_H
 
@@ -10,13 +11,15 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* --model, --data, --device, --dtype, --batch-eval */
+/* --model, --data, --device, --dtype, --threads, --batch (options.h composes
+ * and parses them) */
 typedef struct model_opts {
     const char *model_dir;
     const char *data_dir;        /* NULL: the built-in lookup */
     const char *device;
     const char *dtype;
     int threads;
+    size_t batch;                /* prompts per forward pass (16) */
 } model_opts;
 
 /* How the blocks to train are chosen. */
@@ -42,27 +45,12 @@ typedef struct train_opts {
     long long batch;             /* < 0: from the preset */
     long long seed;              /* < 0: 0 */
     int no_cache;
-    int delta;
-    int overwrite;
     int final_norm;
 } train_opts;
 
 void model_opts_init(model_opts *o);
 void train_opts_init(train_opts *o);
 
-/* Tries argv[*i] against the model options; returns 1 if consumed, 0 if not
- * ours, 2 after printing a usage error (exit code 2). */
-int model_opts_parse(const char *cmd, int argc, char **argv, int *i, model_opts *o);
-/* The same for the fine-tuning options (including --final-norm, --delta,
- * --overwrite). */
-int train_opts_parse(const char *cmd, int argc, char **argv, int *i, train_opts *o);
-/* The start of a command's option loop: --help/-h prints usage(stdout), then
- * the model options and (when `to` is not NULL) the fine-tuning options are
- * tried.  Returns 1 if argv[*i] was consumed, 0 if it is the command's own,
- * -1 when the command must return *exit_code now (0 after the help, 2 after
- * a usage error, already printed). */
-int shared_opts_parse(const char *cmd, int argc, char **argv, int *i, void (*usage)(FILE *),
-                      model_opts *mo, train_opts *to, int *exit_code);
 /* The help text of the options above. */
 extern const char *const model_opts_help;
 extern const char *const train_opts_help;
@@ -82,6 +70,12 @@ int load_hint(const model_opts *o, lftf_dataset **out);
 int train_params_fill(const char *cmd, const train_opts *o, const lftf_model *model,
                       const int *ranking, size_t n_ranking, int *blocks_buf,
                       lftf_trainer_params *params);
+/* train_params_fill (ranking from loc, NULL: none), then a trainer with
+ * GenHintEval (hint, may be NULL) as a dev metric.  Errors name `what`
+ * ("trainer" when NULL).  0, or 1 after printing the error. */
+int trainer_for(const char *cmd, const char *what, lftf_model *model, const train_opts *o,
+                const lftf_locate_result *loc, const lftf_dataset *hint, int *blocks_buf,
+                lftf_trainer_params *params, lftf_trainer **tr);
 /* "attn,mlp" from module bits etc. (static strings). */
 const char *objective_label(int objective);
 

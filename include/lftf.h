@@ -116,7 +116,11 @@ LFTF_API void lftf_set_log_level(lftf_log_level level);
  *  0 if unknown).  Return 0 to continue, non-zero to abort (LFTF_E_ABORTED). */
 typedef int (*lftf_progress_fn)(const char *stage, size_t done, size_t total, void *user);
 
-/** Number of CPU threads libtorch uses (process-global); n <= 0 keeps the default. */
+/** Number of CPU threads (process-global): libtorch's intra-op threads and
+ *  the most BLAS (OpenBLAS) threads of a matrix product; n <= 0 keeps the
+ *  defaults (libtorch's, and OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / the
+ *  CPUs for OpenBLAS).  Either way a product below ~16.7M multiply-adds runs
+ *  on one BLAS thread: waking others costs more than it saves. */
 LFTF_API int lftf_set_num_threads(int n);
 /** 1 if a CUDA device is usable by this build, else 0. */
 LFTF_API int lftf_cuda_available(void);
@@ -837,6 +841,144 @@ LFTF_API int lftf_bias_report_to_json(const lftf_bias_report *report, int with_s
                                       char **json);
 /** Writes lftf_bias_report_to_json (with samples) atomically. */
 LFTF_API int lftf_bias_report_write_json(const lftf_bias_report *report, const char *path);
+
+/* ------------------------------------------------------------------ */
+/* Weight-editing baselines: DAMA, ROME, R-ROME, MEMIT (lib/methods/)   */
+/* ------------------------------------------------------------------ */
+
+/** What an edit did (lftf_dama_apply, lftf_edit_apply): its settings and
+ *  per-layer / per-request numbers, as JSON. */
+typedef struct lftf_edit_result lftf_edit_result;
+LFTF_API void lftf_edit_result_free(lftf_edit_result *result);
+/** The result as a JSON object (caller frees with lftf_free): DAMA
+ *  {"method": "dama", "settings": {...}, "professions": [...], "layers":
+ *  [{"layer", "rank", "x_weights_shape"}], "value_loss": {...}}; editors
+ *  {"method", "settings", "layers", "stats": {...} | null, "requests":
+ *  [{"prompt", "subject", "target", "p_before", "p_after", "success"}]}. */
+LFTF_API int lftf_edit_result_to_json(const lftf_edit_result *result, char **json);
+/** Number of requests (editors; 0 for DAMA) and request i's target
+ *  probability on its prompt before and after the edit. */
+LFTF_API size_t lftf_edit_result_n_requests(const lftf_edit_result *result);
+LFTF_API int lftf_edit_result_request(const lftf_edit_result *result, size_t i,
+                                      double *p_before, double *p_after);
+
+/** DAMA (Limisiewicz et al., ICLR 2024; tomlimi/DAMA): projects a "gender"
+ *  subspace out of the mlp.down_proj of mid-upper layers. */
+typedef struct lftf_dama_params {
+    size_t struct_size;
+    const int *layers;           /* blocks to edit; NULL: floor(0.66 N) .. N - 3 (at least
+                                    one, never the last) */
+    size_t n_layers;
+    int dim;                     /* d_c, the projected-out dimension; 0: hidden_size / 16
+                                    (at least 1); must be < hidden_size */
+    uint64_t seed;               /* the sampled context templates; default 0 */
+    /** Where the professions come from: the distinct "profession"s of these
+     *  records with |definitional| <= max_definitional.  NULL: the built-in
+     *  GenBiasEval (every split). */
+    const lftf_dataset *professions;
+    /** Professions never used (so no test profession is seen).  NULL: the
+     *  built-in GenBiasEval test split. */
+    const lftf_dataset *exclude;
+    double max_definitional;     /* 0.25 (DAMA's filter) */
+    size_t max_professions;      /* use at most this many (in order); 0: all */
+    size_t n_ctx_short, n_ctx_long; /* generated context prefixes: 5 of 5 tokens, 5 of 10 */
+    double lr;                   /* 0.5 (Adam on the value vectors) */
+    int steps;                   /* 20 */
+    double kl_factor;            /* 0.0625 */
+    double weight_decay;         /* 0.5 */
+    double clamp_factor;         /* 4 */
+    int pls_max_iter;            /* 500 */
+    double pls_tol;              /* 1e-4 */
+    lftf_progress_fn progress;   /* stages "dama-values" (requests), "dama-layers" */
+    void *progress_user;
+} lftf_dama_params;
+
+LFTF_API int lftf_dama_params_init(lftf_dama_params *params);
+/** Edits `model` in place: value vectors for " he", " she", " they" are
+ *  optimised once at the last edited layer, then each layer in order gets
+ *  W_down <- (I - Q Q^T) W_down, Q an orthonormal basis of the PLS X-weights
+ *  (d_c components) of the gender values on the layer's keys.  Errors:
+ *  LFTF_E_RANGE (a layer out of range, d_c >= hidden_size), LFTF_E_EMPTY (no
+ *  profession left after filtering), LFTF_E_ABORTED.  On failure the model's
+ *  weights are as they were.  *out (may be NULL) gets the result. */
+LFTF_API int lftf_dama_apply(lftf_model *model, const lftf_dama_params *params,
+                             lftf_edit_result **out);
+
+/** Knowledge editors (Table 3 of the LFTF paper).  MEND is not provided (it
+ *  needs a separately trained editor network per model). */
+typedef enum lftf_editor {
+    LFTF_EDITOR_ROME = 0,        /* rank-one update of one layer (Meng et al. 2022) */
+    LFTF_EDITOR_R_ROME = 1,      /* ROME with a consistent key (Gupta et al. 2024) */
+    LFTF_EDITOR_MEMIT = 2        /* batched edits over a range of layers (Meng et al. 2023) */
+} lftf_editor;
+
+/** "rome", "r-rome", "memit" <-> enum; LFTF_E_NOT_FOUND for another name. */
+LFTF_API int lftf_editor_parse(const char *name, lftf_editor *out);
+LFTF_API const char *lftf_editor_name(lftf_editor editor);
+
+/** One edit: after `prompt` (which contains `subject`, or "{}" standing for
+ *  it) the model should say `target`. */
+typedef struct lftf_edit_request {
+    const char *prompt;
+    const char *subject;
+    const char *target;
+} lftf_edit_request;
+
+/** A list of requests read from JSONL (one {"prompt", "subject", "target"}
+ *  object per line; the subject must be in the prompt or the prompt holds
+ *  "{}").  Errors name the file and line: LFTF_E_FORMAT, LFTF_E_NOT_FOUND (a
+ *  missing key, a subject not in its prompt), LFTF_E_ENCODING, LFTF_E_EMPTY. */
+typedef struct lftf_edit_requests lftf_edit_requests;
+LFTF_API int lftf_edit_requests_load(lftf_edit_requests **out, const char *jsonl_path);
+/** The Table-3 requests from GenBiasEval-style bias records: subject
+ *  "The {profession}", target the anti-stereotypical word (`female`, default
+ *  " she", for professions with a positive stereotypical score, `male`,
+ *  default " he", for negative ones; neutral ones are skipped). */
+LFTF_API int lftf_edit_requests_from_bias(lftf_edit_requests **out, const lftf_dataset *ds,
+                                          const char *male, const char *female);
+LFTF_API void lftf_edit_requests_free(lftf_edit_requests *requests);
+LFTF_API size_t lftf_edit_requests_size(const lftf_edit_requests *requests);
+/** The requests (borrowed; valid until the list is freed). */
+LFTF_API const lftf_edit_request *lftf_edit_requests_items(const lftf_edit_requests *requests);
+
+typedef struct lftf_editor_params {
+    size_t struct_size;
+    lftf_editor method;
+    const int *layers;           /* NULL: ROME/R-ROME layer round(5 N / 32) (EasyEdit's
+                                    layer 5 of Llama-2-7B's 32, scaled); MEMIT
+                                    round(4 N / 32) .. round(8 N / 32) */
+    size_t n_layers;
+    /** Second-moment statistics C = E[k k^T] of the keys over a text
+     *  corpus: use_stats -1 = the method's default (ROME/R-ROME: off, as
+     *  EasyEdit's Llama hparams; MEMIT: on when a corpus is given). */
+    int use_stats;
+    const char *corpus;          /* a text file, or a folder of .txt/.raw files */
+    const char *stats_dir;       /* cache folder; NULL: no cache */
+    size_t stats_samples;        /* text chunks; 0: 100000 (as the originals) */
+    size_t stats_length;         /* tokens per chunk; 0: min(max_position_embeddings, 512) */
+    int stats_f64;               /* accumulate in float64 (default 0: float32) */
+    double stats_ridge;          /* C + ridge * I before use; default 0 */
+    double mom2_weight;          /* MEMIT's lambda; default 15000 */
+    uint64_t seed;               /* context templates */
+    double lr;                   /* 0.5 */
+    int steps;                   /* 25 */
+    double kl_factor;            /* 0.0625 */
+    double weight_decay;         /* 1e-3 */
+    double clamp_factor;         /* 4 (EasyEdit's Llama value) */
+    lftf_progress_fn progress;   /* stages "stats", "edit" */
+    void *progress_user;
+} lftf_editor_params;
+
+LFTF_API int lftf_editor_params_init(lftf_editor_params *params);
+/** Applies the requests to `model` in place (ROME/R-ROME: one after
+ *  another; MEMIT: as one batch).  Errors: LFTF_E_NOT_FOUND (a subject not
+ *  in its prompt), LFTF_E_RANGE (a layer out of range), LFTF_E_EMPTY (no
+ *  requests, an empty corpus), LFTF_E_IO (an unreadable corpus), LFTF_E_EXISTS
+ *  (a statistics cache of another model or layer).  On failure the model's
+ *  weights are as they were. */
+LFTF_API int lftf_edit_apply(lftf_model *model, const lftf_edit_request *requests,
+                             size_t n_requests, const lftf_editor_params *params,
+                             lftf_edit_result **out);
 
 #ifdef __cplusplus
 }

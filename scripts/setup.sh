@@ -13,7 +13,9 @@ pkgs=(build-essential cmake pkg-config git
       python3-torch python3-numpy python3-cffi python3-pytest python3-matplotlib
       python3-nbclient python3-nbformat python3-ipykernel python3-tqdm
       libxml2-utils
-      python3-yaml python3-jinja2)
+      python3-yaml python3-jinja2
+      # weight editors: scikit-learn's PLSRegression is the reference of DAMA's PLS
+      python3-sklearn)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,4 +32,6 @@ if(LFTF_PYTHON3)
       ENVIRONMENT "LFTF_BIN=$<TARGET_FILE:lftf_cli>;LFTF_SHARED_DIR=${LFTF_SHARED_DIR};LFTF_DATA_DIR=${PROJECT_SOURCE_DIR}/data"
       SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS "lftf;cli;slow")
   endforeach()
+  # weight-editing baselines: --baselines also runs DAMA and three editors
+  set_tests_properties(test_run_baselines PROPERTIES TIMEOUT 1800)
 endif()

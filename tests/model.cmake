@@ -21,6 +21,11 @@ if(LFTF_WITH_TORCH)
     set_tests_properties(${t} PROPERTIES FIXTURES_REQUIRED model_fixtures)
   endforeach()
   add_lftf_test(test_model_stories SOURCES test_model_stories.c LABELS model TIMEOUT 300)
+  # perf: prefix-shared batches against each sequence run alone
+  add_lftf_test(test_shared_batch SOURCES test_shared_batch.c LABELS model TIMEOUT 300)
+  # perf: the BLAS thread policy (small products on one thread)
+  add_lftf_test(test_blas_threads SOURCES test_blas_threads.c LABELS model TIMEOUT 300)
+  target_link_libraries(test_blas_threads PRIVATE ${CMAKE_DL_LIBS})
 
   # The CLI contract of `lftf probs` and `lftf info` on stories260k (its
   # README values are the reference); exit 77 = skipped without ../shared.

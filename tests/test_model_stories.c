@@ -11,6 +11,7 @@
 
 #include "lftf_test_util.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -334,7 +334,8 @@ def test_baselines_table(tmp):
         assert row in p.stdout, row
     with open(os.path.join(out, "report.json")) as f:
         bl = json.load(f)["baselines"]
-    assert set(bl) == {"original", "lftf", "pb", "fpft", "last_block", "random_block"}
+    assert set(bl) == {"original", "lftf", "pb", "fpft", "last_block", "random_block",
+                       "dama", "rome", "r_rome", "memit"}  # weight-editing baselines
     assert bl["last_block"]["blocks"] == [4]
     assert bl["random_block"]["blocks"] != bl["lftf"]["blocks"]  # a control, not the BMI pick
     for v in bl.values():

@@ -622,84 +622,8 @@ static int cache_get(lftf_trainer *tr, const lftf_dataset *ds, int keep, prefix_
  * that block in every step and evaluation (lftf__model_block_forward_at,
  * lib/model/model.c; test_trainer checks the result against the full forward). */
 
-/* The read positions of a batch: rows of H viewed as [B*T, D]. */
-static int read_positions(const lftf_target_plan *plan, const size_t *idx, size_t n,
-                          const lftf_batch *b, int64_t **pos_out, size_t *n_out)
-{
-    size_t BT = (size_t)(b->B * b->T), nq = 0, row = 0;
-    unsigned char *mark = calloc(BT ? BT : 1, 1);
-    int64_t *pos;
-    if (!mark)
-        return lftf__oom("read positions");
-    for (size_t k = 0; k < n; k++) {
-        size_t p = idx[k], first = plan->seq_first[p];
-        size_t r = row + (plan->prompt_seq[p] - first);
-        mark[r * (size_t)b->T + plan->prompt_len[p] - 1] = 1;
-        for (size_t j = 0; j < plan->n_targets; j++) {
-            size_t pair = p * plan->n_targets + j;
-            size_t pr = row + (plan->pair_seq[pair] - first);
-            for (size_t t = 0; t < plan->target_len[pair]; t++)
-                mark[pr * (size_t)b->T + plan->pair_pos[pair] + t] = 1;
-        }
-        row += plan->seq_first[p + 1] - first;
-    }
-    for (size_t i = 0; i < BT; i++)
-        nq += mark[i];
-    pos = malloc((nq ? nq : 1) * sizeof *pos);
-    if (!pos) {
-        free(mark);
-        return lftf__oom("read positions");
-    }
-    nq = 0;
-    for (size_t i = 0; i < BT; i++)
-        if (mark[i])
-            pos[nq++] = (int64_t)i;
-    free(mark);
-    *pos_out = pos;
-    *n_out = nq;
-    return LFTF_OK;
-}
-
-/* The last block's output at the read positions, placed back into a
- * [B, T, D] tensor (zeros elsewhere: those positions are never read). */
-static int last_block_sparse(lftf_model *m, const lt_tensor *H_in, const lftf_batch *b,
-                             const int64_t *qpos, size_t N, lt_tensor **HL)
-{
-    int64_t BT = b->B * b->T, D = m->cfg.hidden_size;
-    int64_t *place = malloc((size_t)BT * sizeof *place);
-    lt_tensor *rows = NULL, *zero = NULL, *ext = NULL, *pl = NULL, *flat = NULL;
-    int rc;
-    if (!place)
-        return lftf__oom("last block");
-    for (int64_t j = 0; j < BT; j++)
-        place[j] = (int64_t)N; /* the zero row */
-    for (size_t q = 0; q < N; q++)
-        place[qpos[q]] = (int64_t)q;
-    {
-        int64_t zs[2] = {1, D}, sh3[3] = {b->B, b->T, D};
-        rc = lftf__model_block_forward_at(m, m->cfg.num_hidden_layers - 1, H_in, b, qpos, N,
-                                          &rows);
-        if (rc == LFTF_OK)
-            rc = lt_zeros(zs, 2, m->dtype, m->device, &zero);
-        if (rc == LFTF_OK) {
-            const lt_tensor *two[2] = {rows, zero};
-            rc = lt_cat(two, 2, 0, &ext);
-        }
-        if (rc == LFTF_OK)
-            rc = lt_from_host(place, LT_I64, &BT, 1, LT_I64, m->device, &pl);
-        if (rc == LFTF_OK)
-            rc = lt_index_select(ext, 0, pl, &flat);
-        if (rc == LFTF_OK)
-            rc = lt_reshape(flat, sh3, 3, HL);
-    }
-    free(place);
-    lt_free(rows);
-    lt_free(zero);
-    lt_free(ext);
-    lt_free(pl);
-    lt_free(flat);
-    return rc;
-}
+/* (lftf__target_plan_read_positions and lftf__model_last_block_at live in
+ * lib/model/probs.c: evaluation runs the last block the same way.) */
 
 /* Runs prompts idx[0..n-1] of c up to the last block's output; *b and *HL
  * are the caller's.  Without rows, blocks 0..k-1 run in the current grad
@@ -742,8 +666,8 @@ static int forward_to_last(lftf_trainer *tr, const prefix_cache *c, const size_t
         Hn = NULL;
     }
     /* the last block only where the head will read */
-    if ((rc = read_positions(c->plan, idx, n, *b, &qpos, &nq)) ||
-        (rc = last_block_sparse(m, H, *b, qpos, nq, HL)))
+    if ((rc = lftf__target_plan_read_positions(c->plan, idx, n, *b, &qpos, &nq)) ||
+        (rc = lftf__model_last_block_at(m, H, *b, qpos, nq, HL)))
         goto done;
 done:
     free(qpos);

@@ -14,6 +14,9 @@
  *               a = o_proj(attn v) (Gemma: normed again) ; h += a ;
  *               x = rmsnorm(h) ; f = down(act(gate(x)) * up(x)) (Gemma:
  *               normed again) ; h += f
+ *               (the softmax(...) v step is lt_attention, the fused
+ *               scaled-dot-product attention on libtorch >= 2.1, unless
+ *               the scores are soft-capped)
  *   logits = lm_head(rmsnorm(h)) (soft-capped on Gemma 2) at the positions
  *   whose output is used.
  *
@@ -795,6 +798,8 @@ void lftf__batch_free(lftf_batch *b)
     lt_free(b->mask_sliding);
     lt_free(b->cos_local);
     lt_free(b->sin_local);
+    free(b->seq_start); /* perf: prefix-shared batches */
+    free(b->seq_node);
     free(b);
 }
 
@@ -854,7 +859,7 @@ static int stack_row_tables(const lftf_batch *b, const int *use_long, const lt_t
 /* The batch's rotary tables.  longrope, as transformers' dynamic update:
  * a sequence longer than original_max_position_embeddings uses the long
  * factors; each row gets what it would get alone. */
-static int batch_rope(const lftf_model *m, lftf_batch *b)
+int lftf__batch_rope(const lftf_model *m, lftf_batch *b)
 {
     const lftf_config *c = &m->cfg;
     int rc, n_long = 0;
@@ -921,17 +926,9 @@ static int causal_mask(const lftf_model *m, size_t T, size_t window, lt_tensor *
     return rc;
 }
 
-int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
-                       size_t B, lftf_batch **out)
+int lftf__batch_check_sequences(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
+                                size_t B)
 {
-    lftf_batch *b = NULL;
-    int64_t *host_ids = NULL, *last = NULL;
-    float *valid = NULL;
-    size_t T = 0;
-    int rc = LFTF_OK;
-    if (!m || !out || (B && (!ids || !lens)))
-        return lftf__err(LFTF_E_INVALID_ARG, "batch_create: NULL argument");
-    *out = NULL;
     if (B == 0)
         return lftf__err(LFTF_E_EMPTY, "batch_create: no sequences");
     for (size_t r = 0; r < B; r++) {
@@ -948,9 +945,25 @@ int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const siz
                                  "sequence %zu: token id %d at position %zu is outside the "
                                  "vocabulary (vocab_size %d)",
                                  r, (int)ids[r][t], t, m->cfg.vocab_size);
+    }
+    return LFTF_OK;
+}
+
+int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
+                       size_t B, lftf_batch **out)
+{
+    lftf_batch *b = NULL;
+    int64_t *host_ids = NULL, *last = NULL;
+    float *valid = NULL;
+    size_t T = 0;
+    int rc = LFTF_OK;
+    if (!m || !out || (B && (!ids || !lens)))
+        return lftf__err(LFTF_E_INVALID_ARG, "batch_create: NULL argument");
+    *out = NULL;
+    LFTF_TRY(lftf__batch_check_sequences(m, ids, lens, B));
+    for (size_t r = 0; r < B; r++)
         if (lens[r] > T)
             T = lens[r];
-    }
     if (!(b = calloc(1, sizeof *b)) || !(b->lengths = malloc(B * sizeof *b->lengths)) ||
         !(host_ids = calloc(B * T, sizeof *host_ids)) || !(last = malloc(B * sizeof *last)) ||
         !(valid = calloc(B * T, sizeof *valid))) {
@@ -979,7 +992,7 @@ int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const siz
             (rc = causal_mask(m, T, 0, &b->mask)) ||
             (c->sliding_window > 0 && any_sliding &&
              (rc = causal_mask(m, T, (size_t)c->sliding_window, &b->mask_sliding))) ||
-            (rc = batch_rope(m, b)))
+            (rc = lftf__batch_rope(m, b)))
             goto done;
     }
 done:
@@ -1246,9 +1259,11 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
     int H = c->num_attention_heads, KV = c->num_key_value_heads, hd = c->head_dim;
     scratch s = {0};
     int rc;
-    lt_tensor *q, *k, *v, *kh, *kn, *vh, *kr, *kx, *vx, *ksel, *vsel, *m2, *mq, *m4, *kt, *sc,
-        *scs, *capped, *scm, *p, *pd, *ctx, *ctxt, *ctxm;
+    lt_tensor *q, *k, *v, *kh, *kn, *vh, *kr, *ksel, *vsel, *m2, *mq, *m4, *kt, *qg, *scg, *sc,
+        *scs, *capped, *scm, *p, *pd, *pg, *ctxg, *ctx, *ctxt, *ctxm, *kx, *vx;
     const lt_tensor *keys, *values, *mask, *cosv, *sinv;
+    /* rows: queries per sequence row (T, or 1 at the positions `at`) */
+    int64_t n_rows = at ? at->n : b->B, q_len = at ? 1 : b->T, G = H / KV;
     OP(&s, q, queries(m, i, x, b, at, &q));
     OP(&s, k, project(m, i, LFTF_P_K_W, LFTF_P_K_B, x, &k));
     OP(&s, v, project(m, i, LFTF_P_V_W, LFTF_P_V_B, x, &v));
@@ -1257,18 +1272,15 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
     OP(&s, kn, block_norm_if(m, i, LFTF_P_K_NORM, m->cfg.qk_norm, kh, &kn));
     lftf__batch_layer_rope(m, b, i, &cosv, &sinv);
     OP(&s, kr, apply_rope(kn, cosv, sinv, hd, &kr));
-    /* GQA: each KV head serves H/KV consecutive query heads (repeat_kv). */
-    OP(&s, kx, lt_repeat_interleave(kr, H / KV, 1, &kx));
-    OP(&s, vx, lt_repeat_interleave(vh, H / KV, 1, &vx));
-    keys = kx;
-    values = vx;
+    keys = kr;
+    values = vh;
     mask = lftf__batch_layer_mask(m, b, i);
     if (at) {
-        /* each query sees its own sequence's keys [N, H, T, hd] under its
+        /* each query sees its own sequence's keys [N, KV, T, hd] under its
          * position's row of the mask [N, 1, 1, T] */
         int64_t sh2[2] = {b->T, b->T}, sh4[4] = {at->n, 1, 1, b->T};
-        OP(&s, ksel, lt_index_select(kx, 0, at->row, &ksel));
-        OP(&s, vsel, lt_index_select(vx, 0, at->row, &vsel));
+        OP(&s, ksel, lt_index_select(kr, 0, at->row, &ksel));
+        OP(&s, vsel, lt_index_select(vh, 0, at->row, &vsel));
         OP(&s, m2, lt_reshape(mask, sh2, 2, &m2));
         OP(&s, mq, lt_index_select(m2, 0, at->t, &mq));
         OP(&s, m4, lt_reshape(mq, sh4, 4, &m4));
@@ -1276,14 +1288,35 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
         values = vsel;
         mask = m4;
     }
-    OP(&s, kt, lt_transpose(keys, -2, -1, &kt));
-    OP(&s, sc, lt_matmul(q, kt, &sc));
-    OP(&s, scs, lt_mul_scalar(sc, c->attn_scale, &scs));
-    OP(&s, capped, softcap(scs, c->attn_softcap, &capped));
-    OP(&s, scm, lt_add(capped, mask, &scm));
-    OP(&s, p, lt_softmax_f32(scm, -1, &p));
-    OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
-    OP(&s, ctx, lt_matmul(pd, values, &ctx));
+    if (c->attn_softcap <= 0 && lt_attention_is_fused()) {
+        /* libtorch >= 2.1: fused scaled-dot-product attention (flash /
+         * memory-efficient kernels on GPUs), which wants one key head per
+         * query head (transformers' repeat_kv) */
+        OP(&s, kx, lt_repeat_interleave(keys, G, 1, &kx));
+        OP(&s, vx, lt_repeat_interleave(values, G, 1, &vx));
+        OP(&s, ctx, lt_attention(q, kx, vx, mask, c->attn_scale, &ctx));
+    } else {
+        /* explicit, as transformers' eager attention (and Gemma 2's
+         * soft-capped scores, which no fused kernel has).  GQA without
+         * repeating keys and values: KV head j serves the G = H/KV
+         * consecutive query heads jG..jG+G-1, so the queries [rows, H, q_len,
+         * hd] viewed [rows, KV, G*q_len, hd] meet their head's keys in one
+         * product per KV head. */
+        int64_t shg[4] = {n_rows, KV, G * q_len, hd}, shs[4] = {n_rows, H, q_len, b->T};
+        int64_t shp[4] = {n_rows, KV, G * q_len, b->T}, shc[4] = {n_rows, H, q_len, hd};
+        OP(&s, kt, lt_transpose(keys, -2, -1, &kt));
+        OP(&s, qg, lt_reshape(q, shg, 4, &qg));
+        OP(&s, scg, lt_matmul(qg, kt, &scg));
+        OP(&s, sc, lt_reshape(scg, shs, 4, &sc));
+        OP(&s, scs, lt_mul_scalar(sc, c->attn_scale, &scs));
+        OP(&s, capped, softcap(scs, c->attn_softcap, &capped));
+        OP(&s, scm, lt_add(capped, mask, &scm));
+        OP(&s, p, lt_softmax_f32(scm, -1, &p));
+        OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
+        OP(&s, pg, lt_reshape(pd, shp, 4, &pg));
+        OP(&s, ctxg, lt_matmul(pg, values, &ctxg));
+        OP(&s, ctx, lt_reshape(ctxg, shc, 4, &ctx));
+    }
     if (at) {
         int64_t sh[2] = {at->n, (int64_t)H * hd};
         OP(&s, ctxm, lt_reshape(ctx, sh, 2, &ctxm));
@@ -1299,16 +1332,28 @@ done:
 }
 
 /* down(act(gate(x)) * up(x)): SiLU, or GELU-tanh on Gemma. */
-static int mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out)
+static int mlp(const lftf_model *m, int i, const lt_tensor *x, const lftf_block_hook *hook,
+               lt_tensor **out)
 {
     scratch s = {0};
     int rc;
-    lt_tensor *g, *u, *a, *gu;
+    lt_tensor *g, *u, *a, *gu, *f;
     OP(&s, g, project(m, i, LFTF_P_GATE_W, LFTF_P_GATE_B, x, &g));
     OP(&s, u, project(m, i, LFTF_P_UP_W, LFTF_P_UP_B, x, &u));
     OP(&s, a, m->cfg.act == LFTF_ACT_GELU_TANH ? lt_gelu_tanh(g, &a) : lt_silu(g, &a));
     OP(&s, gu, lt_mul(a, u, &gu));
-    rc = lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), out);
+    /* editors' hook (lib/methods/edit_common.c): read the down_proj input,
+     * read or change the MLP output */
+    if (hook && hook->mlp_input && (rc = lt_alias(gu, hook->mlp_input)) != LFTF_OK)
+        goto done;
+    if (!hook || (!hook->mlp_add && !hook->mlp_output)) {
+        rc = lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), out);
+        goto done;
+    }
+    OP(&s, f, lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), &f));
+    if (hook->mlp_output && (rc = lt_alias(f, hook->mlp_output)) != LFTF_OK)
+        goto done;
+    rc = hook->mlp_add ? lt_add(f, hook->mlp_add, out) : lt_alias(f, out);
 done:
     scratch_free(&s);
     return rc;
@@ -1334,7 +1379,8 @@ int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **
 
 /* Block i at every position ([B, T, D]) or at the positions `at` ([N, D]). */
 static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, const lftf_batch *b,
-                         const block_positions *at, lt_tensor **H_out)
+                         const block_positions *at, const lftf_block_hook *hook,
+                         lt_tensor **H_out)
 {
     scratch s = {0};
     int rc;
@@ -1351,7 +1397,7 @@ static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, cons
     }
     OP(&s, h1, lt_add(residual, attn, &h1));
     OP(&s, x2, rmsnorm(m, h1, bw(m, i, mlp_norm), &x2));
-    OP(&s, f, mlp(m, i, x2, &f));
+    OP(&s, f, mlp(m, i, x2, hook, &f));
     OP(&s, fn, block_norm_if(m, i, LFTF_P_POST_FF_NORM, m->cfg.sandwich_norms, f, &fn));
     rc = lt_add(h1, fn, H_out);
 done:
@@ -1376,7 +1422,18 @@ int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
         return lftf__err(LFTF_E_INVALID_ARG, "block_forward: NULL argument");
     *H_out = NULL;
     LFTF_TRY(check_block_index(m, i));
-    return block_forward(m, i, H_in, b, NULL, H_out);
+    return block_forward(m, i, H_in, b, NULL, NULL, H_out);
+}
+
+int lftf__model_block_forward_hooked(const lftf_model *m, int i, const lt_tensor *H_in,
+                                     const lftf_batch *b, const lftf_block_hook *hook,
+                                     lt_tensor **H_out)
+{
+    if (!m || !H_in || !b || !H_out)
+        return lftf__err(LFTF_E_INVALID_ARG, "block_forward_hooked: NULL argument");
+    *H_out = NULL;
+    LFTF_TRY(check_block_index(m, i));
+    return block_forward(m, i, H_in, b, NULL, hook, H_out);
 }
 
 int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_in,
@@ -1411,7 +1468,7 @@ int lftf__model_block_forward_at(const lftf_model *m, int i, const lt_tensor *H_
         (rc = lt_from_host(host_row, LT_I64, &n1, 1, LT_I64, m->device, &at.row)) ||
         (rc = lt_from_host(host_t, LT_I64, &n1, 1, LT_I64, m->device, &at.t)))
         goto done;
-    rc = block_forward(m, i, H_in, b, &at, rows);
+    rc = block_forward(m, i, H_in, b, &at, NULL, rows);
 done:
     free(host_row);
     free(host_t);
@@ -1548,7 +1605,7 @@ int lftf__model_rope_tables(const lftf_model *m, int64_t T, lt_tensor **cosv, lt
 
 int lftf__model_mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out)
 {
-    return mlp(m, i, x, out);
+    return mlp(m, i, x, NULL, out);
 }
 
 int lftf__model_split_heads(const lt_tensor *x, int64_t B, int64_t T, int n, int hd,

@@ -131,6 +131,15 @@ typedef struct lftf_batch {
     /* model families (NULL when no layer needs them; use lftf__batch_layer_*): */
     lt_tensor *mask_sliding;    /* the causal mask limited to the sliding window */
     lt_tensor *cos_local, *sin_local; /* tables of sliding layers (Gemma 3's local base) */
+    /* A prefix-shared batch (lftf__batch_create_shared) is ONE row (B = 1) of
+     * the T distinct prefixes (trie nodes) of n_seqs sequences: mask = each
+     * node sees itself and its ancestors, cos/sin = rows at each node's depth,
+     * last_index = [n_seqs].  Sequence s's position t is node
+     * seq_node[seq_start[s] + t].  Right-padded batches have n_seqs = 0.
+     * lftf__batch_pos / lftf__batch_n_seqs serve both kinds. */
+    size_t n_seqs;
+    size_t *seq_start;          /* host [n_seqs + 1] */
+    int64_t *seq_node;          /* host [seq_start[n_seqs]] */
 } lftf_batch;
 
 /* The additive mask and the rotary tables that block i uses. */
@@ -145,6 +154,27 @@ void lftf__batch_layer_rope(const lftf_model *m, const lftf_batch *b, int i,
 int lftf__batch_create(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
                        size_t B, lftf_batch **out);
 void lftf__batch_free(lftf_batch *b);
+/* The checks of lftf__batch_create (lengths, ids, max_position_embeddings). */
+int lftf__batch_check_sequences(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
+                                size_t B);
+/* Sets b->cos/sin (and cos_local/sin_local) for b->B rows of lengths
+ * b->lengths padded to b->T, as lftf__batch_create does. */
+int lftf__batch_rope(const lftf_model *m, lftf_batch *b);
+
+/* ---- prefix-shared batches (lib/model/shared_batch.c) ---------------------- */
+/* The same sequences as lftf__batch_create, as one row of their token trie
+ * (see lftf_batch): every block function works on it unchanged. */
+int lftf__batch_create_shared(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
+                              size_t n_seqs, lftf_batch **out);
+/* *pays = 1 when the shared batch of these sequences costs fewer multiply-
+ * adds per block (projections per node + attention per node pair) than the
+ * right-padded one. */
+int lftf__batch_shared_pays(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
+                            size_t n_seqs, int *pays);
+/* Flat index (into H viewed as [B*T, D]) of sequence seq's position t, for
+ * either kind of batch; and the number of sequences (B when padded). */
+int64_t lftf__batch_pos(const lftf_batch *b, size_t seq, size_t t);
+size_t lftf__batch_n_seqs(const lftf_batch *b);
 
 /* Row r's real positions of H [B, T, ...]: [lengths[r], ...] (a view).  With
  * lftf__batch_stack_rows the trainer caches the residual stream entering
@@ -164,6 +194,20 @@ int lftf__model_embed_ids(const lftf_model *m, const lftf_batch *b, lt_tensor **
  * is not modified. */
 int lftf__model_block_forward(const lftf_model *m, int i, const lt_tensor *H_in,
                               const lftf_batch *b, lt_tensor **H_out);
+/* Editors' view into block i's MLP (lib/methods/edit_common.c): every field
+ * may be NULL.  mlp_input gets the down_proj input SiLU(gate)*up [B, T, F]
+ * and mlp_output the down_proj output [B, T, D] (new handles, autograd-
+ * tracked); mlp_add (broadcastable to [B, T, D]) is added to the MLP output
+ * before the residual. */
+typedef struct lftf_block_hook {
+    lt_tensor **mlp_input;
+    lt_tensor **mlp_output;
+    const lt_tensor *mlp_add;
+} lftf_block_hook;
+/* lftf__model_block_forward with a hook (NULL: the same as without). */
+int lftf__model_block_forward_hooked(const lftf_model *m, int i, const lt_tensor *H_in,
+                                     const lftf_batch *b, const lftf_block_hook *hook,
+                                     lt_tensor **H_out);
 /* Block i only where its output is read: rows [n, D] = block_i(H_in) at the
  * flat positions pos[0..n-1] (rows of H_in viewed as [B*T, D], pos = b*T + t;
  * LFTF_E_RANGE outside the batch).  Keys and values are computed at every
@@ -290,6 +334,16 @@ int lftf__target_plan_batch(const lftf_model *m, const lftf_target_plan *plan,
  * float32 = log P(target | prompt) (autograd-tracked when grads are on: the
  * trainer's loss is minus a sum of these), and (may be NULL) next_logprobs
  * [n, V] float32 at each prompt's last position. */
+/* The flat positions (rows of H_L viewed as [B*T, D]) whose next-token
+ * distributions lftf__target_plan_logprobs reads for this batch, ascending
+ * and distinct (*pos malloc'd, free()). */
+int lftf__target_plan_read_positions(const lftf_target_plan *plan, const size_t *idx, size_t n,
+                                     const lftf_batch *b, int64_t **pos, size_t *n_pos);
+/* The last block's output at those positions only, placed back into a
+ * [B, T, D] tensor (zeros elsewhere, which nothing reads): a stand-in for
+ * H_L in lftf__target_plan_logprobs at a fraction of the cost. */
+int lftf__model_last_block_at(const lftf_model *m, const lt_tensor *H_in, const lftf_batch *b,
+                              const int64_t *qpos, size_t N, lt_tensor **HL);
 int lftf__target_plan_logprobs(const lftf_model *m, const lftf_target_plan *plan,
                                const size_t *prompt_idx, size_t n, const lftf_batch *b,
                                const lt_tensor *H_L, lt_tensor **pair_logprobs,

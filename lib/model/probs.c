@@ -220,10 +220,13 @@ int lftf__target_plan_build(const lftf_model *m, const char *const *prompts, siz
     return LFTF_OK;
 }
 
-int lftf__target_plan_batch(const lftf_model *m, const lftf_target_plan *plan,
-                            const size_t *prompt_idx, size_t n, lftf_batch **out)
+/* The batch of the sequences of prompts prompt_idx[0..n-1]: right-padded,
+ * or (shared != 0) prefix-shared when that costs less (shared_batch.c). */
+static int plan_batch(const lftf_model *m, const lftf_target_plan *plan, const size_t *prompt_idx,
+                      size_t n, int shared, lftf_batch **out)
 {
     size_t rows = 0, r = 0;
+    int pays = 0;
     if (!m || !plan || !prompt_idx || !out)
         return lftf__err(LFTF_E_INVALID_ARG, "target plan batch: NULL argument");
     for (size_t k = 0; k < n; k++) {
@@ -244,10 +247,19 @@ int lftf__target_plan_batch(const lftf_model *m, const lftf_target_plan *plan,
             ids[r] = plan->seq_ids[s];
             lens[r++] = plan->seq_len[s];
         }
-    int rc = lftf__batch_create(m, ids, lens, rows, out);
+    int rc = shared ? lftf__batch_shared_pays(m, ids, lens, rows, &pays) : LFTF_OK;
+    if (rc == LFTF_OK)
+        rc = pays ? lftf__batch_create_shared(m, ids, lens, rows, out)
+                  : lftf__batch_create(m, ids, lens, rows, out);
     free(ids);
     free(lens);
     return rc;
+}
+
+int lftf__target_plan_batch(const lftf_model *m, const lftf_target_plan *plan,
+                            const size_t *prompt_idx, size_t n, lftf_batch **out)
+{
+    return plan_batch(m, plan, prompt_idx, n, 0, out);
 }
 
 int lftf__target_plan_logprobs(const lftf_model *m, const lftf_target_plan *plan,
@@ -261,7 +273,7 @@ int lftf__target_plan_logprobs(const lftf_model *m, const lftf_target_plan *plan
     lt_tensor *q_t = NULL, *lp = NULL, *lpf = NULL, *flat_t = NULL, *sel = NULL, *S_t = NULL,
               *pl = NULL, *nq_t = NULL;
     int rc = LFTF_OK;
-    int64_t V, T;
+    int64_t V;
     if (pair_logprobs)
         *pair_logprobs = NULL;
     if (next_logprobs)
@@ -271,7 +283,6 @@ int lftf__target_plan_logprobs(const lftf_model *m, const lftf_target_plan *plan
     nt = plan->n_targets;
     npairs = n * nt;
     V = m->cfg.vocab_size;
-    T = b->T;
     for (size_t k = 0; k < n; k++)
         for (size_t j = 0; j < nt; j++)
             ntok += plan->target_len[prompt_idx[k] * nt + j];
@@ -291,22 +302,22 @@ int lftf__target_plan_logprobs(const lftf_model *m, const lftf_target_plan *plan
         row_base[k] = (int64_t)row;
         row += plan->seq_first[p + 1] - plan->seq_first[p];
     }
-    if ((int64_t)row != b->B) {
-        rc = lftf__err(LFTF_E_INVALID_ARG, "target plan logprobs: the batch has %lld rows, the "
-                       "prompts have %zu sequences", (long long)b->B, row);
+    if (row != lftf__batch_n_seqs(b)) {
+        rc = lftf__err(LFTF_E_INVALID_ARG, "target plan logprobs: the batch has %zu sequences, "
+                       "the prompts have %zu", lftf__batch_n_seqs(b), row);
         goto done;
     }
     for (size_t k = 0; k < n; k++) {
         size_t p = prompt_idx[k];
         size_t q_first = nq;
         int64_t r = row_base[k] + (int64_t)(plan->prompt_seq[p] - plan->seq_first[p]);
-        qidx[nq] = r * T + (int64_t)plan->prompt_len[p] - 1;
+        qidx[nq] = lftf__batch_pos(b, (size_t)r, plan->prompt_len[p] - 1);
         next_q[k] = (int64_t)nq++;
         for (size_t j = 0; j < nt; j++) {
             size_t pair = p * nt + j;
             int64_t pr = row_base[k] + (int64_t)(plan->pair_seq[pair] - plan->seq_first[p]);
             for (size_t t = 0; t < plan->target_len[pair]; t++) {
-                int64_t at = pr * T + (int64_t)(plan->pair_pos[pair] + t);
+                int64_t at = lftf__batch_pos(b, (size_t)pr, plan->pair_pos[pair] + t);
                 size_t q = nq;
                 for (size_t qq = q_first; qq < nq; qq++)
                     if (qidx[qq] == at) {
@@ -371,6 +382,92 @@ done:
     return rc;
 }
 
+/* ---- the last block at the read positions only ----------------------------
+ * Only the next-token distributions at a few positions per sequence are
+ * ever read (a prompt's last token, a multi-token target's positions).  The
+ * last block feeds nothing but the head, so it needs keys and values at
+ * every position but queries, attention output and MLP only at the read
+ * positions: on GenBiasEval's ~10-token prompts that is several times less
+ * work for that block (lftf__model_block_forward_at, lib/model/model.c;
+ * test_trainer checks the result against the full forward).  Evaluation
+ * (run_plan below) and training (lib/methods/trainer.c) both use it. */
+
+int lftf__target_plan_read_positions(const lftf_target_plan *plan, const size_t *idx, size_t n,
+                                     const lftf_batch *b, int64_t **pos_out, size_t *n_out)
+{
+    size_t BT = (size_t)(b->B * b->T), nq = 0, row = 0;
+    unsigned char *mark = calloc(BT ? BT : 1, 1);
+    int64_t *pos;
+    if (!mark)
+        return lftf__oom("read positions");
+    for (size_t k = 0; k < n; k++) {
+        size_t p = idx[k], first = plan->seq_first[p];
+        size_t r = row + (plan->prompt_seq[p] - first);
+        mark[lftf__batch_pos(b, r, plan->prompt_len[p] - 1)] = 1;
+        for (size_t j = 0; j < plan->n_targets; j++) {
+            size_t pair = p * plan->n_targets + j;
+            size_t pr = row + (plan->pair_seq[pair] - first);
+            for (size_t t = 0; t < plan->target_len[pair]; t++)
+                mark[lftf__batch_pos(b, pr, plan->pair_pos[pair] + t)] = 1;
+        }
+        row += plan->seq_first[p + 1] - first;
+    }
+    for (size_t i = 0; i < BT; i++)
+        nq += mark[i];
+    pos = malloc((nq ? nq : 1) * sizeof *pos);
+    if (!pos) {
+        free(mark);
+        return lftf__oom("read positions");
+    }
+    nq = 0;
+    for (size_t i = 0; i < BT; i++)
+        if (mark[i])
+            pos[nq++] = (int64_t)i;
+    free(mark);
+    *pos_out = pos;
+    *n_out = nq;
+    return LFTF_OK;
+}
+
+int lftf__model_last_block_at(const lftf_model *m, const lt_tensor *H_in, const lftf_batch *b,
+                              const int64_t *qpos, size_t N, lt_tensor **HL)
+{
+    int64_t BT = b->B * b->T, D = m->cfg.hidden_size;
+    int64_t *place = malloc((size_t)BT * sizeof *place);
+    lt_tensor *rows = NULL, *zero = NULL, *ext = NULL, *pl = NULL, *flat = NULL;
+    int rc;
+    if (!place)
+        return lftf__oom("last block");
+    for (int64_t j = 0; j < BT; j++)
+        place[j] = (int64_t)N; /* the zero row */
+    for (size_t q = 0; q < N; q++)
+        place[qpos[q]] = (int64_t)q;
+    {
+        int64_t zs[2] = {1, D}, sh3[3] = {b->B, b->T, D};
+        rc = lftf__model_block_forward_at(m, m->cfg.num_hidden_layers - 1, H_in, b, qpos, N,
+                                          &rows);
+        if (rc == LFTF_OK)
+            rc = lt_zeros(zs, 2, m->dtype, m->device, &zero);
+        if (rc == LFTF_OK) {
+            const lt_tensor *two[2] = {rows, zero};
+            rc = lt_cat(two, 2, 0, &ext);
+        }
+        if (rc == LFTF_OK)
+            rc = lt_from_host(place, LT_I64, &BT, 1, LT_I64, m->device, &pl);
+        if (rc == LFTF_OK)
+            rc = lt_index_select(ext, 0, pl, &flat);
+        if (rc == LFTF_OK)
+            rc = lt_reshape(flat, sh3, 3, HL);
+    }
+    free(place);
+    lt_free(rows);
+    lt_free(zero);
+    lt_free(ext);
+    lt_free(pl);
+    lt_free(flat);
+    return rc;
+}
+
 /* ---- the public calls ------------------------------------------------------------ */
 
 int lftf_probs_params_init(lftf_probs_params *params)
@@ -383,39 +480,50 @@ int lftf_probs_params_init(lftf_probs_params *params)
     return LFTF_OK;
 }
 
-/* The last block's output for a batch (no final norm). */
-static int run_blocks(const lftf_model *m, const lftf_batch *b, lt_tensor **H_L)
+/* The last block's output for prompts idx[0..n-1] of a batch (no final
+ * norm), computed only where lftf__target_plan_logprobs reads it. */
+static int run_blocks(const lftf_model *m, const lftf_target_plan *plan, const size_t *idx,
+                      size_t n, const lftf_batch *b, lt_tensor **H_L)
 {
     lt_tensor *H = NULL;
+    int64_t *qpos = NULL;
+    size_t nq = 0;
+    int L = m->cfg.num_hidden_layers;
     int rc = lftf__model_embed_ids(m, b, &H);
-    for (int i = 0; rc == LFTF_OK && i < m->cfg.num_hidden_layers; i++) {
+    for (int i = 0; rc == LFTF_OK && i < L - 1; i++) {
         lt_tensor *next = NULL;
         rc = lftf__model_block_forward(m, i, H, b, &next);
         lt_free(H);
         H = next;
     }
-    if (rc != LFTF_OK) {
-        lt_free(H);
-        H = NULL;
-    }
-    *H_L = H;
+    *H_L = NULL;
+    if (rc == LFTF_OK && (rc = lftf__target_plan_read_positions(plan, idx, n, b, &qpos, &nq)) == LFTF_OK)
+        rc = lftf__model_last_block_at(m, H, b, qpos, nq, H_L);
+    free(qpos);
+    lt_free(H);
     return rc;
 }
 
-typedef struct len_idx {
+/* Prompts in the lexicographic order of their tokens: prompts that begin
+ * alike land in the same batch, whose shared prefixes then run once. */
+typedef struct prompt_key {
+    const int32_t *ids;
     size_t len, idx;
-} len_idx;
+} prompt_key;
 
-static int by_len_desc(const void *a, const void *b)
+static int by_tokens(const void *a, const void *b)
 {
-    const len_idx *x = a, *y = b;
+    const prompt_key *x = a, *y = b;
+    for (size_t t = 0; t < x->len && t < y->len; t++)
+        if (x->ids[t] != y->ids[t])
+            return x->ids[t] < y->ids[t] ? -1 : 1;
     if (x->len != y->len)
-        return x->len > y->len ? -1 : 1;
+        return x->len < y->len ? -1 : 1;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Runs the plan over every prompt in batches (similar lengths together, to
- * pad little), writing per-prompt results in prompt order. */
+/* Runs the plan over every prompt in batches (prompts sharing prefixes
+ * together), writing per-prompt results in prompt order. */
 static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_size,
                     lftf_progress_fn progress, void *user, double *probs, double *logprobs,
                     int32_t *argmax, float *next_out, size_t next_n)
@@ -423,7 +531,7 @@ static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_si
     size_t n = plan->n_prompts, nt = plan->n_targets;
     if (batch_size > n)
         batch_size = n ? n : 1; /* no buffers sized by an absurd batch size */
-    len_idx *order = malloc((n ? n : 1) * sizeof *order);
+    prompt_key *order = malloc((n ? n : 1) * sizeof *order);
     size_t *idx = malloc((batch_size ? batch_size : 1) * sizeof *idx);
     double *pl_host = malloc((batch_size * (nt ? nt : 1)) * sizeof *pl_host);
     int64_t *am_host = malloc(batch_size * sizeof *am_host);
@@ -433,14 +541,11 @@ static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_si
         goto done;
     }
     for (size_t p = 0; p < n; p++) {
-        size_t mx = 0;
-        for (size_t s = plan->seq_first[p]; s < plan->seq_first[p + 1]; s++)
-            if (plan->seq_len[s] > mx)
-                mx = plan->seq_len[s];
-        order[p].len = mx;
+        order[p].ids = plan->prompt_ids[p];
+        order[p].len = plan->prompt_len[p];
         order[p].idx = p;
     }
-    qsort(order, n, sizeof *order, by_len_desc);
+    qsort(order, n, sizeof *order, by_tokens);
     for (size_t start = 0; start < n && rc == LFTF_OK; start += batch_size) {
         size_t k = n - start < batch_size ? n - start : batch_size;
         lftf_batch *b = NULL;
@@ -448,8 +553,8 @@ static int run_plan(lftf_model *m, const lftf_target_plan *plan, size_t batch_si
         for (size_t i = 0; i < k; i++)
             idx[i] = order[start + i].idx;
         int need_next = argmax || next_out;
-        if ((rc = lftf__target_plan_batch(m, plan, idx, k, &b)) == LFTF_OK &&
-            (rc = run_blocks(m, b, &H)) == LFTF_OK &&
+        if ((rc = plan_batch(m, plan, idx, k, 1, &b)) == LFTF_OK &&
+            (rc = run_blocks(m, plan, idx, k, b, &H)) == LFTF_OK &&
             (rc = lftf__target_plan_logprobs(m, plan, idx, k, b, H, &pl, need_next ? &next : NULL)) ==
                 LFTF_OK &&
             (nt == 0 || (rc = lt_to_host_f64(pl, pl_host, k * nt)) == LFTF_OK) &&

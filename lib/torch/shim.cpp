@@ -1,9 +1,10 @@
 // The libtorch shim: lib/torch/shim.h's C API on ATen.  Only API present in
-// both libtorch 1.13 and 2.x is used (no scaled_dot_product_attention, no
-// SymInt overloads, no torch::optim).  Every entry point runs its body
+// both libtorch 1.13 and 2.x is used (no SymInt overloads, no torch::optim),
+// except the fused attention, behind a TORCH_VERSION check (lt_attention).  Every entry point runs its body
 // through `guard`, which catches every exception and turns it into an lftf
 // status with the message, so no C++ exception crosses into C.
 #include "torch/shim.h"
+#include "torch/blas_threads.h" // perf: BLAS thread policy
 
 extern "C" {
 #include "common/error.h"
@@ -13,12 +14,14 @@ extern "C" {
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -221,6 +224,7 @@ int lt_set_num_threads(int n)
     return guard("set_num_threads", [&]() -> int {
         if (n > 0)
             at::set_num_threads(n);
+        lt__blas_set_max(n); // perf: --threads bounds the BLAS threads too
         return LFTF_OK;
     });
 }
@@ -545,7 +549,21 @@ LT_BINARY(lt_add, x + y)
 LT_BINARY(lt_sub, x - y)
 LT_BINARY(lt_mul, x * y)
 LT_BINARY(lt_div, x / y)
-LT_BINARY(lt_matmul, at::matmul(x, y))
+int lt_matmul(const lt_tensor *a, const lt_tensor *b, lt_tensor **out)
+{
+    return make("lt_matmul", out, [&] {
+        const at::Tensor &x = T(a, "first operand"), &y = T(b, "second operand");
+        // perf: one BLAS call per matrix of a batch; a 2-D right side folds
+        // the left's batch dimensions into the rows of one call
+        if (x.dim() >= 1 && y.dim() >= 2) {
+            double k = (double)y.size(-2), n = (double)y.size(-1);
+            double m = y.dim() == 2 ? (double)x.numel() / (k > 0 ? k : 1)
+                                    : (x.dim() >= 2 ? (double)x.size(-2) : 1.0);
+            lt__blas_threads_for(m * k * n);
+        }
+        return at::matmul(x, y);
+    });
+}
 LT_BINARY(lt_outer, x.unsqueeze(1) * y.unsqueeze(0))
 LT_BINARY(lt_lt, at::lt(x, y))
 LT_BINARY(lt_le, at::le(x, y))
@@ -591,6 +609,7 @@ int lt_linear(const lt_tensor *x, const lt_tensor *w, const lt_tensor *bias, lt_
 {
     return make("linear", out, [&] {
         const at::Tensor &in = T(x, "input"), &wt = T(w, "weight");
+        lt__blas_threads_for((double)in.numel() * (double)wt.size(0)); // perf
         if (bias)
             return at::linear(in, wt, T(bias, "bias"));
         return at::linear(in, wt);
@@ -740,6 +759,53 @@ int lt_repeat_interleave(const lt_tensor *a, int64_t repeats, int dim, lt_tensor
     });
 }
 
+/* ---- attention ---- */
+
+// at::scaled_dot_product_attention has taken `scale` since 2.1.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+#define LT_HAVE_FUSED_SDPA 1
+#else
+#define LT_HAVE_FUSED_SDPA 0
+#endif
+
+namespace {
+
+at::Tensor attention_reference(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                               const at::Tensor &mask, double scale)
+{
+    at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale + mask;
+    return at::matmul(at::softmax(scores, -1, at::kFloat).to(q.scalar_type()), v);
+}
+
+} // namespace
+
+int lt_attention_reference(const lt_tensor *q, const lt_tensor *k, const lt_tensor *v,
+                           const lt_tensor *mask, double scale, lt_tensor **out)
+{
+    return make("attention_reference", out, [&] {
+        return attention_reference(T(q, "query"), T(k, "key"), T(v, "value"), T(mask, "mask"),
+                                   scale);
+    });
+}
+
+int lt_attention(const lt_tensor *q, const lt_tensor *k, const lt_tensor *v,
+                 const lt_tensor *mask, double scale, lt_tensor **out)
+{
+    return make("attention", out, [&] {
+#if LT_HAVE_FUSED_SDPA
+        return at::scaled_dot_product_attention(T(q, "query"), T(k, "key"), T(v, "value"),
+                                                T(mask, "mask"), 0.0, false, scale);
+#else
+        return attention_reference(T(q, "query"), T(k, "key"), T(v, "value"), T(mask, "mask"),
+                                   scale);
+#endif
+    });
+}
+
+int lt_attention_is_fused(void) { return LT_HAVE_FUSED_SDPA; }
+
+const char *lt_torch_version(void) { return TORCH_VERSION; }
+
 /* ---- autograd ---- */
 
 int lt_set_requires_grad(lt_tensor *t, int requires_grad)
@@ -758,6 +824,7 @@ int lt_backward(const lt_tensor *scalar)
         const at::Tensor &x = T(scalar);
         if (x.numel() != 1)
             fail_arg("backward from a tensor with " + std::to_string(x.numel()) + " elements");
+        lt__blas_threads_for_backward(); // perf
         x.backward();
         return LFTF_OK;
     });
@@ -896,5 +963,55 @@ int lt_lstsq(const lt_tensor *a, const lt_tensor *b, lt_tensor **out)
         return B.dim() == 1 ? X.squeeze(1) : X;
     });
 }
+
+/* ---- dense linear algebra for the weight editors ---- */
+
+int lt_eye(int64_t n, lt_dtype dt, lt_device d, lt_tensor **out)
+{
+    return make("eye", out, [&] {
+        if (n < 0)
+            fail_arg("negative size");
+        return at::eye(n, opts(dt, d));
+    });
+}
+
+int lt_linalg_svd(const lt_tensor *a, lt_tensor **U, lt_tensor **S, lt_tensor **Vh)
+{
+    if (!U || !S || !Vh)
+        return lftf__err(LFTF_E_INVALID_ARG, "linalg_svd: NULL output pointer");
+    *U = *S = *Vh = nullptr;
+    return guard("linalg_svd", [&]() -> int {
+        const at::Tensor &x = T(a);
+        if (x.dim() != 2)
+            fail_arg("expected a 2-D matrix");
+        auto r = at::linalg_svd(x, false);
+        std::unique_ptr<lt_tensor> u(new lt_tensor{std::get<0>(r)});
+        std::unique_ptr<lt_tensor> s(new lt_tensor{std::get<1>(r)});
+        std::unique_ptr<lt_tensor> v(new lt_tensor{std::get<2>(r)});
+        *U = u.release();
+        *S = s.release();
+        *Vh = v.release();
+        return LFTF_OK;
+    });
+}
+
+int lt_linalg_solve(const lt_tensor *a, const lt_tensor *b, lt_tensor **out)
+{
+    return make("linalg_solve", out, [&] { return at::linalg_solve(T(a), T(b, "right-hand side")); });
+}
+
+int lt_addmm_gram_(lt_tensor *acc, const lt_tensor *x)
+{
+    return guard("addmm_gram", [&]() -> int {
+        at::NoGradGuard ng;
+        at::Tensor &A = const_cast<at::Tensor &>(T(acc, "accumulator"));
+        at::Tensor xs = T(x).to(A.scalar_type());
+        if (xs.dim() != 2 || A.dim() != 2 || A.size(0) != xs.size(1) || A.size(1) != xs.size(1))
+            fail_arg("expected x [n, d] and acc [d, d]");
+        A.addmm_(xs.t(), xs);
+        return LFTF_OK;
+    });
+}
+
 
 } // extern "C"

@@ -225,6 +225,41 @@ int lt_expand(const lt_tensor *a, const int64_t *shape, int ndim, lt_tensor **ou
 /* torch.repeat_interleave(a, repeats, dim) (GQA: repeat each KV head). */
 int lt_repeat_interleave(const lt_tensor *a, int64_t repeats, int dim, lt_tensor **out);
 
+/* ---- dense linear algebra for the weight editors (DAMA, ROME, MEMIT) ----
+ * Computed in the input's dtype (callers pass float64 where precision
+ * matters); LAPACK errors (a singular matrix) come back as LFTF_E_TORCH. */
+
+/* The n x n identity. */
+int lt_eye(int64_t n, lt_dtype dt, lt_device dev, lt_tensor **out);
+/* Reduced SVD of a 2-D a [m, n]: U [m, k], S [k] (descending), Vh [k, n],
+ * k = min(m, n) (torch.linalg.svd(a, full_matrices=False)). */
+int lt_linalg_svd(const lt_tensor *a, lt_tensor **U, lt_tensor **S, lt_tensor **Vh);
+/* X with a @ X = b for a square a [n, n] and b [n] or [n, k]
+ * (torch.linalg.solve). */
+int lt_linalg_solve(const lt_tensor *a, const lt_tensor *b, lt_tensor **out);
+/* Outer-product accumulation in place: acc += x^T x for x [n, d], acc [d, d]
+ * (no_grad; x is converted to acc's dtype first). */
+int lt_addmm_gram_(lt_tensor *acc, const lt_tensor *x);
+
+/* ---- attention (fused where libtorch has it) ---------------------------- */
+
+/* softmax(q k^T * scale + mask) v: q [..., Tq, hd], k and v [..., Tk, hd] (same
+ * leading dims), mask additive (0 / -inf) in q's dtype, broadcastable to
+ * [..., Tq, Tk]; every query row must keep at least one key (else NaN).
+ * With libtorch >= 2.1 this is at::scaled_dot_product_attention (the fused
+ * flash / memory-efficient kernels on GPUs); otherwise, and always through
+ * lt_attention_reference, the explicit composition of transformers' eager
+ * attention: scores in q's dtype, softmax in float32, probabilities cast back
+ * to q's dtype, times v.  In float32 the two agree to rounding. */
+int lt_attention(const lt_tensor *q, const lt_tensor *k, const lt_tensor *v,
+                 const lt_tensor *mask, double scale, lt_tensor **out);
+int lt_attention_reference(const lt_tensor *q, const lt_tensor *k, const lt_tensor *v,
+                           const lt_tensor *mask, double scale, lt_tensor **out);
+/* 1 if lt_attention uses the fused operator (libtorch >= 2.1), else 0. */
+int lt_attention_is_fused(void);
+/* The libtorch version the shim was compiled against, e.g. "2.15.0". */
+const char *lt_torch_version(void);
+
 /* ---- autograd ----------------------------------------------------------- */
 
 /* Marks a leaf tensor as a parameter (or not).  The tensor must own its

@@ -21,6 +21,8 @@ from .errors import (Aborted, AbortedError, DeviceError, EmptyError, EncodingErr
                      UnsupportedError)
 from .evaluate import Report, afgb, evaluate, ub
 from .finetune import PRESETS, History, Trainer, finetune
+# weight-editing baselines (DAMA; ROME, R-ROME, MEMIT)
+from .editors import EditResult, dama, edit, genbiaseval_requests
 from .locate import LocateResult, locate, locate_robustness
 from .model import Model, apply_delta
 from .tokenizer import Tokenizer
@@ -68,6 +70,7 @@ __all__ = [
     "Model", "Tokenizer", "Dataset", "Report", "LocateResult", "Trainer", "History",
     "load_dataset", "evaluate", "locate", "locate_robustness", "finetune", "apply_delta",
     "afgb", "ub", "PRESETS",
+    "dama", "edit", "EditResult", "genbiaseval_requests",
     "library_version", "status_str", "cuda_available", "set_num_threads", "set_log_level",
     "LIBRARY_PATH",
     "bias",

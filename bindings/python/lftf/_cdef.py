@@ -535,4 +535,97 @@ int lftf_bias_report_to_json(const lftf_bias_report *report, int with_samples,
                                       char **json);
 
 int lftf_bias_report_write_json(const lftf_bias_report *report, const char *path);
+
+typedef struct lftf_edit_result lftf_edit_result;
+void lftf_edit_result_free(lftf_edit_result *result);
+
+int lftf_edit_result_to_json(const lftf_edit_result *result, char **json);
+
+size_t lftf_edit_result_n_requests(const lftf_edit_result *result);
+int lftf_edit_result_request(const lftf_edit_result *result, size_t i,
+                                      double *p_before, double *p_after);
+
+typedef struct lftf_dama_params {
+    size_t struct_size;
+    const int *layers;
+    size_t n_layers;
+    int dim;
+    uint64_t seed;
+
+    const lftf_dataset *professions;
+
+    const lftf_dataset *exclude;
+    double max_definitional;
+    size_t max_professions;
+    size_t n_ctx_short, n_ctx_long;
+    double lr;
+    int steps;
+    double kl_factor;
+    double weight_decay;
+    double clamp_factor;
+    int pls_max_iter;
+    double pls_tol;
+    lftf_progress_fn progress;
+    void *progress_user;
+} lftf_dama_params;
+
+int lftf_dama_params_init(lftf_dama_params *params);
+
+int lftf_dama_apply(lftf_model *model, const lftf_dama_params *params,
+                             lftf_edit_result **out);
+
+typedef enum lftf_editor {
+    LFTF_EDITOR_ROME = 0,
+    LFTF_EDITOR_R_ROME = 1,
+    LFTF_EDITOR_MEMIT = 2
+} lftf_editor;
+
+int lftf_editor_parse(const char *name, lftf_editor *out);
+const char *lftf_editor_name(lftf_editor editor);
+
+typedef struct lftf_edit_request {
+    const char *prompt;
+    const char *subject;
+    const char *target;
+} lftf_edit_request;
+
+typedef struct lftf_edit_requests lftf_edit_requests;
+int lftf_edit_requests_load(lftf_edit_requests **out, const char *jsonl_path);
+
+int lftf_edit_requests_from_bias(lftf_edit_requests **out, const lftf_dataset *ds,
+                                          const char *male, const char *female);
+void lftf_edit_requests_free(lftf_edit_requests *requests);
+size_t lftf_edit_requests_size(const lftf_edit_requests *requests);
+
+const lftf_edit_request *lftf_edit_requests_items(const lftf_edit_requests *requests);
+
+typedef struct lftf_editor_params {
+    size_t struct_size;
+    lftf_editor method;
+    const int *layers;
+    size_t n_layers;
+
+    int use_stats;
+    const char *corpus;
+    const char *stats_dir;
+    size_t stats_samples;
+    size_t stats_length;
+    int stats_f64;
+    double stats_ridge;
+    double mom2_weight;
+    uint64_t seed;
+    double lr;
+    int steps;
+    double kl_factor;
+    double weight_decay;
+    double clamp_factor;
+    lftf_progress_fn progress;
+    void *progress_user;
+} lftf_editor_params;
+
+int lftf_editor_params_init(lftf_editor_params *params);
+
+int lftf_edit_apply(lftf_model *model, const lftf_edit_request *requests,
+                             size_t n_requests, const lftf_editor_params *params,
+                             lftf_edit_result **out);
 """

@@ -160,9 +160,16 @@ def test_keyboard_interrupt_aborts_and_restores(fresh, train_small):
         if stage == "train" and done >= 1:
             os.kill(os.getpid(), signal.SIGINT)
 
-    with pytest.raises(KeyboardInterrupt):
-        lftf.finetune(fresh, train=train_small, dev=False, blocks=[1], preset="tiny",
-                      epochs=2, batch_size=8, progress=interrupt)
+    # Python installs its KeyboardInterrupt handler only when SIGINT is not
+    # ignored at start-up, and a background job of a non-interactive shell
+    # (CI runners, nohup, `cmd &`) starts with it ignored: install it here.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lftf.finetune(fresh, train=train_small, dev=False, blocks=[1], preset="tiny",
+                          epochs=2, batch_size=8, progress=interrupt)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert any(stage == "train" for stage, _, _ in calls)
     assert np.array_equal(fresh.probs(CHECK), before)
 

@@ -1,0 +1,24 @@
+/* The weight-editing baselines in the CLI (cli/cmd_edit.c): `lftf dama`,
+ * `lftf edit`, and their rows in `lftf run --baselines`. */
+#ifndef LFTF_CLI_EDIT_CLI_H
+#define LFTF_CLI_EDIT_CLI_H
+
+#include "lftf.h"
+
+#include <jansson.h>
+
+/* Evaluates on the test split and GenHintEval: *scores {"afgb": {...}, "ub",
+ * "professions_slope"}; 0, or 1 after printing the error. */
+int edit_cli_evaluate(const char *cmd, lftf_model *m, const lftf_dataset *test,
+                      const lftf_dataset *hint, json_t **scores, double *afgb, double *ub);
+
+#include "train_cli.h"
+
+/* lftf run --baselines: DAMA and ROME / R-ROME / MEMIT rows (fresh copies of
+ * the model; editors on a seeded draw of train requests without statistics),
+ * added to `baselines` ("dama", "rome", "r_rome", "memit") and printed as a
+ * table beside "original" and "lftf".  0, or 1 after printing the error. */
+int run_edit_baselines(const model_opts *mo, const lftf_dataset *train, const lftf_dataset *test,
+                       const lftf_dataset *hint, json_t *baselines);
+
+#endif

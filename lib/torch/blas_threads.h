@@ -1,0 +1,28 @@
+/* The BLAS thread policy of the shim (lib/torch/blas_threads.cpp), C++-internal.
+ *
+ * libtorch's CPU matrix products call the BLAS (Debian: OpenBLAS, pthreads)
+ * from the calling thread; OpenBLAS splits every product above a tiny size
+ * (m*n*k > 262144) over all its threads.  For small products the wake-ups
+ * and hand-offs cost more than they save, and when another process competes
+ * for the cores a split product waits for its descheduled half (measured:
+ * `lftf run` on stories260k 61 s instead of 22 s beside one busy process).
+ * So a product below kThreadedMacs multiply-adds runs on one thread, a larger
+ * one on all the BLAS threads the user allows (OPENBLAS_NUM_THREADS /
+ * OMP_NUM_THREADS as OpenBLAS reads them, or lftf_set_num_threads). */
+#ifndef LFTF_TORCH_BLAS_THREADS_H
+#define LFTF_TORCH_BLAS_THREADS_H
+
+/* Multiply-adds of one BLAS call from which it is split over threads
+ * (16.7M: about 0.2 ms on one core of this project's machine). */
+constexpr double kThreadedMacs = 16777216.0;
+
+/* Sets the BLAS threads for a product of `macs` multiply-adds (one BLAS
+ * call) and remembers the largest since the last backward. */
+void lt__blas_threads_for(double macs);
+/* Before a backward: its products are the transposes of the forward's, so
+ * it gets the threads of the largest product since the last backward. */
+void lt__blas_threads_for_backward();
+/* The most BLAS threads (lftf_set_num_threads); n <= 0 keeps the setting. */
+void lt__blas_set_max(int n);
+
+#endif

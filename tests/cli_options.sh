@@ -1,0 +1,56 @@
+#!/bin/sh
+# Test of the commands' option parsing (cli/options.h: getopt_long over shared
+# groups): --help everywhere, usage errors exit 2 with the message naming the
+# option, shared and own options, missing values, "--" and arguments.
+#   sh cli_options.sh LFTF_BINARY SHARED_DIR
+set -u
+lftf=$1
+shared=${LFTF_SHARED_DIR:-$2}
+model=$shared/models/stories260k
+if [ ! -d "$model" ]; then
+  echo "SKIP: fixtures folder $shared is absent; set LFTF_SHARED_DIR"
+  exit 77
+fi
+fail() { echo "FAIL: $*"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for cmd in info probs tokenize build-data eval locate finetune run apply-delta; do
+  "$lftf" "$cmd" --help >"$tmp/out" 2>"$tmp/err" || fail "$cmd --help exits $?"
+  head -n 1 "$tmp/out" | grep -q "^usage: lftf $cmd " || fail "$cmd --help: $(head -n 1 "$tmp/out")"
+  [ -s "$tmp/err" ] && fail "$cmd --help wrote to stderr"
+done
+
+# usage_error EXPECTED_MESSAGE ARGS...: exit 2, the message and the hint
+usage_error() {
+  want=$1
+  shift
+  "$lftf" "$@" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  [ $rc -eq 2 ] || fail "lftf $* exits $rc, not 2"
+  [ -s "$tmp/out" ] && fail "lftf $* wrote to stdout"
+  [ "$(head -n 1 "$tmp/err")" = "lftf $1: $want" ] || fail "lftf $*: $(cat "$tmp/err")"
+  [ "$(sed -n 2p "$tmp/err")" = "(see 'lftf $1 --help')" ] || fail "lftf $*: no --help hint"
+}
+usage_error "unknown option '--bogus'" eval --bogus
+usage_error "unknown option '--overwrite=yes'" finetune --model "$model" --overwrite=yes
+usage_error "unknown option '--'" eval --model "$model" --
+usage_error "unknown option 'word'" locate word
+usage_error "unknown option '--threads'" info --model "$model" --threads 2
+usage_error "unknown option '--top'" finetune --model "$model" --top 2
+usage_error "--model needs a directory" locate --model
+usage_error "--lr needs a positive number" finetune --model "$model" --lr
+usage_error "--blocks must be auto, last, random or a list like 3 or 2,3" run --model "$model" --blocks 1,
+usage_error "--top needs a positive integer" run --model "$model" --top 0
+usage_error "--split needs train, dev, test or all" eval --model="$model" --split
+usage_error "--out needs a file name" eval --model "$model" --out
+usage_error "--out needs a directory" apply-delta --out
+usage_error "--batch needs a positive integer" probs --model "$model" --batch 0 x
+usage_error "--model and --out are required" run --model "$model" --seed 3 --delta
+
+# tokenize: the first argument (or "--") ends the options, "-x" included
+out=$("$lftf" tokenize --tokenizer "$model" --no-special -- --no-special) || fail "tokenize -- exits $?"
+case "$out" in '{"text": "--no-special", '*) ;; *) fail "tokenize -- : $out" ;; esac
+out=$("$lftf" tokenize --tokenizer="$model" -x --bogus) || fail "tokenize -x exits $?"
+[ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] || fail "tokenize -x --bogus: $out"
+echo "cli_options: ok"
