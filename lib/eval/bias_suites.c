@@ -133,8 +133,10 @@ static int score_ll(run_ctx *c, const char *const *ctxs, const char *const *cont
     return advance(c, items);
 }
 
-/* The greedy next token after each prompt. */
-static int greedy(run_ctx *c, const char *const *prompts, size_t n, int32_t *next)
+/* One batched forward over the prompts with the run's batch size and
+ * progress: target probabilities (probs) and/or the greedy next token (next). */
+static int suite_probs(run_ctx *c, const char *const *prompts, size_t n,
+                       const char *const *targets, size_t n_targets, double *probs, int32_t *next)
 {
     inner_progress ip = {c, c->done, 1, 1};
     lftf_probs_params pp;
@@ -142,8 +144,14 @@ static int greedy(run_ctx *c, const char *const *prompts, size_t n, int32_t *nex
     pp.batch_size = c->p->batch_size;
     pp.progress = forward_progress;
     pp.progress_user = &ip;
-    LFTF_TRY(lftf_model_target_probs(c->m, prompts, n, NULL, 0, &pp, NULL, NULL, next));
+    LFTF_TRY(lftf_model_target_probs(c->m, prompts, n, targets, n_targets, &pp, probs, NULL, next));
     return advance(c, n);
+}
+
+/* The greedy next token after each prompt. */
+static int greedy(run_ctx *c, const char *const *prompts, size_t n, int32_t *next)
+{
+    return suite_probs(c, prompts, n, NULL, 0, NULL, next);
 }
 
 /* ---- small helpers ---- */
@@ -616,18 +624,8 @@ static int run_professions(run_ctx *c, const char *dir, json_t *report)
             s[r] = l.items[i].stereotypical;
             f[r] = l.items[i].definitional;
         }
-    {
-        inner_progress ip = {c, c->done, 1, 1};
-        lftf_probs_params pp;
-        lftf_probs_params_init(&pp);
-        pp.batch_size = c->p->batch_size;
-        pp.progress = forward_progress;
-        pp.progress_user = &ip;
-        if ((rc = lftf_model_target_probs(c->m, (const char *const *)prompts, n, c->p->targets, 2,
-                                          &pp, probs, NULL, NULL)) ||
-            (rc = advance(c, n)))
-            goto done;
-    }
+    if ((rc = suite_probs(c, (const char *const *)prompts, n, c->p->targets, 2, probs, NULL)))
+        goto done;
     for (size_t r = 0; r < n; r++) {
         y[r] = probs[2 * r] - probs[2 * r + 1];
         mp[0] += probs[2 * r];
