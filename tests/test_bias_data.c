@@ -140,6 +140,12 @@ static void crows_bad(void **state)
                                         "0,\"a,b,stereo,gender\n"),
                                       "q.csv", &f),
                     LFTF_E_FORMAT, "unterminated quoted field (the record starts at line 2)");
+    /* the record's first line and the quote's line (after a blank CRLF line) */
+    LFTF_ASSERT_ERR(lftf__crows_parse(S(",sent_more,sent_less,stereo_antistereo,bias_type\r\n\r\n"
+                                        "0,a,b,stereo,\"gender\n"),
+                                      "u.csv", &f),
+                    LFTF_E_FORMAT, "u.csv:3: malformed CSV row: quoted field never closed: "
+                                   "unterminated quoted field (the record starts at line 3)");
     LFTF_ASSERT_ERR(lftf__crows_parse(S(",sent_more,sent_less,stereo_antistereo,bias_type\n"
                                         "0,a,,stereo,gender\n"),
                                       "e.csv", &f),

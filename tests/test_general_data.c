@@ -50,6 +50,29 @@ static void test_csv_quoting(void **state)
     lftf__mmlu_questions_free(q, n);
 }
 
+/* The shared CSV reader (lib/formats/csv.c): a lone CR ends a line, and a
+ * quote inside an unquoted field is text, as Python's csv reads it (MMLU's
+ * college_medicine_val.csv has `Nietzsche's Will to Truth?",...`). */
+static void test_csv_bare_quote_and_cr(void **state)
+{
+    static const char csv[] = "Truth?\",a,b,c,d,A\rq2,\"x\ry\",b,c,d,C\n";
+    static const char open_quote[] = "q,a,b,c,d,A\r\rq,\"a,b,c,d,A\n";
+    lftf_mmlu_question *q;
+    size_t n;
+    (void)state;
+    LFTF_ASSERT_OK(lftf__mmlu_parse_csv(csv, sizeof csv - 1, "t.csv", &q, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(q[0].question, "Truth?\"");
+    assert_int_equal(q[0].line, 1);
+    assert_string_equal(q[1].choices[0], "x\ry");
+    assert_int_equal(q[1].answer, 2);
+    assert_int_equal(q[1].line, 2);
+    lftf__mmlu_questions_free(q, n);
+    /* the quote's line is named: line 3, after the CR-ended line 2 */
+    LFTF_ASSERT_ERR(lftf__mmlu_parse_csv(open_quote, sizeof open_quote - 1, "t.csv", &q, &n),
+                    LFTF_E_FORMAT, "t.csv:3: malformed CSV row: quoted field never closed");
+}
+
 static void test_csv_errors(void **state)
 {
     lftf_mmlu_question *q;
@@ -293,6 +316,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_quoting),        cmocka_unit_test(test_csv_errors),
+        cmocka_unit_test(test_csv_bare_quote_and_cr),
         cmocka_unit_test(test_prompt_by_hand),     cmocka_unit_test(test_release_counts),
         cmocka_unit_test(test_mmlu_dir_errors),    cmocka_unit_test(test_mc_layouts),
         cmocka_unit_test(test_mc_errors),          cmocka_unit_test(test_shared_general_files),

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 int lftf__json_load_buffer_flags(const char *data, size_t len, const char *what, size_t flags,
@@ -37,3 +38,5 @@ int lftf__json_load_file(const char *path, json_t **out)
 {
     return lftf__json_load_file_flags(path, LFTF_JSON_DEFAULT_FLAGS, out);
 }
+
+json_t *lftf__json_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }

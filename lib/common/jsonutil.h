@@ -23,4 +23,8 @@ int lftf__json_load_file_flags(const char *path, size_t flags, json_t **out);
 int lftf__json_load_buffer_flags(const char *data, size_t len, const char *what, size_t flags,
                                  json_t **out);
 
+/* A JSON number, or null for NaN / infinity (JSON has neither); used by the
+ * bias and general reports. */
+json_t *lftf__json_num(double v);
+
 #endif

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/jsonutil.h"
+#include "formats/csv.h"
 #include "tokenizer/tokenizer_internal.h"
 
 #include <ctype.h>
@@ -16,24 +17,6 @@
 #include <string.h>
 
 /* ---- shared text helpers ---------------------------------------------------- */
-
-/* Text files must be UTF-8 without NUL bytes; the error gives the line. */
-static int check_text(const char *data, size_t len, const char *name)
-{
-    size_t bad = tok_utf8_invalid_offset(data, len), nul;
-    const char *z = len ? memchr(data, '\0', len) : NULL;
-    nul = z ? (size_t)(z - data) : len;
-    if (bad < len || nul < len) {
-        size_t at = bad < nul ? bad : nul, line = 1;
-        for (size_t i = 0; i < at; i++)
-            line += data[i] == '\n';
-        if (bad <= nul)
-            return lftf__err(LFTF_E_ENCODING, "%s:%zu: invalid UTF-8 (byte offset %zu)", name,
-                             line, at);
-        return lftf__err(LFTF_E_FORMAT, "%s:%zu: NUL byte (byte offset %zu)", name, line, at);
-    }
-    return LFTF_OK;
-}
 
 static char *dup_n(const char *s, size_t n)
 {
@@ -99,7 +82,7 @@ static int parse_lines(const char *data, size_t len, const char *name, const cha
     size_t pos = 0, line = 0, cap = 0, n;
     const char *s;
     int rc = LFTF_OK;
-    LFTF_TRY(check_text(data, len, name));
+    LFTF_TRY(lftf__check_text(data, len, name));
     while (rc == LFTF_OK && next_line(data, len, &pos, &s, &n)) {
         void *item;
         line++;
@@ -367,125 +350,26 @@ void lftf__crows_file_free(lftf_crows_file *f)
     f->n = 0;
 }
 
-typedef struct csv_row {
-    char **fields;
-    size_t n, cap;
-} csv_row;
-
-static void csv_row_clear(csv_row *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->fields[i]);
-    r->n = 0;
-}
-
-/* Reads one record starting at *pos (which must be < len); *line counts
- * newlines consumed.  Fields are unquoted copies. */
-static int csv_record(const char *data, size_t len, size_t *pos, size_t *line, const char *name,
-                      csv_row *row)
-{
-    size_t i = *pos, start_line = *line;
-    for (;;) {
-        char *field;
-        size_t k = 0;
-        if ((i < len && data[i] == '"')) {
-            size_t j = i + 1, cap = 16;
-            if (!(field = malloc(cap)))
-                return lftf__oom("a CSV field");
-            for (;;) {
-                if (j >= len) {
-                    free(field);
-                    return lftf__err(LFTF_E_FORMAT,
-                                     "%s:%zu: unterminated quoted field (the record starts at "
-                                     "line %zu)",
-                                     name, *line, start_line);
-                }
-                if (data[j] == '"') {
-                    if (j + 1 < len && data[j + 1] == '"') {
-                        j++;
-                    } else {
-                        j++;
-                        break;
-                    }
-                }
-                if (data[j] == '\n')
-                    (*line)++;
-                if (k + 1 >= cap) {
-                    char *nf = realloc(field, cap *= 2);
-                    if (!nf) {
-                        free(field);
-                        return lftf__oom("a CSV field");
-                    }
-                    field = nf;
-                }
-                field[k++] = data[j++];
-            }
-            field[k] = '\0';
-            i = j;
-            if (i < len && data[i] == '\r')
-                i++;
-            if (i < len && data[i] != ',' && data[i] != '\n') {
-                free(field);
-                return lftf__err(LFTF_E_FORMAT, "%s:%zu: text after a closing quote", name,
-                                 *line);
-            }
-        } else {
-            size_t j = i;
-            while (j < len && data[j] != ',' && data[j] != '\n')
-                j++;
-            k = j - i;
-            while (k && data[i + k - 1] == '\r')
-                k--;
-            if (memchr(data + i, '"', k)) {
-                return lftf__err(LFTF_E_FORMAT, "%s:%zu: a quote inside an unquoted field", name,
-                                 *line);
-            }
-            if (!(field = dup_n(data + i, k)))
-                return lftf__oom("a CSV field");
-            i = j;
-        }
-        if (row->n == row->cap) {
-            size_t nc = row->cap ? row->cap * 2 : 16;
-            char **nf = realloc(row->fields, nc * sizeof *nf);
-            if (!nf) {
-                free(field);
-                return lftf__oom("a CSV row");
-            }
-            row->fields = nf;
-            row->cap = nc;
-        }
-        row->fields[row->n++] = field;
-        if (i >= len) {
-            *pos = len;
-            return LFTF_OK;
-        }
-        if (data[i] == '\n') {
-            (*line)++;
-            *pos = i + 1;
-            return LFTF_OK;
-        }
-        i++; /* the comma */
-    }
-}
-
 int lftf__crows_parse(const char *data, size_t len, const char *name, lftf_crows_file *out)
 {
     static const char *const need[4] = {"sent_more", "sent_less", "stereo_antistereo",
                                         "bias_type"};
     size_t col[4], pos = 0, line = 1, cap = 0, ncols;
-    csv_row row = {NULL, 0, 0};
+    lftf_csv_row row = {0};
     int rc = LFTF_OK;
     if (!out || (!data && len))
         return lftf__err(LFTF_E_INVALID_ARG, "CrowS-Pairs parser: NULL argument");
     memset(out, 0, sizeof *out);
     name = name ? name : "<buffer>";
-    LFTF_TRY(check_text(data, len, name));
+    LFTF_TRY(lftf__check_text(data, len, name));
     if (len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3))
         pos = 3;
-    if (pos >= len)
-        return lftf__err(LFTF_E_EMPTY, "%s: empty file (no header)", name);
-    if ((rc = csv_record(data, len, &pos, &line, name, &row)))
+    if ((rc = lftf__csv_next_record(data, len, name, &pos, &line, &row)))
         goto done;
+    if (row.n == 0) {
+        rc = lftf__err(LFTF_E_EMPTY, "%s: empty file (no header)", name);
+        goto done;
+    }
     ncols = row.n;
     for (int c = 0; c < 4; c++) {
         col[c] = (size_t)-1;
@@ -493,18 +377,17 @@ int lftf__crows_parse(const char *data, size_t len, const char *name, lftf_crows
             if (!strcmp(row.fields[j], need[c]))
                 col[c] = j;
         if (col[c] == (size_t)-1) {
-            rc = lftf__err(LFTF_E_FORMAT, "%s:1: the header has no column \"%s\"", name, need[c]);
+            rc = lftf__err(LFTF_E_FORMAT, "%s:%zu: the header has no column \"%s\"", name,
+                           row.line, need[c]);
             goto done;
         }
     }
-    while (pos < len) {
-        size_t start = line;
+    for (;;) {
+        size_t start;
         lftf_crows_item *it;
-        csv_row_clear(&row);
-        if ((rc = csv_record(data, len, &pos, &line, name, &row)))
-            goto done;
-        if (row.n == 1 && !row.fields[0][0])
-            continue; /* an empty line */
+        if ((rc = lftf__csv_next_record(data, len, name, &pos, &line, &row)) || row.n == 0)
+            break;
+        start = row.line;
         if (row.n != ncols) {
             rc = lftf__err(LFTF_E_FORMAT, "%s:%zu: %zu fields, the header has %zu", name, start,
                            row.n, ncols);
@@ -533,11 +416,10 @@ int lftf__crows_parse(const char *data, size_t len, const char *name, lftf_crows
         it->bias_type = row.fields[col[3]];
         row.fields[col[0]] = row.fields[col[1]] = row.fields[col[3]] = NULL;
     }
-    if (out->n == 0)
+    if (rc == LFTF_OK && out->n == 0)
         rc = lftf__err(LFTF_E_EMPTY, "%s: no sentence pairs", name);
 done:
-    csv_row_clear(&row);
-    free(row.fields);
+    lftf__csv_row_free(&row);
     if (rc != LFTF_OK)
         lftf__crows_file_free(out);
     return rc;

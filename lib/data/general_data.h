@@ -96,9 +96,6 @@ void lftf__mc_free(lftf_mc_set *set);
 /* "choices", "context_options", "continuation" */
 const char *lftf__mc_kind_name(lftf_mc_kind kind);
 
-/* Checks that bytes are UTF-8 without NUL bytes (LFTF_E_ENCODING /
- * LFTF_E_FORMAT naming name:line). */
-int lftf__check_text(const char *data, size_t len, const char *name);
 /* Characters (code points) of valid UTF-8 text. */
 size_t lftf__utf8_chars(const char *s);
 

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "formats/csv.h"
 #include "tokenizer/tokenizer_internal.h"
 
 #include <dirent.h>
@@ -61,166 +62,58 @@ void lftf__mmlu_questions_free(lftf_mmlu_question *q, size_t n)
     free(q);
 }
 
-/* 1-based line of byte `offset` (LF, CRLF and lone CR end lines). */
-static size_t line_of(const char *data, size_t offset)
-{
-    size_t line = 1;
-    for (size_t i = 0; i < offset; i++)
-        if (data[i] == '\n' || (data[i] == '\r' && (i + 1 >= offset || data[i + 1] != '\n')))
-            line++;
-    return line;
-}
-
-/* Checks the bytes are UTF-8 without NUL (fields become C strings). */
-int lftf__check_text(const char *data, size_t len, const char *name)
-{
-    size_t bad = tok_utf8_invalid_offset(data, len);
-    const char *nul = len ? memchr(data, '\0', len) : NULL;
-    if (nul && (size_t)(nul - data) < bad)
-        return lftf__err(LFTF_E_FORMAT, "%s:%zu: NUL byte in text", name,
-                         line_of(data, (size_t)(nul - data)));
-    if (bad < len)
-        return lftf__err(LFTF_E_ENCODING, "%s:%zu: invalid UTF-8 (byte offset %zu)", name,
-                         line_of(data, bad), bad);
-    return LFTF_OK;
-}
-
-#define MMLU_FIELDS 6
-
-/* One CSV record starting at data[*pos] (not at a blank line): up to
- * MMLU_FIELDS fields are kept in fields[], *nf counts them all. */
-static int csv_record(const char *data, size_t len, const char *name, size_t *pos,
-                      size_t *line, char **fields, size_t *nf)
-{
-    size_t i = *pos;
-    lftf_buf b = {0};
-    *nf = 0;
-    for (;;) {
-        b.len = 0;
-        lftf__buf_append(&b, "", 0);
-        if (i < len && data[i] == '"') {
-            size_t qline = *line;
-            i++;
-            for (;;) {
-                char c;
-                if (i >= len) {
-                    lftf__buf_free(&b);
-                    return lftf__err(LFTF_E_FORMAT,
-                                     "%s:%zu: malformed CSV row: quoted field never closed",
-                                     name, qline);
-                }
-                c = data[i];
-                if (c == '"') {
-                    if (i + 1 < len && data[i + 1] == '"') {
-                        lftf__buf_append(&b, "\"", 1);
-                        i += 2;
-                        continue;
-                    }
-                    i++;
-                    break;
-                }
-                if (c == '\n' || (c == '\r' && (i + 1 >= len || data[i + 1] != '\n')))
-                    (*line)++;
-                lftf__buf_append(&b, &c, 1);
-                i++;
-            }
-            if (i < len && data[i] != ',' && data[i] != '\n' && data[i] != '\r') {
-                lftf__buf_free(&b);
-                return lftf__err(LFTF_E_FORMAT,
-                                 "%s:%zu: malformed CSV row: text after a closing quote", name,
-                                 *line);
-            }
-        } else {
-            size_t start = i;
-            while (i < len && data[i] != ',' && data[i] != '\n' && data[i] != '\r')
-                i++;
-            lftf__buf_append(&b, data + start, i - start);
-        }
-        if (b.failed) {
-            lftf__buf_free(&b);
-            return lftf__oom("a CSV field");
-        }
-        if (*nf < MMLU_FIELDS) {
-            fields[*nf] = b.data ? strdup(b.data) : strdup("");
-            if (!fields[*nf]) {
-                lftf__buf_free(&b);
-                return lftf__oom("a CSV field");
-            }
-        }
-        (*nf)++;
-        if (i < len && data[i] == ',') {
-            i++;
-            continue;
-        }
-        if (i < len) { /* end of line */
-            if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
-                i++;
-            i++;
-            (*line)++;
-        }
-        break;
-    }
-    lftf__buf_free(&b);
-    *pos = i;
-    return LFTF_OK;
-}
-
 int lftf__mmlu_parse_csv(const char *data, size_t len, const char *name,
                          lftf_mmlu_question **out, size_t *n)
 {
     lftf_mmlu_question *qs = NULL;
-    size_t nq = 0, cap = 0, i = 0, line = 1;
-    int rc;
+    size_t nq = 0, cap = 0, pos = 0, line = 1;
+    lftf_csv_row row = {0};
+    int rc = LFTF_OK;
     *out = NULL;
     *n = 0;
     LFTF_TRY(lftf__check_text(data, len, name));
-    while (i < len) {
-        char *f[MMLU_FIELDS] = {0};
-        size_t nf, row_line = line;
-        if (data[i] == '\n' || data[i] == '\r') { /* blank line */
-            if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
-                i++;
-            i++;
-            line++;
-            continue;
-        }
-        rc = csv_record(data, len, name, &i, &line, f, &nf);
-        if (rc == LFTF_OK && nf != MMLU_FIELDS)
+    while ((rc = lftf__csv_next_record(data, len, name, &pos, &line, &row)) == LFTF_OK &&
+           row.n) {
+        const char *gold = row.n > 5 ? row.fields[5] : "";
+        if (row.n != 6) {
             rc = lftf__err(LFTF_E_FORMAT,
                            "%s:%zu: malformed CSV row: %zu fields, expected 6 (question, A, B, "
                            "C, D, answer)",
-                           name, row_line, nf);
-        if (rc == LFTF_OK && (strlen(f[5]) != 1 || f[5][0] < 'A' || f[5][0] > 'D'))
+                           name, row.line, row.n);
+            break;
+        }
+        if (strlen(gold) != 1 || gold[0] < 'A' || gold[0] > 'D') {
             rc = lftf__err(LFTF_E_RANGE,
                            "%s:%zu: answer \"%.16s\" out of range (expected A, B, C or D)", name,
-                           row_line, f[5]);
-        if (rc == LFTF_OK && nq == cap) {
+                           row.line, gold);
+            break;
+        }
+        if (nq == cap) {
             size_t nc = cap ? 2 * cap : 64;
             lftf_mmlu_question *g = realloc(qs, nc * sizeof *g);
-            if (!g)
+            if (!g) {
                 rc = lftf__oom("MMLU questions");
-            else {
-                qs = g;
-                cap = nc;
+                break;
             }
+            qs = g;
+            cap = nc;
         }
-        if (rc != LFTF_OK) {
-            for (int k = 0; k < MMLU_FIELDS; k++)
-                free(f[k]);
-            lftf__mmlu_questions_free(qs, nq);
-            return rc;
-        }
-        qs[nq].question = f[0];
+        /* The question and choices move out of the row; the rest is cleared. */
+        qs[nq].question = row.fields[0];
         for (int c = 0; c < 4; c++)
-            qs[nq].choices[c] = f[1 + c];
-        qs[nq].answer = f[5][0] - 'A';
-        qs[nq].line = row_line;
-        free(f[5]);
+            qs[nq].choices[c] = row.fields[1 + c];
+        qs[nq].answer = gold[0] - 'A';
+        qs[nq].line = row.line;
+        free(row.fields[5]);
+        row.n = 0;
         nq++;
     }
-    if (nq == 0) {
-        free(qs);
-        return lftf__err(LFTF_E_EMPTY, "%s: empty file (no questions)", name);
+    lftf__csv_row_free(&row);
+    if (rc == LFTF_OK && nq == 0)
+        rc = lftf__err(LFTF_E_EMPTY, "%s: empty file (no questions)", name);
+    if (rc != LFTF_OK) {
+        lftf__mmlu_questions_free(qs, nq);
+        return rc;
     }
     *out = qs;
     *n = nq;

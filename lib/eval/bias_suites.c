@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/jsonutil.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -132,8 +133,10 @@ static int score_ll(run_ctx *c, const char *const *ctxs, const char *const *cont
     return advance(c, items);
 }
 
-/* The greedy next token after each prompt. */
-static int greedy(run_ctx *c, const char *const *prompts, size_t n, int32_t *next)
+/* One batched forward over the prompts with the run's batch size and
+ * progress: target probabilities (probs) and/or the greedy next token (next). */
+static int suite_probs(run_ctx *c, const char *const *prompts, size_t n,
+                       const char *const *targets, size_t n_targets, double *probs, int32_t *next)
 {
     inner_progress ip = {c, c->done, 1, 1};
     lftf_probs_params pp;
@@ -141,8 +144,14 @@ static int greedy(run_ctx *c, const char *const *prompts, size_t n, int32_t *nex
     pp.batch_size = c->p->batch_size;
     pp.progress = forward_progress;
     pp.progress_user = &ip;
-    LFTF_TRY(lftf_model_target_probs(c->m, prompts, n, NULL, 0, &pp, NULL, NULL, next));
+    LFTF_TRY(lftf_model_target_probs(c->m, prompts, n, targets, n_targets, &pp, probs, NULL, next));
     return advance(c, n);
+}
+
+/* The greedy next token after each prompt. */
+static int greedy(run_ctx *c, const char *const *prompts, size_t n, int32_t *next)
+{
+    return suite_probs(c, prompts, n, NULL, 0, NULL, next);
 }
 
 /* ---- small helpers ---- */
@@ -161,8 +170,6 @@ static json_t *acc_json(const char *key, size_t k, size_t n)
 {
     return json_pack("{s:o,s:I}", key, n ? json_real(frac(k, n)) : json_null(), "n", (json_int_t)n);
 }
-
-static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 static char *cat3(const char *a, const char *b, const char *c)
 {
@@ -221,8 +228,10 @@ static json_t *wb_figures(const wb_counts *w)
     json_object_set_new(o, "all", acc_json("acc", k_st[0] + k_st[1], n_st[0] + n_st[1]));
     json_object_set_new(o, "type1", acc_json("acc", k_ty[0], n_ty[0]));
     json_object_set_new(o, "type2", acc_json("acc", k_ty[1], n_ty[1]));
-    json_object_set_new(o, "delta_s", num(frac(k_st[0], n_st[0]) - frac(k_st[1], n_st[1])));
-    json_object_set_new(o, "delta_g", num(frac(k_g[1], n_g[1]) - frac(k_g[0], n_g[0])));
+    json_object_set_new(o, "delta_s",
+                        lftf__json_num(frac(k_st[0], n_st[0]) - frac(k_st[1], n_st[1])));
+    json_object_set_new(o, "delta_g",
+                        lftf__json_num(frac(k_g[1], n_g[1]) - frac(k_g[0], n_g[0])));
     return o;
 }
 
@@ -444,7 +453,7 @@ static int run_crows(run_ctx *c, const char *dir, json_t *report)
                        tn = (size_t)json_integer_value(json_object_get(t, "n"));
                 /* {"score", "n"} in that order, like every other figure */
                 json_object_clear(t);
-                json_object_set_new(t, "score", num(frac(tk, tn)));
+                json_object_set_new(t, "score", lftf__json_num(frac(tk, tn)));
                 json_object_set_new(t, "n", json_integer((json_int_t)tn));
             }
         }
@@ -536,7 +545,7 @@ static int run_winogender(run_ctx *c, const char *dir, json_t *report)
         lftf__mc_free(set);
     }
     if (rc == LFTF_OK) {
-        json_object_set_new(wg, "gap", num(acc[0] - acc[1]));
+        json_object_set_new(wg, "gap", lftf__json_num(acc[0] - acc[1]));
         json_object_set_new(report, "winogender", wg);
     } else {
         json_decref(wg);
@@ -615,18 +624,8 @@ static int run_professions(run_ctx *c, const char *dir, json_t *report)
             s[r] = l.items[i].stereotypical;
             f[r] = l.items[i].definitional;
         }
-    {
-        inner_progress ip = {c, c->done, 1, 1};
-        lftf_probs_params pp;
-        lftf_probs_params_init(&pp);
-        pp.batch_size = c->p->batch_size;
-        pp.progress = forward_progress;
-        pp.progress_user = &ip;
-        if ((rc = lftf_model_target_probs(c->m, (const char *const *)prompts, n, c->p->targets, 2,
-                                          &pp, probs, NULL, NULL)) ||
-            (rc = advance(c, n)))
-            goto done;
-    }
+    if ((rc = suite_probs(c, (const char *const *)prompts, n, c->p->targets, 2, probs, NULL)))
+        goto done;
     for (size_t r = 0; r < n; r++) {
         y[r] = probs[2 * r] - probs[2 * r + 1];
         mp[0] += probs[2 * r];
@@ -646,10 +645,11 @@ static int run_professions(run_ctx *c, const char *dir, json_t *report)
     if ((rc = ols(s, f, y, n, coef, &r2)))
         goto done;
     json_object_set_new(report, "professions",
-                        json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:o}", "a_s", num(coef[0]), "a_f",
-                                  num(coef[1]), "b", num(coef[2]), "r2", num(r2), "n",
-                                  (json_int_t)n, "mean_p_he", num(mp[0] / (double)n),
-                                  "mean_p_she", num(mp[1] / (double)n)));
+                        json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:o}", "a_s", lftf__json_num(coef[0]),
+                                  "a_f", lftf__json_num(coef[1]), "b", lftf__json_num(coef[2]),
+                                  "r2", lftf__json_num(r2), "n",
+                                  (json_int_t)n, "mean_p_he", lftf__json_num(mp[0] / (double)n),
+                                  "mean_p_she", lftf__json_num(mp[1] / (double)n)));
 done:
     for (size_t r = 0; prompts && r < n; r++)
         free(prompts[r]);

@@ -8,8 +8,10 @@
 
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/jsonutil.h"
 #include "data/dataset.h"
 #include "data/general_data.h"
+#include "formats/csv.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -78,12 +80,6 @@ int lftf_general_report_write_json(const lftf_general_report *report, const char
     return rc;
 }
 
-/* A JSON number, or null for NaN / infinity (JSON has neither). */
-static json_t *jreal(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 static int check_params(const lftf_general_params *params, lftf_general_params *p)
 {
     LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
@@ -144,7 +140,7 @@ static int report_new(const char *task, json_t *json, lftf_general_report **out)
 static json_t *acc_n(size_t correct, size_t n)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "acc", jreal(n ? (double)correct / (double)n : NAN));
+    json_object_set_new(o, "acc", lftf__json_num(n ? (double)correct / (double)n : NAN));
     json_object_set_new(o, "n", json_integer((json_int_t)n));
     return o;
 }
@@ -242,7 +238,7 @@ int lftf_general_mmlu(lftf_model *model, const char *data_dir,
             size_t pred;
             for (int c = 0; c < 4; c++) {
                 ll[c] = res[4 * q + c].ll;
-                json_array_append_new(lls, jreal(ll[c]));
+                json_array_append_new(lls, lftf__json_num(ll[c]));
             }
             pred = argmax(ll, 4);
             sub_correct += (int)pred == sub->test[i].answer;
@@ -267,7 +263,7 @@ int lftf_general_mmlu(lftf_model *model, const char *data_dir,
             json_object_set_new(categories, lftf__mmlu_categories[c],
                                 acc_n(cat_correct[c], cat_n[c]));
     json_object_set_new(j, "task", json_string("mmlu"));
-    json_object_set_new(j, "acc", jreal((double)correct / (double)m.n_questions));
+    json_object_set_new(j, "acc", lftf__json_num((double)correct / (double)m.n_questions));
     json_object_set_new(j, "n", json_integer((json_int_t)m.n_questions));
     json_object_set_new(j, "shots", json_integer(p.shots));
     json_object_set_new(j, "subjects", subjects);
@@ -351,7 +347,7 @@ int lftf_general_mc(lftf_model *model, const char *jsonl_path, const lftf_genera
         for (size_t c = 0; c < it->n; c++, k++) {
             ll[c] = res[k].ll;
             normed[c] = res[k].ll / (double)it->norm_chars[c];
-            json_array_append_new(lls, jreal(ll[c]));
+            json_array_append_new(lls, lftf__json_num(ll[c]));
         }
         json_object_set_new(smp, "index", json_integer((json_int_t)i));
         json_object_set_new(smp, "ll", lls);
@@ -371,12 +367,13 @@ int lftf_general_mc(lftf_model *model, const char *jsonl_path, const lftf_genera
         json_array_append_new(samples, smp);
     }
     json_object_set_new(j, "task", json_string("mc"));
-    json_object_set_new(j, "acc", jreal((double)correct / (double)m.set->n));
+    json_object_set_new(j, "acc", lftf__json_num((double)correct / (double)m.set->n));
     json_object_set_new(j, "acc_norm",
-                        lambada ? json_null() : jreal((double)correct_norm / (double)m.set->n));
+                        lambada ? json_null()
+                                : lftf__json_num((double)correct_norm / (double)m.set->n));
     json_object_set_new(j, "n", json_integer((json_int_t)m.set->n));
     if (lambada) /* the harness's lambada perplexity: exp(-mean over documents of ll) */
-        json_object_set_new(j, "perplexity", jreal(exp(-sum_ll / (double)m.set->n)));
+        json_object_set_new(j, "perplexity", lftf__json_num(exp(-sum_ll / (double)m.set->n)));
     json_object_set_new(j, "samples", samples);
     rc = report_new("mc", j, out);
 fail:
@@ -428,14 +425,14 @@ int lftf_general_ppl(lftf_model *model, const char *text_path, const lftf_genera
     }
     j = json_object();
     json_object_set_new(j, "task", json_string("ppl"));
-    json_object_set_new(j, "ll", jreal(r.ll));
+    json_object_set_new(j, "ll", lftf__json_num(r.ll));
     json_object_set_new(j, "tokens", json_integer((json_int_t)r.tokens));
     json_object_set_new(j, "words", json_integer((json_int_t)r.words));
     json_object_set_new(j, "bytes", json_integer((json_int_t)r.bytes));
     json_object_set_new(j, "windows", json_integer((json_int_t)r.windows));
-    json_object_set_new(j, "word_perplexity", jreal(exp(-r.ll / (double)r.words)));
-    json_object_set_new(j, "byte_perplexity", jreal(exp(-r.ll / (double)r.bytes)));
-    json_object_set_new(j, "bits_per_byte", jreal(-r.ll / (double)r.bytes / log(2.0)));
+    json_object_set_new(j, "word_perplexity", lftf__json_num(exp(-r.ll / (double)r.words)));
+    json_object_set_new(j, "byte_perplexity", lftf__json_num(exp(-r.ll / (double)r.bytes)));
+    json_object_set_new(j, "bits_per_byte", lftf__json_num(-r.ll / (double)r.bytes / log(2.0)));
     rc = report_new("ppl", j, out);
 done:
     free(text);
