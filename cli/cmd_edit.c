@@ -70,35 +70,22 @@ static json_t *report_scores(const lftf_report *r)
     return o;
 }
 
-/* Least-squares slope of a profession's P(he) - P(she) on its Bolukbasi
- * stereotypical score (the professions regression): > 0 means the model
- * follows the stereotype. */
-static double professions_slope(const lftf_report *r, const lftf_dataset *ds)
+/* The library's professions regression (DAMA's P(he) - P(she) ~ a_s*s +
+ * a_f*f + b): its stereotypical slope a_s, > 0 when the model follows the
+ * stereotype; NAN when it cannot be computed. */
+static double professions_slope(lftf_model *m)
 {
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < lftf_report_n_professions(r); i++) {
-        lftf_report_profession p;
-        double st = NAN;
-        if (lftf_report_profession_get(r, i, &p) != LFTF_OK)
-            continue;
-        for (size_t j = 0; j < lftf_dataset_size(ds) && isnan(st); j++) {
-            lftf_sample s;
-            if (lftf_dataset_get(ds, j, &s) == LFTF_OK && s.profession &&
-                !strcmp(s.profession, p.profession))
-                st = s.stereotypical;
-        }
-        if (isnan(st))
-            continue;
-        sx += st;
-        sy += p.bias;
-        sxx += st * st;
-        sxy += st * p.bias;
-        n++;
-    }
-    if (n < 2 || sxx * (double)n - sx * sx == 0)
-        return NAN;
-    return ((double)n * sxy - sx * sy) / ((double)n * sxx - sx * sx);
+    lftf_bias_params bp;
+    lftf_bias_report *rep = NULL;
+    double a_s = NAN;
+    lftf_bias_params_init(&bp);
+    bp.suites = LFTF_SUITE_PROFESSIONS;
+    bp.progress = cli_progress;
+    if (lftf_bias_evaluate(m, &bp, &rep) != LFTF_OK ||
+        lftf_bias_report_get(rep, "professions.a_s", &a_s) != LFTF_OK)
+        a_s = NAN;
+    lftf_bias_report_free(rep);
+    return a_s;
 }
 
 int edit_cli_evaluate(const char *cmd, lftf_model *m, const lftf_dataset *test,
@@ -113,7 +100,7 @@ int edit_cli_evaluate(const char *cmd, lftf_model *m, const lftf_dataset *test,
         return cli_fail(cmd, "evaluation", rc);
     *scores = report_scores(r);
     {
-        double s = professions_slope(r, test);
+        double s = professions_slope(m);
         json_object_set_new(*scores, "professions_slope", isnan(s) ? json_null() : json_real(s));
     }
     if (lftf_report_afgb(r, "avg", afgb) != LFTF_OK)

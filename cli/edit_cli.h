@@ -7,8 +7,9 @@
 
 #include <jansson.h>
 
-/* Evaluates on the test split and GenHintEval: *scores {"afgb": {...}, "ub",
- * "professions_slope"}; 0, or 1 after printing the error. */
+/* Evaluates on the test split and GenHintEval, and the professions suite
+ * (lftf_bias_evaluate): *scores {"afgb": {...}, "ub",
+ * "professions_slope": the regression's a_s}; 0, or 1 after printing the error. */
 int edit_cli_evaluate(const char *cmd, lftf_model *m, const lftf_dataset *test,
                       const lftf_dataset *hint, json_t **scores, double *afgb, double *ub);
 
