@@ -4,9 +4,8 @@
 #include "bias_cli.h"
 #include "cli_util.h"
 #include "commands.h"
-#include "train_cli.h"
+#include "options.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +17,7 @@ static void usage(FILE *f)
             "                 [--data-dir DIR] [--out report.json]\n\n"
             "Runs established bias benchmarks: WinoBias (DAMA's generation protocol and a\n"
             "log-likelihood choice), CrowS-Pairs, Winogender and DAMA's professions regression.\n\n"
-            "  --model DIR         Hugging Face model directory (required)\n"
-            "  --suite S           a suite to run (repeatable; default: every suite whose files\n"
+                        "  --suite S           a suite to run (repeatable; default: every suite whose files\n"
             "                      are found)\n"
             "  --data-dir DIR      the suites' files, laid out like ../shared/data/bias\n"
             "                      (winobias/, crows-pairs/, winogender/, professions.json);\n"
@@ -28,67 +26,66 @@ static void usage(FILE *f)
             "  --target W          the regression's two target words (twice; default \" he\", \" she\")\n"
             "  --max-items N       only the first N items of each file (quick looks)\n"
             "  --batch N           sequences per forward pass (16)\n"
-            "  --device D --dtype T --threads N   as for the other commands\n");
+            "%s",
+            model_device_opts_help);
 }
+
+enum { OPT_SUITE = CLI_OPT_OWN, OPT_DATA_DIR, OPT_TARGET, OPT_MAX_ITEMS };
+
+static const struct option own_options[] = {
+    {"suite", required_argument, NULL, OPT_SUITE},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"max-items", required_argument, NULL, OPT_MAX_ITEMS},
+    {NULL, 0, NULL, 0}};
+
+static const cli_command spec = {
+    "bias", usage, CLI_G_MODEL | CLI_G_THREADS | CLI_G_BATCH | CLI_G_OUT_FILE, own_options,
+    CLI_ARGS_NONE};
 
 int cmd_bias(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},   {"suite", required_argument, NULL, 's'},
-        {"data-dir", required_argument, NULL, 'd'}, {"out", required_argument, NULL, 'o'},
-        {"target", required_argument, NULL, 't'},  {"max-items", required_argument, NULL, 'n'},
-        {"batch", required_argument, NULL, 'b'},   {"device", required_argument, NULL, 'D'},
-        {"dtype", required_argument, NULL, 'T'},   {"threads", required_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *cmd = "bias", *out = NULL, *targets[2] = {" he", " she"};
     size_t n_targets = 0;
     model_opts mo;
+    out_opts oo;
+    cli_parser p;
     lftf_bias_params bp;
     lftf_model *model = NULL;
     lftf_bias_report *rep = NULL;
     int c, rc, ret = 1;
 
     model_opts_init(&mo);
+    out_opts_init(&oo);
     lftf_bias_params_init(&bp);
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, &oo) != 0)
+        return 1;
+    while ((c = cli_next(&p)) > 0) {
         unsigned bits;
+        if (!p.arg)
+            return cli_usage(cmd, "%s needs a value", argv[p.next - 1]);
         switch (c) {
-        case 'm': mo.model_dir = optarg; break;
-        case 'd': bp.data_dir = optarg; break;
-        case 'o': out = optarg; break;
-        case 'D': mo.device = optarg; break;
-        case 'T': mo.dtype = optarg; break;
-        case 's':
-            if ((rc = lftf_bias_suite_parse(optarg, &bits)) != LFTF_OK)
+        case OPT_DATA_DIR: bp.data_dir = p.arg; break;
+        case OPT_SUITE:
+            if ((rc = lftf_bias_suite_parse(p.arg, &bits)) != LFTF_OK)
                 return cli_usage(cmd, "%s", lftf_last_error());
             bp.suites |= bits;
             break;
-        case 't':
+        case OPT_TARGET:
             if (n_targets == 2)
                 return cli_usage(cmd, "--target is given at most twice");
-            targets[n_targets++] = optarg;
+            targets[n_targets++] = p.arg;
             break;
-        case 'n':
-            if (cli_parse_size(optarg, &bp.max_items) || bp.max_items == 0)
+        case OPT_MAX_ITEMS:
+            if (cli_parse_size(p.arg, &bp.max_items) || bp.max_items == 0)
                 return cli_usage(cmd, "--max-items needs a positive integer");
             break;
-        case 'b':
-            if (cli_parse_size(optarg, &bp.batch_size) || bp.batch_size == 0)
-                return cli_usage(cmd, "--batch needs a positive integer");
-            break;
-        case 'j':
-            if (cli_parse_int(optarg, &mo.threads) || mo.threads < 1)
-                return cli_usage(cmd, "--threads needs a positive integer");
-            break;
-        case 'h': usage(stdout); return 0;
-        case ':': return cli_usage(cmd, "%s needs a value", argv[optind - 1]);
-        default: return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c < 0)
+        return p.status;
+    out = oo.out;
+    bp.batch_size = mo.batch;
     if (!mo.model_dir)
         return cli_usage(cmd, "--model is required");
     if (n_targets == 1)

@@ -6,10 +6,9 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "edit_cli.h"
-#include "train_cli.h"
+#include "options.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -58,112 +57,6 @@ static int parse_layers(const char *s, int *layers, size_t max, size_t *n)
     return *n ? 0 : -1;
 }
 
-static json_t *report_scores(const lftf_report *r)
-{
-    json_t *o = json_object(), *a = json_object();
-    const char *sc[4] = {"word", "phrase", "sentence", "avg"};
-    double v;
-    for (int i = 0; i < 4; i++)
-        json_object_set_new(a, sc[i], lftf_report_afgb(r, sc[i], &v) == LFTF_OK ? json_real(v)
-                                                                                 : json_null());
-    json_object_set_new(o, "afgb", a);
-    json_object_set_new(o, "ub", lftf_report_ub(r, &v) == LFTF_OK ? json_real(v) : json_null());
-    return o;
-}
-
-/* Least-squares slope of a profession's P(he) - P(she) on its Bolukbasi
- * stereotypical score (the professions regression): > 0 means the model
- * follows the stereotype. */
-static double professions_slope(const lftf_report *r, const lftf_dataset *ds)
-{
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < lftf_report_n_professions(r); i++) {
-        lftf_report_profession p;
-        double st = NAN;
-        if (lftf_report_profession_get(r, i, &p) != LFTF_OK)
-            continue;
-        for (size_t j = 0; j < lftf_dataset_size(ds) && isnan(st); j++) {
-            lftf_sample s;
-            if (lftf_dataset_get(ds, j, &s) == LFTF_OK && s.profession &&
-                !strcmp(s.profession, p.profession))
-                st = s.stereotypical;
-        }
-        if (isnan(st))
-            continue;
-        sx += st;
-        sy += p.bias;
-        sxx += st * st;
-        sxy += st * p.bias;
-        n++;
-    }
-    if (n < 2 || sxx * (double)n - sx * sx == 0)
-        return NAN;
-    return ((double)n * sxy - sx * sy) / ((double)n * sxx - sx * sx);
-}
-
-int edit_cli_evaluate(const char *cmd, lftf_model *m, const lftf_dataset *test,
-                      const lftf_dataset *hint, json_t **scores, double *afgb, double *ub)
-{
-    lftf_eval_params ep;
-    lftf_report *r = NULL;
-    int rc;
-    lftf_eval_params_init(&ep);
-    ep.progress = cli_progress;
-    if ((rc = lftf_evaluate(m, test, hint, &ep, &r)) != LFTF_OK)
-        return cli_fail(cmd, "evaluation", rc);
-    *scores = report_scores(r);
-    {
-        double s = professions_slope(r, test);
-        json_object_set_new(*scores, "professions_slope", isnan(s) ? json_null() : json_real(s));
-    }
-    if (lftf_report_afgb(r, "avg", afgb) != LFTF_OK)
-        *afgb = NAN;
-    if (lftf_report_ub(r, ub) != LFTF_OK)
-        *ub = NAN;
-    lftf_report_free(r);
-    return 0;
-}
-
-/* Saves the model and the report into out; 0 or 1. */
-static int save_all(const char *cmd, lftf_model *m, const char *out, int delta, int overwrite,
-                    json_t *report)
-{
-    lftf_save_params sp;
-    char *path, *text;
-    int rc;
-    lftf_save_params_init(&sp);
-    sp.overwrite = overwrite;
-    sp.delta = delta;
-    sp.progress = cli_progress;
-    if ((rc = lftf_model_save(m, out, &sp)) != LFTF_OK)
-        return cli_fail(cmd, out, rc);
-    path = malloc(strlen(out) + 32);
-    text = json_dumps(report, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    if (!path || !text) {
-        free(path);
-        free(text);
-        fprintf(stderr, "lftf %s: out of memory\n", cmd);
-        return 1;
-    }
-    sprintf(path, "%s/edit_report.json", out);
-    rc = write_text_atomic(path, text);
-    free(text);
-    if (rc) {
-        free(path);
-        return 1;
-    }
-    printf("saved %s and %s\n", delta ? "the changed tensors (delta)" : "the model", path);
-    free(path);
-    return 0;
-}
-
-static void print_scores(const char *label, double afgb, double ub, const json_t *s)
-{
-    double slope = json_real_value(json_object_get(s, "professions_slope"));
-    printf("%-8s AFGB (avg) %.4f   UB %.4f   professions slope %.4f\n", label, afgb, ub, slope);
-}
-
 /* ---- lftf dama ----------------------------------------------------------------- */
 
 static void dama_usage(FILE *f)
@@ -186,48 +79,20 @@ static void dama_usage(FILE *f)
             model_opts_help);
 }
 
-enum { OPT_MODEL = 1000, OPT_DATA, OPT_DEVICE, OPT_DTYPE, OPT_THREADS, OPT_OUT, OPT_LAYERS,
-       OPT_DIM, OPT_SEED, OPT_DELTA, OPT_OVERWRITE, OPT_MAXPROF, OPT_REQUESTS, OPT_GBE_TRAIN,
-       OPT_METHOD, OPT_CORPUS, OPT_STATS_DIR, OPT_NO_STATS, OPT_STATS_SAMPLES, OPT_STATS_LENGTH,
-       OPT_HELP };
+enum { OPT_LAYERS = CLI_OPT_OWN, OPT_DIM, OPT_SEED, OPT_MAXPROF, OPT_REQUESTS, OPT_GBE_TRAIN,
+       OPT_METHOD, OPT_CORPUS, OPT_STATS_DIR, OPT_NO_STATS, OPT_STATS_SAMPLES, OPT_STATS_LENGTH };
 
-/* The model options (train_cli.h) as getopt_long entries. */
-#define MODEL_LONG_OPTS                                         \
-    {"model", required_argument, NULL, OPT_MODEL},              \
-    {"data", required_argument, NULL, OPT_DATA},                \
-    {"device", required_argument, NULL, OPT_DEVICE},            \
-    {"dtype", required_argument, NULL, OPT_DTYPE},              \
-    {"threads", required_argument, NULL, OPT_THREADS},          \
-    {"help", no_argument, NULL, OPT_HELP}
+/* Both commands: the model options, --out DIR, --overwrite, --delta. */
+#define EDIT_GROUPS (CLI_G_MODEL_ALL | CLI_G_OUT_DIR | CLI_G_OVERWRITE | CLI_G_DELTA)
 
 static const struct option dama_opts[] = {
-    MODEL_LONG_OPTS,
-    {"out", required_argument, NULL, OPT_OUT},
     {"layers", required_argument, NULL, OPT_LAYERS},
     {"dim", required_argument, NULL, OPT_DIM},
     {"seed", required_argument, NULL, OPT_SEED},
     {"max-professions", required_argument, NULL, OPT_MAXPROF},
-    {"delta", no_argument, NULL, OPT_DELTA},
-    {"overwrite", no_argument, NULL, OPT_OVERWRITE},
     {NULL, 0, NULL, 0}};
 
-/* A model option; 1 consumed, 0 not ours, -1 usage error (printed). */
-static int model_opt(const char *cmd, int c, model_opts *mo)
-{
-    switch (c) {
-    case OPT_MODEL: mo->model_dir = optarg; return 1;
-    case OPT_DATA: mo->data_dir = optarg; return 1;
-    case OPT_DEVICE: mo->device = optarg; return 1;
-    case OPT_DTYPE: mo->dtype = optarg; return 1;
-    case OPT_THREADS:
-        if (cli_parse_int(optarg, &mo->threads) || mo->threads < 1) {
-            cli_usage(cmd, "--threads needs a positive integer");
-            return -1;
-        }
-        return 1;
-    default: return 0;
-    }
-}
+static const cli_command dama_spec = {"dama", dama_usage, EDIT_GROUPS, dama_opts, CLI_ARGS_NONE};
 
 typedef struct common_opts {
     const char *out;
@@ -238,58 +103,66 @@ typedef struct common_opts {
 } common_opts;
 
 /* The options both commands have; 1 consumed, 0 not ours, -1 usage error. */
-static int common_opt(const char *cmd, int c, common_opts *co)
+static int common_opt(const char *cmd, int c, const char *v, common_opts *co)
 {
     switch (c) {
-    case OPT_OUT: co->out = optarg; return 1;
     case OPT_LAYERS:
-        if (parse_layers(optarg, co->layers, 256, &co->n_layers)) {
+        if (parse_layers(v, co->layers, 256, &co->n_layers)) {
             cli_usage(cmd, "--layers needs a-b or i,j,... (non-negative integers)");
             return -1;
         }
         return 1;
     case OPT_SEED:
-        if (cli_parse_u64(optarg, &co->seed)) {
+        if (cli_parse_u64(v, &co->seed)) {
             cli_usage(cmd, "--seed needs a non-negative integer");
             return -1;
         }
         return 1;
-    case OPT_DELTA: co->delta = 1; return 1;
-    case OPT_OVERWRITE: co->overwrite = 1; return 1;
     default: return 0;
     }
 }
 
-/* The option loop both commands share: --help, the model options and the
- * common ones, then `own` (1 consumed, 0 unknown, -1 usage error printed).
- * Returns -1 to go on, or the exit code. */
-static int parse_options(const char *cmd, int argc, char **argv, const struct option *opts,
-                         void (*usage)(FILE *), model_opts *mo, common_opts *co,
-                         int (*own)(const char *cmd, int c, void *ctx), void *ctx)
+/* 1 if the command's own option `id` takes a value. */
+static int takes_value(const struct option *own, int id)
 {
+    for (; own->name; own++)
+        if (own->val == id)
+            return own->has_arg == required_argument;
+    return 0;
+}
+
+/* The option loop both commands share: the shared groups through cli_next,
+ * the common options, then `own` (1 consumed, 0 unknown, -1 usage error
+ * printed; the value in v).  Returns -1 to go on, or the exit code. */
+static int parse_options(const cli_command *spec, int argc, char **argv, model_opts *mo,
+                         common_opts *co,
+                         int (*own)(const char *cmd, int c, const char *v, void *ctx), void *ctx)
+{
+    const char *cmd = spec->name;
+    out_opts oo;
+    cli_parser p;
     int c;
     model_opts_init(mo);
+    out_opts_init(&oo);
     memset(co, 0, sizeof *co);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    if (cli_parser_init(&p, spec, argc, argv, mo, NULL, &oo) != 0)
+        return 1;
+    while ((c = cli_next(&p)) > 0) {
         int r;
-        if (c == OPT_HELP) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = model_opt(cmd, c, mo)) || (r = common_opt(cmd, c, co)) ||
-            (r = own(cmd, c, ctx))) {
+        if (!p.arg && takes_value(spec->own, c))
+            return cli_usage(cmd, "%s needs a value", argv[p.next - 1]);
+        if ((r = common_opt(cmd, c, p.arg, co)) || (r = own(cmd, c, p.arg, ctx))) {
             if (r < 0)
                 return 2;
             continue;
         }
-        if (c == ':')
-            return cli_usage(cmd, "%s needs a value", argv[optind - 1]);
-        return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+        return cli_usage(cmd, "unknown option '%s'", argv[p.next - 1]);
     }
-    if (optind < argc)
-        return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c < 0)
+        return p.status;
+    co->out = oo.out;
+    co->delta = oo.delta;
+    co->overwrite = oo.overwrite;
     if (!mo->model_dir || !co->out)
         return cli_usage(cmd, "--model and --out are required");
     return -1;
@@ -329,7 +202,7 @@ static int evaluate_edit_save(const char *cmd, const char *method, const char *r
     int ret = 1, rc;
     if (edit_cli_evaluate(cmd, model, test, hint, &before, &a0, &u0))
         goto done;
-    print_scores("before", a0, u0, before);
+    edit_cli_print_scores("before", a0, u0, before);
     if ((rc = apply(model, ctx, &res)) != LFTF_OK) {
         cli_fail(cmd, method, rc);
         fprintf(stderr, "lftf %s: nothing was written\n", cmd);
@@ -337,7 +210,7 @@ static int evaluate_edit_save(const char *cmd, const char *method, const char *r
     }
     if (edit_cli_evaluate(cmd, model, test, hint, &after, &a1, &u1))
         goto done;
-    print_scores("after", a1, u1, after);
+    edit_cli_print_scores("after", a1, u1, after);
     if (summary)
         summary(res, ctx);
     if ((rc = lftf_edit_result_to_json(res, &rj)) != LFTF_OK) {
@@ -355,7 +228,7 @@ static int evaluate_edit_save(const char *cmd, const char *method, const char *r
     json_object_set_new(report, "after", after);
     before = after = NULL;
     json_object_set_new(report, result_key, result ? result : json_null());
-    ret = save_all(cmd, model, co->out, co->delta, co->overwrite, report);
+    ret = edit_cli_save(cmd, model, co->out, co->delta, co->overwrite, report);
 done:
     lftf_free(rj);
     json_decref(report);
@@ -371,18 +244,18 @@ typedef struct dama_ctx {
     int dim;
 } dama_ctx;
 
-static int dama_opt(const char *cmd, int c, void *ctx)
+static int dama_opt(const char *cmd, int c, const char *v, void *ctx)
 {
     dama_ctx *d = ctx;
     switch (c) {
     case OPT_DIM:
-        if (cli_parse_int(optarg, &d->dim) || d->dim < 1) {
+        if (cli_parse_int(v, &d->dim) || d->dim < 1) {
             cli_usage(cmd, "--dim needs a positive integer");
             return -1;
         }
         return 1;
     case OPT_MAXPROF:
-        if (cli_parse_size(optarg, &d->max_professions)) {
+        if (cli_parse_size(v, &d->max_professions)) {
             cli_usage(cmd, "--max-professions needs a non-negative integer");
             return -1;
         }
@@ -426,7 +299,7 @@ int cmd_dama(int argc, char **argv)
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     memset(&d, 0, sizeof d);
-    if ((rc = parse_options(cmd, argc, argv, dama_opts, dama_usage, &mo, &co, dama_opt, &d)) >= 0)
+    if ((rc = parse_options(&dama_spec, argc, argv, &mo, &co, dama_opt, &d)) >= 0)
         return rc;
     if (check_out_dir(cmd, co.out, mo.model_dir, co.overwrite))
         return 1;
@@ -501,8 +374,6 @@ static void edit_usage(FILE *f)
 }
 
 static const struct option edit_opts[] = {
-    MODEL_LONG_OPTS,
-    {"out", required_argument, NULL, OPT_OUT},
     {"method", required_argument, NULL, OPT_METHOD},
     {"requests", required_argument, NULL, OPT_REQUESTS},
     {"genbiaseval-train", no_argument, NULL, OPT_GBE_TRAIN},
@@ -514,9 +385,9 @@ static const struct option edit_opts[] = {
     {"stats-length", required_argument, NULL, OPT_STATS_LENGTH},
     {"max-requests", required_argument, NULL, OPT_MAXPROF},
     {"seed", required_argument, NULL, OPT_SEED},
-    {"delta", no_argument, NULL, OPT_DELTA},
-    {"overwrite", no_argument, NULL, OPT_OVERWRITE},
     {NULL, 0, NULL, 0}};
+
+static const cli_command edit_spec = {"edit", edit_usage, EDIT_GROUPS, edit_opts, CLI_ARGS_NONE};
 
 typedef struct edit_ctx {
     lftf_editor_params ep;
@@ -526,30 +397,30 @@ typedef struct edit_ctx {
     int gbe_train, no_stats;
 } edit_ctx;
 
-static int edit_opt(const char *cmd, int c, void *ctx)
+static int edit_opt(const char *cmd, int c, const char *v, void *ctx)
 {
     edit_ctx *e = ctx;
     switch (c) {
-    case OPT_METHOD: e->method = optarg; return 1;
-    case OPT_REQUESTS: e->req_path = optarg; return 1;
+    case OPT_METHOD: e->method = v; return 1;
+    case OPT_REQUESTS: e->req_path = v; return 1;
     case OPT_GBE_TRAIN: e->gbe_train = 1; return 1;
-    case OPT_CORPUS: e->ep.corpus = optarg; return 1;
-    case OPT_STATS_DIR: e->ep.stats_dir = optarg; return 1;
+    case OPT_CORPUS: e->ep.corpus = v; return 1;
+    case OPT_STATS_DIR: e->ep.stats_dir = v; return 1;
     case OPT_NO_STATS: e->no_stats = 1; return 1;
     case OPT_STATS_SAMPLES:
-        if (cli_parse_size(optarg, &e->ep.stats_samples) || !e->ep.stats_samples) {
+        if (cli_parse_size(v, &e->ep.stats_samples) || !e->ep.stats_samples) {
             cli_usage(cmd, "--stats-samples needs a positive integer");
             return -1;
         }
         return 1;
     case OPT_STATS_LENGTH:
-        if (cli_parse_size(optarg, &e->ep.stats_length) || e->ep.stats_length < 2) {
+        if (cli_parse_size(v, &e->ep.stats_length) || e->ep.stats_length < 2) {
             cli_usage(cmd, "--stats-length needs an integer >= 2");
             return -1;
         }
         return 1;
     case OPT_MAXPROF:
-        if (cli_parse_size(optarg, &e->max_req)) {
+        if (cli_parse_size(v, &e->max_req)) {
             cli_usage(cmd, "--max-requests needs a non-negative integer");
             return -1;
         }
@@ -596,7 +467,7 @@ int cmd_edit(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     memset(&e, 0, sizeof e);
     lftf_editor_params_init(&e.ep);
-    if ((rc = parse_options(cmd, argc, argv, edit_opts, edit_usage, &mo, &co, edit_opt, &e)) >= 0)
+    if ((rc = parse_options(&edit_spec, argc, argv, &mo, &co, edit_opt, &e)) >= 0)
         return rc;
     if (!e.method)
         return cli_usage(cmd, "--method is required (rome, r-rome, memit)");

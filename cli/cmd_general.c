@@ -4,9 +4,8 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "run_general.h"
-#include "train_cli.h"
+#include "options.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,38 +27,35 @@ static void usage(FILE *f)
             "                      held-out English text shipped with liblftf)\n"
             "  --max-length N      context window in tokens (default: the model's)\n"
             "  --no-bos            add no BOS token (older harness default)\n"
-            "  --batch N           sequences per forward pass\n"
+            "  --batch N           sequences per forward pass (16)\n"
             "  --requests FILE     write the (context, continuation) requests as JSON lines\n"
             "                      (no model needed; the `lftf loglikelihood` input format)\n"
             "  --out FILE          the JSON report (written atomically)\n"
-            "  --model DIR --device D --dtype T --threads N   as in the other commands\n");
+            "  --model DIR --device D --dtype T --threads N --max-memory S\n"
+            "  --max-device-memory S   as in the other commands\n");
 }
 
 enum {
-    OPT_MODEL = 256, OPT_DEVICE, OPT_DTYPE, OPT_THREADS, OPT_TASK, OPT_DATA, OPT_SHOTS,
-    OPT_SUBJECTS, OPT_LIMIT, OPT_FILE, OPT_MAX_LENGTH, OPT_OUT, OPT_NO_BOS, OPT_BATCH,
-    OPT_REQUESTS
+    OPT_TASK = CLI_OPT_OWN, OPT_SHOTS, OPT_SUBJECTS, OPT_LIMIT, OPT_FILE, OPT_MAX_LENGTH,
+    OPT_NO_BOS, OPT_REQUESTS
 };
 
-static const struct option long_options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"model", required_argument, NULL, OPT_MODEL},
-    {"device", required_argument, NULL, OPT_DEVICE},
-    {"dtype", required_argument, NULL, OPT_DTYPE},
-    {"threads", required_argument, NULL, OPT_THREADS},
+static const struct option own_options[] = {
     {"task", required_argument, NULL, OPT_TASK},
-    {"data", required_argument, NULL, OPT_DATA},
     {"shots", required_argument, NULL, OPT_SHOTS},
     {"subjects", required_argument, NULL, OPT_SUBJECTS},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"file", required_argument, NULL, OPT_FILE},
     {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
-    {"out", required_argument, NULL, OPT_OUT},
     {"no-bos", no_argument, NULL, OPT_NO_BOS},
-    {"batch", required_argument, NULL, OPT_BATCH},
     {"requests", required_argument, NULL, OPT_REQUESTS},
     {NULL, 0, NULL, 0},
 };
+
+/* --data is the MMLU directory here (model_opts.data_dir) */
+static const cli_command spec = {
+    "general", usage, CLI_G_MODEL_ALL | CLI_G_BATCH | CLI_G_OUT_FILE, own_options,
+    CLI_ARGS_NONE};
 
 #define MAX_SUBJECTS 128
 
@@ -86,6 +82,8 @@ int cmd_general(int argc, char **argv)
 {
     const char *cmd = "general";
     model_opts mo;
+    out_opts oo;
+    cli_parser cp;
     lftf_general_params p;
     const char *task = NULL, *data = NULL, *file = NULL, *out = NULL, *requests = NULL;
     const char *subjects[MAX_SUBJECTS];
@@ -97,73 +95,61 @@ int cmd_general(int argc, char **argv)
 
     model_opts_init(&mo);
     lftf_general_params_init(&p);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+    out_opts_init(&oo);
+    if (cli_parser_init(&cp, &spec, argc, argv, &mo, NULL, &oo) != 0)
+        return 1;
+    while ((c = cli_next(&cp)) > 0) {
+        const char *v = cp.arg;
+        if (!v && c != OPT_NO_BOS) {
+            ret = cli_usage(cmd, "%s needs a value", argv[cp.next - 1]);
+            goto done;
+        }
         switch (c) {
-        case 'h': usage(stdout); ret = 0; goto done;
-        case OPT_MODEL: mo.model_dir = optarg; break;
-        case OPT_DEVICE: mo.device = optarg; break;
-        case OPT_DTYPE: mo.dtype = optarg; break;
-        case OPT_THREADS:
-            if (cli_parse_int(optarg, &mo.threads) || mo.threads < 1) {
-                ret = cli_usage(cmd, "--threads needs a positive integer");
-                goto done;
-            }
-            break;
         case OPT_TASK:
-            if (strcmp(optarg, "mmlu") && strcmp(optarg, "mc") && strcmp(optarg, "ppl")) {
+            if (strcmp(v, "mmlu") && strcmp(v, "mc") && strcmp(v, "ppl")) {
                 ret = cli_usage(cmd, "--task needs mmlu, mc or ppl");
                 goto done;
             }
-            task = optarg;
+            task = v;
             break;
-        case OPT_DATA: data = optarg; break;
-        case OPT_FILE: file = optarg; break;
-        case OPT_OUT: out = optarg; break;
-        case OPT_REQUESTS: requests = optarg; break;
+        case OPT_FILE: file = v; break;
+        case OPT_REQUESTS: requests = v; break;
         case OPT_NO_BOS: p.add_bos = 0; break;
         case OPT_SHOTS:
-            if (cli_parse_int(optarg, &p.shots) || p.shots < 0) {
+            if (cli_parse_int(v, &p.shots) || p.shots < 0) {
                 ret = cli_usage(cmd, "--shots needs a number >= 0");
                 goto done;
             }
             break;
         case OPT_SUBJECTS:
             free(subjects_arg);
-            if (!(subjects_arg = strdup(optarg)) ||
+            if (!(subjects_arg = strdup(v)) ||
                 split_subjects(subjects_arg, subjects, &n_subjects)) {
                 ret = cli_usage(cmd, "--subjects needs names separated by commas");
                 goto done;
             }
             break;
         case OPT_LIMIT:
-            if (cli_parse_size(optarg, &p.limit)) {
+            if (cli_parse_size(v, &p.limit)) {
                 ret = cli_usage(cmd, "--limit needs a number");
                 goto done;
             }
             break;
         case OPT_MAX_LENGTH:
-            if (cli_parse_size(optarg, &p.max_length) || p.max_length < 2) {
+            if (cli_parse_size(v, &p.max_length) || p.max_length < 2) {
                 ret = cli_usage(cmd, "--max-length needs a number >= 2");
                 goto done;
             }
             break;
-        case OPT_BATCH:
-            if (cli_parse_size(optarg, &p.batch_size) || p.batch_size == 0) {
-                ret = cli_usage(cmd, "--batch needs a positive integer");
-                goto done;
-            }
-            break;
-        default:
-            ret = cli_usage(cmd, "unknown option or missing value '%s'", argv[optind - 1]);
-            goto done;
         }
     }
-    if (optind < argc) {
-        ret = cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c < 0) {
+        ret = cp.status;
         goto done;
     }
+    data = mo.data_dir;
+    out = oo.out;
+    p.batch_size = mo.batch;
     if (!task) {
         ret = cli_usage(cmd, "--task is required (mmlu, mc or ppl)");
         goto done;

@@ -5,9 +5,8 @@
  *   {"prompt": str, "text": the continuation, "ids": [generated ids]} */
 #include "cli_util.h"
 #include "commands.h"
-#include "model_getopt.h"
+#include "options.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,25 +27,28 @@ static void usage(FILE *f)
             "  --stop STR          stop when the continuation contains STR; the text is cut\n"
             "                      before it (repeatable)\n"
             "  --batch N           prompts per batch (default 16)\n"
-            MODEL_GETOPT_HELP);
+            "%s",
+            model_device_opts_help);
 }
 
-enum { OPT_MAX_NEW = 256, OPT_STOP, OPT_BATCH };
+enum { OPT_MAX_NEW = CLI_OPT_OWN, OPT_STOP };
 
-static const struct option long_options[] = {
+static const struct option own_options[] = {
     {"max-new-tokens", required_argument, NULL, OPT_MAX_NEW},
     {"stop", required_argument, NULL, OPT_STOP},
-    {"batch", required_argument, NULL, OPT_BATCH},
-    MODEL_GETOPT_OPTIONS,
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* the first prompt (or "--") ends the options, so prompts may start with '-' */
+static const cli_command spec = {"generate", usage, CLI_G_MODEL | CLI_G_THREADS | CLI_G_BATCH,
+                                 own_options, CLI_ARGS_TRAILING};
 
 int cmd_generate(int argc, char **argv)
 {
     const char *cmd = "generate";
     const char *stops[MAX_STOPS];
     model_opts mo;
+    cli_parser p;
     lftf_generate_params gp;
     lftf_model *model = NULL;
     char **texts = NULL;
@@ -57,40 +59,30 @@ int cmd_generate(int argc, char **argv)
     model_opts_init(&mo);
     lftf_generate_params_init(&gp);
     gp.stop = stops;
-    optind = 1;
-    opterr = 0;
-    /* "+": options end at the first prompt, so prompts may start with '-' after -- */
-    while ((c = getopt_long(argc, argv, "+h", long_options, NULL)) != -1) {
+    if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, NULL) != 0)
+        return 1;
+    while ((c = cli_next(&p)) > 0) {
         switch (c) {
         case OPT_MAX_NEW:
-            if (cli_parse_size(optarg, &gp.max_new_tokens))
+            if (!p.arg || cli_parse_size(p.arg, &gp.max_new_tokens))
                 return cli_usage(cmd, "--max-new-tokens needs a non-negative integer");
             break;
         case OPT_STOP:
-            if (gp.n_stop >= MAX_STOPS || !*optarg)
+            if (!p.arg || gp.n_stop >= MAX_STOPS || !*p.arg)
                 return cli_usage(cmd, "--stop needs a non-empty string (at most %d)", MAX_STOPS);
-            stops[gp.n_stop++] = optarg;
+            stops[gp.n_stop++] = p.arg;
             break;
-        case OPT_BATCH:
-            if (cli_parse_size(optarg, &gp.batch_size) || gp.batch_size == 0)
-                return cli_usage(cmd, "--batch needs a positive integer");
-            break;
-        case 'h': usage(stdout); return 0;
-        default: {
-            int r = model_getopt(cmd, c, optarg, &mo);
-            if (r < 0)
-                return 2;
-            if (r == 0)
-                return cli_usage(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
-        }
         }
     }
+    if (c < 0)
+        return p.status;
+    gp.batch_size = mo.batch;
     if (!mo.model_dir)
         return cli_usage(cmd, "--model DIR is required");
-    n = (size_t)(argc - optind);
+    n = (size_t)(argc - p.first_arg);
     if (n == 0)
         return cli_usage(cmd, "give at least one PROMPT");
-    const char *const *prompts = (const char *const *)argv + optind;
+    const char *const *prompts = (const char *const *)argv + p.first_arg;
     texts = calloc(n, sizeof *texts);
     ids = calloc(n, sizeof *ids);
     n_ids = calloc(n, sizeof *n_ids);

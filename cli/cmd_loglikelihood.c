@@ -5,9 +5,8 @@
  *   {"ll": float, "n_tokens": int, "is_greedy": bool, "truncated": bool} */
 #include "cli_util.h"
 #include "commands.h"
-#include "model_getopt.h"
+#include "options.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,26 +31,29 @@ static void usage(FILE *f)
             "                   the model's tokenizer files say (the harness >= 0.4.10)\n"
             "  --max-length N   the window (default: the model's max_position_embeddings)\n"
             "  --batch N        contexts per forward pass (default 16)\n"
-            MODEL_GETOPT_HELP);
+            "%s",
+            model_device_opts_help);
 }
 
-enum { OPT_NO_BOS = 256, OPT_MAX_LENGTH, OPT_BATCH };
+enum { OPT_REQUESTS = CLI_OPT_OWN, OPT_NO_BOS, OPT_MAX_LENGTH };
 
-static const struct option long_options[] = {
-    {"requests", required_argument, NULL, 'r'},
-    {"out", required_argument, NULL, 'o'},
+static const struct option own_options[] = {
+    {"requests", required_argument, NULL, OPT_REQUESTS},
     {"no-bos", no_argument, NULL, OPT_NO_BOS},
     {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
-    {"batch", required_argument, NULL, OPT_BATCH},
-    MODEL_GETOPT_OPTIONS,
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+static const cli_command spec = {"loglikelihood", usage,
+                                 CLI_G_MODEL | CLI_G_THREADS | CLI_G_BATCH | CLI_G_OUT_FILE,
+                                 own_options, CLI_ARGS_NONE};
 
 int cmd_loglikelihood(int argc, char **argv)
 {
     const char *cmd = "loglikelihood", *requests = NULL, *out = NULL;
     model_opts mo;
+    out_opts oo;
+    cli_parser p;
     lftf_ll_params lp;
     char **ctx = NULL, **cont = NULL, *text = NULL;
     size_t n = 0, len = 0, cap = 0;
@@ -60,34 +62,28 @@ int cmd_loglikelihood(int argc, char **argv)
     int c, rc, ret = 1;
 
     model_opts_init(&mo);
+    out_opts_init(&oo);
     lftf_ll_params_init(&lp);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+    if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, &oo) != 0)
+        return 1;
+    while ((c = cli_next(&p)) > 0) {
         switch (c) {
-        case 'r': requests = optarg; break;
-        case 'o': out = optarg; break;
+        case OPT_REQUESTS:
+            if (!p.arg)
+                return cli_usage(cmd, "--requests needs a file");
+            requests = p.arg;
+            break;
         case OPT_NO_BOS: lp.add_bos = 0; break;
         case OPT_MAX_LENGTH:
-            if (cli_parse_size(optarg, &lp.max_length) || lp.max_length == 0)
+            if (!p.arg || cli_parse_size(p.arg, &lp.max_length) || lp.max_length == 0)
                 return cli_usage(cmd, "--max-length needs a positive integer");
             break;
-        case OPT_BATCH:
-            if (cli_parse_size(optarg, &lp.batch_size) || lp.batch_size == 0)
-                return cli_usage(cmd, "--batch needs a positive integer");
-            break;
-        case 'h': usage(stdout); return 0;
-        default: {
-            int r = model_getopt(cmd, c, optarg, &mo);
-            if (r < 0)
-                return 2;
-            if (r == 0)
-                return cli_usage(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
-        }
         }
     }
-    if (optind < argc)
-        return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c < 0)
+        return p.status;
+    out = oo.out;
+    lp.batch_size = mo.batch;
     if (!mo.model_dir)
         return cli_usage(cmd, "--model DIR is required");
     if (!requests)

@@ -7,10 +7,20 @@
 
 #include <jansson.h>
 
-/* Evaluates on the test split and GenHintEval: *scores {"afgb": {...}, "ub",
- * "professions_slope"}; 0, or 1 after printing the error. */
+/* Evaluates on the test split and GenHintEval, and the professions suite
+ * (lftf_bias_evaluate): *scores {"afgb": {...}, "ub",
+ * "professions_slope": the regression's a_s}; 0, or 1 after printing the error. */
 int edit_cli_evaluate(const char *cmd, lftf_model *m, const lftf_dataset *test,
                       const lftf_dataset *hint, json_t **scores, double *afgb, double *ub);
+
+/* "<label> AFGB (avg) .. UB .. professions slope .." from edit_cli_evaluate's values. */
+void edit_cli_print_scores(const char *label, double afgb, double ub, const json_t *scores);
+
+/* Saves the model (lftf_model_save: whole, or the changed tensors with
+ * delta) and `report` as out/edit_report.json (atomically); 0, or 1 after
+ * printing the error. */
+int edit_cli_save(const char *cmd, lftf_model *m, const char *out, int delta, int overwrite,
+                  json_t *report);
 
 #include "train_cli.h"
 

@@ -197,6 +197,14 @@ static int parse_modules(const char *s, unsigned *out)
     return m ? 0 : -1;
 }
 
+const char *const model_device_opts_help =
+    "  --model DIR         Hugging Face model directory (required)\n"
+    "  --device D          cpu (default), cuda, cuda:N\n"
+    "  --dtype T           float32, float16, bfloat16\n"
+    "  --threads N         CPU threads\n"
+    "  --max-memory S      keep at most S of weights in host memory (e.g. 1.5G)\n"
+    "  --max-device-memory S  the same for GPU memory\n";
+
 /* "i/n" with 0 <= i < n. */
 static int parse_shard(const char *s, size_t *index, size_t *count)
 {

@@ -60,6 +60,9 @@ enum {
 /* The options of train_opts_help. */
 #define CLI_G_TRAIN_ALL (CLI_G_TRAIN | CLI_G_DELTA | CLI_G_OVERWRITE)
 
+/* The help of CLI_G_MODEL | CLI_G_THREADS (model_opts_help without --data). */
+extern const char *const model_device_opts_help;
+
 /* Ids of a command's own options start here (ids below are the groups'). */
 #define CLI_OPT_OWN 0x1000
 

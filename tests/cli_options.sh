@@ -15,7 +15,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-for cmd in info probs tokenize build-data eval locate finetune run apply-delta; do
+for cmd in info probs tokenize build-data eval locate finetune run apply-delta \
+    loglikelihood generate bias general dama edit; do
   "$lftf" "$cmd" --help >"$tmp/out" 2>"$tmp/err" || fail "$cmd --help exits $?"
   head -n 1 "$tmp/out" | grep -q "^usage: lftf $cmd " || fail "$cmd --help: $(head -n 1 "$tmp/out")"
   [ -s "$tmp/err" ] && fail "$cmd --help wrote to stderr"
