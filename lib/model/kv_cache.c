@@ -65,7 +65,7 @@ int lftf__kv_supported(const lftf_model *m)
      * sandwich norms, soft-capping, embedding scale, fused projections,
      * GELU, partial, local or per-row rotary tables, sliding windows on some
      * layers only) are not here */
-    if (!m)
+    if (!m || m->n_devices > 1) /* the cache lives on one device */
         return 0;
     const lftf_config *c = &m->cfg;
     if ((c->arch != LFTF_ARCH_LLAMA && c->arch != LFTF_ARCH_QWEN2) || c->qk_norm ||
@@ -81,6 +81,9 @@ int lftf__kv_cache_create(const lftf_model *m, size_t B, lftf_kv_cache **out)
 {
     if (!m || !out || B == 0)
         return lftf__err(LFTF_E_INVALID_ARG, "kv_cache_create: bad argument");
+    if (m->n_devices > 1)
+        return lftf__err(LFTF_E_UNSUPPORTED, "the key/value cache runs on one device, the model "
+                         "is placed on %s", m->device_str);
     if (!lftf__kv_supported(m))
         return lftf__err(LFTF_E_UNSUPPORTED, "the key/value cache does not implement %s blocks yet",
                          m->cfg.architecture);
@@ -358,7 +361,11 @@ int lftf__kv_forward(const lftf_model *m, lftf_kv_cache *c, const int32_t *const
         goto done;
     for (int i = 0; i < L; i++) {
         lt_tensor *next = NULL;
+        int entered; /* a streamed block's weights, just for this step */
+        if ((rc = lftf__model_block_enter(m, i, &entered)) != LFTF_OK)
+            goto done;
         rc = cached_block(m, i, H, c, &st, cosq, sinq, mask, &next, &nk[i], &nv[i]);
+        lftf__model_block_leave(m, i, entered);
         if (rc != LFTF_OK)
             goto done;
         lt_free(H);
