@@ -441,6 +441,37 @@ static void test_device_list_errors(void **state)
     assert_null(m);
 }
 
+/* Greedy generation (key/value cache) with streamed blocks: the same tokens. */
+static void test_generate_streamed(void **state)
+{
+    (void)state;
+    char dir[1024];
+    STORIES_DIR(dir);
+    lftf_model *full = load_budget(dir, 0);
+    lftf_memory_info fi = mem_info(full);
+    lftf_model *st = load_budget(dir, budget_for(&fi, 1));
+    const char *prompts[2] = {"The nurse said that", "Once upon a time"};
+    char *ta[2], *tb[2];
+    int32_t *ia[2], *ib[2];
+    size_t na[2], nb[2];
+    lftf_generate_params gp;
+    lftf_generate_params_init(&gp);
+    gp.max_new_tokens = 8;
+    LFTF_ASSERT_OK(lftf_model_generate(full, prompts, 2, &gp, ta, ia, na));
+    LFTF_ASSERT_OK(lftf_model_generate(st, prompts, 2, &gp, tb, ib, nb));
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(na[i], nb[i]);
+        assert_memory_equal(ia[i], ib[i], na[i] * sizeof *ia[i]);
+        assert_string_equal(ta[i], tb[i]);
+        lftf_free(ta[i]);
+        lftf_free(tb[i]);
+        lftf_free(ia[i]);
+        lftf_free(ib[i]);
+    }
+    lftf_model_free(full);
+    lftf_model_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_shards_other_model_refused),
         cmocka_unit_test(test_cpu_cpu_placement),
         cmocka_unit_test(test_device_list_errors),
+        cmocka_unit_test(test_generate_streamed),
     };
     return cmocka_run_group_tests(tests, NULL, free_cached_sets);
 }
