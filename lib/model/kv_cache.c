@@ -20,30 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Frees every temporary of a computation whatever path it leaves by. */
-typedef struct kv_scratch {
-    lt_tensor *t[48];
-    int n;
-} kv_scratch;
-
-#define KV_OP(s, var, call)                                           \
-    do {                                                              \
-        rc = (call);                                                  \
-        if (rc != LFTF_OK)                                            \
-            goto done;                                                \
-        if ((s)->n >= (int)(sizeof (s)->t / sizeof (s)->t[0])) {      \
-            lt_free(var);                                             \
-            rc = lftf__err(LFTF_E_NOMEM, "kv scratch full");          \
-            goto done;                                                \
-        }                                                             \
-        (s)->t[(s)->n++] = (var);                                     \
-    } while (0)
-
-static void kv_scratch_free(kv_scratch *s)
-{
-    lt_free_n(s->t, (size_t)s->n);
-    s->n = 0;
-}
 
 /* The sliding window of every layer: 0 when no layer has one, -1 when only
  * some layers do (not implemented here). */
@@ -257,21 +233,21 @@ static int cached_block(const lftf_model *m, int i, const lt_tensor *H, const lf
     const lftf_config *cfg = &m->cfg;
     const int H_ = cfg->num_attention_heads, KV = cfg->num_key_value_heads, hd = cfg->head_dim;
     const int64_t B = st->B, T = st->T, K = st->S + st->T, G = H_ / KV;
-    kv_scratch s = {0};
+    lftf_scratch s = {0};
     int rc;
     lt_tensor *x, *q, *qh, *qr, *qg, *k, *kh, *kr, *v, *vh, *kt, *sc, *sc5, *scs, *scm, *p, *pd,
         *pd4, *ctx, *ctx4, *ctxt, *ctxm, *att, *h1, *x2, *f;
     lt_tensor *kc = NULL, *vc = NULL;
 #define W_(kind) lftf__model_block_weight(m, i, kind)
-    KV_OP(&s, x, lftf__model_rmsnorm(m, H, W_(LFTF_P_INPUT_NORM), &x));
-    KV_OP(&s, q, lt_linear(x, W_(LFTF_P_Q_W), W_(LFTF_P_Q_B), &q));
-    KV_OP(&s, k, lt_linear(x, W_(LFTF_P_K_W), W_(LFTF_P_K_B), &k));
-    KV_OP(&s, v, lt_linear(x, W_(LFTF_P_V_W), W_(LFTF_P_V_B), &v));
-    KV_OP(&s, qh, lftf__model_split_heads(q, B, T, H_, hd, &qh));
-    KV_OP(&s, kh, lftf__model_split_heads(k, B, T, KV, hd, &kh));
-    KV_OP(&s, vh, lftf__model_split_heads(v, B, T, KV, hd, &vh));
-    KV_OP(&s, qr, lftf__model_rope(qh, cosq, sinq, hd, &qr));
-    KV_OP(&s, kr, lftf__model_rope(kh, cosq, sinq, hd, &kr));
+    LFTF_OP(&s, x, lftf__model_rmsnorm(m, H, W_(LFTF_P_INPUT_NORM), &x));
+    LFTF_OP(&s, q, lt_linear(x, W_(LFTF_P_Q_W), W_(LFTF_P_Q_B), &q));
+    LFTF_OP(&s, k, lt_linear(x, W_(LFTF_P_K_W), W_(LFTF_P_K_B), &k));
+    LFTF_OP(&s, v, lt_linear(x, W_(LFTF_P_V_W), W_(LFTF_P_V_B), &v));
+    LFTF_OP(&s, qh, lftf__model_split_heads(q, B, T, H_, hd, &qh));
+    LFTF_OP(&s, kh, lftf__model_split_heads(k, B, T, KV, hd, &kh));
+    LFTF_OP(&s, vh, lftf__model_split_heads(v, B, T, KV, hd, &vh));
+    LFTF_OP(&s, qr, lftf__model_rope(qh, cosq, sinq, hd, &qr));
+    LFTF_OP(&s, kr, lftf__model_rope(kh, cosq, sinq, hd, &kr));
     if (st->S > 0) {
         const lt_tensor *kk[2] = {c->k[i], kr}, *vv[2] = {c->v[i], vh};
         if ((rc = lt_cat(kk, 2, 2, &kc)) != LFTF_OK || (rc = lt_cat(vv, 2, 2, &vc)) != LFTF_OK)
@@ -283,29 +259,29 @@ static int cached_block(const lftf_model *m, int i, const lt_tensor *H, const lf
         /* query head h = kv * G + g uses key/value head kv (repeat_kv) */
         int64_t shg[4] = {B, KV, G * T, hd}, sh5[5] = {B, KV, G, T, K}, sh4[4] = {B, KV, G * T, K},
                 shh[4] = {B, H_, T, hd}, shm[3] = {B, T, (int64_t)H_ * hd};
-        KV_OP(&s, qg, lt_reshape(qr, shg, 4, &qg));
-        KV_OP(&s, kt, lt_transpose(kc, -2, -1, &kt));
-        KV_OP(&s, sc, lt_matmul(qg, kt, &sc));
-        KV_OP(&s, sc5, lt_reshape(sc, sh5, 5, &sc5));
-        KV_OP(&s, scs, lt_mul_scalar(sc5, cfg->attn_scale > 0 ? cfg->attn_scale : 1.0 / sqrt((double)hd),
+        LFTF_OP(&s, qg, lt_reshape(qr, shg, 4, &qg));
+        LFTF_OP(&s, kt, lt_transpose(kc, -2, -1, &kt));
+        LFTF_OP(&s, sc, lt_matmul(qg, kt, &sc));
+        LFTF_OP(&s, sc5, lt_reshape(sc, sh5, 5, &sc5));
+        LFTF_OP(&s, scs, lt_mul_scalar(sc5, cfg->attn_scale > 0 ? cfg->attn_scale : 1.0 / sqrt((double)hd),
                                      &scs));
-        KV_OP(&s, scm, lt_add(scs, mask, &scm));
-        KV_OP(&s, p, lt_softmax_f32(scm, -1, &p));
-        KV_OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
-        KV_OP(&s, pd4, lt_reshape(pd, sh4, 4, &pd4));
-        KV_OP(&s, ctx, lt_matmul(pd4, vc, &ctx));
-        KV_OP(&s, ctx4, lt_reshape(ctx, shh, 4, &ctx4));
-        KV_OP(&s, ctxt, lt_transpose(ctx4, 1, 2, &ctxt));
-        KV_OP(&s, ctxm, lt_reshape(ctxt, shm, 3, &ctxm));
+        LFTF_OP(&s, scm, lt_add(scs, mask, &scm));
+        LFTF_OP(&s, p, lt_softmax_f32(scm, -1, &p));
+        LFTF_OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
+        LFTF_OP(&s, pd4, lt_reshape(pd, sh4, 4, &pd4));
+        LFTF_OP(&s, ctx, lt_matmul(pd4, vc, &ctx));
+        LFTF_OP(&s, ctx4, lt_reshape(ctx, shh, 4, &ctx4));
+        LFTF_OP(&s, ctxt, lt_transpose(ctx4, 1, 2, &ctxt));
+        LFTF_OP(&s, ctxm, lt_reshape(ctxt, shm, 3, &ctxm));
     }
-    KV_OP(&s, att, lt_linear(ctxm, W_(LFTF_P_O_W), W_(LFTF_P_O_B), &att));
-    KV_OP(&s, h1, lt_add(H, att, &h1));
-    KV_OP(&s, x2, lftf__model_rmsnorm(m, h1, W_(LFTF_P_POST_NORM), &x2));
-    KV_OP(&s, f, lftf__model_mlp(m, i, x2, &f));
+    LFTF_OP(&s, att, lt_linear(ctxm, W_(LFTF_P_O_W), W_(LFTF_P_O_B), &att));
+    LFTF_OP(&s, h1, lt_add(H, att, &h1));
+    LFTF_OP(&s, x2, lftf__model_rmsnorm(m, h1, W_(LFTF_P_POST_NORM), &x2));
+    LFTF_OP(&s, f, lftf__model_mlp(m, i, x2, &f));
     rc = lt_add(h1, f, H_out);
 #undef W_
 done:
-    kv_scratch_free(&s);
+    lftf__scratch_free(&s);
     if (rc == LFTF_OK) {
         *k_all = kc;
         *v_all = vc;
@@ -321,7 +297,7 @@ int lftf__kv_forward(const lftf_model *m, lftf_kv_cache *c, const int32_t *const
                      const size_t *lens, lt_tensor **H_L)
 {
     kv_step st;
-    kv_scratch s = {0};
+    lftf_scratch s = {0};
     int rc;
     int L;
     lt_tensor *idt, *H = NULL, *ct, *stb, *qp, *c1, *s1, *cosq, *sinq, *mask;
@@ -343,19 +319,19 @@ int lftf__kv_forward(const lftf_model *m, lftf_kv_cache *c, const int32_t *const
     {
         int64_t sh_bt[2] = {B, T}, n_bt = B * T, shr[4] = {B, 1, T, m->cfg.head_dim},
                 shm[5] = {B, 1, 1, T, K};
-        KV_OP(&s, idt, lt_from_host(st.ids, LT_I64, sh_bt, 2, LT_I64, m->device, &idt));
-        KV_OP(&s, qp, lt_from_host(st.qpos, LT_I64, &n_bt, 1, LT_I64, m->device, &qp));
+        LFTF_OP(&s, idt, lt_from_host(st.ids, LT_I64, sh_bt, 2, LT_I64, m->device, &idt));
+        LFTF_OP(&s, qp, lt_from_host(st.qpos, LT_I64, &n_bt, 1, LT_I64, m->device, &qp));
         ct = stb = NULL;
         rc = lftf__model_rope_tables(m, st.max_pos, &ct, &stb);
         s.t[s.n++] = ct;
         s.t[s.n++] = stb;
         if (rc != LFTF_OK)
             goto done;
-        KV_OP(&s, c1, lt_index_select(ct, 0, qp, &c1));
-        KV_OP(&s, s1, lt_index_select(stb, 0, qp, &s1));
-        KV_OP(&s, cosq, lt_reshape(c1, shr, 4, &cosq));
-        KV_OP(&s, sinq, lt_reshape(s1, shr, 4, &sinq));
-        KV_OP(&s, mask, lt_from_host(st.mask, LT_F32, shm, 5, m->dtype, m->device, &mask));
+        LFTF_OP(&s, c1, lt_index_select(ct, 0, qp, &c1));
+        LFTF_OP(&s, s1, lt_index_select(stb, 0, qp, &s1));
+        LFTF_OP(&s, cosq, lt_reshape(c1, shr, 4, &cosq));
+        LFTF_OP(&s, sinq, lt_reshape(s1, shr, 4, &sinq));
+        LFTF_OP(&s, mask, lt_from_host(st.mask, LT_F32, shm, 5, m->dtype, m->device, &mask));
     }
     if ((rc = lt_embedding(lftf__model_embed((lftf_model *)m)->t, idt, &H)) != LFTF_OK)
         goto done;
@@ -393,7 +369,7 @@ int lftf__kv_forward(const lftf_model *m, lftf_kv_cache *c, const int32_t *const
     H = NULL;
 done:
     kv_step_free(&st);
-    kv_scratch_free(&s);
+    lftf__scratch_free(&s);
     lt_free(H);
     if (nk)
         lt_free_n(nk, (size_t)L);

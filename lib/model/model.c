@@ -79,36 +79,6 @@ static lt_dtype lt_of_pub(lftf_dtype d)
     return d == LFTF_DTYPE_F16 ? LT_F16 : d == LFTF_DTYPE_BF16 ? LT_BF16 : LT_F32;
 }
 
-/* ---- scratch: temporaries of one composed computation ------------------- */
-
-/* The forward creates many short-lived tensors; a scratch list frees them all
- * at the end of a function, whatever path it leaves by. */
-typedef struct scratch {
-    lt_tensor *t[64];
-    int n;
-} scratch;
-
-static void scratch_free(scratch *s)
-{
-    lt_free_n(s->t, (size_t)s->n);
-    s->n = 0;
-}
-
-/* Runs `call` (which stores a new tensor in `var`), keeping var in the
- * scratch list; jumps to `done` with rc set on failure. */
-#define OP(s, var, call)                                   \
-    do {                                                   \
-        rc = (call);                                       \
-        if (rc != LFTF_OK)                                 \
-            goto done;                                     \
-        if ((s)->n >= (int)(sizeof (s)->t / sizeof (s)->t[0])) { \
-            lt_free(var);                                  \
-            rc = lftf__err(LFTF_E_NOMEM, "scratch full");  \
-            goto done;                                     \
-        }                                                  \
-        (s)->t[(s)->n++] = (var);                          \
-    } while (0)
-
 /* ---- weights ------------------------------------------------------------- */
 
 static const struct {
@@ -892,25 +862,25 @@ void lftf__batch_free(lftf_batch *b)
 static int rope_tables(const lftf_model *m, int64_t T, const lt_tensor *inv_freq, double factor,
                        lt_tensor **cos_out, lt_tensor **sin_out)
 {
-    scratch s = {0};
+    lftf_scratch s = {0};
     int rc;
     lt_tensor *pos, *freqs, *emb, *c, *sn, *cf, *sf, *c2, *s2;
-    OP(&s, pos, lt_arange(0, (double)T, 1, LT_F32, m->device, &pos));
-    OP(&s, freqs, lt_outer(pos, inv_freq, &freqs));
+    LFTF_OP(&s, pos, lt_arange(0, (double)T, 1, LT_F32, m->device, &pos));
+    LFTF_OP(&s, freqs, lt_outer(pos, inv_freq, &freqs));
     {
         const lt_tensor *two[2] = {freqs, freqs};
-        OP(&s, emb, lt_cat(two, 2, -1, &emb));
+        LFTF_OP(&s, emb, lt_cat(two, 2, -1, &emb));
     }
-    OP(&s, c, lt_cos(emb, &c));
-    OP(&s, sn, lt_sin(emb, &sn));
+    LFTF_OP(&s, c, lt_cos(emb, &c));
+    LFTF_OP(&s, sn, lt_sin(emb, &sn));
     if (factor != 1.0) {
-        OP(&s, cf, lt_mul_scalar(c, factor, &cf));
-        OP(&s, sf, lt_mul_scalar(sn, factor, &sf));
+        LFTF_OP(&s, cf, lt_mul_scalar(c, factor, &cf));
+        LFTF_OP(&s, sf, lt_mul_scalar(sn, factor, &sf));
         c = cf;
         sn = sf;
     }
-    OP(&s, c2, lt_to_dtype(c, m->dtype, &c2));
-    OP(&s, s2, lt_to_dtype(sn, m->dtype, &s2));
+    LFTF_OP(&s, c2, lt_to_dtype(c, m->dtype, &c2));
+    LFTF_OP(&s, s2, lt_to_dtype(sn, m->dtype, &s2));
     if ((rc = lt_alias(c2, cos_out)) != LFTF_OK)
         goto done;
     if ((rc = lt_alias(s2, sin_out)) != LFTF_OK) {
@@ -918,7 +888,7 @@ static int rope_tables(const lftf_model *m, int64_t T, const lt_tensor *inv_freq
         *cos_out = NULL;
     }
 done:
-    scratch_free(&s);
+    lftf__scratch_free(&s);
     return rc;
 }
 
@@ -1153,26 +1123,26 @@ int lftf__batch_stack_rows(const lftf_batch *b, const lt_tensor *const *rows, lt
  * (norm_plus_one): ((x_f32 * rsqrt(...)) * (1 + w_f32)).to(dtype). */
 static int rmsnorm(const lftf_model *m, const lt_tensor *x, const lt_tensor *w, lt_tensor **out)
 {
-    scratch s = {0};
+    lftf_scratch s = {0};
     int rc;
     lt_tensor *xf, *sq, *var, *ve, *r, *h, *hd, *wf, *w1, *hw;
-    OP(&s, xf, lt_to_dtype(x, LT_F32, &xf));
-    OP(&s, sq, lt_mul(xf, xf, &sq));
-    OP(&s, var, lt_mean(sq, -1, 1, &var));
-    OP(&s, ve, lt_add_scalar(var, m->cfg.rms_norm_eps, &ve));
-    OP(&s, r, lt_rsqrt(ve, &r));
-    OP(&s, h, lt_mul(xf, r, &h));
+    LFTF_OP(&s, xf, lt_to_dtype(x, LT_F32, &xf));
+    LFTF_OP(&s, sq, lt_mul(xf, xf, &sq));
+    LFTF_OP(&s, var, lt_mean(sq, -1, 1, &var));
+    LFTF_OP(&s, ve, lt_add_scalar(var, m->cfg.rms_norm_eps, &ve));
+    LFTF_OP(&s, r, lt_rsqrt(ve, &r));
+    LFTF_OP(&s, h, lt_mul(xf, r, &h));
     if (m->cfg.norm_plus_one) {
-        OP(&s, wf, lt_to_dtype(w, LT_F32, &wf));
-        OP(&s, w1, lt_add_scalar(wf, 1.0, &w1));
-        OP(&s, hw, lt_mul(h, w1, &hw));
+        LFTF_OP(&s, wf, lt_to_dtype(w, LT_F32, &wf));
+        LFTF_OP(&s, w1, lt_add_scalar(wf, 1.0, &w1));
+        LFTF_OP(&s, hw, lt_mul(h, w1, &hw));
         rc = lt_to_dtype(hw, m->dtype, out);
     } else {
-        OP(&s, hd, lt_to_dtype(h, m->dtype, &hd));
+        LFTF_OP(&s, hd, lt_to_dtype(h, m->dtype, &hd));
         rc = lt_mul(w, hd, out);
     }
 done:
-    scratch_free(&s);
+    lftf__scratch_free(&s);
     return rc;
 }
 
@@ -1184,34 +1154,34 @@ done:
 static int apply_rope(const lt_tensor *x, const lt_tensor *cosv, const lt_tensor *sinv, int hd,
                       lt_tensor **out)
 {
-    scratch s = {0};
+    lftf_scratch s = {0};
     int rc;
     int rd = (int)lt_size(cosv, -1);
     lt_tensor *xr, *xp, *x1, *x2, *nx2, *rot, *a, *c, *y;
     const lt_tensor *xrot = x;
     if (rd < hd) {
-        OP(&s, xr, lt_narrow(x, -1, 0, rd, &xr));
+        LFTF_OP(&s, xr, lt_narrow(x, -1, 0, rd, &xr));
         xrot = xr;
     }
-    OP(&s, x1, lt_narrow(xrot, -1, 0, rd / 2, &x1));
-    OP(&s, x2, lt_narrow(xrot, -1, rd / 2, rd / 2, &x2));
-    OP(&s, nx2, lt_neg(x2, &nx2));
+    LFTF_OP(&s, x1, lt_narrow(xrot, -1, 0, rd / 2, &x1));
+    LFTF_OP(&s, x2, lt_narrow(xrot, -1, rd / 2, rd / 2, &x2));
+    LFTF_OP(&s, nx2, lt_neg(x2, &nx2));
     {
         const lt_tensor *two[2] = {nx2, x1};
-        OP(&s, rot, lt_cat(two, 2, -1, &rot));
+        LFTF_OP(&s, rot, lt_cat(two, 2, -1, &rot));
     }
-    OP(&s, a, lt_mul(xrot, cosv, &a));
-    OP(&s, c, lt_mul(rot, sinv, &c));
+    LFTF_OP(&s, a, lt_mul(xrot, cosv, &a));
+    LFTF_OP(&s, c, lt_mul(rot, sinv, &c));
     if (rd == hd) {
         rc = lt_add(a, c, out);
     } else {
-        OP(&s, y, lt_add(a, c, &y));
-        OP(&s, xp, lt_narrow(x, -1, rd, hd - rd, &xp));
+        LFTF_OP(&s, y, lt_add(a, c, &y));
+        LFTF_OP(&s, xp, lt_narrow(x, -1, rd, hd - rd, &xp));
         const lt_tensor *two[2] = {y, xp};
         rc = lt_cat(two, 2, -1, out);
     }
 done:
-    scratch_free(&s);
+    lftf__scratch_free(&s);
     return rc;
 }
 
@@ -1281,55 +1251,55 @@ static int queries(const lftf_model *m, int i, const lt_tensor *x, const lftf_ba
                    const block_positions *at, lt_tensor **out)
 {
     int H = m->cfg.num_attention_heads, hd = m->cfg.head_dim;
-    scratch s = {0};
+    lftf_scratch s = {0};
     int rc;
     lt_tensor *xq, *q, *qh, *qn, *flat_c, *flat_s, *c1, *s1, *c4, *s4;
     const lt_tensor *cosv, *sinv;
     lftf__batch_layer_rope(m, b, i, &cosv, &sinv);
     if (!at) {
-        OP(&s, q, project(m, i, LFTF_P_Q_W, LFTF_P_Q_B, x, &q));
-        OP(&s, qh, split_heads(q, b->B, b->T, H, hd, &qh));
-        OP(&s, qn, block_norm_if(m, i, LFTF_P_Q_NORM, m->cfg.qk_norm, qh, &qn));
+        LFTF_OP(&s, q, project(m, i, LFTF_P_Q_W, LFTF_P_Q_B, x, &q));
+        LFTF_OP(&s, qh, split_heads(q, b->B, b->T, H, hd, &qh));
+        LFTF_OP(&s, qn, block_norm_if(m, i, LFTF_P_Q_NORM, m->cfg.qk_norm, qh, &qn));
         rc = apply_rope(qn, cosv, sinv, hd, out);
     } else {
         int64_t rd = lt_size(cosv, -1);
         int64_t shq[4] = {at->n, H, 1, hd}, shc[4] = {at->n, 1, 1, rd}, shf[2] = {-1, rd};
-        OP(&s, xq, lftf__model_select_rows(x, at->idx, &xq));
-        OP(&s, q, project(m, i, LFTF_P_Q_W, LFTF_P_Q_B, xq, &q));
-        OP(&s, qh, lt_reshape(q, shq, 4, &qh));
-        OP(&s, qn, block_norm_if(m, i, LFTF_P_Q_NORM, m->cfg.qk_norm, qh, &qn));
+        LFTF_OP(&s, xq, lftf__model_select_rows(x, at->idx, &xq));
+        LFTF_OP(&s, q, project(m, i, LFTF_P_Q_W, LFTF_P_Q_B, xq, &q));
+        LFTF_OP(&s, qh, lt_reshape(q, shq, 4, &qh));
+        LFTF_OP(&s, qn, block_norm_if(m, i, LFTF_P_Q_NORM, m->cfg.qk_norm, qh, &qn));
         if (lt_ndim(cosv) == 4) {
             /* per-row tables [B, 1, T, rd]: the row of flat position b*T + t */
-            OP(&s, flat_c, lt_reshape(cosv, shf, 2, &flat_c));
-            OP(&s, flat_s, lt_reshape(sinv, shf, 2, &flat_s));
-            OP(&s, c1, lt_index_select(flat_c, 0, at->idx, &c1));
-            OP(&s, s1, lt_index_select(flat_s, 0, at->idx, &s1));
+            LFTF_OP(&s, flat_c, lt_reshape(cosv, shf, 2, &flat_c));
+            LFTF_OP(&s, flat_s, lt_reshape(sinv, shf, 2, &flat_s));
+            LFTF_OP(&s, c1, lt_index_select(flat_c, 0, at->idx, &c1));
+            LFTF_OP(&s, s1, lt_index_select(flat_s, 0, at->idx, &s1));
         } else {
-            OP(&s, c1, lt_index_select(cosv, 0, at->t, &c1));
-            OP(&s, s1, lt_index_select(sinv, 0, at->t, &s1));
+            LFTF_OP(&s, c1, lt_index_select(cosv, 0, at->t, &c1));
+            LFTF_OP(&s, s1, lt_index_select(sinv, 0, at->t, &s1));
         }
-        OP(&s, c4, lt_reshape(c1, shc, 4, &c4));
-        OP(&s, s4, lt_reshape(s1, shc, 4, &s4));
+        LFTF_OP(&s, c4, lt_reshape(c1, shc, 4, &c4));
+        LFTF_OP(&s, s4, lt_reshape(s1, shc, 4, &s4));
         rc = apply_rope(qn, c4, s4, hd, out);
     }
 done:
-    scratch_free(&s);
+    lftf__scratch_free(&s);
     return rc;
 }
 
 /* tanh(x / cap) * cap (Gemma's soft-capping), or an alias when cap is 0. */
 static int softcap(const lt_tensor *x, double cap, lt_tensor **out)
 {
-    scratch s = {0};
+    lftf_scratch s = {0};
     int rc;
     lt_tensor *d, *t;
     if (cap <= 0)
         return lt_alias(x, out);
-    OP(&s, d, lt_mul_scalar(x, 1.0 / cap, &d));
-    OP(&s, t, lt_tanh(d, &t));
+    LFTF_OP(&s, d, lt_mul_scalar(x, 1.0 / cap, &d));
+    LFTF_OP(&s, t, lt_tanh(d, &t));
     rc = lt_mul_scalar(t, cap, out);
 done:
-    scratch_free(&s);
+    lftf__scratch_free(&s);
     return rc;
 }
 
@@ -1340,21 +1310,21 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
 {
     const lftf_config *c = &m->cfg;
     int H = c->num_attention_heads, KV = c->num_key_value_heads, hd = c->head_dim;
-    scratch s = {0};
+    lftf_scratch s = {0};
     int rc;
     lt_tensor *q, *k, *v, *kh, *kn, *vh, *kr, *ksel, *vsel, *m2, *mq, *m4, *kt, *qg, *scg, *sc,
         *scs, *capped, *scm, *p, *pd, *pg, *ctxg, *ctx, *ctxt, *ctxm, *kx, *vx;
     const lt_tensor *keys, *values, *mask, *cosv, *sinv;
     /* rows: queries per sequence row (T, or 1 at the positions `at`) */
     int64_t n_rows = at ? at->n : b->B, q_len = at ? 1 : b->T, G = H / KV;
-    OP(&s, q, queries(m, i, x, b, at, &q));
-    OP(&s, k, project(m, i, LFTF_P_K_W, LFTF_P_K_B, x, &k));
-    OP(&s, v, project(m, i, LFTF_P_V_W, LFTF_P_V_B, x, &v));
-    OP(&s, kh, split_heads(k, b->B, b->T, KV, hd, &kh));
-    OP(&s, vh, split_heads(v, b->B, b->T, KV, hd, &vh));
-    OP(&s, kn, block_norm_if(m, i, LFTF_P_K_NORM, m->cfg.qk_norm, kh, &kn));
+    LFTF_OP(&s, q, queries(m, i, x, b, at, &q));
+    LFTF_OP(&s, k, project(m, i, LFTF_P_K_W, LFTF_P_K_B, x, &k));
+    LFTF_OP(&s, v, project(m, i, LFTF_P_V_W, LFTF_P_V_B, x, &v));
+    LFTF_OP(&s, kh, split_heads(k, b->B, b->T, KV, hd, &kh));
+    LFTF_OP(&s, vh, split_heads(v, b->B, b->T, KV, hd, &vh));
+    LFTF_OP(&s, kn, block_norm_if(m, i, LFTF_P_K_NORM, m->cfg.qk_norm, kh, &kn));
     lftf__batch_layer_rope(m, b, i, &cosv, &sinv);
-    OP(&s, kr, apply_rope(kn, cosv, sinv, hd, &kr));
+    LFTF_OP(&s, kr, apply_rope(kn, cosv, sinv, hd, &kr));
     keys = kr;
     values = vh;
     mask = lftf__batch_layer_mask(m, b, i);
@@ -1362,11 +1332,11 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
         /* each query sees its own sequence's keys [N, KV, T, hd] under its
          * position's row of the mask [N, 1, 1, T] */
         int64_t sh2[2] = {b->T, b->T}, sh4[4] = {at->n, 1, 1, b->T};
-        OP(&s, ksel, lt_index_select(kr, 0, at->row, &ksel));
-        OP(&s, vsel, lt_index_select(vh, 0, at->row, &vsel));
-        OP(&s, m2, lt_reshape(mask, sh2, 2, &m2));
-        OP(&s, mq, lt_index_select(m2, 0, at->t, &mq));
-        OP(&s, m4, lt_reshape(mq, sh4, 4, &m4));
+        LFTF_OP(&s, ksel, lt_index_select(kr, 0, at->row, &ksel));
+        LFTF_OP(&s, vsel, lt_index_select(vh, 0, at->row, &vsel));
+        LFTF_OP(&s, m2, lt_reshape(mask, sh2, 2, &m2));
+        LFTF_OP(&s, mq, lt_index_select(m2, 0, at->t, &mq));
+        LFTF_OP(&s, m4, lt_reshape(mq, sh4, 4, &m4));
         keys = ksel;
         values = vsel;
         mask = m4;
@@ -1375,9 +1345,9 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
         /* libtorch >= 2.1: fused scaled-dot-product attention (flash /
          * memory-efficient kernels on GPUs), which wants one key head per
          * query head (transformers' repeat_kv) */
-        OP(&s, kx, lt_repeat_interleave(keys, G, 1, &kx));
-        OP(&s, vx, lt_repeat_interleave(values, G, 1, &vx));
-        OP(&s, ctx, lt_attention(q, kx, vx, mask, c->attn_scale, &ctx));
+        LFTF_OP(&s, kx, lt_repeat_interleave(keys, G, 1, &kx));
+        LFTF_OP(&s, vx, lt_repeat_interleave(values, G, 1, &vx));
+        LFTF_OP(&s, ctx, lt_attention(q, kx, vx, mask, c->attn_scale, &ctx));
     } else {
         /* explicit, as transformers' eager attention (and Gemma 2's
          * soft-capped scores, which no fused kernel has).  GQA without
@@ -1387,30 +1357,30 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
          * product per KV head. */
         int64_t shg[4] = {n_rows, KV, G * q_len, hd}, shs[4] = {n_rows, H, q_len, b->T};
         int64_t shp[4] = {n_rows, KV, G * q_len, b->T}, shc[4] = {n_rows, H, q_len, hd};
-        OP(&s, kt, lt_transpose(keys, -2, -1, &kt));
-        OP(&s, qg, lt_reshape(q, shg, 4, &qg));
-        OP(&s, scg, lt_matmul(qg, kt, &scg));
-        OP(&s, sc, lt_reshape(scg, shs, 4, &sc));
-        OP(&s, scs, lt_mul_scalar(sc, c->attn_scale, &scs));
-        OP(&s, capped, softcap(scs, c->attn_softcap, &capped));
-        OP(&s, scm, lt_add(capped, mask, &scm));
-        OP(&s, p, lt_softmax_f32(scm, -1, &p));
-        OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
-        OP(&s, pg, lt_reshape(pd, shp, 4, &pg));
-        OP(&s, ctxg, lt_matmul(pg, values, &ctxg));
-        OP(&s, ctx, lt_reshape(ctxg, shc, 4, &ctx));
+        LFTF_OP(&s, kt, lt_transpose(keys, -2, -1, &kt));
+        LFTF_OP(&s, qg, lt_reshape(q, shg, 4, &qg));
+        LFTF_OP(&s, scg, lt_matmul(qg, kt, &scg));
+        LFTF_OP(&s, sc, lt_reshape(scg, shs, 4, &sc));
+        LFTF_OP(&s, scs, lt_mul_scalar(sc, c->attn_scale, &scs));
+        LFTF_OP(&s, capped, softcap(scs, c->attn_softcap, &capped));
+        LFTF_OP(&s, scm, lt_add(capped, mask, &scm));
+        LFTF_OP(&s, p, lt_softmax_f32(scm, -1, &p));
+        LFTF_OP(&s, pd, lt_to_dtype(p, m->dtype, &pd));
+        LFTF_OP(&s, pg, lt_reshape(pd, shp, 4, &pg));
+        LFTF_OP(&s, ctxg, lt_matmul(pg, values, &ctxg));
+        LFTF_OP(&s, ctx, lt_reshape(ctxg, shc, 4, &ctx));
     }
     if (at) {
         int64_t sh[2] = {at->n, (int64_t)H * hd};
-        OP(&s, ctxm, lt_reshape(ctx, sh, 2, &ctxm));
+        LFTF_OP(&s, ctxm, lt_reshape(ctx, sh, 2, &ctxm));
     } else {
         int64_t sh[3] = {b->B, b->T, (int64_t)H * hd};
-        OP(&s, ctxt, lt_transpose(ctx, 1, 2, &ctxt));
-        OP(&s, ctxm, lt_reshape(ctxt, sh, 3, &ctxm));
+        LFTF_OP(&s, ctxt, lt_transpose(ctx, 1, 2, &ctxt));
+        LFTF_OP(&s, ctxm, lt_reshape(ctxt, sh, 3, &ctxm));
     }
     rc = lt_linear(ctxm, bw(m, i, LFTF_P_O_W), bw(m, i, LFTF_P_O_B), out);
 done:
-    scratch_free(&s);
+    lftf__scratch_free(&s);
     return rc;
 }
 
@@ -1418,13 +1388,13 @@ done:
 static int mlp(const lftf_model *m, int i, const lt_tensor *x, const lftf_block_hook *hook,
                lt_tensor **out)
 {
-    scratch s = {0};
+    lftf_scratch s = {0};
     int rc;
     lt_tensor *g, *u, *a, *gu, *f;
-    OP(&s, g, project(m, i, LFTF_P_GATE_W, LFTF_P_GATE_B, x, &g));
-    OP(&s, u, project(m, i, LFTF_P_UP_W, LFTF_P_UP_B, x, &u));
-    OP(&s, a, m->cfg.act == LFTF_ACT_GELU_TANH ? lt_gelu_tanh(g, &a) : lt_silu(g, &a));
-    OP(&s, gu, lt_mul(a, u, &gu));
+    LFTF_OP(&s, g, project(m, i, LFTF_P_GATE_W, LFTF_P_GATE_B, x, &g));
+    LFTF_OP(&s, u, project(m, i, LFTF_P_UP_W, LFTF_P_UP_B, x, &u));
+    LFTF_OP(&s, a, m->cfg.act == LFTF_ACT_GELU_TANH ? lt_gelu_tanh(g, &a) : lt_silu(g, &a));
+    LFTF_OP(&s, gu, lt_mul(a, u, &gu));
     /* editors' hook (lib/methods/edit_common.c): read the down_proj input,
      * read or change the MLP output */
     if (hook && hook->mlp_input && (rc = lt_alias(gu, hook->mlp_input)) != LFTF_OK)
@@ -1433,12 +1403,12 @@ static int mlp(const lftf_model *m, int i, const lt_tensor *x, const lftf_block_
         rc = lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), out);
         goto done;
     }
-    OP(&s, f, lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), &f));
+    LFTF_OP(&s, f, lt_linear(gu, bw(m, i, LFTF_P_DOWN_W), bw(m, i, LFTF_P_DOWN_B), &f));
     if (hook->mlp_output && (rc = lt_alias(f, hook->mlp_output)) != LFTF_OK)
         goto done;
     rc = hook->mlp_add ? lt_add(f, hook->mlp_add, out) : lt_alias(f, out);
 done:
-    scratch_free(&s);
+    lftf__scratch_free(&s);
     return rc;
 }
 
@@ -1465,26 +1435,26 @@ static int block_forward(const lftf_model *m, int i, const lt_tensor *H_in, cons
                          const block_positions *at, const lftf_block_hook *hook,
                          lt_tensor **H_out)
 {
-    scratch s = {0};
+    lftf_scratch s = {0};
     int rc;
     lt_tensor *x, *att, *attn, *res, *h1, *x2, *f, *fn;
     const lt_tensor *residual = H_in;
     /* the MLP's input norm: post_attention_layernorm, or Gemma's pre_feedforward */
     int mlp_norm = m->cfg.sandwich_norms ? LFTF_P_PRE_FF_NORM : LFTF_P_POST_NORM;
-    OP(&s, x, rmsnorm(m, H_in, bw(m, i, LFTF_P_INPUT_NORM), &x));
-    OP(&s, att, attention(m, i, x, b, at, &att));
-    OP(&s, attn, block_norm_if(m, i, LFTF_P_POST_NORM, m->cfg.sandwich_norms, att, &attn));
+    LFTF_OP(&s, x, rmsnorm(m, H_in, bw(m, i, LFTF_P_INPUT_NORM), &x));
+    LFTF_OP(&s, att, attention(m, i, x, b, at, &att));
+    LFTF_OP(&s, attn, block_norm_if(m, i, LFTF_P_POST_NORM, m->cfg.sandwich_norms, att, &attn));
     if (at) {
-        OP(&s, res, lftf__model_select_rows(H_in, at->idx, &res));
+        LFTF_OP(&s, res, lftf__model_select_rows(H_in, at->idx, &res));
         residual = res;
     }
-    OP(&s, h1, lt_add(residual, attn, &h1));
-    OP(&s, x2, rmsnorm(m, h1, bw(m, i, mlp_norm), &x2));
-    OP(&s, f, mlp(m, i, x2, hook, &f));
-    OP(&s, fn, block_norm_if(m, i, LFTF_P_POST_FF_NORM, m->cfg.sandwich_norms, f, &fn));
+    LFTF_OP(&s, h1, lt_add(residual, attn, &h1));
+    LFTF_OP(&s, x2, rmsnorm(m, h1, bw(m, i, mlp_norm), &x2));
+    LFTF_OP(&s, f, mlp(m, i, x2, hook, &f));
+    LFTF_OP(&s, fn, block_norm_if(m, i, LFTF_P_POST_FF_NORM, m->cfg.sandwich_norms, f, &fn));
     rc = lt_add(h1, fn, H_out);
 done:
-    scratch_free(&s);
+    lftf__scratch_free(&s);
     if (rc != LFTF_OK)
         lftf__err_prefix(rc, "block %d", i);
     return rc;
@@ -1633,22 +1603,22 @@ int lftf__model_lm_head(const lftf_model *m, const lt_tensor *h, lt_tensor **log
 int lftf__model_logprobs_at(const lftf_model *m, const lt_tensor *H_L, const lt_tensor *index,
                             lt_tensor **out)
 {
-    scratch s = {0};
+    lftf_scratch s = {0};
     int rc;
     lt_tensor *rows, *n, *lg;
     if (!m || !H_L || !index || !out)
         return lftf__err(LFTF_E_INVALID_ARG, "logprobs_at: NULL argument");
     if (m->n_devices > 1) { /* from the last block's device to the head's */
         lt_tensor *Hp;
-        OP(&s, Hp, lftf__to_primary(m, H_L, &Hp));
+        LFTF_OP(&s, Hp, lftf__to_primary(m, H_L, &Hp));
         H_L = Hp;
     }
-    OP(&s, rows, lftf__model_select_rows(H_L, index, &rows));
-    OP(&s, n, lftf__model_final_norm(m, rows, &n));
-    OP(&s, lg, lftf__model_lm_head(m, n, &lg));
+    LFTF_OP(&s, rows, lftf__model_select_rows(H_L, index, &rows));
+    LFTF_OP(&s, n, lftf__model_final_norm(m, rows, &n));
+    LFTF_OP(&s, lg, lftf__model_lm_head(m, n, &lg));
     rc = lt_log_softmax_f32(lg, -1, out);
 done:
-    scratch_free(&s);
+    lftf__scratch_free(&s);
     return rc;
 }
 

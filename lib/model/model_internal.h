@@ -103,6 +103,36 @@ struct lftf_model {
     int64_t n_params;           /* parameter count, a tied embedding counted once */
 };
 
+/* ---- scratch: the temporaries of one composed computation ------------------ */
+
+/* The forward creates many short-lived tensors; a scratch list frees them all
+ * at the end of a function, whatever path it leaves by. */
+typedef struct lftf_scratch {
+    lt_tensor *t[64];
+    int n;
+} lftf_scratch;
+
+static inline void lftf__scratch_free(lftf_scratch *s)
+{
+    lt_free_n(s->t, (size_t)s->n);
+    s->n = 0;
+}
+
+/* Runs `call` (which stores a new tensor in `var`), keeping var in the
+ * scratch list; jumps to `done` with rc set on failure. */
+#define LFTF_OP(s, var, call)                                            \
+    do {                                                               \
+        rc = (call);                                                   \
+        if (rc != LFTF_OK)                                             \
+            goto done;                                                 \
+        if ((s)->n >= (int)(sizeof (s)->t / sizeof (s)->t[0])) {       \
+            lt_free(var);                                              \
+            rc = lftf__err(LFTF_E_NOMEM, "scratch full");              \
+            goto done;                                                 \
+        }                                                              \
+        (s)->t[(s)->n++] = (var);                                      \
+    } while (0)
+
 /* ---- weights --------------------------------------------------------------- */
 
 /* The slot of block i's weight of a kind (name NULL if absent; t NULL while
