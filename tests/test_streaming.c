@@ -62,6 +62,20 @@ static size_t budget_for(const lftf_memory_info *full, int resident)
     return (size_t)ceil(need / 0.9) + 16;
 }
 
+/* The prompts of a dataset, in order (free the array; the strings are the
+ * dataset's). */
+static const char **dataset_prompts(const lftf_dataset *ds)
+{
+    size_t n = lftf_dataset_size(ds);
+    const char **prompts = calloc(n ? n : 1, sizeof *prompts);
+    for (size_t i = 0; i < n; i++) {
+        lftf_sample s;
+        LFTF_ASSERT_OK(lftf_dataset_get(ds, i, &s));
+        prompts[i] = s.prompt;
+    }
+    return prompts;
+}
+
 static void assert_close_rel(const double *a, const double *b, size_t n, double rel)
 {
     for (size_t i = 0; i < n; i++)
@@ -97,15 +111,10 @@ static void test_stories_streamed_equals_resident(void **state)
     /* probabilities and argmax of the 944 test prompts */
     const lftf_dataset *test = cached_set("test");
     size_t n = lftf_dataset_size(test);
-    const char **prompts = calloc(n, sizeof *prompts);
+    const char **prompts = dataset_prompts(test);
     const char *targets[2] = {" he", " she"};
     double *pa = calloc(2 * n, sizeof *pa), *pb = calloc(2 * n, sizeof *pb);
     int32_t *aa = calloc(n, sizeof *aa), *ab = calloc(n, sizeof *ab);
-    for (size_t i = 0; i < n; i++) {
-        lftf_sample s;
-        LFTF_ASSERT_OK(lftf_dataset_get(test, i, &s));
-        prompts[i] = s.prompt;
-    }
     LFTF_ASSERT_OK(lftf_model_target_probs(full, prompts, n, targets, 2, NULL, pa, NULL, aa));
     LFTF_ASSERT_OK(lftf_model_target_probs(st, prompts, n, targets, 2, NULL, pb, NULL, ab));
     assert_close_rel(pa, pb, 2 * n, 1e-6);
@@ -378,14 +387,9 @@ static void test_cpu_cpu_placement(void **state)
 
     const lftf_dataset *dev = cached_set("dev");
     size_t n = lftf_dataset_size(dev);
-    const char **prompts = calloc(n, sizeof *prompts);
+    const char **prompts = dataset_prompts(dev);
     const char *targets[2] = {" he", " she"};
     double *pa = calloc(2 * n, sizeof *pa), *pb = calloc(2 * n, sizeof *pb);
-    for (size_t i = 0; i < n; i++) {
-        lftf_sample s;
-        LFTF_ASSERT_OK(lftf_dataset_get(dev, i, &s));
-        prompts[i] = s.prompt;
-    }
     LFTF_ASSERT_OK(lftf_model_target_probs(one, prompts, n, targets, 2, NULL, pa, NULL, NULL));
     LFTF_ASSERT_OK(lftf_model_target_probs(two, prompts, n, targets, 2, NULL, pb, NULL, NULL));
     assert_close_rel(pa, pb, 2 * n, 1e-6);
