@@ -26,6 +26,7 @@
 #include "model/model_internal.h"
 
 #include "common/error.h"
+#include "model/ll_block_major.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -570,6 +571,87 @@ done:
     return rc;
 }
 
+/* The groups of the batch that starts at group g0: at most batch_size
+ * contexts and none shorter than 3/4 of its first (longest), so that padding
+ * wastes at most a quarter of a batch's positions. */
+static size_t batch_groups(const ll_group *groups, size_t ng, size_t g0, size_t batch_size)
+{
+    size_t nb = 1;
+    while (g0 + nb < ng && nb < batch_size && 4 * groups[g0 + nb].n_ctx >= 3 * groups[g0].n_ctx)
+        nb++;
+    return nb;
+}
+
+/* ---- under a memory budget: block after block (ll_block_major.c) ---------------- */
+
+static int score_streamed(void *user, const lt_tensor *lp, const int64_t *row, const int32_t *tok,
+                          const size_t *req, size_t n)
+{
+    return score_rows(user, lp, row, tok, req, n);
+}
+
+/* The engine's batches as sequences for lftf__ll_run_block_major: per group
+ * its context (read at its last position by the one-token continuations)
+ * when it has one-token continuations, and context + continuation[:-1] per
+ * longer continuation (read at every continuation position); each batch of
+ * groups is cut into forward batches of at most batch_size sequences. */
+static int run_streamed(ll_engine *e, const size_t *order, const ll_group *groups, size_t ng)
+{
+    size_t max_seqs = e->n + ng, n_reads = 0, n_seqs = 0, n_batches = 0, n_rd = 0;
+    for (size_t i = 0; i < e->n; i++)
+        n_reads += e->reqs[i].n_cont;
+    const int32_t **ids = malloc(max_seqs * sizeof *ids);
+    size_t *lens = malloc(max_seqs * sizeof *lens), *first = malloc((max_seqs + 1) * sizeof *first),
+           *reqs_in = calloc(max_seqs, sizeof *reqs_in);
+    lftf_ll_read *reads = malloc((n_reads ? n_reads : 1) * sizeof *reads);
+    if (!ids || !lens || !first || !reqs_in || !reads) {
+        free(ids);
+        free(lens);
+        free(first);
+        free(reqs_in);
+        free(reads);
+        return lftf__oom("log-likelihood sequences");
+    }
+    for (size_t g0 = 0, nb; g0 < ng; g0 += nb) {
+        size_t batch_start = n_seqs;
+        nb = batch_groups(groups, ng, g0, e->batch_size);
+        for (size_t k = g0; k < g0 + nb; k++) {
+            const ll_group *g = &groups[k];
+            const tok_req *r0 = &e->reqs[order[g->first]];
+            /* the one-token continuations first: reads stay in sequence order */
+            for (size_t j = 0, ctx_seq = SIZE_MAX; j < 2 * g->count; j++) {
+                size_t ri = order[g->first + j % g->count];
+                const tok_req *r = &e->reqs[ri];
+                size_t seq = ctx_seq;
+                if ((r->n_cont > 1) != (j >= g->count))
+                    continue;
+                if (r->n_cont > 1 || ctx_seq == SIZE_MAX) {
+                    if ((n_seqs - batch_start) % e->batch_size == 0)
+                        first[n_batches++] = n_seqs;
+                    seq = n_seqs++;
+                    ids[seq] = req_ctx(r);
+                    lens[seq] = r->n_ctx + r->n_cont - 1;
+                    if (r->n_cont == 1)
+                        ctx_seq = seq;
+                }
+                reqs_in[n_batches - 1]++;
+                for (size_t t = 0; t < r->n_cont; t++)
+                    reads[n_rd++] = (lftf_ll_read){seq, r0->n_ctx - 1 + t, req_cont(r)[t], ri};
+            }
+        }
+    }
+    first[n_batches] = n_seqs;
+    lftf_ll_seq_plan plan = {n_seqs, ids, lens, n_batches, first, reqs_in, n_rd, reads,
+                             score_streamed, e, e->stage, e->progress, e->progress_user};
+    int rc = lftf__ll_run_block_major(e->m, &plan);
+    free(ids);
+    free(lens);
+    free(first);
+    free(reqs_in);
+    free(reads);
+    return rc;
+}
+
 /* Scores the token requests into e->results (set to 0 / greedy first). */
 static int run_engine(ll_engine *e)
 {
@@ -600,15 +682,14 @@ static int run_engine(ll_engine *e)
         if (r->n_ctx + r->n_cont > g->longest)
             g->longest = r->n_ctx + r->n_cont;
     }
-    /* longest context first (the harness's order too); a batch takes at most
-     * batch_size contexts and none shorter than 3/4 of its first (longest),
-     * so that padding wastes at most a quarter of a batch's positions */
+    /* longest context first (the harness's order too) */
     qsort(groups, ng, sizeof *groups, cmp_group_len);
     int prev = lt_grad_set_enabled(0);
-    for (size_t g0 = 0, nb = 0; g0 < ng && rc == LFTF_OK; g0 += nb) {
-        nb = 1;
-        while (g0 + nb < ng && nb < e->batch_size && 4 * groups[g0 + nb].n_ctx >= 3 * groups[g0].n_ctx)
-            nb++;
+    const int streamed = e->m->streaming; /* under a memory budget: block after block */
+    if (streamed)
+        rc = run_streamed(e, order, groups, ng);
+    for (size_t g0 = 0, nb = 0; !streamed && g0 < ng && rc == LFTF_OK; g0 += nb) {
+        nb = batch_groups(groups, ng, g0, e->batch_size);
         rc = run_groups(e, order, groups + g0, nb);
         for (size_t k = 0; k < nb; k++)
             e->done += groups[g0 + k].count;

@@ -96,6 +96,10 @@ struct lftf_model {
     int streaming;              /* some block is streamed */
     size_t budget;              /* the memory budget in force (0: none) */
     size_t fixed_bytes, max_block_bytes;
+    /* block-major log-likelihoods (issue 13): counts that tests read to check
+     * how often streamed blocks are converted (residency.c) and how many
+     * block-major passes ran (runner.c) */
+    size_t n_block_conversions, n_block_major_passes;
     lt_tensor *inv_freq;        /* [rotary_dim/2] float32 on the device (rope scaling
                                    applied; longrope: the short factors) */
     lt_tensor *inv_freq_long;   /* longrope: the long factors' (else NULL) */
@@ -181,6 +185,9 @@ void lftf__model_block_leave(const lftf_model *m, int i, int entered);
 /* Keeps block i resident from now on (a weight about to be trained or
  * edited); returns non-zero on failure. */
 int lftf__model_block_pin(lftf_model *m, int i);
+/* Bytes of the budget left for activations once the resident weights and
+ * one streamed block are in memory (SIZE_MAX without a budget). */
+size_t lftf__model_activation_room(const lftf_model *m);
 
 /* ---- a batch of token sequences ------------------------------------------- */
 
@@ -405,6 +412,13 @@ typedef struct lftf_run_visitor {
  * blocks.  Identical numbers either way. */
 int lftf__model_run(const lftf_model *m, lftf_batch *const *batches, size_t n,
                     const lftf_run_visitor *v);
+/* What batch b keeps in memory while it waits in a block-major pass (its
+ * residual stream and its masks).  A pass takes batches while their sum stays
+ * within half of lftf__model_activation_room (the other half is for one
+ * batch's temporaries inside a block); lftf__model_run cuts its batches into
+ * such passes, and callers that build batches lazily use the same rule. */
+size_t lftf__batch_pass_bytes(const lftf_model *m, const lftf_batch *b);
+size_t lftf__model_pass_room(const lftf_model *m);
 
 /* ---- target words in context (lib/model/probs.c) ---------------------------------- */
 
