@@ -8,14 +8,22 @@
 
 #include <math.h>
 
-static inline lftf_model *load_budget(const char *dir, size_t budget)
+/* The model in dir with a host memory budget (0: none) on a device list
+ * (NULL: the default). */
+static inline lftf_model *load_with(const char *dir, size_t budget, const char *device)
 {
     lftf_model_params p;
     lftf_model *m = NULL;
     lftf_model_params_init(&p);
     p.max_memory = budget;
+    p.device = device;
     LFTF_ASSERT_OK(lftf_model_load(&m, dir, &p));
     return m;
+}
+
+static inline lftf_model *load_budget(const char *dir, size_t budget)
+{
+    return load_with(dir, budget, NULL);
 }
 
 static inline lftf_memory_info mem_info(const lftf_model *m)

@@ -325,16 +325,6 @@ static void test_shards_other_model_refused(void **state)
 
 /* ---- several devices -------------------------------------------------------- */
 
-static lftf_model *load_on(const char *dir, const char *device)
-{
-    lftf_model_params p;
-    lftf_model *m = NULL;
-    lftf_model_params_init(&p);
-    p.device = device;
-    LFTF_ASSERT_OK(lftf_model_load(&m, dir, &p));
-    return m;
-}
-
 /* "cpu,cpu" runs the placement code (ranges of blocks, per-device batch
  * tables, moves at boundaries) without GPUs: same numbers as one device. */
 static void test_cpu_cpu_placement(void **state)
@@ -342,7 +332,7 @@ static void test_cpu_cpu_placement(void **state)
     (void)state;
     char dir[1024];
     STORIES_DIR(dir);
-    lftf_model *one = load_on(dir, "cpu"), *two = load_on(dir, "cpu,cpu");
+    lftf_model *one = load_with(dir, 0, "cpu"), *two = load_with(dir, 0, "cpu,cpu");
     const int want[5] = {0, 0, 0, 1, 1};
     assert_int_equal(two->n_devices, 2);
     for (int i = 0; i < 5; i++)

@@ -264,6 +264,23 @@ static void test_stories_mmlu_and_bias_streamed(void **state)
     lftf_model_free(st);
 }
 
+/* Progress over several passes: requests done, never backwards, all at the
+ * end; abort stops the run. */
+typedef struct progress_log {
+    size_t last, total, calls, abort_at;
+} progress_log;
+
+static int log_progress(const char *stage, size_t done, size_t total, void *user)
+{
+    progress_log *p = user;
+    assert_string_equal(stage, "loglikelihood");
+    assert_true(done >= p->last);
+    assert_true(done <= total);
+    p->last = done;
+    p->total = total;
+    return ++p->calls == p->abort_at;
+}
+
 /* Many requests under a small room: several passes, each one block-major. */
 static void test_passes_bounded_by_budget(void **state)
 {
@@ -291,6 +308,16 @@ static void test_passes_bounded_by_budget(void **state)
     assert_ll_equal(a, b, N);
     size_t passes = assert_block_major(st, c0, N);
     assert_true(passes > 1); /* the activation room holds a few batches only */
+
+    progress_log pl = {0, 0, 0, 0};
+    lp.progress = log_progress;
+    lp.progress_user = &pl;
+    LFTF_ASSERT_OK(lftf_model_loglikelihood(st, c, k, N, &lp, b));
+    assert_int_equal(pl.last, N);
+    assert_int_equal(pl.total, N);
+    pl = (progress_log){0, 0, 0, 3};
+    LFTF_ASSERT_ERR(lftf_model_loglikelihood(st, c, k, N, &lp, b), LFTF_E_ABORTED, "aborted");
+    assert_int_equal(pl.calls, 3);
     lftf_model_free(full);
     lftf_model_free(st);
 }

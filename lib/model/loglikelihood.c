@@ -22,7 +22,9 @@
  * and those continuations then run their remaining tokens after a copy of
  * their context's cached keys/values; otherwise the plain forward serves
  * (the last block only at the last positions).  Either way a context is
- * computed once whatever its number of continuations. */
+ * computed once whatever its number of continuations.  When the model
+ * streams blocks under a memory budget, the same batches run block after
+ * block instead (run_streamed, ll_block_major.c). */
 #include "model/model_internal.h"
 
 #include "common/error.h"
