@@ -106,6 +106,7 @@ int cmd_bias(int argc, char **argv)
     }
     if (out)
         printf("wrote %s\n", out);
+    print_memory(&mo, model); /* issue 13: the mode that ran and the peak (stderr) */
     ret = 0;
 done:
     lftf_bias_report_free(rep);

@@ -211,6 +211,7 @@ int cmd_general(int argc, char **argv)
         }
         printf("wrote %s\n", out);
     }
+    print_memory(&mo, model); /* issue 13: the mode that ran and the peak (stderr) */
     ret = 0;
 done:
     free(subjects_arg);

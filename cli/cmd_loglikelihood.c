@@ -132,6 +132,7 @@ int cmd_loglikelihood(int argc, char **argv)
         fprintf(stderr, "lftf %s: cannot write the results\n", cmd);
         goto done;
     }
+    print_memory(&mo, model); /* issue 13: the mode that ran and the peak (stderr) */
     ret = 0;
 done:
     lftf_model_free(model);

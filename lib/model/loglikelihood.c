@@ -599,7 +599,7 @@ static int score_streamed(void *user, const lt_tensor *lp, const int64_t *row, c
  * groups is cut into forward batches of at most batch_size sequences. */
 static int run_streamed(ll_engine *e, const size_t *order, const ll_group *groups, size_t ng)
 {
-    size_t max_seqs = e->n + ng, n_reads = 0, n_seqs = 0, n_batches = 0, n_rd = 0;
+    size_t max_seqs = e->n + ng + 1, n_reads = 0, n_seqs = 0, n_batches = 0, n_rd = 0;
     for (size_t i = 0; i < e->n; i++)
         n_reads += e->reqs[i].n_cont;
     const int32_t **ids = malloc(max_seqs * sizeof *ids);
