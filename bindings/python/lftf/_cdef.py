@@ -202,6 +202,7 @@ typedef struct lftf_ll_params {
     size_t max_length;
     lftf_progress_fn progress;
     void *progress_user;
+    size_t shard_index, shard_count;
 } lftf_ll_params;
 
 int lftf_ll_params_init(lftf_ll_params *params);
