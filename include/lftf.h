@@ -442,6 +442,11 @@ typedef struct lftf_general_params {
     size_t batch_size;           /* sequences per forward pass; 0: the engine's default */
     lftf_progress_fn progress;   /* stage "loglikelihood" / "rolling": requests done / total */
     void *progress_user;
+    /* Sharding (lftf_ll_params): with shard_count > 1 the report is the
+     * shard's, {"task", "shard": {"kind": "general", "task", ...}, "plan",
+     * "rows"}: what lftf_merge_shards_json needs to rebuild the unsharded
+     * report exactly (lftf_general_report_value is then NaN). */
+    size_t shard_index, shard_count;
 } lftf_general_params;
 
 LFTF_API int lftf_general_params_init(lftf_general_params *params);

@@ -162,5 +162,4 @@ int lftf__ll_merge(json_t *const *shards, size_t n, char **text)
     free(res);
     return rc;
 }
-int lftf__general_merge(json_t *const *shards, size_t n, char **text) { (void)shards; (void)n; (void)text; return LFTF_E_UNSUPPORTED; }
 int lftf__bias_merge(json_t *const *shards, size_t n, char **text) { (void)shards; (void)n; (void)text; return LFTF_E_UNSUPPORTED; }

@@ -261,6 +261,7 @@ typedef struct lftf_general_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+    size_t shard_index, shard_count;
 } lftf_general_params;
 
 int lftf_general_params_init(lftf_general_params *params);
