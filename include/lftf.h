@@ -898,6 +898,13 @@ typedef struct lftf_bias_params {
     int with_samples;            /* keep per-item records (lftf_bias_report_to_json); default 1 */
     lftf_progress_fn progress;   /* stage "bias": items done / total */
     void *progress_user;
+    /* Sharding (lftf_ll_params, lftf_probs_params): with shard_count > 1
+     * every model call of every suite computes only this shard's batches and
+     * the report is the shard's, {"shard": {"kind": "bias", ...},
+     * "with_samples", "suites": {suite: {"plan", "ll" | "greedy" | "probs"
+     * rows}}}: what lftf_merge_shards_json needs to rebuild the unsharded
+     * report (the file lftf_bias_report_write_json writes) exactly. */
+    size_t shard_index, shard_count;
 } lftf_bias_params;
 
 typedef struct lftf_bias_report lftf_bias_report;

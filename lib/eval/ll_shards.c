@@ -162,4 +162,3 @@ int lftf__ll_merge(json_t *const *shards, size_t n, char **text)
     free(res);
     return rc;
 }
-int lftf__bias_merge(json_t *const *shards, size_t n, char **text) { (void)shards; (void)n; (void)text; return LFTF_E_UNSUPPORTED; }

@@ -542,6 +542,7 @@ typedef struct lftf_bias_params {
     int with_samples;
     lftf_progress_fn progress;
     void *progress_user;
+    size_t shard_index, shard_count;
 } lftf_bias_params;
 
 typedef struct lftf_bias_report lftf_bias_report;
