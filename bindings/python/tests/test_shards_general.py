@@ -146,3 +146,25 @@ def test_bias_shards_and_refusals(stories_dir, mmlu_dir, tmp_path):
     assert res.returncode == 1 and not (tmp_path / "x").exists()
     with pytest.raises(lftf.FormatError, match="2 reports were given"):
         lftf.merge_shards([str(s) for s in shards[:2]])
+
+
+def test_python_shards(model, mmlu_dir):
+    """lftf.general.* / lftf.bias.evaluate with shard=(i, n), merged by
+    lftf.merge_shards, give the unsharded report."""
+    whole = lftf.general.mmlu(model, mmlu_dir, shots=0, subjects=["anatomy"], limit=3,
+                              batch_size=2, progress=False)
+    parts = [lftf.general.mmlu(model, mmlu_dir, shots=0, subjects=["anatomy"], limit=3,
+                               batch_size=2, progress=False, shard=(i, 2)) for i in range(2)]
+    assert all("shard" in p and "acc" not in p for p in parts)
+    assert lftf.merge_shards(parts[::-1]) == whole
+    whole = lftf.general.ppl(model, max_length=48, batch_size=2, progress=False)
+    parts = [lftf.general.ppl(model, max_length=48, batch_size=2, progress=False, shard=(i, 3))
+             for i in range(3)]
+    assert lftf.merge_shards(parts) == whole
+    whole = lftf.bias.evaluate(model, suites=["winogender", "professions"], max_items=2,
+                               batch_size=2, progress=False)
+    parts = [lftf.bias.evaluate(model, suites=["winogender", "professions"], max_items=2,
+                                batch_size=2, progress=False, shard=(i, 2)) for i in range(2)]
+    assert lftf.merge_shards(parts) == whole
+    with pytest.raises(ValueError):
+        lftf.general.mc(model, shared_path("data", "general", "arc_easy.jsonl"), shard=(2, 2))
