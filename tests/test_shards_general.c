@@ -295,6 +295,113 @@ static void test_mismatched_shards_refused(void **state)
     lftf_model_free(b);
 }
 
+/* ---- damaged shard reports: a clear error, never a crash ---- */
+
+typedef void (*mutate_fn)(json_t *root);
+
+/* Applies `mutate` to every shard alike (so that the shards still agree with
+ * each other) and expects the merge to refuse them naming `needle`. */
+static void assert_damage_refused(char *const *sh, size_t n, mutate_fn mutate, const char *needle)
+{
+    char *damaged[4], *merged = NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_loads(sh[i], 0, NULL);
+        assert_non_null(j);
+        mutate(j);
+        damaged[i] = json_dumps(j, JSON_REAL_PRECISION(17));
+        json_decref(j);
+    }
+    LFTF_ASSERT_ERR(lftf_merge_shards_json((const char *const *)damaged, n, &merged),
+                    LFTF_E_FORMAT, needle);
+    assert_null(merged);
+    for (size_t i = 0; i < n; i++)
+        free(damaged[i]);
+}
+
+static json_t *first_item(json_t *root, const char *suite)
+{
+    json_t *plan = suite ? json_object_get(json_object_get(json_object_get(root, "suites"), suite),
+                                           "plan")
+                         : json_object_get(root, "plan");
+    return json_array_get(json_object_get(plan, "items"), 0);
+}
+
+static void mmlu_gold_string(json_t *r)
+{
+    json_t *sub = json_array_get(json_object_get(json_object_get(r, "plan"), "subjects"), 0);
+    json_array_set_new(json_object_get(sub, "gold"), 0, json_string("A"));
+}
+static void mmlu_one_more_question(json_t *r)
+{
+    json_t *sub = json_array_get(json_object_get(json_object_get(r, "plan"), "subjects"), 0);
+    json_array_append_new(json_object_get(sub, "gold"), json_integer(0));
+}
+static void mc_norm_zero(json_t *r)
+{
+    json_array_set_new(json_object_get(first_item(r, NULL), "norm"), 0, json_integer(0));
+}
+static void ppl_more_windows(json_t *r)
+{
+    json_t *plan = json_object_get(r, "plan");
+    json_object_set_new(plan, "windows",
+                        json_integer(json_integer_value(json_object_get(plan, "windows")) + 1));
+}
+static void row_index_out_of_range(json_t *r)
+{
+    json_object_set_new(json_array_get(json_object_get(r, "rows"), 0), "index", json_integer(1 << 30));
+}
+static void row_ll_string(json_t *r)
+{
+    json_object_set_new(json_array_get(json_object_get(r, "rows"), 0), "ll", json_string("-1"));
+}
+static void wb_no_expected(json_t *r) { json_object_del(first_item(r, "winobias"), "expected"); }
+static void wb_file_9(json_t *r)
+{
+    json_object_set_new(first_item(r, "winobias"), "file", json_integer(9));
+}
+static void wg_gold_past_choices(json_t *r)
+{
+    json_t *plan = json_object_get(json_object_get(json_object_get(r, "suites"), "winogender"),
+                                   "plan");
+    json_t *it = json_array_get(json_object_get(json_object_get(plan, "female"), "items"), 0);
+    json_object_set(it, "gold", json_object_get(it, "n"));
+}
+static void prof_s_string(json_t *r)
+{
+    json_object_set_new(first_item(r, "professions"), "s", json_string("x"));
+}
+static void unknown_suite(json_t *r)
+{
+    json_object_set_new(json_object_get(r, "suites"), "stereoset", json_object());
+}
+
+static void test_damaged_shards_refused(void **state)
+{
+    (void)state;
+    lftf_model *m = load_shared("models/stories260k");
+    char *sh[3];
+    run_shards(run_general, m, &mmlu0, 3, sh);
+    assert_damage_refused(sh, 3, mmlu_gold_string, "plan is malformed");
+    assert_damage_refused(sh, 3, mmlu_one_more_question, "does not stand for");
+    assert_damage_refused(sh, 3, row_index_out_of_range, "out of range");
+    assert_damage_refused(sh, 3, row_ll_string, "is not {");
+    free_all(sh, 3);
+    run_shards(run_general, m, &arc, 3, sh);
+    assert_damage_refused(sh, 3, mc_norm_zero, "plan is malformed");
+    free_all(sh, 3);
+    run_shards(run_general, m, &ppl, 3, sh);
+    assert_damage_refused(sh, 3, ppl_more_windows, "does not stand for");
+    free_all(sh, 3);
+    run_shards(run_bias, m, LFTF_TEST_SOURCE_DIR "/data/bias", 3, sh);
+    assert_damage_refused(sh, 3, wb_no_expected, "winobias plan is malformed");
+    assert_damage_refused(sh, 3, wb_file_9, "winobias plan is malformed");
+    assert_damage_refused(sh, 3, wg_gold_past_choices, "winogender plan is malformed");
+    assert_damage_refused(sh, 3, prof_s_string, "professions plan is malformed");
+    assert_damage_refused(sh, 3, unknown_suite, "unknown one");
+    free_all(sh, 3);
+    lftf_model_free(m);
+}
+
 /* An impossible shard is an error before any work; an older caller's struct
  * (without the shard fields) still runs unsharded. */
 static void test_shard_params(void **state)
@@ -324,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_random_llama_merge_exactly),
         cmocka_unit_test(test_ppl_shards_split_windows),
         cmocka_unit_test(test_mismatched_shards_refused),
+        cmocka_unit_test(test_damaged_shards_refused),
         cmocka_unit_test(test_shard_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
