@@ -218,6 +218,11 @@ int lftf_model_loglikelihood(lftf_model *model, const char *const *contexts,
                                       const char *const *continuations, size_t n,
                                       const lftf_ll_params *params, lftf_ll_result *results);
 
+int lftf_ll_results_json(const lftf_model *model, const char *const *contexts,
+                                  const char *const *continuations, size_t n,
+                                  const lftf_ll_params *params, const lftf_ll_result *results,
+                                  char **text);
+
 int lftf_ll_requests_load(const char *path, char ***contexts, char ***continuations,
                                    size_t *n);
 void lftf_ll_requests_free(char **contexts, char **continuations, size_t n);
