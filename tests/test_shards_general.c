@@ -421,6 +421,23 @@ static void test_shard_params(void **state)
     LFTF_ASSERT_OK(lftf_model_loglikelihood(m, ll_ctx, ll_cont, N_LL, &lp, res));
     for (size_t i = 0; i < N_LL; i++)
         assert_true(res[i].n_tokens > 0 && isfinite(res[i].ll));
+    /* rolling: a text whose windows lie in several shards has no ll in any */
+    const char *text[1] = {"Once upon a time there was a little girl named Lily. She liked to "
+                           "play in the park with her big red ball every day."};
+    lftf_rolling_result whole, part;
+    lftf_ll_params_init(&lp);
+    lp.max_length = 4;
+    lp.batch_size = 1;
+    LFTF_ASSERT_OK(lftf_model_loglikelihood_rolling(m, text, 1, &lp, &whole));
+    assert_true(whole.windows > 2 && isfinite(whole.ll));
+    for (size_t i = 0; i < 2; i++) {
+        lp.shard_index = i;
+        lp.shard_count = 2;
+        LFTF_ASSERT_OK(lftf_model_loglikelihood_rolling(m, text, 1, &lp, &part));
+        assert_true(isnan(part.ll));
+        assert_int_equal(part.windows, whole.windows);
+        assert_int_equal(part.tokens, whole.tokens);
+    }
     lftf_model_free(m);
 }
 
