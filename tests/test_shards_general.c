@@ -266,7 +266,7 @@ static void test_mismatched_shards_refused(void **state)
                     "2 reports were given");
     char *dup[3] = {ll[0], ll[1], ll[0]};
     LFTF_ASSERT_ERR(lftf_merge_shards_json((const char *const *)dup, 3, &merged), LFTF_E_FORMAT,
-                    "given twice");
+                    "shard 2 is given twice (reports 1 and 3)");
     /* mmlu[2] is shard 1: replaced by shard 1 of another --limit */
     char *data[3] = {mmlu[0], mmlu[1], mmlu_other};
     LFTF_ASSERT_ERR(lftf_merge_shards_json((const char *const *)data, 3, &merged), LFTF_E_FORMAT,

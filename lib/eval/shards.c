@@ -67,9 +67,13 @@ static int check_shards(json_t *const *roots, size_t n, const char *kind, json_t
         if (i < 0 || (size_t)i >= n)
             return lftf__err(LFTF_E_FORMAT, "report %zu has shard index %lld (expected 0..%zu)", s + 1,
                              (long long)i, n - 1);
-        if (sorted[i])
-            return lftf__err(LFTF_E_FORMAT, "shard %lld is given twice (reports %zu and another)",
-                             (long long)i, s + 1);
+        if (sorted[i]) {
+            size_t first_report = 0;
+            while (roots[first_report] != sorted[i])
+                first_report++;
+            return lftf__err(LFTF_E_FORMAT, "shard %lld is given twice (reports %zu and %zu)",
+                             (long long)i, first_report + 1, s + 1);
+        }
         sorted[i] = roots[s];
         if (!first) {
             first = info;
