@@ -309,6 +309,27 @@ static void test_passes_bounded_by_budget(void **state)
     size_t passes = assert_block_major(st, c0, N);
     assert_true(passes > 1); /* the activation room holds a few batches only */
 
+    /* 3 shards under the budget: each request computed by exactly one, with
+     * the numbers of the unsharded streamed run (the same forward batches) */
+    lftf_ll_result sh[N];
+    size_t computed[N] = {0};
+    lp.shard_count = 3;
+    for (size_t i = 0; i < 3; i++) {
+        lp.shard_index = i;
+        LFTF_ASSERT_OK(lftf_model_loglikelihood(st, c, k, N, &lp, sh));
+        for (size_t r = 0; r < N; r++) {
+            if (isnan(sh[r].ll))
+                continue;
+            computed[r]++;
+            assert_true(sh[r].ll == b[r].ll);
+            assert_int_equal(sh[r].is_greedy, b[r].is_greedy);
+        }
+    }
+    for (size_t r = 0; r < N; r++)
+        assert_int_equal(computed[r], 1);
+    lp.shard_count = 0;
+    lp.shard_index = 0;
+
     progress_log pl = {0, 0, 0, 0};
     lp.progress = log_progress;
     lp.progress_user = &pl;

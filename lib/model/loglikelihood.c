@@ -30,6 +30,8 @@
 #include "common/error.h"
 #include "model/ll_block_major.h"
 
+#include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +251,7 @@ typedef struct ll_engine {
     void *progress_user;
     const char *stage;
     size_t done;
+    size_t shard_index, shard_count; /* lftf_ll_params: the batches this run computes */
 } ll_engine;
 
 static int cmp_ctx(const tok_req *a, const tok_req *b)
@@ -584,6 +587,19 @@ static size_t batch_groups(const ll_group *groups, size_t ng, size_t g0, size_t 
     return nb;
 }
 
+/* Sharding: batch k of the plan belongs to shard k % shard_count.  Returns
+ * whether this run computes batch k; when not, its requests are marked as
+ * another shard's (ll NaN, n_tokens 0; lftf_ll_params in lftf.h). */
+static int batch_in_shard(ll_engine *e, size_t k, const size_t *order, const ll_group *g, size_t ng)
+{
+    if (e->shard_count < 2 || k % e->shard_count == e->shard_index)
+        return 1;
+    for (size_t b = 0; b < ng; b++)
+        for (size_t j = 0; j < g[b].count; j++)
+            e->results[order[g[b].first + j]] = (lftf_ll_result){NAN, 0, 0, 0};
+    return 0;
+}
+
 /* ---- under a memory budget: block after block (ll_block_major.c) ---------------- */
 
 static int score_streamed(void *user, const lt_tensor *lp, const int64_t *row, const int32_t *tok,
@@ -596,7 +612,8 @@ static int score_streamed(void *user, const lt_tensor *lp, const int64_t *row, c
  * its context (read at its last position by the one-token continuations)
  * when it has one-token continuations, and context + continuation[:-1] per
  * longer continuation (read at every continuation position); each batch of
- * groups is cut into forward batches of at most batch_size sequences. */
+ * groups (of this shard) is cut into forward batches of at most batch_size
+ * sequences. */
 static int run_streamed(ll_engine *e, const size_t *order, const ll_group *groups, size_t ng)
 {
     size_t max_seqs = e->n + ng + 1, n_reads = 0, n_seqs = 0, n_batches = 0, n_rd = 0;
@@ -614,9 +631,11 @@ static int run_streamed(ll_engine *e, const size_t *order, const ll_group *group
         free(reads);
         return lftf__oom("log-likelihood sequences");
     }
-    for (size_t g0 = 0, nb; g0 < ng; g0 += nb) {
+    for (size_t g0 = 0, nb, batch = 0; g0 < ng; g0 += nb, batch++) {
         size_t batch_start = n_seqs;
         nb = batch_groups(groups, ng, g0, e->batch_size);
+        if (!batch_in_shard(e, batch, order, groups + g0, nb))
+            continue; /* another shard's batch */
         for (size_t k = g0; k < g0 + nb; k++) {
             const ll_group *g = &groups[k];
             const tok_req *r0 = &e->reqs[order[g->first]];
@@ -690,9 +709,11 @@ static int run_engine(ll_engine *e)
     const int streamed = e->m->streaming; /* under a memory budget: block after block */
     if (streamed)
         rc = run_streamed(e, order, groups, ng);
-    for (size_t g0 = 0, nb = 0; !streamed && g0 < ng && rc == LFTF_OK; g0 += nb) {
+    for (size_t g0 = 0, nb = 0, batch = 0; !streamed && g0 < ng && rc == LFTF_OK;
+         g0 += nb, batch++) {
         nb = batch_groups(groups, ng, g0, e->batch_size);
-        rc = run_groups(e, order, groups + g0, nb);
+        if (batch_in_shard(e, batch, order, groups + g0, nb))
+            rc = run_groups(e, order, groups + g0, nb);
         for (size_t k = 0; k < nb; k++)
             e->done += groups[g0 + k].count;
         if (rc == LFTF_OK && e->progress && e->progress(e->stage, e->done, e->n, e->progress_user))
@@ -707,11 +728,16 @@ static int run_engine(ll_engine *e)
 static int check_ll_params(const lftf_model *m, const lftf_ll_params *params, lftf_ll_params *p,
                            const char *fn)
 {
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0, sizeof(lftf_ll_params),
-                                sizeof(lftf_ll_params), "lftf_ll_params"));
+    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
+                                offsetof(lftf_ll_params, shard_index), sizeof(lftf_ll_params),
+                                "lftf_ll_params"));
     lftf_ll_params_init(p);
     if (params)
-        memcpy(p, params, sizeof *p);
+        memcpy(p, params, params->struct_size);
+    p->struct_size = sizeof *p;
+    if (p->shard_count > 1 && p->shard_index >= p->shard_count)
+        return lftf__err(LFTF_E_INVALID_ARG, "%s: shard %zu of %zu does not exist (shards are "
+                         "0..%zu)", fn, p->shard_index, p->shard_count, p->shard_count - 1);
     if (p->batch_size == 0)
         p->batch_size = 16;
     if (p->add_bos != -1 && p->add_bos != 0 && p->add_bos != 1)
@@ -751,7 +777,7 @@ int lftf_model_loglikelihood(lftf_model *model, const char *const *contexts,
     }
     if (rc == LFTF_OK) {
         ll_engine e = {model, reqs, n, p.batch_size, results, p.progress, p.progress_user,
-                       "loglikelihood", 0};
+                       "loglikelihood", 0, p.shard_index, p.shard_count};
         rc = run_engine(&e);
     }
     tok_reqs_free(reqs, n);
@@ -814,14 +840,33 @@ static int rolling_windows(const int32_t *t, size_t n, int32_t prefix, size_t ma
     return LFTF_OK;
 }
 
+double lftf__ll_window_sum(const lftf_ll_result *windows, size_t n)
+{
+    double ll = 0.0;
+    for (size_t w = 0; w < n; w++)
+        ll += windows[w].ll;
+    return ll;
+}
+
 int lftf_model_loglikelihood_rolling(lftf_model *model, const char *const *texts, size_t n,
                                      const lftf_ll_params *params, lftf_rolling_result *results)
+{
+    return lftf__ll_rolling(model, texts, n, params, results, NULL, NULL);
+}
+
+int lftf__ll_rolling(lftf_model *model, const char *const *texts, size_t n,
+                     const lftf_ll_params *params, lftf_rolling_result *results,
+                     lftf_ll_result **windows, size_t *n_windows)
 {
     lftf_ll_params p;
     tok_req *reqs = NULL;
     lftf_ll_result *wres = NULL;
     size_t nreq = 0, cap = 0, *first = NULL;
     int rc = LFTF_OK;
+    if (windows) {
+        *windows = NULL;
+        *n_windows = 0;
+    }
     if (!model || (n && (!texts || !results)))
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_loglikelihood_rolling: NULL argument");
     LFTF_TRY(check_ll_params(model, params, &p, "lftf_model_loglikelihood_rolling"));
@@ -859,13 +904,17 @@ int lftf_model_loglikelihood_rolling(lftf_model *model, const char *const *texts
         rc = lftf__oom("windows");
     if (rc == LFTF_OK) {
         ll_engine e = {model, reqs, nreq, p.batch_size, wres, p.progress, p.progress_user,
-                       "rolling", 0};
+                       "rolling", 0, p.shard_index, p.shard_count};
         rc = run_engine(&e);
     }
     for (size_t i = 0; i < n && rc == LFTF_OK; i++)
-        for (size_t w = first[i]; w < first[i + 1]; w++)
-            results[i].ll += wres[w].ll;
+        results[i].ll = lftf__ll_window_sum(wres + first[i], first[i + 1] - first[i]);
     tok_reqs_free(reqs, nreq);
+    if (rc == LFTF_OK && windows) { /* the caller's (sharded reports) */
+        *windows = wres;
+        *n_windows = nreq;
+        wres = NULL;
+    }
     free(wres);
     free(first);
     return rc;

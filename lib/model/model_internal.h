@@ -386,6 +386,17 @@ void lftf__model_fingerprint(const lftf_model *m, char out[17]);
 /* FNV-1a 64 of data continuing from h (start: 14695981039346656037). */
 uint64_t lftf__fnv1a(uint64_t h, const void *data, size_t n);
 
+/* ---- sharded log-likelihood reports (lib/model/loglikelihood.c) ------------- */
+
+/* lftf_model_loglikelihood_rolling, also handing out every window's result
+ * (texts' windows in order; *windows freed with free()) when windows != NULL:
+ * a sharded run's report keeps them so that merging adds them in this order. */
+int lftf__ll_rolling(lftf_model *model, const char *const *texts, size_t n,
+                     const lftf_ll_params *params, lftf_rolling_result *results,
+                     lftf_ll_result **windows, size_t *n_windows);
+/* A text's ll: its windows' lls added in order (NaN if one is another shard's). */
+double lftf__ll_window_sum(const lftf_ll_result *windows, size_t n);
+
 /* ---- running many batches (lib/model/runner.c) ------------------------------ */
 
 /* What lftf__model_run calls back; NULL members are skipped. */
