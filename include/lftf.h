@@ -330,11 +330,12 @@ typedef struct lftf_ll_params {
     size_t max_length;           /* 0: the model's max_position_embeddings */
     lftf_progress_fn progress;   /* stage "loglikelihood" / "rolling": requests done / total */
     void *progress_user;
-    /* Sharding: with shard_count > 1 only the batches k of the engine's batch
-     * plan (requests grouped by context, longest context first) with
-     * k % shard_count == shard_index are computed, so each request meets the
-     * same batch companions as in the unsharded run and its numbers are
-     * identical.  The other requests are marked as another shard's: ll NaN,
+    /* Sharding: with shard_count > 1 only the work units u of the engine's
+     * batch plan (requests grouped by context, longest context first; per
+     * batch one unit for its contexts and one-token continuations, then one
+     * per batch_size longer continuations) with u % shard_count ==
+     * shard_index are computed, so each request meets the same batch
+     * companions as in the unsharded run and its numbers are identical.  The other requests are marked as another shard's: ll NaN,
      * n_tokens 0, is_greedy 0, truncated 0.  Rolling: windows are sharded;
      * a text with a window of another shard gets ll NaN. */
     size_t shard_index, shard_count;

@@ -72,27 +72,63 @@ static const char *const ll_cont[] = {
     "Hello world", "Tim", " played", " played with a ball all day", " dog", " hi", " no"};
 #define N_LL (sizeof ll_ctx / sizeof ll_ctx[0])
 
-static char *run_ll(lftf_model *m, const void *arg, size_t index, size_t count)
+/* One context for every request, most continuations longer than a token
+ * (CrowS-Pairs: every sentence after BOS): one batch of the plan, whose
+ * sub-batches must still spread over the shards. */
+static const char *const one_ctx[] = {
+    "Once upon a time", "Once upon a time", "Once upon a time", "Once upon a time",
+    "Once upon a time", "Once upon a time", "Once upon a time", "Once upon a time",
+    "Once upon a time", "Once upon a time"};
+static const char *const one_cont[] = {
+    " there was a girl", " a", " the sun was hot", " there lived a big dog", " Tom and Lily played",
+    " it rained all day", " the", " a little bird sang", " there was a red ball", " Mom baked a cake"};
+#define N_ONE (sizeof one_ctx / sizeof one_ctx[0])
+
+/* The JSON output of the requests' shard index/count (batches of 2);
+ * checks that another shard's requests are marked.  *computed: this
+ * shard's requests. */
+static char *ll_shard_text(lftf_model *m, const char *const *ctx, const char *const *cont,
+                           size_t n, size_t max_length, size_t index, size_t count,
+                           size_t *computed)
 {
     lftf_ll_params lp;
-    lftf_ll_result res[N_LL];
+    lftf_ll_result *res = calloc(n, sizeof *res);
     char *text = NULL;
+    assert_non_null(res);
     lftf_ll_params_init(&lp);
     lp.batch_size = 2;
-    lp.max_length = arg ? *(const size_t *)arg : 0;
+    lp.max_length = max_length;
     lp.shard_index = index;
     lp.shard_count = count;
-    LFTF_ASSERT_OK(lftf_model_loglikelihood(m, ll_ctx, ll_cont, N_LL, &lp, res));
+    LFTF_ASSERT_OK(lftf_model_loglikelihood(m, ctx, cont, n, &lp, res));
     size_t truncated = 0;
-    for (size_t i = 0; i < N_LL; i++) {
+    *computed = 0;
+    for (size_t i = 0; i < n; i++) {
         if (res[i].n_tokens == 0) /* another shard's request is marked */
             assert_true(count > 1 && isnan(res[i].ll));
+        else
+            ++*computed;
         truncated += (size_t)res[i].truncated;
     }
     if (count == 1 && lp.max_length) /* the short window does truncate */
         assert_true(truncated > 0);
-    LFTF_ASSERT_OK(lftf_ll_results_json(m, ll_ctx, ll_cont, N_LL, &lp, res, &text));
+    LFTF_ASSERT_OK(lftf_ll_results_json(m, ctx, cont, n, &lp, res, &text));
+    free(res);
     return text;
+}
+
+static char *run_ll(lftf_model *m, const void *arg, size_t index, size_t count)
+{
+    size_t computed;
+    return ll_shard_text(m, ll_ctx, ll_cont, N_LL, arg ? *(const size_t *)arg : 0, index, count,
+                         &computed);
+}
+
+static char *run_ll_one_context(lftf_model *m, const void *arg, size_t index, size_t count)
+{
+    size_t computed;
+    (void)arg;
+    return ll_shard_text(m, one_ctx, one_cont, N_ONE, 0, index, count, &computed);
 }
 
 typedef struct general_arg {
@@ -184,6 +220,7 @@ static void check_model(lftf_model *m, int with_crows)
     char crows_dir[1024];
     assert_shards_merge_exactly(run_ll, m, NULL);
     assert_shards_merge_exactly(run_ll, m, &truncating);
+    assert_shards_merge_exactly(run_ll_one_context, m, NULL);
     assert_shards_merge_exactly(run_general, m, &mmlu0);
     assert_shards_merge_exactly(run_general, m, &mmlu1);
     assert_shards_merge_exactly(run_general, m, &arc);
@@ -234,6 +271,23 @@ static void test_ppl_shards_split_windows(void **state)
     assert_true(windows > 3);
     assert_int_equal(rows, windows);
     free_all(sh, 3);
+    lftf_model_free(m);
+}
+
+/* One batch of many long continuations after one context is spread over
+ * the shards (by its sub-batches), each request computed by exactly one. */
+static void test_one_context_spreads(void **state)
+{
+    (void)state;
+    lftf_model *m = load_shared("models/stories260k");
+    size_t total = 0;
+    for (size_t i = 0; i < 3; i++) {
+        size_t computed = 0;
+        lftf_free(ll_shard_text(m, one_ctx, one_cont, N_ONE, 0, i, 3, &computed));
+        assert_true(computed > 0);
+        total += computed;
+    }
+    assert_int_equal(total, N_ONE);
     lftf_model_free(m);
 }
 
@@ -447,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_stories_merge_exactly),
         cmocka_unit_test(test_random_llama_merge_exactly),
         cmocka_unit_test(test_ppl_shards_split_windows),
+        cmocka_unit_test(test_one_context_spreads),
         cmocka_unit_test(test_mismatched_shards_refused),
         cmocka_unit_test(test_damaged_shards_refused),
         cmocka_unit_test(test_shard_params),

@@ -310,14 +310,17 @@ static void test_passes_bounded_by_budget(void **state)
     assert_true(passes > 1); /* the activation room holds a few batches only */
 
     /* 3 shards under the budget: each request computed by exactly one, with
-     * the numbers of the unsharded streamed run (the same forward batches) */
-    lftf_ll_result sh[N];
+     * the numbers of the unsharded streamed run (the same forward batches),
+     * and by the same shard as without the budget (one work numbering) */
+    lftf_ll_result sh[N], sh_full[N];
     size_t computed[N] = {0};
     lp.shard_count = 3;
     for (size_t i = 0; i < 3; i++) {
         lp.shard_index = i;
         LFTF_ASSERT_OK(lftf_model_loglikelihood(st, c, k, N, &lp, sh));
+        LFTF_ASSERT_OK(lftf_model_loglikelihood(full, c, k, N, &lp, sh_full));
         for (size_t r = 0; r < N; r++) {
+            assert_int_equal(isnan(sh[r].ll), isnan(sh_full[r].ll));
             if (isnan(sh[r].ll))
                 continue;
             computed[r]++;

@@ -441,10 +441,14 @@ static int score_without_cache(ll_engine *e, const size_t *reqs, size_t nb, cons
     return rc;
 }
 
+static int unit_in_shard(const ll_engine *e, size_t u);
+static void mark_other_shard(ll_engine *e, size_t ri);
+
 /* The groups g[0..ng-1]: their contexts in one cached forward, then the
  * remaining tokens of their multi-token continuations, batch_size rows at a
- * time, after copies of their context's keys/values. */
-static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size_t ng)
+ * time, after copies of their context's keys/values.  u0: the batch's first
+ * work unit (sharding: only this shard's units are computed). */
+static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size_t ng, size_t u0)
 {
     const lftf_model *m = e->m;
     lftf_kv_cache *cache = NULL;
@@ -486,15 +490,22 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
             req[q++] = ri;
         }
     }
+    /* this shard's units: the contexts (unit u0), the sub-batches after */
+    const int own_ctx = unit_in_shard(e, u0);
+    int own_multi = 0;
+    for (size_t c = 0; c * e->batch_size < n_multi; c++)
+        own_multi |= unit_in_shard(e, u0 + 1 + c);
     if (n_multi == 0 || !cached) {
         /* single-token continuations: nothing to cache */
-        if (q > 0 && ((rc = last_logprobs_plain(m, ids, lens, ng, &lp)) ||
-                      (rc = score_rows(e, lp, row, tok, req, q))))
+        if (own_ctx && q > 0 &&
+            ((rc = last_logprobs_plain(m, ids, lens, ng, &lp)) ||
+             (rc = score_rows(e, lp, row, tok, req, q))))
             goto done;
-    } else if ((rc = lftf__kv_cache_create(m, ng, &cache)) ||
-               (rc = lftf__kv_forward(m, cache, ids, lens, &H)) ||
-               (rc = logprobs_at_rows(m, H, ng, start, ones, &lp)) ||
-               (rc = score_rows(e, lp, row, tok, req, n_req))) {
+    } else if ((own_ctx || own_multi) && /* a sub-batch needs the contexts' cache */
+               ((rc = lftf__kv_cache_create(m, ng, &cache)) ||
+                (rc = lftf__kv_forward(m, cache, ids, lens, &H)) ||
+                (rc = logprobs_at_rows(m, H, ng, start, ones, &lp)) ||
+                (rc = score_rows(e, lp, row, tok, req, n_req)))) {
         goto done;
     }
     lt_free(H);
@@ -520,6 +531,11 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
         }
     for (size_t s0 = 0; s0 < n_multi && rc == LFTF_OK; s0 += e->batch_size) {
         size_t nb = n_multi - s0 < e->batch_size ? n_multi - s0 : e->batch_size, np = 0;
+        if (!unit_in_shard(e, u0 + 1 + s0 / e->batch_size)) {
+            for (size_t b = 0; b < nb; b++)
+                mark_other_shard(e, multi[s0 + b]);
+            continue;
+        }
         lftf_kv_cache *sub = NULL;
         const int32_t **cids = calloc(nb, sizeof *cids);
         size_t *clen = calloc(nb, sizeof *clen), *zero = calloc(nb, sizeof *zero);
@@ -562,6 +578,10 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
     }
     free(multi);
     free(multi_row);
+    for (size_t k = 0; k < ng && !own_ctx; k++) /* the contexts' unit is another shard's */
+        for (size_t j = 0; j < g[k].count; j++)
+            if (e->reqs[order[g[k].first + j]].n_cont == 1)
+                mark_other_shard(e, order[g[k].first + j]);
 done:
     lftf__kv_cache_free(cache);
     lt_free(H);
@@ -587,17 +607,33 @@ static size_t batch_groups(const ll_group *groups, size_t ng, size_t g0, size_t 
     return nb;
 }
 
-/* Sharding: batch k of the plan belongs to shard k % shard_count.  Returns
- * whether this run computes batch k; when not, its requests are marked as
- * another shard's (ll NaN, n_tokens 0; lftf_ll_params in lftf.h). */
-static int batch_in_shard(ll_engine *e, size_t k, const size_t *order, const ll_group *g, size_t ng)
+/* Sharding.  Each batch of the plan is cut into work units: unit 0 runs
+ * its contexts and owns their one-token continuations, the next units own
+ * its longer continuations, batch_size at a time (the sub-batches of
+ * run_groups).  Units are numbered through the whole plan and unit u
+ * belongs to shard u % shard_count, so one batch of many continuations
+ * after one context (CrowS-Pairs: every sentence after BOS) spreads over
+ * the shards too.  The numbering depends on the plan only: the resident and
+ * the streamed paths number alike. */
+static int unit_in_shard(const ll_engine *e, size_t u)
 {
-    if (e->shard_count < 2 || k % e->shard_count == e->shard_index)
-        return 1;
-    for (size_t b = 0; b < ng; b++)
-        for (size_t j = 0; j < g[b].count; j++)
-            e->results[order[g[b].first + j]] = (lftf_ll_result){NAN, 0, 0, 0};
-    return 0;
+    return e->shard_count < 2 || u % e->shard_count == e->shard_index;
+}
+
+/* The units of a batch of groups: 1 + its longer continuations' sub-batches. */
+static size_t batch_units(const ll_engine *e, const size_t *order, const ll_group *g, size_t ng)
+{
+    size_t n_multi = 0;
+    for (size_t k = 0; k < ng; k++)
+        for (size_t j = 0; j < g[k].count; j++)
+            n_multi += e->reqs[order[g[k].first + j]].n_cont > 1;
+    return 1 + (n_multi + e->batch_size - 1) / e->batch_size;
+}
+
+/* Marks request ri as another shard's (lftf_ll_params in lftf.h). */
+static void mark_other_shard(ll_engine *e, size_t ri)
+{
+    e->results[ri] = (lftf_ll_result){NAN, 0, 0, 0};
 }
 
 /* ---- under a memory budget: block after block (ll_block_major.c) ---------------- */
@@ -608,12 +644,20 @@ static int score_streamed(void *user, const lt_tensor *lp, const int64_t *row, c
     return score_rows(user, lp, row, tok, req, n);
 }
 
-/* The engine's batches as sequences for lftf__ll_run_block_major: per group
- * its context (read at its last position by the one-token continuations)
- * when it has one-token continuations, and context + continuation[:-1] per
- * longer continuation (read at every continuation position); each batch of
- * groups (of this shard) is cut into forward batches of at most batch_size
- * sequences. */
+/* Adds request ri's reads, at every continuation position of sequence seq. */
+static void add_reads(const ll_engine *e, size_t ri, size_t seq, lftf_ll_read *reads, size_t *n_rd)
+{
+    const tok_req *r = &e->reqs[ri];
+    for (size_t t = 0; t < r->n_cont; t++)
+        reads[(*n_rd)++] = (lftf_ll_read){seq, r->n_ctx - 1 + t, req_cont(r)[t], ri};
+}
+
+/* The engine's batches as sequences for lftf__ll_run_block_major, in the
+ * work units of run_groups: per batch one forward batch of its contexts
+ * (each read at its last position by its one-token continuations), then its
+ * longer continuations as context + continuation[:-1] (read at every
+ * continuation position), batch_size per forward batch; only this shard's
+ * units. */
 static int run_streamed(ll_engine *e, const size_t *order, const ll_group *groups, size_t ng)
 {
     size_t max_seqs = e->n + ng + 1, n_reads = 0, n_seqs = 0, n_batches = 0, n_rd = 0;
@@ -631,35 +675,54 @@ static int run_streamed(ll_engine *e, const size_t *order, const ll_group *group
         free(reads);
         return lftf__oom("log-likelihood sequences");
     }
-    for (size_t g0 = 0, nb, batch = 0; g0 < ng; g0 += nb, batch++) {
-        size_t batch_start = n_seqs;
+    for (size_t g0 = 0, nb, u0 = 0; g0 < ng; g0 += nb) {
         nb = batch_groups(groups, ng, g0, e->batch_size);
-        if (!batch_in_shard(e, batch, order, groups + g0, nb))
-            continue; /* another shard's batch */
-        for (size_t k = g0; k < g0 + nb; k++) {
-            const ll_group *g = &groups[k];
-            const tok_req *r0 = &e->reqs[order[g->first]];
-            /* the one-token continuations first: reads stay in sequence order */
-            for (size_t j = 0, ctx_seq = SIZE_MAX; j < 2 * g->count; j++) {
-                size_t ri = order[g->first + j % g->count];
+        /* unit u0: the contexts of the one-token continuations */
+        const int own_ctx = unit_in_shard(e, u0);
+        size_t ctx_batch = SIZE_MAX;
+        for (size_t k = g0; k < g0 + nb; k++)
+            for (size_t j = 0, seq = SIZE_MAX; j < groups[k].count; j++) {
+                size_t ri = order[groups[k].first + j];
                 const tok_req *r = &e->reqs[ri];
-                size_t seq = ctx_seq;
-                if ((r->n_cont > 1) != (j >= g->count))
+                if (r->n_cont > 1)
                     continue;
-                if (r->n_cont > 1 || ctx_seq == SIZE_MAX) {
-                    if ((n_seqs - batch_start) % e->batch_size == 0)
-                        first[n_batches++] = n_seqs;
+                if (!own_ctx) {
+                    mark_other_shard(e, ri);
+                    continue;
+                }
+                if (ctx_batch == SIZE_MAX) {
+                    ctx_batch = n_batches;
+                    first[n_batches++] = n_seqs;
+                }
+                if (seq == SIZE_MAX) {
                     seq = n_seqs++;
                     ids[seq] = req_ctx(r);
-                    lens[seq] = r->n_ctx + r->n_cont - 1;
-                    if (r->n_cont == 1)
-                        ctx_seq = seq;
+                    lens[seq] = r->n_ctx;
                 }
-                reqs_in[n_batches - 1]++;
-                for (size_t t = 0; t < r->n_cont; t++)
-                    reads[n_rd++] = (lftf_ll_read){seq, r0->n_ctx - 1 + t, req_cont(r)[t], ri};
+                reqs_in[ctx_batch]++;
+                add_reads(e, ri, seq, reads, &n_rd);
             }
-        }
+        /* units u0 + 1, ...: the longer continuations, batch_size at a time */
+        for (size_t k = g0, m = 0; k < g0 + nb; k++)
+            for (size_t j = 0; j < groups[k].count; j++) {
+                size_t ri = order[groups[k].first + j];
+                const tok_req *r = &e->reqs[ri];
+                if (r->n_cont == 1)
+                    continue;
+                if (!unit_in_shard(e, u0 + 1 + m / e->batch_size)) {
+                    mark_other_shard(e, ri);
+                    m++;
+                    continue;
+                }
+                if (m++ % e->batch_size == 0)
+                    first[n_batches++] = n_seqs;
+                size_t seq = n_seqs++;
+                ids[seq] = req_ctx(r);
+                lens[seq] = r->n_ctx + r->n_cont - 1;
+                reqs_in[n_batches - 1]++;
+                add_reads(e, ri, seq, reads, &n_rd);
+            }
+        u0 += batch_units(e, order, groups + g0, nb);
     }
     first[n_batches] = n_seqs;
     lftf_ll_seq_plan plan = {n_seqs, ids, lens, n_batches, first, reqs_in, n_rd, reads,
@@ -709,11 +772,10 @@ static int run_engine(ll_engine *e)
     const int streamed = e->m->streaming; /* under a memory budget: block after block */
     if (streamed)
         rc = run_streamed(e, order, groups, ng);
-    for (size_t g0 = 0, nb = 0, batch = 0; !streamed && g0 < ng && rc == LFTF_OK;
-         g0 += nb, batch++) {
+    for (size_t g0 = 0, nb = 0, u0 = 0; !streamed && g0 < ng && rc == LFTF_OK; g0 += nb) {
         nb = batch_groups(groups, ng, g0, e->batch_size);
-        if (batch_in_shard(e, batch, order, groups + g0, nb))
-            rc = run_groups(e, order, groups + g0, nb);
+        rc = run_groups(e, order, groups + g0, nb, u0);
+        u0 += batch_units(e, order, groups + g0, nb);
         for (size_t k = 0; k < nb; k++)
             e->done += groups[g0 + k].count;
         if (rc == LFTF_OK && e->progress && e->progress(e->stage, e->done, e->n, e->progress_user))
