@@ -316,6 +316,19 @@ static void test_mismatched_shards_refused(void **state)
     char *weights[3] = {ll_b, ll[1], ll[2]};
     LFTF_ASSERT_ERR(lftf_merge_shards_json((const char *const *)weights, 3, &merged),
                     LFTF_E_FORMAT, "other model weights");
+    /* the same weights computed in bfloat16: another setting */
+    char dir[1024];
+    lftf_model_params mp;
+    lftf_model *a16 = NULL;
+    LFTF_SHARED_PATH(dir, "models/stories260k");
+    lftf_model_params_init(&mp);
+    mp.dtype = LFTF_DTYPE_BF16;
+    LFTF_ASSERT_OK(lftf_model_load(&a16, dir, &mp));
+    char *ll_16 = run_ll(a16, NULL, 2, 3), *dtypes[3] = {ll_16, ll[1], ll[2]};
+    LFTF_ASSERT_ERR(lftf_merge_shards_json((const char *const *)dtypes, 3, &merged),
+                    LFTF_E_FORMAT, "compute dtype");
+    lftf_free(ll_16);
+    lftf_model_free(a16);
     LFTF_ASSERT_ERR(lftf_merge_shards_json((const char *const *)ll, 2, &merged), LFTF_E_FORMAT,
                     "2 reports were given");
     char *dup[3] = {ll[0], ll[1], ll[0]};
