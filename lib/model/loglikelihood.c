@@ -462,7 +462,7 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
     int64_t *row = calloc(n_req, sizeof *row);
     int32_t *tok = calloc(n_req, sizeof *tok);
     size_t *req = calloc(n_req, sizeof *req);
-    int rc;
+    int rc = LFTF_OK; /* stays so when this shard owns none of the batch's units */
     if (!ids || !lens || !start || !ones || !row || !tok || !req) {
         rc = lftf__oom("batch");
         goto done;
