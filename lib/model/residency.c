@@ -23,6 +23,8 @@
 
 static size_t param_bytes(const lftf_model *m, const lftf_param *p)
 {
+    if (p->t && !p->src) /* fused at load (lib/model/fuse.c): in no file */
+        return (size_t)lt_numel(p->t) * lt_dtype_size(m->dtype);
     if (!p->name || !p->src)
         return 0;
     size_t n = 1;
@@ -121,6 +123,13 @@ static void release_block(lftf_model *m, int i)
 
 static int acquire_block(lftf_model *m, int i)
 {
+    /* fused projections straight from the files, as resident blocks have
+     * them (lib/model/fuse.c): the same products, the same numbers */
+    int rc0 = lftf__model_fuse_block(m, i);
+    if (rc0 != LFTF_OK) {
+        release_block(m, i);
+        return lftf__err_prefix(rc0, "streaming block %d", i);
+    }
     for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
         lftf_param *p = lftf__model_block_slot(m, i, k);
         if (!p->name)
