@@ -88,9 +88,26 @@ const lftf_param *lftf__param_holder(const lftf_param *p)
     return f->t ? f : NULL;
 }
 
-/* Fuses group g of block i into a new tensor, copying each part from its
- * tensor or, when not in memory, from its file entry (wrapped without a copy
- * where the dtype allows), so no second copy of the block lives on. */
+/* 1 when the parts lie one after another in the file in the group's row
+ * order, wrappable as they are: the fused weight is then the mapping itself
+ * (Hugging Face files usually store gate_proj before up_proj, and many
+ * store q, k, v in that order). */
+static int adjacent_in_file(const lftf_model *m, lftf_param *const *ps, int n)
+{
+    for (int j = 0; j < n; j++) {
+        if (ps[j]->t || !lftf__param_wraps_file(m, ps[j]))
+            return 0;
+        if (j > 0 && ((const char *)ps[j - 1]->src->data + ps[j - 1]->src->nbytes !=
+                      (const char *)ps[j]->src->data))
+            return 0;
+    }
+    return 1;
+}
+
+/* Fuses group g of block i: the file mapping itself when the parts are
+ * adjacent there, else a new tensor with each part copied in from its tensor
+ * or, when not in memory, its file entry (wrapped without a copy where the
+ * dtype allows), so no second copy of the block lives on. */
 static int fuse_group(lftf_model *m, int i, int g)
 {
     lftf_param *f = lftf__model_block_slot(m, i, groups[g].fused), *ps[3];
@@ -113,9 +130,13 @@ static int fuse_group(lftf_model *m, int i, int g)
         if (!(f->name = strdup(name)))
             return lftf__oom("fused weight name");
     }
-    rc = lt_zeros(shape, ps[0]->src->ndim, m->dtype, lftf__param_device(m, ps[0]), &fused);
+    int borrowed_all = adjacent_in_file(m, ps, groups[g].n);
+    if (borrowed_all)
+        rc = lt_from_blob(ps[0]->src->data, shape, ps[0]->src->ndim, m->dtype, &fused);
+    else
+        rc = lt_empty(shape, ps[0]->src->ndim, m->dtype, lftf__param_device(m, ps[0]), &fused);
     row = 0;
-    for (int j = 0; j < groups[g].n && rc == LFTF_OK; j++) {
+    for (int j = 0; j < groups[g].n && rc == LFTF_OK && !borrowed_all; j++) {
         lt_tensor *part = NULL, *slice = NULL;
         int borrowed = 0;
         rc = ps[j]->t ? lt_alias(ps[j]->t, &part)
@@ -135,11 +156,11 @@ static int fuse_group(lftf_model *m, int i, int g)
         return lftf__err_prefix(rc, "fusing %s", f->name);
     }
     f->t = fused;
-    f->borrowed = 0;
+    f->borrowed = borrowed_all;
     f->modified = modified;
     /* the parts' own tensors go: their copies, or the mapping's pages */
     for (int j = 0; j < groups[g].n; j++) {
-        if (ps[j]->t && ps[j]->borrowed)
+        if (ps[j]->t && ps[j]->borrowed && !borrowed_all)
             lftf__unmap_pages_hint(ps[j]->src->data, ps[j]->src->nbytes);
         lt_free(ps[j]->t);
         ps[j]->t = NULL;

@@ -325,6 +325,14 @@ static int check_param(lftf_model *m, lftf_param *p, int64_t d0, int64_t d1, int
     return LFTF_OK;
 }
 
+int lftf__param_wraps_file(const lftf_model *m, const lftf_param *p)
+{
+    lt_dtype sdt = LT_F32;
+    return p->src && lt_of_st(p->src->dtype, &sdt) && sdt == m->dtype &&
+           lftf__param_device(m, p).type == LT_CPU &&
+           ((uintptr_t)p->src->data % lt_dtype_size(sdt)) == 0;
+}
+
 int lftf__param_load_tensor(const lftf_model *m, const lftf_param *p, lt_tensor **t, int *borrowed)
 {
     const lftf_st_tensor *src = p->src;
@@ -332,8 +340,7 @@ int lftf__param_load_tensor(const lftf_model *m, const lftf_param *p, lt_tensor 
     int rc;
     lt_of_st(src->dtype, &sdt);
     lt_device dev = lftf__param_device(m, p);
-    if (sdt == m->dtype && dev.type == LT_CPU &&
-        ((uintptr_t)src->data % lt_dtype_size(sdt)) == 0) {
+    if (lftf__param_wraps_file(m, p)) {
         /* wraps the mapping without a copy */
         rc = lt_from_blob(src->data, src->shape, src->ndim, sdt, t);
         *borrowed = 1;

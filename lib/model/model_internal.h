@@ -186,6 +186,9 @@ int lftf__param_source_bytes(const lftf_param *p, void **data, size_t *nbytes);
  * model's device, unless it is present already (or held by its fused
  * weight). */
 int lftf__param_materialize(lftf_model *m, lftf_param *p);
+/* 1 when p's tensor can wrap the file mapping without a copy (source dtype =
+ * compute dtype, CPU, aligned). */
+int lftf__param_wraps_file(const lftf_model *m, const lftf_param *p);
 /* The conversion itself, into *t (*borrowed = 1: t wraps the mapping). */
 int lftf__param_load_tensor(const lftf_model *m, const lftf_param *p, lt_tensor **t, int *borrowed);
 

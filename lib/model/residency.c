@@ -108,14 +108,20 @@ int lftf__model_plan_residency(lftf_model *m, size_t max_memory, size_t max_devi
 
 static void release_block(lftf_model *m, int i)
 {
+    /* the mapping's pages that borrowed tensors read go (a fused weight that
+     * wraps the mapping reads its parts', lib/model/fuse.c) */
+    for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
+        lftf_param *p = lftf__model_block_slot(m, i, k);
+        const lftf_param *holder = lftf__param_holder(p);
+        if (p->src && holder && holder->borrowed)
+            lftf__unmap_pages_hint(p->src->data, p->src->nbytes);
+    }
     for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
         lftf_param *p = lftf__model_block_slot(m, i, k);
         if (!p->t)
             continue;
         lt_free(p->t);
         p->t = NULL;
-        if (p->borrowed && p->src)
-            lftf__unmap_pages_hint(p->src->data, p->src->nbytes);
         p->borrowed = 0;
     }
     m->block_present[i] = 0;
