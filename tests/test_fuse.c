@@ -5,6 +5,7 @@
  * test_model_families (which run fused). */
 #define _POSIX_C_SOURCE 200809L
 
+#include "common/fsutil.h"
 #include "lftf_test_util.h"
 #include "model/model_internal.h"
 #include "test_model_util.h"
@@ -17,21 +18,6 @@ static const char *const cases[] = {
     "mistral_f32_window", "qwen2_f32_bias", "qwen2_bf16_tied", "qwen3_f32_qknorm",
     "gemma2_f32_softcap", "gemma3_f32_localrope", "phi3_f32_longrope",
 };
-
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)len + 1);
-    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
 
 static lftf_model *load_case(const char *name, int fused)
 {
@@ -194,7 +180,9 @@ static void test_untouched_save_is_the_source(void **state)
     snprintf(b, sizeof b, "%s/model.safetensors", out);
     {
         size_t na, nb;
-        unsigned char *x = read_all(a, &na), *y = read_all(b, &nb);
+        char *x = NULL, *y = NULL;
+        LFTF_ASSERT_OK(lftf__read_file(a, &x, &na));
+        LFTF_ASSERT_OK(lftf__read_file(b, &y, &nb));
         assert_int_equal(na, nb);
         assert_memory_equal(x, y, na);
         free(x);
