@@ -3,7 +3,8 @@
  * GenBiasEval test prompts and BMI over the same prompts, and prints one
  * JSON object: the mode (resident / streamed blocks), seconds per prompt, the
  * process's peak resident set, and the numbers (compared across runs by the
- * driver).  A separate process per run, so the peak is this run's own. */
+ * driver).  A separate process per run, so the peak is this run's own.
+ * With MMLU_DIR: MMLU-style log-likelihoods instead (bench_mmlu). */
 #define _POSIX_C_SOURCE 200809L
 #include "lftf.h"
 
@@ -19,10 +20,71 @@ static double bench_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The start of a run's JSON object: the mode, the load time, the peak. */
+static void print_mode(const lftf_model *m, size_t budget, double t_load)
+{
+    lftf_memory_info mi;
+    mi.struct_size = sizeof mi;
+    lftf_model_memory_info(m, &mi);
+    printf("{\"budget\": %zu, \"streaming\": %s, \"resident_blocks\": %d, \"streamed_blocks\": %d, "
+           "\"load_s\": %.3f, \"peak_rss\": %zu, ",
+           budget, mi.streaming ? "true" : "false", mi.n_resident_blocks, mi.n_streamed_blocks,
+           t_load, mi.peak_rss);
+}
+
+/* issue 13, log-likelihoods: MMLU-style requests (N questions of one
+ * subject, zero-shot, choices " A".." D") through lftf_general_mmlu; prints
+ * the mode, seconds per question, the peak and the report (its "samples"
+ * hold the log-likelihoods the driver compares). */
+static int bench_mmlu(const char *model_dir, size_t budget, size_t n, const char *mmlu_dir)
+{
+    lftf_model_params mp;
+    lftf_model *m = NULL;
+    lftf_general_params gp;
+    lftf_general_report *r = NULL;
+    const char *subjects[1] = {"high_school_biology"};
+    char *json = NULL;
+    lftf_model_params_init(&mp);
+    mp.max_memory = budget;
+    lftf_general_params_init(&gp);
+    gp.subjects = subjects;
+    gp.n_subjects = 1;
+    gp.shots = 0;
+    gp.limit = n;
+    gp.batch_size = 4;
+    double t0 = bench_now();
+    if (lftf_model_load(&m, model_dir, &mp) != LFTF_OK) {
+        fprintf(stderr, "bench_memory: %s\n", lftf_last_error());
+        return 1;
+    }
+    double t_load = bench_now() - t0;
+    t0 = bench_now();
+    if (lftf_general_mmlu(m, mmlu_dir, &gp, &r) != LFTF_OK ||
+        lftf_general_report_to_json(r, &json) != LFTF_OK) {
+        fprintf(stderr, "bench_memory: %s\n", lftf_last_error());
+        return 1;
+    }
+    double t_ll = bench_now() - t0;
+    print_mode(m, budget, t_load);
+    printf("\"ll_s_per_question\": %.4f, \"mmlu\": %s}\n", t_ll / (double)n, json);
+    lftf_free(json);
+    lftf_general_report_free(r);
+    lftf_model_free(m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 6) { /* bench_memory MODEL_DIR BUDGET N DATA_DIR MMLU_DIR */
+        size_t budget = 0;
+        if (lftf_parse_size(argv[2], &budget) != LFTF_OK) {
+            fprintf(stderr, "%s\n", lftf_last_error());
+            return 2;
+        }
+        return bench_mmlu(argv[1], budget, (size_t)atol(argv[3]), argv[5]);
+    }
     if (argc != 5) {
-        fprintf(stderr, "usage: bench_memory MODEL_DIR BUDGET N DATA_DIR\n");
+        fprintf(stderr, "usage: bench_memory MODEL_DIR BUDGET N DATA_DIR [MMLU_DIR]\n");
         return 2;
     }
     size_t budget = 0, n = (size_t)atol(argv[3]);
@@ -66,14 +128,9 @@ int main(int argc, char **argv)
         return 1;
     }
     double t_bmi = bench_now() - t0;
-    lftf_memory_info mi;
-    mi.struct_size = sizeof mi;
-    lftf_model_memory_info(m, &mi);
-    printf("{\"budget\": %zu, \"streaming\": %s, \"resident_blocks\": %d, \"streamed_blocks\": %d, "
-           "\"load_s\": %.3f, \"probs_s_per_prompt\": %.4f, \"bmi_s_per_prompt\": %.4f, "
-           "\"peak_rss\": %zu, \"probs\": [",
-           budget, mi.streaming ? "true" : "false", mi.n_resident_blocks, mi.n_streamed_blocks, t_load,
-           t_probs / (double)n, t_bmi / (double)n, mi.peak_rss);
+    print_mode(m, budget, t_load);
+    printf("\"probs_s_per_prompt\": %.4f, \"bmi_s_per_prompt\": %.4f, \"probs\": [",
+           t_probs / (double)n, t_bmi / (double)n);
     for (size_t i = 0; i < 2 * n; i++)
         printf("%s%.17g", i ? ", " : "", probs[i]);
     printf("], \"bmi\": [");

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """Models larger than memory (bench/bench_memory.c does each measured run).
 
-  bench/bench_memory.py BUILD_DIR [--1b] [--7b] [--work DIR] [--prompts N] [--budget-7b SIZE]
+  bench/bench_memory.py BUILD_DIR [--1b] [--mmlu N] [--7b] [--work DIR] [--prompts N] [--budget-7b SIZE]
 
 --1b: a random Llama of 1.1 billion parameters stored in bfloat16 (hidden 2048,
       16 blocks, 32/8 heads, intermediate 8192, vocabulary 32000; 4.4 GB as
       float32), evaluated without a budget and with --max-memory 1.5G in two
       processes: peak resident memory of each, and the largest relative
       difference of the probabilities and BMI between them.
+--mmlu N: on the 1.1B model, N zero-shot MMLU questions (high_school_biology,
+      choices " A".." D") through the log-likelihood engine, without a budget
+      and with --max-memory 1.5G (block after block): peak resident memory,
+      seconds per question, largest relative difference, same predictions.
 --7b: a random model of Llama-2-7B's shape in bfloat16 (13.5 GB on disk; 27 GB
       as float32, more than this 24 GB machine), run under --budget-7b (default
       6G) on a few prompts: peak resident memory and seconds per prompt.
@@ -94,11 +98,36 @@ def write_model(out, shape, seed=7):
                 b.write(a.read())
 
 
-def run(build, model, budget, n):
+def run(build, model, budget, n, *extra):
     exe = os.path.join(build, "bin", "bench_memory")
-    out = subprocess.run([exe, model, budget, str(n), os.path.join(REPO, "data")],
+    out = subprocess.run([exe, model, budget, str(n), os.path.join(REPO, "data"), *extra],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)
+
+
+def mmlu_row(build, model, n):
+    """issue 13, log-likelihoods: n zero-shot MMLU questions (4 choices each)
+    without a budget and under --max-memory 1.5G (block after block)."""
+    mmlu = os.path.join(SHARED, "data", "mmlu")
+    full = run(build, model, "0", n, mmlu)
+    small = run(build, model, "1.5G", n, mmlu)
+    la = [x for s in full["mmlu"]["samples"] for x in s["ll"]]
+    lb = [x for s in small["mmlu"]["samples"] for x in s["ll"]]
+    preds_equal = ([s["pred"] for s in full["mmlu"]["samples"]] ==
+                   [s["pred"] for s in small["mmlu"]["samples"]])
+    d = rel_diff(la, lb)
+    print("1.1B bfloat16 model, MMLU-style log-likelihoods (%d questions x 4 choices, "
+          "zero-shot, batch 4)" % n)
+    for name, r in (("no budget", full), ("--max-memory 1.5G", small)):
+        print("  %-18s peak RSS %s  %d resident / %d streamed blocks  load %.1f s  "
+              "%.2f s/question" % (name, gib(r["peak_rss"]), r["resident_blocks"],
+                                   r["streamed_blocks"], r["load_s"], r["ll_s_per_question"]))
+    print("  largest relative difference of the log-likelihoods %.2e, predictions %s"
+          % (d, "equal" if preds_equal else "DIFFER"))
+    ok = small["peak_rss"] < 2 * 2**30 and d <= 1e-5 and preds_equal
+    print("  %s: peak under 2 GiB, differences <= 1e-5, same predictions"
+          % ("PASS" if ok else "FAIL"))
+    return ok
 
 
 def rel_diff(a, b):
@@ -119,7 +148,7 @@ def main():
     work = args[args.index("--work") + 1] if "--work" in args else "/tmp/lftf-bench-models"
     n = int(args[args.index("--prompts") + 1]) if "--prompts" in args else 32
     ok = True
-    if "--1b" in args or "--7b" not in args:
+    if "--1b" in args or ("--7b" not in args and "--mmlu" not in args):
         model = os.path.join(work, "llama-1.1b-bf16")
         write_model(model, SHAPES["1b"])
         full = run(build, model, "0", n)
@@ -134,6 +163,10 @@ def main():
         print("  largest relative difference: probabilities %.2e, BMI %.2e" % (dp, db))
         ok = small["peak_rss"] < 2 * 2**30 and dp <= 1e-5 and db <= 1e-5
         print("  %s: peak under 2 GiB and differences <= 1e-5" % ("PASS" if ok else "FAIL"))
+    if "--mmlu" in args:
+        model = os.path.join(work, "llama-1.1b-bf16")
+        write_model(model, SHAPES["1b"])
+        ok = mmlu_row(build, model, int(args[args.index("--mmlu") + 1])) and ok
     if "--7b" in args:
         budget = args[args.index("--budget-7b") + 1] if "--budget-7b" in args else "6G"
         model = os.path.join(work, "llama-7b-bf16")

@@ -5,6 +5,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "options.h"
+#include "train_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,8 @@ static void usage(FILE *f)
             "  --target W          the regression's two target words (twice; default \" he\", \" she\")\n"
             "  --max-items N       only the first N items of each file (quick looks)\n"
             "  --batch N           sequences per forward pass (16)\n"
-            "%s",
-            model_device_opts_help);
+            "%s%s",
+            model_device_opts_help, shard_opts_help);
 }
 
 enum { OPT_SUITE = CLI_OPT_OWN, OPT_DATA_DIR, OPT_TARGET, OPT_MAX_ITEMS };
@@ -40,7 +41,8 @@ static const struct option own_options[] = {
     {NULL, 0, NULL, 0}};
 
 static const cli_command spec = {
-    "bias", usage, CLI_G_MODEL | CLI_G_THREADS | CLI_G_BATCH | CLI_G_OUT_FILE, own_options,
+    "bias", usage, CLI_G_MODEL | CLI_G_THREADS | CLI_G_BATCH | CLI_G_OUT_FILE | CLI_G_SHARD,
+    own_options,
     CLI_ARGS_NONE};
 
 int cmd_bias(int argc, char **argv)
@@ -86,6 +88,8 @@ int cmd_bias(int argc, char **argv)
         return p.status;
     out = oo.out;
     bp.batch_size = mo.batch;
+    bp.shard_index = mo.shard_index;
+    bp.shard_count = mo.shard_count;
     if (!mo.model_dir)
         return cli_usage(cmd, "--model is required");
     if (n_targets == 1)
@@ -99,13 +103,17 @@ int cmd_bias(int argc, char **argv)
         cli_fail(cmd, "bias suites", rc);
         goto done;
     }
-    bias_print_table(rep, NULL);
+    if (mo.shard_count > 1) /* a shard's report holds rows, no figures */
+        printf("shard %zu of %zu of `lftf bias`\n", mo.shard_index, mo.shard_count);
+    else
+        bias_print_table(rep, NULL);
     if (out && (rc = lftf_bias_report_write_json(rep, out)) != LFTF_OK) {
         cli_fail(cmd, out, rc);
         goto done;
     }
     if (out)
         printf("wrote %s\n", out);
+    print_memory(&mo, model); /* issue 13: the mode that ran and the peak (stderr) */
     ret = 0;
 done:
     lftf_bias_report_free(rep);

@@ -31,6 +31,9 @@ static void usage(FILE *f)
             "  --requests FILE     write the (context, continuation) requests as JSON lines\n"
             "                      (no model needed; the `lftf loglikelihood` input format)\n"
             "  --out FILE          the JSON report (written atomically)\n"
+            "  --shard I/N         compute only shard I of N (every N-th batch); the report is\n"
+            "                      the shard's, and `lftf merge` combines the N of them into\n"
+            "                      the unsharded report\n"
             "  --model DIR --device D --dtype T --threads N --max-memory S\n"
             "  --max-device-memory S   as in the other commands\n");
 }
@@ -54,7 +57,7 @@ static const struct option own_options[] = {
 
 /* --data is the MMLU directory here (model_opts.data_dir) */
 static const cli_command spec = {
-    "general", usage, CLI_G_MODEL_ALL | CLI_G_BATCH | CLI_G_OUT_FILE, own_options,
+    "general", usage, CLI_G_MODEL_ALL | CLI_G_BATCH | CLI_G_OUT_FILE | CLI_G_SHARD, own_options,
     CLI_ARGS_NONE};
 
 #define MAX_SUBJECTS 128
@@ -150,6 +153,8 @@ int cmd_general(int argc, char **argv)
     data = mo.data_dir;
     out = oo.out;
     p.batch_size = mo.batch;
+    p.shard_index = mo.shard_index;
+    p.shard_count = mo.shard_count;
     if (!task) {
         ret = cli_usage(cmd, "--task is required (mmlu, mc or ppl)");
         goto done;
@@ -203,7 +208,11 @@ int cmd_general(int argc, char **argv)
     p.progress = cli_progress;
     if (general_run_task(cmd, model, task, data ? data : file, &p, &report))
         goto done;
-    general_print(report, 1);
+    if (mo.shard_count > 1) /* a shard's report holds rows, no figures */
+        printf("shard %zu of %zu of `lftf general --task %s`\n", mo.shard_index, mo.shard_count,
+               task);
+    else
+        general_print(report, 1);
     if (out) {
         if ((rc = lftf_general_report_write_json(report, out)) != LFTF_OK) {
             cli_fail(cmd, out, rc);
@@ -211,6 +220,7 @@ int cmd_general(int argc, char **argv)
         }
         printf("wrote %s\n", out);
     }
+    print_memory(&mo, model); /* issue 13: the mode that ran and the peak (stderr) */
     ret = 0;
 done:
     free(subjects_arg);

@@ -116,6 +116,7 @@ int cmd_generate(int argc, char **argv)
         fprintf(stderr, "lftf %s: cannot write the results\n", cmd);
         goto done;
     }
+    print_memory(&mo, model); /* issue 13: the mode that ran and the peak (stderr) */
     ret = 0;
 done:
     for (size_t i = 0; i < n; i++) {

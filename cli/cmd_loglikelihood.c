@@ -2,10 +2,13 @@
  * lm-evaluation-harness semantics (lftf_model_loglikelihood).
  *
  * Output contract: one JSON line per request, in input order:
- *   {"ll": float, "n_tokens": int, "is_greedy": bool, "truncated": bool} */
+ *   {"ll": float, "n_tokens": int, "is_greedy": bool, "truncated": bool}
+ * (lftf_ll_results_json); with --shard i/n the shard's report, which
+ * `lftf merge` turns back into exactly those lines. */
 #include "cli_util.h"
 #include "commands.h"
 #include "options.h"
+#include "train_cli.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -17,7 +20,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: lftf loglikelihood --model DIR --requests FILE.jsonl [--out FILE]\n"
             "                          [--no-bos] [--max-length N] [--batch N]\n"
-            "                          [--device D] [--dtype T] [--threads N]\n\n"
+            "                          [--device D] [--dtype T] [--threads N] [--shard I/N]\n\n"
             "Scores each request {\"context\": str, \"continuation\": str} of the JSONL file\n"
             "as lm-evaluation-harness does (trailing whitespace of the context moves to the\n"
             "continuation; an empty context is the BOS token, or EOS without one; requests\n"
@@ -31,8 +34,8 @@ static void usage(FILE *f)
             "                   the model's tokenizer files say (the harness >= 0.4.10)\n"
             "  --max-length N   the window (default: the model's max_position_embeddings)\n"
             "  --batch N        contexts per forward pass (default 16)\n"
-            "%s",
-            model_device_opts_help);
+            "%s%s",
+            model_device_opts_help, shard_opts_help);
 }
 
 enum { OPT_REQUESTS = CLI_OPT_OWN, OPT_NO_BOS, OPT_MAX_LENGTH };
@@ -45,7 +48,8 @@ static const struct option own_options[] = {
 };
 
 static const cli_command spec = {"loglikelihood", usage,
-                                 CLI_G_MODEL | CLI_G_THREADS | CLI_G_BATCH | CLI_G_OUT_FILE,
+                                 CLI_G_MODEL | CLI_G_THREADS | CLI_G_BATCH | CLI_G_OUT_FILE |
+                                     CLI_G_SHARD,
                                  own_options, CLI_ARGS_NONE};
 
 int cmd_loglikelihood(int argc, char **argv)
@@ -56,7 +60,7 @@ int cmd_loglikelihood(int argc, char **argv)
     cli_parser p;
     lftf_ll_params lp;
     char **ctx = NULL, **cont = NULL, *text = NULL;
-    size_t n = 0, len = 0, cap = 0;
+    size_t n = 0;
     lftf_ll_result *res = NULL;
     lftf_model *model = NULL;
     int c, rc, ret = 1;
@@ -84,6 +88,8 @@ int cmd_loglikelihood(int argc, char **argv)
         return p.status;
     out = oo.out;
     lp.batch_size = mo.batch;
+    lp.shard_index = mo.shard_index;
+    lp.shard_count = mo.shard_count;
     if (!mo.model_dir)
         return cli_usage(cmd, "--model DIR is required");
     if (!requests)
@@ -107,23 +113,11 @@ int cmd_loglikelihood(int argc, char **argv)
         cli_fail(cmd, requests, rc);
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_pack("{s:f, s:I, s:b, s:b}", "ll", res[i].ll, "n_tokens",
-                              (json_int_t)res[i].n_tokens, "is_greedy", res[i].is_greedy,
-                              "truncated", res[i].truncated);
-        char *line = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
-        json_decref(o);
-        size_t l = line ? strlen(line) : 0;
-        if (!line || (len + l + 2 > cap && !(text = realloc(text, cap = 2 * (len + l + 2))))) {
-            free(line);
-            fprintf(stderr, "lftf %s: out of memory\n", cmd);
-            goto done;
-        }
-        memcpy(text + len, line, l);
-        text[len + l] = '\n';
-        len += l + 1;
-        text[len] = '\0';
-        free(line);
+    /* the lines (or, with --shard, the shard's report for `lftf merge`) */
+    if ((rc = lftf_ll_results_json(model, (const char *const *)ctx, (const char *const *)cont, n,
+                                   &lp, res, &text)) != LFTF_OK) {
+        cli_fail(cmd, requests, rc);
+        goto done;
     }
     if (out) {
         if (write_text_atomic(out, text) != 0)
@@ -132,11 +126,12 @@ int cmd_loglikelihood(int argc, char **argv)
         fprintf(stderr, "lftf %s: cannot write the results\n", cmd);
         goto done;
     }
+    print_memory(&mo, model); /* issue 13: the mode that ran and the peak (stderr) */
     ret = 0;
 done:
     lftf_model_free(model);
     lftf_ll_requests_free(ctx, cont, n);
     free(res);
-    free(text);
+    lftf_free(text);
     return ret;
 }

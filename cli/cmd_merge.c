@@ -1,6 +1,6 @@
-/* lftf merge: the report of an unsharded `lftf eval` / `lftf locate` run from
- * the reports of its shards (--shard i/n), exactly as the unsharded run would
- * have written it. */
+/* lftf merge: the report of an unsharded `lftf eval` / `locate` /
+ * `loglikelihood` / `general` / `bias` run from the reports of its shards
+ * (--shard i/n), exactly as the unsharded run would have written it. */
 #include "cli_util.h"
 #include "commands.h"
 #include "options.h"
@@ -14,12 +14,17 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: lftf merge OUT SHARD_REPORT...\n\n"
-               "Combines the JSON reports of the shards of one `lftf eval` or `lftf locate`\n"
-               "run (--shard 0/n .. n-1/n, in any order) into the report of the unsharded\n"
-               "run: evaluation rows back in their order and the metrics recomputed from them,\n"
-               "BMI from each batch's sums and token counts.  Shards of other weights, data or\n"
-               "settings, and missing or repeated shards, are refused.  OUT is written\n"
-               "atomically and may not be one of the shard reports.\n");
+               "Combines the JSON reports of the shards of one run (--shard 0/n .. n-1/n, in\n"
+               "any order) into exactly the file the unsharded run writes:\n"
+               "  lftf eval           rows back in their order, the metrics recomputed\n"
+               "  lftf locate         BMI from each batch's sums and token counts\n"
+               "  lftf loglikelihood  the JSON lines, one per request\n"
+               "  lftf general        mmlu / mc / ppl reports recomputed from the requests'\n"
+               "                      (perplexity: the windows') log-likelihoods\n"
+               "  lftf bias           every suite's figures and records recomputed\n"
+               "Shards of other kinds, tasks, weights, data or settings, and missing or\n"
+               "repeated shards, are refused.  OUT is written atomically and may not be one\n"
+               "of the shard reports.\n");
 }
 
 static const cli_command spec = {"merge", usage, 0, NULL, CLI_ARGS_ANYWHERE};

@@ -330,6 +330,15 @@ typedef struct lftf_ll_params {
     size_t max_length;           /* 0: the model's max_position_embeddings */
     lftf_progress_fn progress;   /* stage "loglikelihood" / "rolling": requests done / total */
     void *progress_user;
+    /* Sharding: with shard_count > 1 only the work units u of the engine's
+     * batch plan (requests grouped by context, longest context first; per
+     * batch one unit for its contexts and one-token continuations, then one
+     * per batch_size longer continuations) with u % shard_count ==
+     * shard_index are computed, so each request meets the same batch
+     * companions as in the unsharded run and its numbers are identical.  The other requests are marked as another shard's: ll NaN,
+     * n_tokens 0, is_greedy 0, truncated 0.  Rolling: windows are sharded;
+     * a text with a window of another shard gets ll NaN. */
+    size_t shard_index, shard_count;
 } lftf_ll_params;
 
 LFTF_API int lftf_ll_params_init(lftf_ll_params *params);
@@ -351,6 +360,21 @@ typedef struct lftf_ll_result {
 LFTF_API int lftf_model_loglikelihood(lftf_model *model, const char *const *contexts,
                                       const char *const *continuations, size_t n,
                                       const lftf_ll_params *params, lftf_ll_result *results);
+
+/** The output of `lftf loglikelihood` for results[0..n-1] of a
+ *  lftf_model_loglikelihood call with these requests and params: one JSON
+ *  line {"ll", "n_tokens", "is_greedy", "truncated"} per request, in order;
+ *  with params->shard_count > 1 the shard's report instead,
+ *  {"shard": {"kind": "loglikelihood", "index", "count", "n_total",
+ *  "batch_size", "data", "weights"}, "rows": [{"index", "ll", "n_tokens",
+ *  "is_greedy", "truncated"}]} (this shard's requests), which
+ *  lftf_merge_shards_json turns back into the unsharded lines byte for byte.
+ *  model is only read for its weights' fingerprint (shards).  Free with
+ *  lftf_free. */
+LFTF_API int lftf_ll_results_json(const lftf_model *model, const char *const *contexts,
+                                  const char *const *continuations, size_t n,
+                                  const lftf_ll_params *params, const lftf_ll_result *results,
+                                  char **text);
 
 /** Reads a JSONL file of requests, one {"context": str, "continuation": str}
  *  object per line (blank lines skipped); errors name the file and line (an
@@ -419,6 +443,11 @@ typedef struct lftf_general_params {
     size_t batch_size;           /* sequences per forward pass; 0: the engine's default */
     lftf_progress_fn progress;   /* stage "loglikelihood" / "rolling": requests done / total */
     void *progress_user;
+    /* Sharding (lftf_ll_params): with shard_count > 1 the report is the
+     * shard's, {"task", "shard": {"kind": "general", "task", ...}, "plan",
+     * "rows"}: what lftf_merge_shards_json needs to rebuild the unsharded
+     * report exactly (lftf_general_report_value is then NaN). */
+    size_t shard_index, shard_count;
 } lftf_general_params;
 
 LFTF_API int lftf_general_params_init(lftf_general_params *params);
@@ -679,13 +708,18 @@ typedef struct lftf_locate_params {
 } lftf_locate_params;
 
 LFTF_API int lftf_locate_params_init(lftf_locate_params *params);
-/** Combines the JSON reports of the shards of one `lftf eval` or `lftf
- *  locate` run (lftf_report_to_json / lftf_locate_to_json of runs with
- *  shard_index 0..n-1 of n) into exactly the JSON of the unsharded run: rows
- *  in their original order, metrics recomputed from the rows, BMI from the
- *  per-batch sums and token counts.  Refuses shards of different models,
- *  settings or data, missing or repeated shards (LFTF_E_FORMAT naming the
- *  shard and what differs).  Free with lftf_free. */
+/** Combines the JSON reports of the shards of one run (shard_index 0..n-1
+ *  of n, in any order) into exactly the bytes of the unsharded run's output:
+ *  `lftf eval` (lftf_report_to_json) and `lftf locate` (lftf_locate_to_json):
+ *  rows in their original order, metrics recomputed from the rows, BMI from
+ *  the per-batch sums and token counts; `lftf loglikelihood`
+ *  (lftf_ll_results_json): the JSON lines; general tasks
+ *  (lftf_general_report_to_json) and bias suites (the file
+ *  lftf_bias_report_write_json writes): every metric recomputed from the
+ *  per-request results by the function that builds the unsharded report.
+ *  Refuses shards of different kinds, tasks, models, settings or data,
+ *  missing or repeated shards (LFTF_E_FORMAT naming the shard and what
+ *  differs).  Free with lftf_free. */
 LFTF_API int lftf_merge_shards_json(const char *const *shard_jsons, size_t n, char **merged_json);
 
 /** BMI_i = 1 - cos(H_i[t], H_{i+1}[t]) averaged over every token position of
@@ -865,6 +899,13 @@ typedef struct lftf_bias_params {
     int with_samples;            /* keep per-item records (lftf_bias_report_to_json); default 1 */
     lftf_progress_fn progress;   /* stage "bias": items done / total */
     void *progress_user;
+    /* Sharding (lftf_ll_params, lftf_probs_params): with shard_count > 1
+     * every model call of every suite computes only this shard's batches and
+     * the report is the shard's, {"shard": {"kind": "bias", ...},
+     * "with_samples", "suites": {suite: {"plan", "ll" | "greedy" | "probs"
+     * rows}}}: what lftf_merge_shards_json needs to rebuild the unsharded
+     * report (the file lftf_bias_report_write_json writes) exactly. */
+    size_t shard_index, shard_count;
 } lftf_bias_params;
 
 typedef struct lftf_bias_report lftf_bias_report;

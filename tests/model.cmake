@@ -57,6 +57,10 @@ if(LFTF_WITH_TORCH)
   add_lftf_test(test_streaming SOURCES test_streaming.c LABELS model TIMEOUT 300)
   target_compile_definitions(test_streaming PRIVATE LFTF_MODEL_FIXTURES="${LFTF_MODEL_FIXTURES}")
   set_tests_properties(test_streaming PROPERTIES FIXTURES_REQUIRED model_fixtures)
+  # issue 13: log-likelihoods, MMLU and bias suites block after block under a budget
+  add_lftf_test(test_streaming_ll SOURCES test_streaming_ll.c LABELS model TIMEOUT 300)
+  target_compile_definitions(test_streaming_ll PRIVATE LFTF_MODEL_FIXTURES="${LFTF_MODEL_FIXTURES}")
+  set_tests_properties(test_streaming_ll PROPERTIES FIXTURES_REQUIRED model_fixtures)
 endif()
 
 # perf: fused q/k/v and gate/up projections against the unfused model (issue 14)

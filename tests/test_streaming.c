@@ -11,7 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "model/model_internal.h"
 
-#include "lftf_test_util.h"
+#include "streaming_test_util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -36,32 +36,6 @@ static void test_parse_size(void **state)
     LFTF_ASSERT_ERR(lftf_parse_size("3X", &v), LFTF_E_INVALID_ARG, "unknown unit");
 }
 
-static lftf_model *load_budget(const char *dir, size_t budget)
-{
-    lftf_model_params p;
-    lftf_model *m = NULL;
-    lftf_model_params_init(&p);
-    p.max_memory = budget;
-    LFTF_ASSERT_OK(lftf_model_load(&m, dir, &p));
-    return m;
-}
-
-static lftf_memory_info mem_info(const lftf_model *m)
-{
-    lftf_memory_info info;
-    info.struct_size = sizeof info;
-    LFTF_ASSERT_OK(lftf_model_memory_info(m, &info));
-    return info;
-}
-
-/* A budget that leaves room for exactly `resident` blocks of equal size
- * (the planner keeps a tenth of the budget for activations). */
-static size_t budget_for(const lftf_memory_info *full, int resident)
-{
-    double need = (double)full->fixed_bytes + (double)full->max_block_bytes * (1 + resident);
-    return (size_t)ceil(need / 0.9) + 16;
-}
-
 /* The prompts of a dataset, in order (free the array; the strings are the
  * dataset's). */
 static const char **dataset_prompts(const lftf_dataset *ds)
@@ -74,13 +48,6 @@ static const char **dataset_prompts(const lftf_dataset *ds)
         prompts[i] = s.prompt;
     }
     return prompts;
-}
-
-static void assert_close_rel(const double *a, const double *b, size_t n, double rel)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!(fabs(a[i] - b[i]) <= rel * fmax(fabs(a[i]), fabs(b[i]))))
-            fail_msg("value %zu: %.17g vs %.17g", i, a[i], b[i]);
 }
 
 static void test_stories_streamed_equals_resident(void **state)
@@ -358,16 +325,6 @@ static void test_shards_other_model_refused(void **state)
 
 /* ---- several devices -------------------------------------------------------- */
 
-static lftf_model *load_on(const char *dir, const char *device)
-{
-    lftf_model_params p;
-    lftf_model *m = NULL;
-    lftf_model_params_init(&p);
-    p.device = device;
-    LFTF_ASSERT_OK(lftf_model_load(&m, dir, &p));
-    return m;
-}
-
 /* "cpu,cpu" runs the placement code (ranges of blocks, per-device batch
  * tables, moves at boundaries) without GPUs: same numbers as one device. */
 static void test_cpu_cpu_placement(void **state)
@@ -375,7 +332,7 @@ static void test_cpu_cpu_placement(void **state)
     (void)state;
     char dir[1024];
     STORIES_DIR(dir);
-    lftf_model *one = load_on(dir, "cpu"), *two = load_on(dir, "cpu,cpu");
+    lftf_model *one = load_with(dir, 0, "cpu"), *two = load_with(dir, 0, "cpu,cpu");
     const int want[5] = {0, 0, 0, 1, 1};
     assert_int_equal(two->n_devices, 2);
     for (int i = 0; i < 5; i++)

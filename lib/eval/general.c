@@ -11,10 +11,13 @@
 #include "common/jsonutil.h"
 #include "data/dataset.h"
 #include "data/general_data.h"
+#include "eval/shards.h"
 #include "formats/csv.h"
+#include "model/model_internal.h"
 
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,14 +86,17 @@ int lftf_general_report_write_json(const lftf_general_report *report, const char
 static int check_params(const lftf_general_params *params, lftf_general_params *p)
 {
     LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                sizeof(lftf_general_params), sizeof(lftf_general_params),
-                                "lftf_general_params"));
+                                offsetof(lftf_general_params, shard_index),
+                                sizeof(lftf_general_params), "lftf_general_params"));
+    lftf_general_params_init(p);
     if (params)
-        *p = *params;
-    else
-        lftf_general_params_init(p);
+        memcpy(p, params, params->struct_size);
+    p->struct_size = sizeof *p;
     if (p->shots < 0)
         return lftf__err(LFTF_E_INVALID_ARG, "shots must be >= 0 (got %d)", p->shots);
+    if (p->shard_count > 1 && p->shard_index >= p->shard_count)
+        return lftf__err(LFTF_E_INVALID_ARG, "shard %zu of %zu does not exist (shards are 0..%zu)",
+                         p->shard_index, p->shard_count, p->shard_count - 1);
     return LFTF_OK;
 }
 
@@ -104,6 +110,8 @@ static void ll_params_of(const lftf_general_params *p, lftf_ll_params *lp)
     lp->max_length = p->max_length;
     lp->progress = p->progress;
     lp->progress_user = p->progress_user;
+    lp->shard_index = p->shard_index;
+    lp->shard_count = p->shard_count;
 }
 
 static int score(lftf_model *model, const lftf_general_params *p, const char *const *ctx,
@@ -144,6 +152,13 @@ static json_t *acc_n(size_t correct, size_t n)
     json_object_set_new(o, "n", json_integer((json_int_t)n));
     return o;
 }
+
+/* Reports and shard reports (below lftf_general_ppl). */
+#define FNV_START 14695981039346656037ull
+static uint64_t requests_hash(const char *const *ctx, const char *const *cont, size_t n);
+static int finish(lftf_model *model, const char *task, const lftf_general_params *p, json_t *plan,
+                  uint64_t data_hash, const lftf_ll_result *res, size_t n,
+                  lftf_general_report **out);
 
 /* ---- MMLU ---- */
 
@@ -196,14 +211,82 @@ static int mmlu_requests_build(const char *dir, const lftf_general_params *p, mm
     return LFTF_OK;
 }
 
+/* The MMLU report from the plan {"shots", "subjects": [{"name", "gold":
+ * [answer per question]}]} and the results of the 4 choices of every
+ * question (subject, question, choice order). */
+static int mmlu_report(const json_t *plan, const lftf_ll_result *res, json_t **out)
+{
+    json_t *j = json_object(), *subjects = json_object(), *categories = json_object(),
+           *samples = json_array(), *sub, *subs = json_object_get(plan, "subjects");
+    size_t q = 0, correct = 0, n_questions = 0, cat_n[4] = {0}, cat_correct[4] = {0}, s;
+    json_array_foreach(subs, s, sub)
+    {
+        const char *name = json_string_value(json_object_get(sub, "name"));
+        json_t *gold = json_object_get(sub, "gold");
+        const char *cat = lftf__mmlu_category(name);
+        size_t sub_correct = 0, n_test = json_array_size(gold);
+        for (size_t i = 0; i < n_test; i++, q++) {
+            double ll[4];
+            json_t *smp = json_object(), *lls = json_array();
+            int answer = (int)json_integer_value(json_array_get(gold, i));
+            size_t pred;
+            for (int c = 0; c < 4; c++) {
+                ll[c] = res[4 * q + c].ll;
+                json_array_append_new(lls, lftf__json_num(ll[c]));
+            }
+            pred = argmax(ll, 4);
+            sub_correct += (int)pred == answer;
+            json_object_set_new(smp, "task", json_string("mmlu"));
+            json_object_set_new(smp, "subject", json_string(name));
+            json_object_set_new(smp, "index", json_integer((json_int_t)i));
+            json_object_set_new(smp, "ll", lls);
+            json_object_set_new(smp, "gold", json_integer(answer));
+            json_object_set_new(smp, "pred", json_integer((json_int_t)pred));
+            json_array_append_new(samples, smp);
+        }
+        correct += sub_correct;
+        n_questions += n_test;
+        json_object_set_new(subjects, name, acc_n(sub_correct, n_test));
+        for (int c = 0; cat && c < 4; c++)
+            if (!strcmp(cat, lftf__mmlu_categories[c])) {
+                cat_n[c] += n_test;
+                cat_correct[c] += sub_correct;
+            }
+    }
+    for (int c = 0; c < 4; c++)
+        if (cat_n[c])
+            json_object_set_new(categories, lftf__mmlu_categories[c],
+                                acc_n(cat_correct[c], cat_n[c]));
+    json_object_set_new(j, "task", json_string("mmlu"));
+    json_object_set_new(j, "acc", lftf__json_num((double)correct / (double)n_questions));
+    json_object_set_new(j, "n", json_integer((json_int_t)n_questions));
+    json_object_set_new(j, "shots", json_integer(json_integer_value(json_object_get(plan, "shots"))));
+    json_object_set_new(j, "subjects", subjects);
+    json_object_set_new(j, "categories", categories);
+    json_object_set_new(j, "samples", samples);
+    *out = j;
+    return LFTF_OK;
+}
+
+static json_t *mmlu_plan(const mmlu_requests *m, int shots)
+{
+    json_t *subs = json_array();
+    for (size_t s = 0; s < m->n_subjects; s++) {
+        json_t *gold = json_array();
+        for (size_t i = 0; i < m->subjects[s].n_test; i++)
+            json_array_append_new(gold, json_integer(m->subjects[s].test[i].answer));
+        json_array_append_new(subs, json_pack("{s:s,s:o}", "name", m->subjects[s].name, "gold",
+                                              gold));
+    }
+    return json_pack("{s:i,s:o}", "shots", shots, "subjects", subs);
+}
+
 int lftf_general_mmlu(lftf_model *model, const char *data_dir,
                       const lftf_general_params *params, lftf_general_report **out)
 {
     lftf_general_params p;
     mmlu_requests m;
     lftf_ll_result *res = NULL;
-    json_t *j, *subjects, *categories, *samples;
-    size_t q = 0, correct = 0, cat_n[4] = {0}, cat_correct[4] = {0};
     int rc;
     if (!out || !model || !data_dir)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_general_mmlu: NULL argument");
@@ -219,59 +302,12 @@ int lftf_general_mmlu(lftf_model *model, const char *data_dir,
         return lftf__oom("MMLU results");
     }
     rc = score(model, &p, m.ctx, m.cont, 4 * m.n_questions, res);
-    if (rc != LFTF_OK) {
-        free(res);
-        mmlu_requests_free(&m);
-        return rc;
-    }
-    j = json_object();
-    subjects = json_object();
-    categories = json_object();
-    samples = json_array();
-    for (size_t s = 0; s < m.n_subjects; s++) {
-        const lftf_mmlu_subject *sub = &m.subjects[s];
-        const char *cat = lftf__mmlu_category(sub->name);
-        size_t sub_correct = 0;
-        for (size_t i = 0; i < sub->n_test; i++, q++) {
-            double ll[4];
-            json_t *smp = json_object(), *lls = json_array();
-            size_t pred;
-            for (int c = 0; c < 4; c++) {
-                ll[c] = res[4 * q + c].ll;
-                json_array_append_new(lls, lftf__json_num(ll[c]));
-            }
-            pred = argmax(ll, 4);
-            sub_correct += (int)pred == sub->test[i].answer;
-            json_object_set_new(smp, "task", json_string("mmlu"));
-            json_object_set_new(smp, "subject", json_string(sub->name));
-            json_object_set_new(smp, "index", json_integer((json_int_t)i));
-            json_object_set_new(smp, "ll", lls);
-            json_object_set_new(smp, "gold", json_integer(sub->test[i].answer));
-            json_object_set_new(smp, "pred", json_integer((json_int_t)pred));
-            json_array_append_new(samples, smp);
-        }
-        correct += sub_correct;
-        json_object_set_new(subjects, sub->name, acc_n(sub_correct, sub->n_test));
-        for (int c = 0; cat && c < 4; c++)
-            if (!strcmp(cat, lftf__mmlu_categories[c])) {
-                cat_n[c] += sub->n_test;
-                cat_correct[c] += sub_correct;
-            }
-    }
-    for (int c = 0; c < 4; c++)
-        if (cat_n[c])
-            json_object_set_new(categories, lftf__mmlu_categories[c],
-                                acc_n(cat_correct[c], cat_n[c]));
-    json_object_set_new(j, "task", json_string("mmlu"));
-    json_object_set_new(j, "acc", lftf__json_num((double)correct / (double)m.n_questions));
-    json_object_set_new(j, "n", json_integer((json_int_t)m.n_questions));
-    json_object_set_new(j, "shots", json_integer(p.shots));
-    json_object_set_new(j, "subjects", subjects);
-    json_object_set_new(j, "categories", categories);
-    json_object_set_new(j, "samples", samples);
+    if (rc == LFTF_OK)
+        rc = finish(model, "mmlu", &p, mmlu_plan(&m, p.shots),
+                    requests_hash(m.ctx, m.cont, 4 * m.n_questions), res, 4 * m.n_questions, out);
     free(res);
     mmlu_requests_free(&m);
-    return report_new("mmlu", j, out);
+    return rc;
 }
 
 /* ---- multiple choice / continuation ---- */
@@ -311,42 +347,34 @@ static int mc_requests_build(const char *path, const lftf_general_params *p, mc_
     return LFTF_OK;
 }
 
-int lftf_general_mc(lftf_model *model, const char *jsonl_path, const lftf_general_params *params,
-                    lftf_general_report **out)
+/* The multiple-choice report from the plan {"lambada", "items": [{"gold",
+ * "norm": [characters per choice]}]} and the results of every choice (item,
+ * choice order). */
+static int mc_report(const json_t *plan, const lftf_ll_result *res, json_t **out)
 {
-    lftf_general_params p;
-    mc_requests m;
-    lftf_ll_result *res = NULL;
-    double *ll = NULL, *normed = NULL, sum_ll = 0;
-    size_t k = 0, correct = 0, correct_norm = 0, max_choices = 0;
-    json_t *j, *samples;
-    int lambada, rc;
-    if (!out || !model || !jsonl_path)
-        return lftf__err(LFTF_E_INVALID_ARG, "lftf_general_mc: NULL argument");
-    *out = NULL;
-    LFTF_TRY(check_params(params, &p));
-    LFTF_TRY(mc_requests_build(jsonl_path, &p, &m));
-    lambada = m.set->kind == LFTF_MC_CONTINUATION;
-    for (size_t i = 0; i < m.set->n; i++)
-        if (m.set->items[i].n > max_choices)
-            max_choices = m.set->items[i].n;
-    res = calloc(m.n, sizeof *res);
+    json_t *items = json_object_get(plan, "items"), *it;
+    int lambada = json_is_true(json_object_get(plan, "lambada"));
+    size_t n = json_array_size(items), k = 0, correct = 0, correct_norm = 0, max_choices = 1, i;
+    double *ll, *normed, sum_ll = 0;
+    json_array_foreach(items, i, it)
+        if (json_array_size(json_object_get(it, "norm")) > max_choices)
+            max_choices = json_array_size(json_object_get(it, "norm"));
     ll = calloc(max_choices, sizeof *ll);
     normed = calloc(max_choices, sizeof *normed);
-    if (!res || !ll || !normed) {
-        rc = lftf__oom("multiple-choice results");
-        goto fail;
+    if (!ll || !normed) {
+        free(ll);
+        free(normed);
+        return lftf__oom("multiple-choice results");
     }
-    if ((rc = score(model, &p, m.ctx, m.cont, m.n, res)) != LFTF_OK)
-        goto fail;
-    j = json_object();
-    samples = json_array();
-    for (size_t i = 0; i < m.set->n; i++) {
-        const lftf_mc_item *it = &m.set->items[i];
-        json_t *smp = json_object(), *lls = json_array();
-        for (size_t c = 0; c < it->n; c++, k++) {
+    json_t *j = json_object(), *samples = json_array();
+    json_array_foreach(items, i, it)
+    {
+        json_t *smp = json_object(), *lls = json_array(), *norm = json_object_get(it, "norm");
+        size_t n_choices = json_array_size(norm);
+        int gold = (int)json_integer_value(json_object_get(it, "gold"));
+        for (size_t c = 0; c < n_choices; c++, k++) {
             ll[c] = res[k].ll;
-            normed[c] = res[k].ll / (double)it->norm_chars[c];
+            normed[c] = res[k].ll / (double)json_integer_value(json_array_get(norm, c));
             json_array_append_new(lls, lftf__json_num(ll[c]));
         }
         json_object_set_new(smp, "index", json_integer((json_int_t)i));
@@ -358,28 +386,59 @@ int lftf_general_mc(lftf_model *model, const char *jsonl_path, const lftf_genera
             json_object_set_new(smp, "pred", json_null());
             json_object_set_new(smp, "is_greedy", json_boolean(res[k - 1].is_greedy));
         } else {
-            size_t pred = argmax(ll, it->n);
-            correct += (int)pred == it->gold;
-            correct_norm += (int)argmax(normed, it->n) == it->gold;
-            json_object_set_new(smp, "gold", json_integer(it->gold));
+            size_t pred = argmax(ll, n_choices);
+            correct += (int)pred == gold;
+            correct_norm += (int)argmax(normed, n_choices) == gold;
+            json_object_set_new(smp, "gold", json_integer(gold));
             json_object_set_new(smp, "pred", json_integer((json_int_t)pred));
         }
         json_array_append_new(samples, smp);
     }
     json_object_set_new(j, "task", json_string("mc"));
-    json_object_set_new(j, "acc", lftf__json_num((double)correct / (double)m.set->n));
+    json_object_set_new(j, "acc", lftf__json_num((double)correct / (double)n));
     json_object_set_new(j, "acc_norm",
-                        lambada ? json_null()
-                                : lftf__json_num((double)correct_norm / (double)m.set->n));
-    json_object_set_new(j, "n", json_integer((json_int_t)m.set->n));
+                        lambada ? json_null() : lftf__json_num((double)correct_norm / (double)n));
+    json_object_set_new(j, "n", json_integer((json_int_t)n));
     if (lambada) /* the harness's lambada perplexity: exp(-mean over documents of ll) */
-        json_object_set_new(j, "perplexity", lftf__json_num(exp(-sum_ll / (double)m.set->n)));
+        json_object_set_new(j, "perplexity", lftf__json_num(exp(-sum_ll / (double)n)));
     json_object_set_new(j, "samples", samples);
-    rc = report_new("mc", j, out);
-fail:
-    free(res);
     free(ll);
     free(normed);
+    *out = j;
+    return LFTF_OK;
+}
+
+static json_t *mc_plan(const lftf_mc_set *set)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; i < set->n; i++) {
+        json_t *norm = json_array();
+        for (size_t c = 0; c < set->items[i].n; c++)
+            json_array_append_new(norm, json_integer((json_int_t)set->items[i].norm_chars[c]));
+        json_array_append_new(items, json_pack("{s:i,s:o}", "gold", set->items[i].gold, "norm",
+                                               norm));
+    }
+    return json_pack("{s:b,s:o}", "lambada", set->kind == LFTF_MC_CONTINUATION, "items", items);
+}
+
+int lftf_general_mc(lftf_model *model, const char *jsonl_path, const lftf_general_params *params,
+                    lftf_general_report **out)
+{
+    lftf_general_params p;
+    mc_requests m;
+    lftf_ll_result *res = NULL;
+    int rc;
+    if (!out || !model || !jsonl_path)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_general_mc: NULL argument");
+    *out = NULL;
+    LFTF_TRY(check_params(params, &p));
+    LFTF_TRY(mc_requests_build(jsonl_path, &p, &m));
+    if (!(res = calloc(m.n, sizeof *res)))
+        rc = lftf__oom("multiple-choice results");
+    else if ((rc = score(model, &p, m.ctx, m.cont, m.n, res)) == LFTF_OK)
+        rc = finish(model, "mc", &p, mc_plan(m.set), requests_hash(m.ctx, m.cont, m.n), res, m.n,
+                    out);
+    free(res);
     mc_requests_free(&m);
     return rc;
 }
@@ -392,9 +451,9 @@ int lftf_general_ppl(lftf_model *model, const char *text_path, const lftf_genera
     lftf_general_params p;
     lftf_ll_params lp;
     lftf_rolling_result r;
+    lftf_ll_result *windows = NULL;
     char *path = NULL, *text = NULL;
-    size_t len = 0, k;
-    json_t *j;
+    size_t len = 0, k, n_windows = 0;
     int rc;
     if (!out || !model)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_general_ppl: NULL argument");
@@ -419,24 +478,169 @@ int lftf_general_ppl(lftf_model *model, const char *text_path, const lftf_genera
     }
     ll_params_of(&p, &lp);
     {
+        /* every window's result: a shard's report keeps its own */
         const char *texts[1] = {text};
-        if ((rc = lftf_model_loglikelihood_rolling(model, texts, 1, &lp, &r)) != LFTF_OK)
+        if ((rc = lftf__ll_rolling(model, texts, 1, &lp, &r, &windows, &n_windows)) != LFTF_OK)
             goto done;
     }
-    j = json_object();
-    json_object_set_new(j, "task", json_string("ppl"));
-    json_object_set_new(j, "ll", lftf__json_num(r.ll));
-    json_object_set_new(j, "tokens", json_integer((json_int_t)r.tokens));
-    json_object_set_new(j, "words", json_integer((json_int_t)r.words));
-    json_object_set_new(j, "bytes", json_integer((json_int_t)r.bytes));
-    json_object_set_new(j, "windows", json_integer((json_int_t)r.windows));
-    json_object_set_new(j, "word_perplexity", lftf__json_num(exp(-r.ll / (double)r.words)));
-    json_object_set_new(j, "byte_perplexity", lftf__json_num(exp(-r.ll / (double)r.bytes)));
-    json_object_set_new(j, "bits_per_byte", lftf__json_num(-r.ll / (double)r.bytes / log(2.0)));
-    rc = report_new("ppl", j, out);
+    rc = finish(model, "ppl", &p,
+                json_pack("{s:I,s:I,s:I,s:I}", "tokens", (json_int_t)r.tokens, "words",
+                          (json_int_t)r.words, "bytes", (json_int_t)r.bytes, "windows",
+                          (json_int_t)r.windows),
+                lftf__hash_strings(FNV_START, (const char *const *)&text, 1), windows, n_windows,
+                out);
 done:
+    free(windows);
     free(text);
     free(path);
+    return rc;
+}
+
+/* The perplexity report from the plan {"tokens", "words", "bytes",
+ * "windows"} and every window's result: the text's ll is their sum in
+ * window order, as lftf_model_loglikelihood_rolling adds them. */
+static int ppl_report(const json_t *plan, const lftf_ll_result *windows, json_t **out)
+{
+    size_t n_windows = (size_t)json_integer_value(json_object_get(plan, "windows"));
+    double ll = lftf__ll_window_sum(windows, n_windows),
+           words = (double)json_integer_value(json_object_get(plan, "words")),
+           bytes = (double)json_integer_value(json_object_get(plan, "bytes"));
+    json_t *j = json_object();
+    json_object_set_new(j, "task", json_string("ppl"));
+    json_object_set_new(j, "ll", lftf__json_num(ll));
+    json_object_set_new(j, "tokens", json_integer(json_integer_value(json_object_get(plan, "tokens"))));
+    json_object_set_new(j, "words", json_integer((json_int_t)words));
+    json_object_set_new(j, "bytes", json_integer((json_int_t)bytes));
+    json_object_set_new(j, "windows", json_integer((json_int_t)n_windows));
+    json_object_set_new(j, "word_perplexity", lftf__json_num(exp(-ll / words)));
+    json_object_set_new(j, "byte_perplexity", lftf__json_num(exp(-ll / bytes)));
+    json_object_set_new(j, "bits_per_byte", lftf__json_num(-ll / bytes / log(2.0)));
+    *out = j;
+    return LFTF_OK;
+}
+
+/* ---- one report builder per task: the run's and the merge's ---- */
+
+/* A task's report from its plan and the result of each of its requests (the
+ * windows for ppl). */
+static int task_report(const char *task, const json_t *plan, const lftf_ll_result *res,
+                       json_t **out)
+{
+    return !strcmp(task, "mmlu") ? mmlu_report(plan, res, out)
+           : !strcmp(task, "mc") ? mc_report(plan, res, out)
+                                 : ppl_report(plan, res, out);
+}
+
+/* The requests (windows) a plan read back from a shard report stands for,
+ * after checking that it has the shape task_report reads; 0 if it has not. */
+static size_t plan_requests(const char *task, const json_t *plan)
+{
+    size_t total = 0, i, k;
+    json_t *v, *g;
+    if (!strcmp(task, "mmlu")) {
+        json_array_foreach(json_object_get(plan, "subjects"), i, v)
+        {
+            if (!json_is_string(json_object_get(v, "name")) ||
+                !json_is_array(json_object_get(v, "gold")))
+                return 0;
+            json_array_foreach(json_object_get(v, "gold"), k, g) if (!json_is_integer(g)) return 0;
+            total += 4 * json_array_size(json_object_get(v, "gold"));
+        }
+        return json_is_integer(json_object_get(plan, "shots")) ? total : 0;
+    }
+    if (!strcmp(task, "mc")) {
+        json_array_foreach(json_object_get(plan, "items"), i, v)
+        {
+            json_t *norm = json_object_get(v, "norm");
+            if (!json_is_integer(json_object_get(v, "gold")) || !json_array_size(norm))
+                return 0;
+            json_array_foreach(norm, k, g) if (!json_is_integer(g) || json_integer_value(g) < 1) return 0;
+            total += json_array_size(norm);
+        }
+        return json_is_boolean(json_object_get(plan, "lambada")) ? total : 0;
+    }
+    if (!strcmp(task, "ppl")) {
+        const char *keys[3] = {"tokens", "words", "bytes"};
+        for (int j = 0; j < 3; j++)
+            if (json_integer_value(json_object_get(plan, keys[j])) < 1)
+                return 0;
+        return (size_t)json_integer_value(json_object_get(plan, "windows"));
+    }
+    return 0;
+}
+
+static uint64_t requests_hash(const char *const *ctx, const char *const *cont, size_t n)
+{
+    return lftf__hash_strings(lftf__hash_strings(FNV_START, ctx, n), cont, n);
+}
+
+/* The run's report (plan is taken): the task's report from every request's
+ * result, or a shard's report: its plan and rows, from which
+ * lftf__general_merge rebuilds the unsharded report.  data_hash covers the
+ * requests; the plan and the settings that change numbers are added. */
+static int finish(lftf_model *model, const char *task, const lftf_general_params *p, json_t *plan,
+                  uint64_t data_hash, const lftf_ll_result *res, size_t n,
+                  lftf_general_report **out)
+{
+    json_t *j = NULL;
+    int rc = LFTF_OK;
+    if (!plan)
+        return lftf__oom("a general report");
+    if (p->shard_count > 1) {
+        char *dump = json_dumps(plan, JSON_COMPACT | JSON_SORT_KEYS);
+        uint64_t h = lftf__hash_strings(data_hash, (const char *const *)&task, 1);
+        h = lftf__hash_strings(h, (const char *const *)&dump, 1);
+        h = lftf__fnv1a(h, &p->add_bos, sizeof p->add_bos);
+        h = lftf__fnv1a(h, &p->max_length, sizeof p->max_length);
+        free(dump);
+        j = json_object();
+        json_object_set_new(j, "task", json_string(task));
+        json_object_set_new(j, "shard", lftf__shard_info("general", task, model, p->shard_index,
+                                                         p->shard_count, n,
+                                                         p->batch_size ? p->batch_size : 16, h));
+        json_object_set_new(j, "plan", plan);
+        json_object_set_new(j, "rows", lftf__ll_rows(res, n));
+    } else {
+        rc = task_report(task, plan, res, &j);
+        json_decref(plan);
+    }
+    return rc == LFTF_OK ? report_new(task, j, out) : rc;
+}
+
+int lftf__general_merge(json_t *const *shards, size_t n, char **text)
+{
+    json_t *info = json_object_get(shards[0], "shard"), *plan = json_object_get(shards[0], "plan");
+    const char *task = json_string_value(json_object_get(info, "task"));
+    size_t n_total = (size_t)json_integer_value(json_object_get(info, "n_total"));
+    json_t **rows = NULL, *j = NULL;
+    lftf_ll_result *res = NULL;
+    lftf_general_report *r = NULL;
+    int rc = LFTF_OK;
+    if (!task || (strcmp(task, "mmlu") && strcmp(task, "mc") && strcmp(task, "ppl")))
+        return lftf__err(LFTF_E_FORMAT, "shard 0: unknown general task \"%.32s\"",
+                         task ? task : "(none)");
+    for (size_t s = 1; s < n; s++)
+        if (!json_equal(json_object_get(shards[s], "plan"), plan))
+            return lftf__err(LFTF_E_FORMAT, "shard %zu has another %s plan (questions, answers, "
+                             "choices) than shard 0", s, task);
+    if (n_total == 0 || plan_requests(task, plan) != n_total)
+        return lftf__err(LFTF_E_FORMAT, "shard 0: its %s plan is malformed or does not stand for "
+                         "its %zu requests", task, n_total);
+    rows = calloc(n, sizeof *rows);
+    res = calloc(n_total, sizeof *res);
+    if (!rows || !res)
+        rc = lftf__oom("merging general shards");
+    for (size_t s = 0; s < n && rc == LFTF_OK; s++)
+        rows[s] = json_object_get(shards[s], "rows");
+    if (rc == LFTF_OK && (rc = lftf__ll_rows_gather(rows, n, n_total,
+                                                    strcmp(task, "ppl") ? "request" : "window",
+                                                    res)) == LFTF_OK &&
+        (rc = task_report(task, plan, res, &j)) == LFTF_OK &&
+        (rc = report_new(task, j, &r)) == LFTF_OK)
+        rc = lftf_general_report_to_json(r, text);
+    lftf_general_report_free(r);
+    free(rows);
+    free(res);
     return rc;
 }
 

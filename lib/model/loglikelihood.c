@@ -22,11 +22,16 @@
  * and those continuations then run their remaining tokens after a copy of
  * their context's cached keys/values; otherwise the plain forward serves
  * (the last block only at the last positions).  Either way a context is
- * computed once whatever its number of continuations. */
+ * computed once whatever its number of continuations.  When the model
+ * streams blocks under a memory budget, the same batches run block after
+ * block instead (run_streamed, ll_block_major.c). */
 #include "model/model_internal.h"
 
 #include "common/error.h"
+#include "model/ll_block_major.h"
 
+#include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +251,7 @@ typedef struct ll_engine {
     void *progress_user;
     const char *stage;
     size_t done;
+    size_t shard_index, shard_count; /* lftf_ll_params: the batches this run computes */
 } ll_engine;
 
 static int cmp_ctx(const tok_req *a, const tok_req *b)
@@ -435,10 +441,14 @@ static int score_without_cache(ll_engine *e, const size_t *reqs, size_t nb, cons
     return rc;
 }
 
+static int unit_in_shard(const ll_engine *e, size_t u);
+static void mark_other_shard(ll_engine *e, size_t ri);
+
 /* The groups g[0..ng-1]: their contexts in one cached forward, then the
  * remaining tokens of their multi-token continuations, batch_size rows at a
- * time, after copies of their context's keys/values. */
-static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size_t ng)
+ * time, after copies of their context's keys/values.  u0: the batch's first
+ * work unit (sharding: only this shard's units are computed). */
+static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size_t ng, size_t u0)
 {
     const lftf_model *m = e->m;
     lftf_kv_cache *cache = NULL;
@@ -480,15 +490,22 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
             req[q++] = ri;
         }
     }
+    /* this shard's units: the contexts (unit u0), the sub-batches after */
+    const int own_ctx = unit_in_shard(e, u0);
+    int own_multi = 0;
+    for (size_t c = 0; c * e->batch_size < n_multi; c++)
+        own_multi |= unit_in_shard(e, u0 + 1 + c);
     if (n_multi == 0 || !cached) {
         /* single-token continuations: nothing to cache */
-        if (q > 0 && ((rc = last_logprobs_plain(m, ids, lens, ng, &lp)) ||
-                      (rc = score_rows(e, lp, row, tok, req, q))))
+        if (own_ctx && q > 0 &&
+            ((rc = last_logprobs_plain(m, ids, lens, ng, &lp)) ||
+             (rc = score_rows(e, lp, row, tok, req, q))))
             goto done;
-    } else if ((rc = lftf__kv_cache_create(m, ng, &cache)) ||
-               (rc = lftf__kv_forward(m, cache, ids, lens, &H)) ||
-               (rc = logprobs_at_rows(m, H, ng, start, ones, &lp)) ||
-               (rc = score_rows(e, lp, row, tok, req, n_req))) {
+    } else if ((own_ctx || own_multi) && /* a sub-batch needs the contexts' cache */
+               ((rc = lftf__kv_cache_create(m, ng, &cache)) ||
+                (rc = lftf__kv_forward(m, cache, ids, lens, &H)) ||
+                (rc = logprobs_at_rows(m, H, ng, start, ones, &lp)) ||
+                (rc = score_rows(e, lp, row, tok, req, n_req)))) {
         goto done;
     }
     lt_free(H);
@@ -514,6 +531,11 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
         }
     for (size_t s0 = 0; s0 < n_multi && rc == LFTF_OK; s0 += e->batch_size) {
         size_t nb = n_multi - s0 < e->batch_size ? n_multi - s0 : e->batch_size, np = 0;
+        if (!unit_in_shard(e, u0 + 1 + s0 / e->batch_size)) {
+            for (size_t b = 0; b < nb; b++)
+                mark_other_shard(e, multi[s0 + b]);
+            continue;
+        }
         lftf_kv_cache *sub = NULL;
         const int32_t **cids = calloc(nb, sizeof *cids);
         size_t *clen = calloc(nb, sizeof *clen), *zero = calloc(nb, sizeof *zero);
@@ -556,6 +578,10 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
     }
     free(multi);
     free(multi_row);
+    for (size_t k = 0; k < ng && !own_ctx; k++) /* the contexts' unit is another shard's */
+        for (size_t j = 0; j < g[k].count; j++)
+            if (e->reqs[order[g[k].first + j]].n_cont == 1)
+                mark_other_shard(e, order[g[k].first + j]);
 done:
     lftf__kv_cache_free(cache);
     lt_free(H);
@@ -567,6 +593,146 @@ done:
     free(row);
     free(tok);
     free(req);
+    return rc;
+}
+
+/* The groups of the batch that starts at group g0: at most batch_size
+ * contexts and none shorter than 3/4 of its first (longest), so that padding
+ * wastes at most a quarter of a batch's positions. */
+static size_t batch_groups(const ll_group *groups, size_t ng, size_t g0, size_t batch_size)
+{
+    size_t nb = 1;
+    while (g0 + nb < ng && nb < batch_size && 4 * groups[g0 + nb].n_ctx >= 3 * groups[g0].n_ctx)
+        nb++;
+    return nb;
+}
+
+/* Sharding.  Each batch of the plan is cut into work units: unit 0 runs
+ * its contexts and owns their one-token continuations, the next units own
+ * its longer continuations, batch_size at a time (the sub-batches of
+ * run_groups).  Units are numbered through the whole plan and unit u
+ * belongs to shard u % shard_count, so one batch of many continuations
+ * after one context (CrowS-Pairs: every sentence after BOS) spreads over
+ * the shards too.  The numbering depends on the plan only: the resident and
+ * the streamed paths number alike. */
+static int unit_in_shard(const ll_engine *e, size_t u)
+{
+    return e->shard_count < 2 || u % e->shard_count == e->shard_index;
+}
+
+/* The units of a batch of groups: 1 + its longer continuations' sub-batches. */
+static size_t batch_units(const ll_engine *e, const size_t *order, const ll_group *g, size_t ng)
+{
+    size_t n_multi = 0;
+    for (size_t k = 0; k < ng; k++)
+        for (size_t j = 0; j < g[k].count; j++)
+            n_multi += e->reqs[order[g[k].first + j]].n_cont > 1;
+    return 1 + (n_multi + e->batch_size - 1) / e->batch_size;
+}
+
+/* Marks request ri as another shard's (lftf_ll_params in lftf.h). */
+static void mark_other_shard(ll_engine *e, size_t ri)
+{
+    e->results[ri] = (lftf_ll_result){NAN, 0, 0, 0};
+}
+
+/* ---- under a memory budget: block after block (ll_block_major.c) ---------------- */
+
+static int score_streamed(void *user, const lt_tensor *lp, const int64_t *row, const int32_t *tok,
+                          const size_t *req, size_t n)
+{
+    return score_rows(user, lp, row, tok, req, n);
+}
+
+/* Adds request ri's reads, at every continuation position of sequence seq. */
+static void add_reads(const ll_engine *e, size_t ri, size_t seq, lftf_ll_read *reads, size_t *n_rd)
+{
+    const tok_req *r = &e->reqs[ri];
+    for (size_t t = 0; t < r->n_cont; t++)
+        reads[(*n_rd)++] = (lftf_ll_read){seq, r->n_ctx - 1 + t, req_cont(r)[t], ri};
+}
+
+/* The engine's batches as sequences for lftf__ll_run_block_major, in the
+ * work units of run_groups: per batch one forward batch of its contexts
+ * (each read at its last position by its one-token continuations), then its
+ * longer continuations as context + continuation[:-1] (read at every
+ * continuation position), batch_size per forward batch; only this shard's
+ * units. */
+static int run_streamed(ll_engine *e, const size_t *order, const ll_group *groups, size_t ng)
+{
+    size_t max_seqs = e->n + ng + 1, n_reads = 0, n_seqs = 0, n_batches = 0, n_rd = 0;
+    for (size_t i = 0; i < e->n; i++)
+        n_reads += e->reqs[i].n_cont;
+    const int32_t **ids = malloc(max_seqs * sizeof *ids);
+    size_t *lens = malloc(max_seqs * sizeof *lens), *first = malloc((max_seqs + 1) * sizeof *first),
+           *reqs_in = calloc(max_seqs, sizeof *reqs_in);
+    lftf_ll_read *reads = malloc((n_reads ? n_reads : 1) * sizeof *reads);
+    if (!ids || !lens || !first || !reqs_in || !reads) {
+        free(ids);
+        free(lens);
+        free(first);
+        free(reqs_in);
+        free(reads);
+        return lftf__oom("log-likelihood sequences");
+    }
+    for (size_t g0 = 0, nb, u0 = 0; g0 < ng; g0 += nb) {
+        nb = batch_groups(groups, ng, g0, e->batch_size);
+        /* unit u0: the contexts of the one-token continuations */
+        const int own_ctx = unit_in_shard(e, u0);
+        size_t ctx_batch = SIZE_MAX;
+        for (size_t k = g0; k < g0 + nb; k++)
+            for (size_t j = 0, seq = SIZE_MAX; j < groups[k].count; j++) {
+                size_t ri = order[groups[k].first + j];
+                const tok_req *r = &e->reqs[ri];
+                if (r->n_cont > 1)
+                    continue;
+                if (!own_ctx) {
+                    mark_other_shard(e, ri);
+                    continue;
+                }
+                if (ctx_batch == SIZE_MAX) {
+                    ctx_batch = n_batches;
+                    first[n_batches++] = n_seqs;
+                }
+                if (seq == SIZE_MAX) {
+                    seq = n_seqs++;
+                    ids[seq] = req_ctx(r);
+                    lens[seq] = r->n_ctx;
+                }
+                reqs_in[ctx_batch]++;
+                add_reads(e, ri, seq, reads, &n_rd);
+            }
+        /* units u0 + 1, ...: the longer continuations, batch_size at a time */
+        for (size_t k = g0, m = 0; k < g0 + nb; k++)
+            for (size_t j = 0; j < groups[k].count; j++) {
+                size_t ri = order[groups[k].first + j];
+                const tok_req *r = &e->reqs[ri];
+                if (r->n_cont == 1)
+                    continue;
+                if (!unit_in_shard(e, u0 + 1 + m / e->batch_size)) {
+                    mark_other_shard(e, ri);
+                    m++;
+                    continue;
+                }
+                if (m++ % e->batch_size == 0)
+                    first[n_batches++] = n_seqs;
+                size_t seq = n_seqs++;
+                ids[seq] = req_ctx(r);
+                lens[seq] = r->n_ctx + r->n_cont - 1;
+                reqs_in[n_batches - 1]++;
+                add_reads(e, ri, seq, reads, &n_rd);
+            }
+        u0 += batch_units(e, order, groups + g0, nb);
+    }
+    first[n_batches] = n_seqs;
+    lftf_ll_seq_plan plan = {n_seqs, ids, lens, n_batches, first, reqs_in, n_rd, reads,
+                             score_streamed, e, e->stage, e->progress, e->progress_user};
+    int rc = lftf__ll_run_block_major(e->m, &plan);
+    free(ids);
+    free(lens);
+    free(first);
+    free(reqs_in);
+    free(reads);
     return rc;
 }
 
@@ -600,16 +766,16 @@ static int run_engine(ll_engine *e)
         if (r->n_ctx + r->n_cont > g->longest)
             g->longest = r->n_ctx + r->n_cont;
     }
-    /* longest context first (the harness's order too); a batch takes at most
-     * batch_size contexts and none shorter than 3/4 of its first (longest),
-     * so that padding wastes at most a quarter of a batch's positions */
+    /* longest context first (the harness's order too) */
     qsort(groups, ng, sizeof *groups, cmp_group_len);
     int prev = lt_grad_set_enabled(0);
-    for (size_t g0 = 0, nb = 0; g0 < ng && rc == LFTF_OK; g0 += nb) {
-        nb = 1;
-        while (g0 + nb < ng && nb < e->batch_size && 4 * groups[g0 + nb].n_ctx >= 3 * groups[g0].n_ctx)
-            nb++;
-        rc = run_groups(e, order, groups + g0, nb);
+    const int streamed = e->m->streaming; /* under a memory budget: block after block */
+    if (streamed)
+        rc = run_streamed(e, order, groups, ng);
+    for (size_t g0 = 0, nb = 0, u0 = 0; !streamed && g0 < ng && rc == LFTF_OK; g0 += nb) {
+        nb = batch_groups(groups, ng, g0, e->batch_size);
+        rc = run_groups(e, order, groups + g0, nb, u0);
+        u0 += batch_units(e, order, groups + g0, nb);
         for (size_t k = 0; k < nb; k++)
             e->done += groups[g0 + k].count;
         if (rc == LFTF_OK && e->progress && e->progress(e->stage, e->done, e->n, e->progress_user))
@@ -624,11 +790,16 @@ static int run_engine(ll_engine *e)
 static int check_ll_params(const lftf_model *m, const lftf_ll_params *params, lftf_ll_params *p,
                            const char *fn)
 {
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0, sizeof(lftf_ll_params),
-                                sizeof(lftf_ll_params), "lftf_ll_params"));
+    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
+                                offsetof(lftf_ll_params, shard_index), sizeof(lftf_ll_params),
+                                "lftf_ll_params"));
     lftf_ll_params_init(p);
     if (params)
-        memcpy(p, params, sizeof *p);
+        memcpy(p, params, params->struct_size);
+    p->struct_size = sizeof *p;
+    if (p->shard_count > 1 && p->shard_index >= p->shard_count)
+        return lftf__err(LFTF_E_INVALID_ARG, "%s: shard %zu of %zu does not exist (shards are "
+                         "0..%zu)", fn, p->shard_index, p->shard_count, p->shard_count - 1);
     if (p->batch_size == 0)
         p->batch_size = 16;
     if (p->add_bos != -1 && p->add_bos != 0 && p->add_bos != 1)
@@ -668,7 +839,7 @@ int lftf_model_loglikelihood(lftf_model *model, const char *const *contexts,
     }
     if (rc == LFTF_OK) {
         ll_engine e = {model, reqs, n, p.batch_size, results, p.progress, p.progress_user,
-                       "loglikelihood", 0};
+                       "loglikelihood", 0, p.shard_index, p.shard_count};
         rc = run_engine(&e);
     }
     tok_reqs_free(reqs, n);
@@ -731,14 +902,33 @@ static int rolling_windows(const int32_t *t, size_t n, int32_t prefix, size_t ma
     return LFTF_OK;
 }
 
+double lftf__ll_window_sum(const lftf_ll_result *windows, size_t n)
+{
+    double ll = 0.0;
+    for (size_t w = 0; w < n; w++)
+        ll += windows[w].ll;
+    return ll;
+}
+
 int lftf_model_loglikelihood_rolling(lftf_model *model, const char *const *texts, size_t n,
                                      const lftf_ll_params *params, lftf_rolling_result *results)
+{
+    return lftf__ll_rolling(model, texts, n, params, results, NULL, NULL);
+}
+
+int lftf__ll_rolling(lftf_model *model, const char *const *texts, size_t n,
+                     const lftf_ll_params *params, lftf_rolling_result *results,
+                     lftf_ll_result **windows, size_t *n_windows)
 {
     lftf_ll_params p;
     tok_req *reqs = NULL;
     lftf_ll_result *wres = NULL;
     size_t nreq = 0, cap = 0, *first = NULL;
     int rc = LFTF_OK;
+    if (windows) {
+        *windows = NULL;
+        *n_windows = 0;
+    }
     if (!model || (n && (!texts || !results)))
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_loglikelihood_rolling: NULL argument");
     LFTF_TRY(check_ll_params(model, params, &p, "lftf_model_loglikelihood_rolling"));
@@ -776,13 +966,17 @@ int lftf_model_loglikelihood_rolling(lftf_model *model, const char *const *texts
         rc = lftf__oom("windows");
     if (rc == LFTF_OK) {
         ll_engine e = {model, reqs, nreq, p.batch_size, wres, p.progress, p.progress_user,
-                       "rolling", 0};
+                       "rolling", 0, p.shard_index, p.shard_count};
         rc = run_engine(&e);
     }
     for (size_t i = 0; i < n && rc == LFTF_OK; i++)
-        for (size_t w = first[i]; w < first[i + 1]; w++)
-            results[i].ll += wres[w].ll;
+        results[i].ll = lftf__ll_window_sum(wres + first[i], first[i + 1] - first[i]);
     tok_reqs_free(reqs, nreq);
+    if (rc == LFTF_OK && windows) { /* the caller's (sharded reports) */
+        *windows = wres;
+        *n_windows = nreq;
+        wres = NULL;
+    }
     free(wres);
     free(first);
     return rc;

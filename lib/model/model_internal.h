@@ -103,6 +103,10 @@ struct lftf_model {
     int streaming;              /* some block is streamed */
     size_t budget;              /* the memory budget in force (0: none) */
     size_t fixed_bytes, max_block_bytes;
+    /* block-major log-likelihoods (issue 13): counts that tests read to check
+     * how often streamed blocks are converted (residency.c) and how many
+     * block-major passes ran (runner.c) */
+    size_t n_block_conversions, n_block_major_passes;
     lt_tensor *inv_freq;        /* [rotary_dim/2] float32 on the device (rope scaling
                                    applied; longrope: the short factors) */
     lt_tensor *inv_freq_long;   /* longrope: the long factors' (else NULL) */
@@ -230,6 +234,9 @@ void lftf__model_block_leave(const lftf_model *m, int i, int entered);
 /* Keeps block i resident from now on (a weight about to be trained or
  * edited); returns non-zero on failure. */
 int lftf__model_block_pin(lftf_model *m, int i);
+/* Bytes of the budget left for activations once the resident weights and
+ * one streamed block are in memory (SIZE_MAX without a budget). */
+size_t lftf__model_activation_room(const lftf_model *m);
 
 /* ---- a batch of token sequences ------------------------------------------- */
 
@@ -432,6 +439,17 @@ void lftf__model_fingerprint(const lftf_model *m, char out[17]);
 /* FNV-1a 64 of data continuing from h (start: 14695981039346656037). */
 uint64_t lftf__fnv1a(uint64_t h, const void *data, size_t n);
 
+/* ---- sharded log-likelihood reports (lib/model/loglikelihood.c) ------------- */
+
+/* lftf_model_loglikelihood_rolling, also handing out every window's result
+ * (texts' windows in order; *windows freed with free()) when windows != NULL:
+ * a sharded run's report keeps them so that merging adds them in this order. */
+int lftf__ll_rolling(lftf_model *model, const char *const *texts, size_t n,
+                     const lftf_ll_params *params, lftf_rolling_result *results,
+                     lftf_ll_result **windows, size_t *n_windows);
+/* A text's ll: its windows' lls added in order (NaN if one is another shard's). */
+double lftf__ll_window_sum(const lftf_ll_result *windows, size_t n);
+
 /* ---- running many batches (lib/model/runner.c) ------------------------------ */
 
 /* What lftf__model_run calls back; NULL members are skipped. */
@@ -458,6 +476,13 @@ typedef struct lftf_run_visitor {
  * blocks.  Identical numbers either way. */
 int lftf__model_run(const lftf_model *m, lftf_batch *const *batches, size_t n,
                     const lftf_run_visitor *v);
+/* What batch b keeps in memory while it waits in a block-major pass (its
+ * residual stream and its masks).  A pass takes batches while their sum stays
+ * within half of lftf__model_activation_room (the other half is for one
+ * batch's temporaries inside a block); lftf__model_run cuts its batches into
+ * such passes, and callers that build batches lazily use the same rule. */
+size_t lftf__batch_pass_bytes(const lftf_model *m, const lftf_batch *b);
+size_t lftf__model_pass_room(const lftf_model *m);
 
 /* ---- target words in context (lib/model/probs.c) ---------------------------------- */
 

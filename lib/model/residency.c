@@ -16,6 +16,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,7 @@ static int acquire_block(lftf_model *m, int i)
         }
     }
     m->block_present[i] = 1;
+    m->n_block_conversions++;
     return LFTF_OK;
 }
 
@@ -178,6 +180,17 @@ int lftf__model_block_pin(lftf_model *m, int i)
         LFTF_TRY(acquire_block(m, i));
     m->block_streamed[i] = 0;
     return LFTF_OK;
+}
+
+size_t lftf__model_activation_room(const lftf_model *m)
+{
+    if (!m->budget)
+        return SIZE_MAX;
+    size_t held = m->fixed_bytes + m->max_block_bytes; /* + the block streamed now */
+    for (int i = 0; i < m->cfg.num_hidden_layers; i++)
+        if (!m->block_streamed || !m->block_streamed[i])
+            held += block_bytes(m, i);
+    return m->budget > held ? m->budget - held : 0;
 }
 
 static size_t peak_rss_bytes(void)

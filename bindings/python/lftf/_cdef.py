@@ -202,6 +202,7 @@ typedef struct lftf_ll_params {
     size_t max_length;
     lftf_progress_fn progress;
     void *progress_user;
+    size_t shard_index, shard_count;
 } lftf_ll_params;
 
 int lftf_ll_params_init(lftf_ll_params *params);
@@ -216,6 +217,11 @@ typedef struct lftf_ll_result {
 int lftf_model_loglikelihood(lftf_model *model, const char *const *contexts,
                                       const char *const *continuations, size_t n,
                                       const lftf_ll_params *params, lftf_ll_result *results);
+
+int lftf_ll_results_json(const lftf_model *model, const char *const *contexts,
+                                  const char *const *continuations, size_t n,
+                                  const lftf_ll_params *params, const lftf_ll_result *results,
+                                  char **text);
 
 int lftf_ll_requests_load(const char *path, char ***contexts, char ***continuations,
                                    size_t *n);
@@ -260,6 +266,7 @@ typedef struct lftf_general_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+    size_t shard_index, shard_count;
 } lftf_general_params;
 
 int lftf_general_params_init(lftf_general_params *params);
@@ -540,6 +547,7 @@ typedef struct lftf_bias_params {
     int with_samples;
     lftf_progress_fn progress;
     void *progress_user;
+    size_t shard_index, shard_count;
 } lftf_bias_params;
 
 typedef struct lftf_bias_report lftf_bias_report;

@@ -17,6 +17,7 @@ import json
 from ._lib import ffi, lib
 from ._progress import Progress
 from ._util import CStringArray, new_params, take_string, to_bytes
+from .evaluate import _shard
 from .errors import check
 
 SUITES = ("winobias", "crows-pairs", "winogender", "professions")
@@ -36,7 +37,7 @@ def _suite_bits(suites):
 
 
 def evaluate(model, suites=None, data_dir=None, targets=(" he", " she"), max_items=None,
-             batch_size=None, samples=True, progress=True):
+             batch_size=None, samples=True, progress=True, shard=None):
     """Runs the suites (names from SUITES or "all"; None: every suite whose
     files are found) and returns the report as a dict, the layout of
     `lftf bias --out` ("samples" only with samples=True).
@@ -44,7 +45,8 @@ def evaluate(model, suites=None, data_dir=None, targets=(" he", " she"), max_ite
     data_dir: laid out like ../shared/data/bias (winobias/, crows-pairs/,
     winogender/, professions.json); missing suites come from the shipped data.
     targets: the professions regression's two words (default " he", " she").
-    max_items: only the first N items of each file."""
+    max_items: only the first N items of each file.  shard=(i, n): only
+    shard i of n; the shard's report, which lftf.merge_shards combines."""
     params = new_params("lftf_bias_params", lib.lftf_bias_params_init)
     params.suites = _suite_bits(suites)
     keep = []
@@ -59,6 +61,7 @@ def evaluate(model, suites=None, data_dir=None, targets=(" he", " she"), max_ite
     if batch_size is not None:
         params.batch_size = int(batch_size)
     params.with_samples = 1 if samples else 0
+    params.shard_index, params.shard_count = _shard(shard)
     out = ffi.new("lftf_bias_report **")
     with Progress(progress) as p:
         params.progress = p.fn

@@ -224,10 +224,13 @@ def _shard(shard):
     return i, n
 
 
-def merge_shards(reports):
+def merge_shards(reports, text=False):
     """The report JSON of an unsharded run (a dict) from its shards' reports
-    (dicts, JSON strings or paths to the files `lftf eval/locate --shard`
-    wrote), exactly as the unsharded run would have written it."""
+    (dicts, JSON strings or paths to the files `lftf eval/locate/
+    loglikelihood/general/bias --shard` wrote), exactly as the unsharded run
+    would have written it.  Shards of `lftf loglikelihood` give its lines as a
+    list of dicts.  text=True: the merged output as the unsharded command
+    writes it, byte for byte (a str)."""
     texts = []
     for r in reports:
         if isinstance(r, dict):
@@ -238,7 +241,12 @@ def merge_shards(reports):
             with open(r, encoding="utf-8") as f:
                 texts.append(f.read())
     arr = CStringArray(texts, "reports")
-    return json.loads(take_string(lib.lftf_merge_shards_json, arr.array, arr.count))
+    merged = take_string(lib.lftf_merge_shards_json, arr.array, arr.count)
+    if text:
+        return merged
+    if (json.loads(texts[0]).get("shard") or {}).get("kind") == "loglikelihood":
+        return [json.loads(line) for line in merged.splitlines()]  # its JSON lines
+    return json.loads(merged)
 
 
 def afgb(probs):

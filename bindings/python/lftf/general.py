@@ -16,12 +16,13 @@ import json
 from ._lib import ffi, lib
 from ._progress import Progress
 from ._util import CStringArray, fspath_bytes, new_params, take_string
+from .evaluate import _shard
 
 __all__ = ["mmlu", "mc", "ppl", "requests"]
 
 
 def _params(shots=5, subjects=None, limit=None, max_length=None, add_bos=None,
-            batch_size=None):
+            batch_size=None, shard=None):
     params = new_params("lftf_general_params", lib.lftf_general_params_init)
     keep = []
     params.shots = int(shots)
@@ -38,6 +39,7 @@ def _params(shots=5, subjects=None, limit=None, max_length=None, add_bos=None,
         params.add_bos = 1 if add_bos else 0
     if batch_size:
         params.batch_size = int(batch_size)
+    params.shard_index, params.shard_count = _shard(shard)
     return params, keep
 
 
@@ -53,30 +55,34 @@ def _run(fn, model, path, params, progress):
 
 
 def mmlu(model, data_dir, shots=5, subjects=None, limit=None, max_length=None, add_bos=None,
-         batch_size=None, progress=True):
+         batch_size=None, progress=True, shard=None):
     """MMLU (original CSV layout: data_dir/dev, data_dir/test) prompted as the
     harness's `mmlu` task with `shots` dev examples; subjects: names (default
     all); limit: first N test questions of each subject; add_bos: None (the
     tokenizer's files), False (no BOS, older harness default) or True.
-    Returns {"task", "acc", "n", "shots", "subjects", "categories", "samples"}."""
-    params, _keep = _params(shots, subjects, limit, max_length, add_bos, batch_size)
+    Returns {"task", "acc", "n", "shots", "subjects", "categories", "samples"}.
+    shard=(i, n): only shard i of n; the shard's report, which
+    lftf.merge_shards combines (the same for mc and ppl)."""
+    params, _keep = _params(shots, subjects, limit, max_length, add_bos, batch_size, shard)
     return _run(lib.lftf_general_mmlu, model, fspath_bytes(data_dir), params, progress)
 
 
-def mc(model, path, limit=None, max_length=None, add_bos=None, batch_size=None, progress=True):
+def mc(model, path, limit=None, max_length=None, add_bos=None, batch_size=None, progress=True,
+       shard=None):
     """A multiple-choice / continuation JSONL task ({"query", "choices",
     "gold"}, {"context_options", "continuation", "gold"} or {"context",
     "continuation"}).  Returns {"task", "acc", "acc_norm", "n", ["perplexity"],
     "samples"}."""
-    params, _keep = _params(0, None, limit, max_length, add_bos, batch_size)
+    params, _keep = _params(0, None, limit, max_length, add_bos, batch_size, shard)
     return _run(lib.lftf_general_mc, model, fspath_bytes(path), params, progress)
 
 
-def ppl(model, path=None, max_length=None, add_bos=None, batch_size=None, progress=True):
+def ppl(model, path=None, max_length=None, add_bos=None, batch_size=None, progress=True,
+        shard=None):
     """Rolling perplexity of a whole text file (None: the held-out English
     text shipped with liblftf).  Returns {"task", "ll", "tokens", "words",
     "bytes", "windows", "word_perplexity", "byte_perplexity", "bits_per_byte"}."""
-    params, _keep = _params(0, None, None, max_length, add_bos, batch_size)
+    params, _keep = _params(0, None, None, max_length, add_bos, batch_size, shard)
     return _run(lib.lftf_general_ppl, model, fspath_bytes(path) if path is not None else ffi.NULL,
                 params, progress)
 
