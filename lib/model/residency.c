@@ -22,10 +22,11 @@
 #include <string.h>
 #include <sys/resource.h>
 
+/* A weight's bytes in the compute dtype, from its file entry: a block's
+ * parts count whether or not they are fused (lib/model/fuse.c), the fused
+ * tensor (no file entry) does not, so nothing counts twice. */
 static size_t param_bytes(const lftf_model *m, const lftf_param *p)
 {
-    if (p->t && !p->src) /* fused at load (lib/model/fuse.c): in no file */
-        return (size_t)lt_numel(p->t) * lt_dtype_size(m->dtype);
     if (!p->name || !p->src)
         return 0;
     size_t n = 1;
@@ -215,9 +216,12 @@ int lftf_model_memory_info(const lftf_model *m, lftf_memory_info *info)
     info->fixed_bytes = m->fixed_bytes;
     info->max_block_bytes = m->max_block_bytes;
     info->budget = m->budget;
-    for (size_t s = 0; s < m->n_param_slots; s++)
-        if (m->params[s].t)
-            info->resident_bytes += param_bytes(m, &m->params[s]);
+    for (size_t s = 0; s < m->n_param_slots; s++) {
+        const lftf_param *p = &m->params[s];
+        if (p->t) /* a fused tensor has no file entry: its own size */
+            info->resident_bytes += p->src ? param_bytes(m, p)
+                                           : (size_t)lt_numel(p->t) * lt_dtype_size(m->dtype);
+    }
     for (int i = 0; i < L; i++) {
         if (m->block_streamed && m->block_streamed[i])
             info->n_streamed_blocks++;
