@@ -5,8 +5,9 @@
  * modeling_gemma3.py and modeling_phi3.py (eager attention):
  *
  *   h = embed[ids] (* sqrt(hidden) on Gemma)
- *   per block:  x = rmsnorm(h) ; q,k,v = linear(x) (rows of Phi-3's fused
- *               qkv_proj) ; per-head q/k norms (Qwen3, Gemma 3) ; rotate_half
+ *   per block:  x = rmsnorm(h) ; q,k,v = linear(x) (one product with the
+ *               q/k/v weights fused at load, lib/model/fuse.c, or Phi-3's
+ *               stored qkv_proj) ; per-head q/k norms (Qwen3, Gemma 3) ; rotate_half
  *               RoPE on q,k (the first rotary_dim of each head; Gemma 3's
  *               sliding layers with their local base) ; repeat k,v per query
  *               group ; softmax(soft-capped (q k^T * scale) + causal mask,
