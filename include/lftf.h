@@ -119,7 +119,7 @@ typedef int (*lftf_progress_fn)(const char *stage, size_t done, size_t total, vo
 /** Number of CPU threads (process-global): libtorch's intra-op threads and
  *  the most BLAS (OpenBLAS) threads of a matrix product; n <= 0 keeps the
  *  defaults (libtorch's, and OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / the
- *  CPUs for OpenBLAS).  Either way a product below ~16.7M multiply-adds runs
+ *  CPUs for OpenBLAS).  Either way a product below ~64M multiply-adds runs
  *  on one BLAS thread: waking others costs more than it saves. */
 LFTF_API int lftf_set_num_threads(int n);
 /** 1 if a CUDA device is usable by this build, else 0. */

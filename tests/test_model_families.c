@@ -219,8 +219,11 @@ static void test_trainable_sets(void **state)
     (void)state;
     lftf_param *ps[LFTF_P_BLOCK_COUNT];
     lftf_model *m = load("qwen3_f32_qknorm");
+    /* q/k/v and gate/up fused at load (lib/model/fuse.c) */
     size_t n = lftf__model_block_params(m, 1, LFTF_MODULE_ATTN | LFTF_MODULE_MLP, ps);
-    assert_int_equal(n, 7);
+    assert_int_equal(n, 4);
+    assert_true(has_param(ps, n, "model.layers.1.self_attn.qkv_proj.weight"));
+    assert_true(has_param(ps, n, "model.layers.1.mlp.gate_up_proj.weight"));
     assert_false(has_param(ps, n, "q_norm"));
     n = lftf__model_block_params(m, 1, LFTF_MODULE_NORM, ps);
     assert_int_equal(n, 4); /* input, post-attention, q_norm, k_norm */

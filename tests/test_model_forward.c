@@ -379,11 +379,15 @@ static void test_info(void **state)
 }
 
 /* Float32 weights wrap the file mapping; making a block trainable copies
- * them (same values), gradients reach them, freezing stops that. */
+ * them (same values), gradients reach them, freezing stops that.  (Loaded
+ * unfused: fused projections are owned copies, see tests/test_fuse.c.) */
 static void test_trainable(void **state)
 {
     (void)state;
-    lftf_model *m = load("llama_f32_tied_gqa", "float32");
+    char dir[1024];
+    lftf_model *m = NULL;
+    MODEL_FIXTURE(dir, "llama_f32_tied_gqa");
+    LFTF_ASSERT_OK(lftf__model_load_unfused(&m, dir, NULL));
     lftf_param *q = lftf__model_block_param(m, 1, LFTF_P_Q_W);
     assert_non_null(q);
     assert_int_equal(q->borrowed, 1);

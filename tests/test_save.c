@@ -62,6 +62,63 @@ static lftf_model *trained_model(int block)
     return m;
 }
 
+/* The rows of tensor `name` in its fused weight (liblftf fuses q/k/v and
+ * gate/up at load): the parts' row counts come from the source header, in
+ * the order [q; k; v] / [gate; up] (transformers' Phi-3 layout). */
+static const char *const fused_parts[2][4] = {
+    {"self_attn.qkv_proj.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
+     "self_attn.v_proj.weight"},
+    {"mlp.gate_up_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", NULL},
+};
+
+static lftf_param *param_named(lftf_model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_param_slots; i++)
+        if (m->params[i].name && !strcmp(m->params[i].name, name))
+            return &m->params[i];
+    return NULL;
+}
+
+/* The model's current values of tensor `name` (n float32): its own tensor,
+ * or its rows of the fused weight. */
+static void current_values(lftf_model *m, json_t *header, const char *name, float *vals, size_t n)
+{
+    lftf_param *p = param_named(m, name);
+    assert_non_null(p);
+    if (p->t) {
+        LFTF_ASSERT_OK(lt_to_host_f32(p->t, vals, n));
+        return;
+    }
+    const char *dot = strstr(name, ".self_attn.") ? strstr(name, ".self_attn.") : strstr(name, ".mlp.");
+    assert_non_null(dot);
+    for (int g = 0; g < 2; g++) {
+        size_t row0 = 0, D = 0;
+        for (int j = 1; j < 4 && fused_parts[g][j]; j++) {
+            char part[256], fused[256];
+            json_t *shape;
+            snprintf(part, sizeof part, "%.*s.%s", (int)(dot - name), name, fused_parts[g][j]);
+            shape = json_object_get(json_object_get(header, part), "shape");
+            D = (size_t)json_integer_value(json_array_get(shape, 1));
+            if (strcmp(part, name) != 0) {
+                row0 += (size_t)json_integer_value(json_array_get(shape, 0));
+                continue;
+            }
+            snprintf(fused, sizeof fused, "%.*s.%s", (int)(dot - name), name, fused_parts[g][0]);
+            lftf_param *f = param_named(m, fused);
+            assert_non_null(f);
+            assert_non_null(f->t);
+            size_t total = (size_t)lt_numel(f->t);
+            float *all = malloc(total * sizeof *all);
+            LFTF_ASSERT_OK(lt_to_host_f32(f->t, all, total));
+            assert_true(row0 * D + n <= total);
+            memcpy(vals, all + row0 * D, n * sizeof *vals);
+            free(all);
+            return;
+        }
+    }
+    fail_msg("%s is neither in memory nor part of a fused weight", name);
+}
+
 /* Checks out/model.safetensors against the source: same size, bytes equal
  * outside the tensors of block `block` (block < 0: everywhere), and inside
  * them the model's current weights.  Returns the number of tensors that
@@ -96,15 +153,10 @@ static int compare_with_source(lftf_model *m, const char *src_dir, const char *o
         end = 8 + hlen + (size_t)json_integer_value(json_array_get(json_object_get(info, "data_offsets"), 1));
         if (block >= 0 && !strncmp(name, prefix, strlen(prefix)) && !strstr(name, "layernorm")) {
             /* a trained tensor: the model's weights, as float32 bytes */
-            lftf_param *p = NULL;
             float *vals;
             size_t n = (end - begin) / 4;
-            for (size_t i = 0; i < m->n_param_slots; i++)
-                if (m->params[i].name && !strcmp(m->params[i].name, name))
-                    p = &m->params[i];
-            assert_non_null(p);
             vals = malloc(n * sizeof *vals);
-            LFTF_ASSERT_OK(lt_to_host_f32(p->t, vals, n));
+            current_values(m, header, name, vals, n);
             assert_memory_equal(out + begin, vals, n * 4);
             free(vals);
             if (memcmp(src + begin, out + begin, end - begin) != 0)

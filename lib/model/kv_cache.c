@@ -237,12 +237,12 @@ static int cached_block(const lftf_model *m, int i, const lt_tensor *H, const lf
     int rc;
     lt_tensor *x, *q, *qh, *qr, *qg, *k, *kh, *kr, *v, *vh, *kt, *sc, *sc5, *scs, *scm, *p, *pd,
         *pd4, *ctx, *ctx4, *ctxt, *ctxm, *att, *h1, *x2, *f;
-    lt_tensor *kc = NULL, *vc = NULL;
+    lt_tensor *kc = NULL, *vc = NULL, *qkv[3] = {NULL, NULL, NULL};
 #define W_(kind) lftf__model_block_weight(m, i, kind)
     LFTF_OP(&s, x, lftf__model_rmsnorm(m, H, W_(LFTF_P_INPUT_NORM), &x));
-    LFTF_OP(&s, q, lt_linear(x, W_(LFTF_P_Q_W), W_(LFTF_P_Q_B), &q));
-    LFTF_OP(&s, k, lt_linear(x, W_(LFTF_P_K_W), W_(LFTF_P_K_B), &k));
-    LFTF_OP(&s, v, lt_linear(x, W_(LFTF_P_V_W), W_(LFTF_P_V_B), &v));
+    if ((rc = lftf__model_project_qkv(m, i, x, qkv)) != LFTF_OK)
+        goto done;
+    q = qkv[0], k = qkv[1], v = qkv[2];
     LFTF_OP(&s, qh, lftf__model_split_heads(q, B, T, H_, hd, &qh));
     LFTF_OP(&s, kh, lftf__model_split_heads(k, B, T, KV, hd, &kh));
     LFTF_OP(&s, vh, lftf__model_split_heads(v, B, T, KV, hd, &vh));
@@ -281,6 +281,7 @@ static int cached_block(const lftf_model *m, int i, const lt_tensor *H, const lf
     rc = lt_add(h1, f, H_out);
 #undef W_
 done:
+    lt_free_n(qkv, 3);
     lftf__scratch_free(&s);
     if (rc == LFTF_OK) {
         *k_all = kc;

@@ -5,8 +5,9 @@
  * modeling_gemma3.py and modeling_phi3.py (eager attention):
  *
  *   h = embed[ids] (* sqrt(hidden) on Gemma)
- *   per block:  x = rmsnorm(h) ; q,k,v = linear(x) (rows of Phi-3's fused
- *               qkv_proj) ; per-head q/k norms (Qwen3, Gemma 3) ; rotate_half
+ *   per block:  x = rmsnorm(h) ; q,k,v = linear(x) (one product with the
+ *               q/k/v weights fused at load, lib/model/fuse.c, or Phi-3's
+ *               stored qkv_proj) ; per-head q/k norms (Qwen3, Gemma 3) ; rotate_half
  *               RoPE on q,k (the first rotary_dim of each head; Gemma 3's
  *               sliding layers with their local base) ; repeat k,v per query
  *               group ; softmax(soft-capped (q k^T * scale) + causal mask,
@@ -108,6 +109,9 @@ static const struct {
     [LFTF_P_POST_FF_NORM] = {"post_feedforward_layernorm.weight", LFTF_MODULE_NORM},
     [LFTF_P_QKV_W] = {"self_attn.qkv_proj.weight", LFTF_MODULE_ATTN},
     [LFTF_P_GATE_UP_W] = {"mlp.gate_up_proj.weight", LFTF_MODULE_MLP},
+    /* fused at load (lib/model/fuse.c names them then): never in the files */
+    [LFTF_P_QKV_B] = {"self_attn.qkv_proj.bias", LFTF_MODULE_ATTN},
+    [LFTF_P_GATE_UP_B] = {"mlp.gate_up_proj.bias", LFTF_MODULE_MLP},
 };
 
 /* Whether the config calls for block weight `kind`. */
@@ -123,6 +127,7 @@ static int block_param_present(const lftf_config *c, int kind)
     case LFTF_P_PRE_FF_NORM: case LFTF_P_POST_FF_NORM: return c->sandwich_norms;
     case LFTF_P_QKV_W: return c->fused_qkv;
     case LFTF_P_GATE_UP_W: return c->fused_gate_up;
+    case LFTF_P_QKV_B: case LFTF_P_GATE_UP_B: return 0;
     default: return 1;
     }
 }
@@ -142,8 +147,11 @@ lftf_param *lftf__model_block_param(lftf_model *m, int block, lftf_param_kind ki
         kind >= LFTF_P_BLOCK_COUNT)
         return NULL;
     lftf_param *p = &m->params[slot_block(m, block, kind)];
-    /* whoever asks for a block's weight may change it: keep it resident */
+    /* whoever asks for a block's weight may change it: keep it resident, and
+     * give a part of a fused weight its own tensor again */
     if (p->name && !p->t && lftf__model_block_pin(m, block) != LFTF_OK)
+        return NULL;
+    if (p->name && !p->t && lftf__model_unfuse(m, block, kind) != LFTF_OK)
         return NULL;
     return p->t ? p : NULL;
 }
@@ -237,8 +245,10 @@ static int lt_of_st(lftf_st_dtype d, lt_dtype *out)
 int lftf__param_source_bytes(const lftf_param *p, void **data, size_t *nbytes)
 {
     lt_dtype dt;
-    if (!p || !p->t || !p->src || !data || !nbytes)
+    if (!p || !data || !nbytes)
         return lftf__err(LFTF_E_INVALID_ARG, "param_source_bytes: no such weight");
+    if (!p->t || !p->src)
+        return lftf__fused_source_bytes(p, data, nbytes);
     if (!lt_of_st(p->src->dtype, &dt))
         return lftf__err(LFTF_E_UNSUPPORTED, "tensor \"%s\" has dtype %s", p->name,
                          lftf__st_dtype_name(p->src->dtype));
@@ -316,23 +326,28 @@ static int check_param(lftf_model *m, lftf_param *p, int64_t d0, int64_t d1, int
     return LFTF_OK;
 }
 
-int lftf__param_materialize(lftf_model *m, lftf_param *p)
+int lftf__param_wraps_file(const lftf_model *m, const lftf_param *p)
+{
+    lt_dtype sdt = LT_F32;
+    return p->src && lt_of_st(p->src->dtype, &sdt) && sdt == m->dtype &&
+           lftf__param_device(m, p).type == LT_CPU &&
+           ((uintptr_t)p->src->data % lt_dtype_size(sdt)) == 0;
+}
+
+int lftf__param_load_tensor(const lftf_model *m, const lftf_param *p, lt_tensor **t, int *borrowed)
 {
     const lftf_st_tensor *src = p->src;
     lt_dtype sdt = LT_F32;
     int rc;
-    if (p->t || !src)
-        return LFTF_OK;
     lt_of_st(src->dtype, &sdt);
     lt_device dev = lftf__param_device(m, p);
-    if (sdt == m->dtype && dev.type == LT_CPU &&
-        ((uintptr_t)src->data % lt_dtype_size(sdt)) == 0) {
+    if (lftf__param_wraps_file(m, p)) {
         /* wraps the mapping without a copy */
-        rc = lt_from_blob(src->data, src->shape, src->ndim, sdt, &p->t);
-        p->borrowed = 1;
+        rc = lt_from_blob(src->data, src->shape, src->ndim, sdt, t);
+        *borrowed = 1;
     } else {
-        rc = lt_from_host(src->data, sdt, src->shape, src->ndim, m->dtype, dev, &p->t);
-        p->borrowed = 0;
+        rc = lt_from_host(src->data, sdt, src->shape, src->ndim, m->dtype, dev, t);
+        *borrowed = 0;
         /* The copy is what we keep: the file's pages need not stay in this
          * process's resident set (they stay in the page cache). */
         if (rc == LFTF_OK)
@@ -341,6 +356,14 @@ int lftf__param_materialize(lftf_model *m, lftf_param *p)
     if (rc != LFTF_OK)
         return lftf__err_prefix(rc, "loading tensor \"%s\" from %s", p->name, weights_file(m, src));
     return LFTF_OK;
+}
+
+int lftf__param_materialize(lftf_model *m, lftf_param *p)
+{
+    /* parts of a fused weight live in it (lib/model/fuse.c) */
+    if (p->t || !p->src || lftf__param_holder(p))
+        return LFTF_OK;
+    return lftf__param_load_tensor(m, p, &p->t, &p->borrowed);
 }
 
 /* Checks every weight's presence, dtype and shape (headers only) and
@@ -552,6 +575,10 @@ void lftf_model_free(lftf_model *model)
     free(model->block_dev);
     lt_free(model->inv_freq_long);
     lt_free(model->inv_freq_local);
+    for (int k = 0; k < 3; k++) {
+        lt_free(model->rope_cos[k]);
+        lt_free(model->rope_sin[k]);
+    }
     lftf_tokenizer_free(model->tok);
     /* Tensors wrapping the mapping are gone: now it can be unmapped. */
     lftf__st_close_set(model->st);
@@ -613,6 +640,10 @@ fail:
 static int materialize_resident(lftf_model *m, const lftf_model_params *params)
 {
     size_t total = 0, done = 0;
+    /* fused projections first, straight from the files (no unfused copy) */
+    for (int i = 0; i < m->cfg.num_hidden_layers; i++)
+        if (!m->block_streamed || !m->block_streamed[i])
+            LFTF_TRY(lftf__model_fuse_block(m, i));
     for (size_t s = 0; s < m->n_param_slots; s++)
         total += m->params[s].name != NULL && !param_streamed(m, &m->params[s]);
     for (size_t s = 0; s < m->n_param_slots; s++) {
@@ -642,7 +673,7 @@ static int resolve_params(const lftf_model_params *params, lftf_model_params *de
     return LFTF_OK;
 }
 
-int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *params)
+static int model_load(lftf_model **out, const char *dir, const lftf_model_params *params, int fuse)
 {
     lftf_model_params defaults;
     lftf_model *m = NULL;
@@ -652,6 +683,7 @@ int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *
     *out = NULL;
     LFTF_TRY(resolve_params(params, &defaults, &params));
     LFTF_TRY(model_open(dir, params, &m));
+    m->fuse = fuse;
     if ((rc = probe_compute_dtype(m)) != LFTF_OK ||
         (rc = lftf__model_plan_residency(m, params->max_memory, params->max_device_memory)) != LFTF_OK ||
         (rc = materialize_resident(m, params)) != LFTF_OK || (rc = make_inv_freq(m)) != LFTF_OK) {
@@ -660,6 +692,16 @@ int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *
     }
     *out = m;
     return LFTF_OK;
+}
+
+int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *params)
+{
+    return model_load(out, dir, params, 1);
+}
+
+int lftf__model_load_unfused(lftf_model **out, const char *dir, const lftf_model_params *params)
+{
+    return model_load(out, dir, params, 0);
 }
 
 int lftf_model_inspect_json(const char *dir, const lftf_model_params *params, char **json)
@@ -892,6 +934,44 @@ done:
     return rc;
 }
 
+/* Views of the first T rows of the model's cached tables `which` (0: the
+ * main inv_freq, 1: longrope's long factors, 2: Gemma 3's local base): the
+ * tables do not depend on T beyond their length, so they are computed once
+ * and grown (doubling, up to max_position_embeddings unless T is beyond it)
+ * when a longer batch comes.  Mutates the cache of a const model: a model is
+ * used by one thread at a time (include/lftf.h). */
+static int rope_tables_cached(const lftf_model *cm, int which, int64_t T, lt_tensor **cos_out,
+                              lt_tensor **sin_out)
+{
+    lftf_model *m = (lftf_model *)cm;
+    const lftf_config *c = &m->cfg;
+    const lt_tensor *inv = which == 0 ? m->inv_freq : which == 1 ? m->inv_freq_long : m->inv_freq_local;
+    double factor = which < 2 && c->rope_type == LFTF_ROPE_LONGROPE ? c->rope_attention_factor : 1.0;
+    int rc;
+    *cos_out = *sin_out = NULL;
+    if (T > m->rope_len[which] || !m->rope_cos[which]) {
+        int64_t len = m->rope_len[which] * 2 > 256 ? m->rope_len[which] * 2 : 256;
+        if (c->max_position_embeddings > 0 && len > c->max_position_embeddings)
+            len = c->max_position_embeddings;
+        if (len < T)
+            len = T;
+        lt_tensor *cn = NULL, *sn = NULL;
+        LFTF_TRY(rope_tables(m, len, inv, factor, &cn, &sn));
+        lt_free(m->rope_cos[which]);
+        lt_free(m->rope_sin[which]);
+        m->rope_cos[which] = cn;
+        m->rope_sin[which] = sn;
+        m->rope_len[which] = len;
+    }
+    if ((rc = lt_narrow(m->rope_cos[which], 0, 0, T, cos_out)) != LFTF_OK)
+        return rc;
+    if ((rc = lt_narrow(m->rope_sin[which], 0, 0, T, sin_out)) != LFTF_OK) {
+        lt_free(*cos_out);
+        *cos_out = NULL;
+    }
+    return rc;
+}
+
 /* [B, 1, T, rd]: row r's table is long[r] ? tl : ts. */
 static int stack_row_tables(const lftf_batch *b, const int *use_long, const lt_tensor *ts,
                             const lt_tensor *tl, lt_tensor **out)
@@ -917,19 +997,19 @@ int lftf__batch_rope(const lftf_model *m, lftf_batch *b)
     const lftf_config *c = &m->cfg;
     int rc, n_long = 0;
     if (m->inv_freq_local &&
-        (rc = rope_tables(m, b->T, m->inv_freq_local, 1.0, &b->cos_local, &b->sin_local)))
+        (rc = rope_tables_cached(m, 2, b->T, &b->cos_local, &b->sin_local)))
         return rc;
     if (c->rope_type != LFTF_ROPE_LONGROPE)
-        return rope_tables(m, b->T, m->inv_freq, 1.0, &b->cos, &b->sin);
+        return rope_tables_cached(m, 0, b->T, &b->cos, &b->sin);
     int *use_long = malloc((size_t)b->B * sizeof *use_long);
     lt_tensor *cs = NULL, *ss = NULL, *cl = NULL, *sl = NULL;
     if (!use_long)
         return lftf__oom("rotary tables");
     for (int64_t r = 0; r < b->B; r++)
         n_long += use_long[r] = b->lengths[r] > c->rope_original_max_position;
-    rc = rope_tables(m, b->T, m->inv_freq, c->rope_attention_factor, &cs, &ss);
+    rc = rope_tables_cached(m, 0, b->T, &cs, &ss);
     if (rc == LFTF_OK)
-        rc = rope_tables(m, b->T, m->inv_freq_long, c->rope_attention_factor, &cl, &sl);
+        rc = rope_tables_cached(m, 1, b->T, &cl, &sl);
     if (rc == LFTF_OK) {
         if (n_long == 0 || n_long == b->B) {
             rc = lt_alias(n_long ? cl : cs, &b->cos);
@@ -1206,31 +1286,46 @@ typedef struct block_positions {
     lt_tensor *idx, *row, *t;
 } block_positions;
 
-/* Block i's projection weight of a kind (Q/K/V_W, GATE/UP_W): its own tensor,
- * or on Phi-3 its rows of the fused qkv_proj / gate_up_proj (a view: training
- * it trains the fused weight). */
-static int proj_weight(const lftf_model *m, int i, int kind, lt_tensor **out)
+/* Projections w_kinds[0..n-1] (Q/K/V_W or GATE/UP_W, adjacent and in row
+ * order; each with its bias, the next kind) of block i on x: x @ W^T + b.
+ * Where the block holds them as rows of one fused tensor (Phi-3 as stored,
+ * the other families fused at load: lib/model/fuse.c) it is ONE product with
+ * those rows, and outs[j] are views of its columns; otherwise one product
+ * each.  Training through the views trains the fused tensor. */
+static int project_parts(const lftf_model *m, int i, const int *w_kinds, int n,
+                         const lt_tensor *x, lt_tensor **outs)
 {
     const lftf_config *c = &m->cfg;
-    int64_t Q = (int64_t)c->num_attention_heads * c->head_dim;
-    int64_t KV = (int64_t)c->num_key_value_heads * c->head_dim, I = c->intermediate_size;
-    if (c->fused_qkv && (kind == LFTF_P_Q_W || kind == LFTF_P_K_W || kind == LFTF_P_V_W))
-        return lt_narrow(bw(m, i, LFTF_P_QKV_W), 0, kind == LFTF_P_Q_W ? 0 : kind == LFTF_P_K_W ? Q : Q + KV,
-                         kind == LFTF_P_Q_W ? Q : KV, out);
-    if (c->fused_gate_up && (kind == LFTF_P_GATE_W || kind == LFTF_P_UP_W))
-        return lt_narrow(bw(m, i, LFTF_P_GATE_UP_W), 0, kind == LFTF_P_GATE_W ? 0 : I, I, out);
-    return lt_alias(bw(m, i, kind), out);
-}
-
-/* One projection of block i: x @ W^T + b. */
-static int project(const lftf_model *m, int i, int w_kind, int b_kind, const lt_tensor *x,
-                   lt_tensor **out)
-{
-    lt_tensor *w = NULL;
-    int rc = proj_weight(m, i, w_kind, &w);
-    if (rc == LFTF_OK)
-        rc = lt_linear(x, w, bw(m, i, b_kind), out);
-    lt_free(w);
+    lftf_scratch s = {0};
+    int rc = LFTF_OK, j;
+    int64_t row0, r, rows[3], total = 0, col = 0;
+    int fw = lftf__fused_kind(c, w_kinds[0], &row0, &r);
+    const lt_tensor *Wf = fw >= 0 ? bw(m, i, fw) : NULL, *Bf;
+    lt_tensor *W, *B = NULL, *y;
+    for (j = 0; j < n; j++)
+        outs[j] = NULL;
+    if (!Wf) {
+        for (j = 0; j < n && rc == LFTF_OK; j++)
+            rc = lt_linear(x, bw(m, i, w_kinds[j]), bw(m, i, w_kinds[j] + 1), &outs[j]);
+        goto done;
+    }
+    for (j = 0; j < n; j++) {
+        lftf__fused_kind(c, w_kinds[j], &r, &rows[j]);
+        total += rows[j];
+    }
+    Bf = bw(m, i, lftf__fused_kind(c, w_kinds[0] + 1, &r, &r));
+    LFTF_OP(&s, W, lt_narrow(Wf, 0, row0, total, &W));
+    if (Bf)
+        LFTF_OP(&s, B, lt_narrow(Bf, 0, row0, total, &B));
+    LFTF_OP(&s, y, lt_linear(x, W, B, &y));
+    for (j = 0; j < n && rc == LFTF_OK; j++) {
+        rc = lt_narrow(y, -1, col, rows[j], &outs[j]);
+        col += rows[j];
+    }
+done:
+    if (rc != LFTF_OK)
+        lt_free_n(outs, (size_t)n);
+    lftf__scratch_free(&s);
     return rc;
 }
 
@@ -1245,27 +1340,25 @@ static int block_norm_if(const lftf_model *m, int i, int kind, int enabled, cons
     return rmsnorm(m, x, bw(m, i, kind), out);
 }
 
-/* Queries with RoPE: [B, H, T, hd] at every position, or [N, H, 1, hd] at
- * the positions `at` (one query per row, at its own position's angle). */
-static int queries(const lftf_model *m, int i, const lt_tensor *x, const lftf_batch *b,
+/* Queries with RoPE from the projected q: [B, H, T, hd] at every position,
+ * or [N, H, 1, hd] at the positions `at` (one query per row, at its own
+ * position's angle). */
+static int queries(const lftf_model *m, int i, const lt_tensor *q, const lftf_batch *b,
                    const block_positions *at, lt_tensor **out)
 {
     int H = m->cfg.num_attention_heads, hd = m->cfg.head_dim;
     lftf_scratch s = {0};
     int rc;
-    lt_tensor *xq, *q, *qh, *qn, *flat_c, *flat_s, *c1, *s1, *c4, *s4;
+    lt_tensor *qh, *qn, *flat_c, *flat_s, *c1, *s1, *c4, *s4;
     const lt_tensor *cosv, *sinv;
     lftf__batch_layer_rope(m, b, i, &cosv, &sinv);
     if (!at) {
-        LFTF_OP(&s, q, project(m, i, LFTF_P_Q_W, LFTF_P_Q_B, x, &q));
         LFTF_OP(&s, qh, split_heads(q, b->B, b->T, H, hd, &qh));
         LFTF_OP(&s, qn, block_norm_if(m, i, LFTF_P_Q_NORM, m->cfg.qk_norm, qh, &qn));
         rc = apply_rope(qn, cosv, sinv, hd, out);
     } else {
         int64_t rd = lt_size(cosv, -1);
         int64_t shq[4] = {at->n, H, 1, hd}, shc[4] = {at->n, 1, 1, rd}, shf[2] = {-1, rd};
-        LFTF_OP(&s, xq, lftf__model_select_rows(x, at->idx, &xq));
-        LFTF_OP(&s, q, project(m, i, LFTF_P_Q_W, LFTF_P_Q_B, xq, &q));
         LFTF_OP(&s, qh, lt_reshape(q, shq, 4, &qh));
         LFTF_OP(&s, qn, block_norm_if(m, i, LFTF_P_Q_NORM, m->cfg.qk_norm, qh, &qn));
         if (lt_ndim(cosv) == 4) {
@@ -1312,14 +1405,27 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
     int H = c->num_attention_heads, KV = c->num_key_value_heads, hd = c->head_dim;
     lftf_scratch s = {0};
     int rc;
-    lt_tensor *q, *k, *v, *kh, *kn, *vh, *kr, *ksel, *vsel, *m2, *mq, *m4, *kt, *qg, *scg, *sc,
+    lt_tensor *xq, *q, *kh, *kn, *vh, *kr, *ksel, *vsel, *m2, *mq, *m4, *kt, *qg, *scg, *sc,
         *scs, *capped, *scm, *p, *pd, *pg, *ctxg, *ctx, *ctxt, *ctxm, *kx, *vx;
-    const lt_tensor *keys, *values, *mask, *cosv, *sinv;
+    lt_tensor *qkv[3] = {NULL, NULL, NULL};
+    const lt_tensor *k, *v, *keys, *values, *mask, *cosv, *sinv;
     /* rows: queries per sequence row (T, or 1 at the positions `at`) */
     int64_t n_rows = at ? at->n : b->B, q_len = at ? 1 : b->T, G = H / KV;
-    LFTF_OP(&s, q, queries(m, i, x, b, at, &q));
-    LFTF_OP(&s, k, project(m, i, LFTF_P_K_W, LFTF_P_K_B, x, &k));
-    LFTF_OP(&s, v, project(m, i, LFTF_P_V_W, LFTF_P_V_B, x, &v));
+    static const int qkv_kinds[3] = {LFTF_P_Q_W, LFTF_P_K_W, LFTF_P_V_W};
+    if (!at) {
+        rc = project_parts(m, i, qkv_kinds, 3, x, qkv);
+    } else {
+        /* keys and values at every position, queries only at `at` */
+        LFTF_OP(&s, xq, lftf__model_select_rows(x, at->idx, &xq));
+        rc = project_parts(m, i, qkv_kinds + 1, 2, x, qkv + 1);
+        if (rc == LFTF_OK)
+            rc = project_parts(m, i, qkv_kinds, 1, xq, qkv);
+    }
+    if (rc != LFTF_OK)
+        goto done;
+    LFTF_OP(&s, q, queries(m, i, qkv[0], b, at, &q));
+    k = qkv[1];
+    v = qkv[2];
     LFTF_OP(&s, kh, split_heads(k, b->B, b->T, KV, hd, &kh));
     LFTF_OP(&s, vh, split_heads(v, b->B, b->T, KV, hd, &vh));
     LFTF_OP(&s, kn, block_norm_if(m, i, LFTF_P_K_NORM, m->cfg.qk_norm, kh, &kn));
@@ -1380,6 +1486,7 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
     }
     rc = lt_linear(ctxm, bw(m, i, LFTF_P_O_W), bw(m, i, LFTF_P_O_B), out);
 done:
+    lt_free_n(qkv, 3);
     lftf__scratch_free(&s);
     return rc;
 }
@@ -1390,11 +1497,13 @@ static int mlp(const lftf_model *m, int i, const lt_tensor *x, const lftf_block_
 {
     lftf_scratch s = {0};
     int rc;
-    lt_tensor *g, *u, *a, *gu, *f;
-    LFTF_OP(&s, g, project(m, i, LFTF_P_GATE_W, LFTF_P_GATE_B, x, &g));
-    LFTF_OP(&s, u, project(m, i, LFTF_P_UP_W, LFTF_P_UP_B, x, &u));
-    LFTF_OP(&s, a, m->cfg.act == LFTF_ACT_GELU_TANH ? lt_gelu_tanh(g, &a) : lt_silu(g, &a));
-    LFTF_OP(&s, gu, lt_mul(a, u, &gu));
+    lt_tensor *gate_up[2] = {NULL, NULL}, *a, *gu, *f;
+    static const int kinds[2] = {LFTF_P_GATE_W, LFTF_P_UP_W};
+    if ((rc = project_parts(m, i, kinds, 2, x, gate_up)) != LFTF_OK)
+        goto done;
+    LFTF_OP(&s, a, m->cfg.act == LFTF_ACT_GELU_TANH ? lt_gelu_tanh(gate_up[0], &a)
+                                                     : lt_silu(gate_up[0], &a));
+    LFTF_OP(&s, gu, lt_mul(a, gate_up[1], &gu));
     /* editors' hook (lib/methods/edit_common.c): read the down_proj input,
      * read or change the MLP output */
     if (hook && hook->mlp_input && (rc = lt_alias(gu, hook->mlp_input)) != LFTF_OK)
@@ -1408,6 +1517,7 @@ static int mlp(const lftf_model *m, int i, const lt_tensor *x, const lftf_block_
         goto done;
     rc = hook->mlp_add ? lt_add(f, hook->mlp_add, out) : lt_alias(f, out);
 done:
+    lt_free_n(gate_up, 2);
     lftf__scratch_free(&s);
     return rc;
 }
@@ -1686,9 +1796,15 @@ int lftf__model_rope(const lt_tensor *x, const lt_tensor *cosv, const lt_tensor 
     return apply_rope(x, cosv, sinv, hd, out);
 }
 
+int lftf__model_project_qkv(const lftf_model *m, int i, const lt_tensor *x, lt_tensor *qkv[3])
+{
+    static const int kinds[3] = {LFTF_P_Q_W, LFTF_P_K_W, LFTF_P_V_W};
+    return project_parts(m, i, kinds, 3, x, qkv);
+}
+
 int lftf__model_rope_tables(const lftf_model *m, int64_t T, lt_tensor **cosv, lt_tensor **sinv)
 {
-    return rope_tables(m, T, m->inv_freq, 1.0, cosv, sinv);
+    return rope_tables_cached(m, 0, T, cosv, sinv);
 }
 
 int lftf__model_mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out)

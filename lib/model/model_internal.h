@@ -49,10 +49,17 @@ typedef enum lftf_param_kind {
                               then Q/K/V_W are absent) */
     LFTF_P_GATE_UP_W,      /* mlp.gate_up_proj.weight [gate; up] (fused_gate_up: Phi-3;
                               then GATE/UP_W are absent) */
+    /* fused at load (lib/model/fuse.c): never in the files */
+    LFTF_P_QKV_B,          /* [q; k; v] biases (qkv_bias) */
+    LFTF_P_GATE_UP_B,      /* [gate; up] biases (mlp_bias) */
     LFTF_P_BLOCK_COUNT
 } lftf_param_kind;
 
-/* One weight tensor of the model. */
+/* One weight tensor of the model.  The q/k/v and gate/up projections of a
+ * resident block are fused at load (lib/model/fuse.c): the QKV_W / GATE_UP_W
+ * (and _B) slot then holds [q; k; v] / [gate; up] in one tensor (name, t;
+ * src NULL: not in the files) and the parts' slots keep their name and src
+ * for saving, with t NULL (lftf__param_holder finds their values). */
 typedef struct lftf_param {
     char *name;                 /* Hugging Face name, as in the safetensors file */
     int block;                  /* block index, or -1 for embed / final norm / lm_head */
@@ -104,7 +111,16 @@ struct lftf_model {
                                    applied; longrope: the short factors) */
     lt_tensor *inv_freq_long;   /* longrope: the long factors' (else NULL) */
     lt_tensor *inv_freq_local;  /* Gemma 3: sliding layers' (rope_local_theta, else NULL) */
+    /* Rotary tables of positions 0..rope_len-1 for inv_freq, inv_freq_long,
+     * inv_freq_local (cos, sin; compute dtype, first device): batches take
+     * views of their first T rows, so the tables are computed once per
+     * length, not per batch.  Grown (recomputed) when a longer batch comes;
+     * the model is used by one thread at a time (include/lftf.h). */
+    lt_tensor *rope_cos[3], *rope_sin[3];
+    int64_t rope_len[3];
     int64_t n_params;           /* parameter count, a tied embedding counted once */
+    int fuse;                   /* fuse q/k/v and gate/up when blocks come into memory
+                                   (lib/model/fuse.c; off: lftf__model_load_unfused) */
 };
 
 /* ---- scratch: the temporaries of one composed computation ------------------ */
@@ -165,12 +181,45 @@ int lftf__model_freeze_block(lftf_model *m, int block);
  * untied head): full-parameter fine-tuning. */
 int lftf__param_make_trainable(lftf_param *p);
 /* A weight's current values in its source dtype (as on disk), for saving:
- * *data is malloc'd (free()), *nbytes == p->src->nbytes. */
+ * *data is malloc'd (free()), *nbytes == p->src->nbytes.  A part of a fused
+ * weight gives its rows of it; a weight fused at load (no src) the
+ * concatenation of its parts' bytes. */
 int lftf__param_source_bytes(const lftf_param *p, void **data, size_t *nbytes);
 
 /* Converts a weight from its file (p->src) to the compute dtype on the
- * model's device, unless it is present already. */
+ * model's device, unless it is present already (or held by its fused
+ * weight). */
 int lftf__param_materialize(lftf_model *m, lftf_param *p);
+/* 1 when p's tensor can wrap the file mapping without a copy (source dtype =
+ * compute dtype, CPU, aligned). */
+int lftf__param_wraps_file(const lftf_model *m, const lftf_param *p);
+/* The conversion itself, into *t (*borrowed = 1: t wraps the mapping). */
+int lftf__param_load_tensor(const lftf_model *m, const lftf_param *p, lt_tensor **t, int *borrowed);
+
+/* ---- fused projections (lib/model/fuse.c) ---------------------------------- */
+
+/* The fused slot kind whose rows hold `kind` (Q/K/V_W -> QKV_W, Q/K/V_B ->
+ * QKV_B, GATE/UP_W -> GATE_UP_W, GATE/UP_B -> GATE_UP_B) with its first row
+ * and row count there; -1 when kind is no part of a fused weight. */
+int lftf__fused_kind(const lftf_config *c, int kind, int64_t *row0, int64_t *rows);
+/* Concatenates block i's q/k/v and gate/up weights and biases into one tensor
+ * per group (m->fuse; parts read from the files, or from their tensors when
+ * in memory and not trained, which are then freed): fewer, larger products
+ * in the forward, never a second copy kept.  Resident blocks at load,
+ * streamed ones each time they come into memory. */
+int lftf__model_fuse_block(lftf_model *m, int i);
+/* Splits the group holding `kind` (weights and biases) of block i back into
+ * its parts (owned tensors, `modified` kept): for callers that change one
+ * part by name.  LFTF_E_INVALID_ARG while the fused weight is trained. */
+int lftf__model_unfuse(lftf_model *m, int i, int kind);
+/* The slot whose tensor holds p's values: p when p->t, the fused weight when
+ * p is one of its parts, NULL when neither is in memory. */
+const lftf_param *lftf__param_holder(const lftf_param *p);
+/* lftf__param_source_bytes of a part of a fused weight or of a weight fused
+ * at load (called by it). */
+int lftf__fused_source_bytes(const lftf_param *p, void **data, size_t *nbytes);
+/* Loads without fusing (tests compare both ways). */
+int lftf__model_load_unfused(lftf_model **out, const char *dir, const lftf_model_params *params);
 
 /* ---- residency: weights in memory under a budget (lib/model/residency.c) ---- */
 
@@ -325,7 +374,11 @@ int lftf__model_rmsnorm(const lftf_model *m, const lt_tensor *x, const lt_tensor
 /* Rotary embedding of x [..., hd] with cos/sin tables broadcast to x. */
 int lftf__model_rope(const lt_tensor *x, const lt_tensor *cosv, const lt_tensor *sinv, int hd,
                      lt_tensor **out);
-/* cos/sin tables [T, head_dim] of positions 0..T-1, compute dtype. */
+/* Block i's q, k, v projections of x ([..., Q], [..., KV], [..., KV]: views
+ * of one product when the block's weights are fused); the caller frees them. */
+int lftf__model_project_qkv(const lftf_model *m, int i, const lt_tensor *x, lt_tensor *qkv[3]);
+/* cos/sin tables [T, head_dim] of positions 0..T-1, compute dtype (views of
+ * the model's cached tables). */
 int lftf__model_rope_tables(const lftf_model *m, int64_t T, lt_tensor **cosv, lt_tensor **sinv);
 /* Block i's MLP on the normed input x [..., D]. */
 int lftf__model_mlp(const lftf_model *m, int i, const lt_tensor *x, lt_tensor **out);

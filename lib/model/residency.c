@@ -22,6 +22,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
+/* A weight's bytes in the compute dtype, from its file entry: a block's
+ * parts count whether or not they are fused (lib/model/fuse.c), the fused
+ * tensor (no file entry) does not, so nothing counts twice. */
 static size_t param_bytes(const lftf_model *m, const lftf_param *p)
 {
     if (!p->name || !p->src)
@@ -107,14 +110,20 @@ int lftf__model_plan_residency(lftf_model *m, size_t max_memory, size_t max_devi
 
 static void release_block(lftf_model *m, int i)
 {
+    /* the mapping's pages that borrowed tensors read go (a fused weight that
+     * wraps the mapping reads its parts', lib/model/fuse.c) */
+    for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
+        lftf_param *p = lftf__model_block_slot(m, i, k);
+        const lftf_param *holder = lftf__param_holder(p);
+        if (p->src && holder && holder->borrowed)
+            lftf__unmap_pages_hint(p->src->data, p->src->nbytes);
+    }
     for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
         lftf_param *p = lftf__model_block_slot(m, i, k);
         if (!p->t)
             continue;
         lt_free(p->t);
         p->t = NULL;
-        if (p->borrowed && p->src)
-            lftf__unmap_pages_hint(p->src->data, p->src->nbytes);
         p->borrowed = 0;
     }
     m->block_present[i] = 0;
@@ -122,6 +131,13 @@ static void release_block(lftf_model *m, int i)
 
 static int acquire_block(lftf_model *m, int i)
 {
+    /* fused projections straight from the files, as resident blocks have
+     * them (lib/model/fuse.c): the same products, the same numbers */
+    int rc0 = lftf__model_fuse_block(m, i);
+    if (rc0 != LFTF_OK) {
+        release_block(m, i);
+        return lftf__err_prefix(rc0, "streaming block %d", i);
+    }
     for (int k = 0; k < LFTF_P_BLOCK_COUNT; k++) {
         lftf_param *p = lftf__model_block_slot(m, i, k);
         if (!p->name)
@@ -200,9 +216,12 @@ int lftf_model_memory_info(const lftf_model *m, lftf_memory_info *info)
     info->fixed_bytes = m->fixed_bytes;
     info->max_block_bytes = m->max_block_bytes;
     info->budget = m->budget;
-    for (size_t s = 0; s < m->n_param_slots; s++)
-        if (m->params[s].t)
-            info->resident_bytes += param_bytes(m, &m->params[s]);
+    for (size_t s = 0; s < m->n_param_slots; s++) {
+        const lftf_param *p = &m->params[s];
+        if (p->t) /* a fused tensor has no file entry: its own size */
+            info->resident_bytes += p->src ? param_bytes(m, p)
+                                           : (size_t)lt_numel(p->t) * lt_dtype_size(m->dtype);
+    }
     for (int i = 0; i < L; i++) {
         if (m->block_streamed && m->block_streamed[i])
             info->n_streamed_blocks++;

@@ -52,8 +52,11 @@ int lftf_model_save(lftf_model *model, const char *out_dir, const lftf_save_para
     }
     for (size_t i = 0; i < model->n_param_slots; i++) {
         const lftf_param *prm = &model->params[i];
+        /* a part of a fused weight (lib/model/fuse.c) is saved under its own
+         * name when the fused weight changed; the fused one (no src) is not */
+        const lftf_param *holder = prm->name && prm->src ? lftf__param_holder(prm) : NULL;
         size_t nbytes = 0;
-        if (!prm->name || !prm->t || !prm->modified)
+        if (!holder || !holder->modified)
             continue;
         /* conversion is the slow part for big models: let the user abort it */
         if (p.progress && p.progress("save", 0, 0, p.progress_user)) {

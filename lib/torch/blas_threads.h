@@ -13,8 +13,12 @@
 #define LFTF_TORCH_BLAS_THREADS_H
 
 /* Multiply-adds of one BLAS call from which it is split over threads
- * (16.7M: about 0.2 ms on one core of this project's machine). */
-constexpr double kThreadedMacs = 16777216.0;
+ * (64M: about 1.3 ms on one core of this project's machine).  Was 16.7M:
+ * `lftf run` on stories260k then split ~1,500 products of 16-25M
+ * multiply-adds (0.4 ms each, K = 64 or 172), for no gain and 2-6 s of
+ * system time in OpenBLAS's spinning workers; the bench model's projections
+ * (100M and up) are split either way. */
+constexpr double kThreadedMacs = 67108864.0;
 
 /* Sets the BLAS threads for a product of `macs` multiply-adds (one BLAS
  * call) and remembers the largest since the last backward. */

@@ -373,6 +373,11 @@ int lt_zeros(const int64_t *shape, int ndim, lt_dtype dt, lt_device d, lt_tensor
     return make("zeros", out, [&] { return at::zeros(dims(shape, ndim), opts(dt, d)); });
 }
 
+int lt_empty(const int64_t *shape, int ndim, lt_dtype dt, lt_device d, lt_tensor **out)
+{
+    return make("empty", out, [&] { return at::empty(dims(shape, ndim), opts(dt, d)); });
+}
+
 int lt_full(const int64_t *shape, int ndim, double value, lt_dtype dt, lt_device d,
             lt_tensor **out)
 {

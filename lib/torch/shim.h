@@ -97,6 +97,8 @@ int lt_from_blob(const void *data, const int64_t *shape, int ndim, lt_dtype dt, 
 int lt_from_host(const void *data, lt_dtype src_dt, const int64_t *shape, int ndim,
                  lt_dtype dst_dt, lt_device dev, lt_tensor **out);
 int lt_zeros(const int64_t *shape, int ndim, lt_dtype dt, lt_device dev, lt_tensor **out);
+/* Uninitialised (for a tensor every element of which is written next). */
+int lt_empty(const int64_t *shape, int ndim, lt_dtype dt, lt_device dev, lt_tensor **out);
 int lt_full(const int64_t *shape, int ndim, double value, lt_dtype dt, lt_device dev,
             lt_tensor **out);
 /* A 0-dim tensor. */
