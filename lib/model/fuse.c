@@ -3,8 +3,8 @@
  * runs one matrix product where it ran three (attention) and two (MLP), and
  * OpenBLAS packs the activations once per product instead of per part.  The
  * forward (lib/model/model.c, project_parts) works on either layout: Phi-3
- * stores its weights fused already, streamed blocks (lib/model/residency.c)
- * stay as the files store them.
+ * stores its weights fused already; streamed blocks (lib/model/residency.c)
+ * are fused each time they are brought in, so both run the same products.
  *
  * The parts' slots keep their names and file entries: saving writes every
  * part under its own name, from its rows of the fused tensor, and copies the
