@@ -80,8 +80,8 @@ static int check_shards(json_t *const *roots, size_t n, const char *kind, json_t
             continue;
         }
         if (strcmp(shard_str(info, "weights"), shard_str(first, "weights")))
-            return lftf__err(LFTF_E_FORMAT, "report %zu comes from other model weights or compute "
-                             "dtype (%s) than report 1 (%s)", s + 1, shard_str(info, "weights"),
+            return lftf__err(LFTF_E_FORMAT, "report %zu comes from other model weights, compute "
+                             "dtype or device type (%s) than report 1 (%s)", s + 1, shard_str(info, "weights"),
                              shard_str(first, "weights"));
         if (strcmp(shard_str(info, "task"), shard_str(first, "task")))
             return lftf__err(LFTF_E_FORMAT, "report %zu is a shard of task \"%s\", report 1 of "

@@ -1,7 +1,8 @@
 /* A model's identity for comparing runs (sharded reports are only merged
  * when they come from the same weights): FNV-1a over the architecture and,
  * for every tensor in name order, its name, dtype, shape and first bytes,
- * and the compute dtype (shards computed in float32 and bfloat16 differ).
+ * and the compute dtype and device type (shards computed in float32 and
+ * bfloat16, or on a CPU and a GPU, differ in their last bits).
  * Cheap for any model size (no full read), and it tells apart two
  * checkpoints of one architecture. */
 #include "model/model_internal.h"
@@ -26,6 +27,7 @@ void lftf__model_fingerprint(const lftf_model *m, char out[17])
     uint64_t h = 14695981039346656037ull;
     h = fnv(h, m->cfg.architecture, strlen(m->cfg.architecture) + 1);
     h = fnv(h, &m->dtype_pub, sizeof m->dtype_pub);
+    h = fnv(h, &m->device.type, sizeof m->device.type);
     for (size_t i = 0; i < m->st->n_tensors; i++) {
         const lftf_st_tensor *t = m->st->by_name[i];
         h = fnv(h, t->name, strlen(t->name) + 1);
