@@ -42,6 +42,15 @@ static inline size_t budget_for(const lftf_memory_info *full, int resident)
     return (size_t)ceil(need / 0.9) + 16;
 }
 
+/* The model in dir loaded twice: without a budget (*full) and with room
+ * for `resident` blocks only (returned). */
+static inline lftf_model *load_full_and_streamed(const char *dir, int resident, lftf_model **full)
+{
+    *full = load_budget(dir, 0);
+    lftf_memory_info fi = mem_info(*full);
+    return load_budget(dir, budget_for(&fi, resident));
+}
+
 /* A budget that keeps `resident` blocks and leaves the most room for
  * activations that still streams the others: just under what one more
  * resident block would need. */

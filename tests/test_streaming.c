@@ -113,9 +113,7 @@ static void test_stories_train_streamed_block(void **state)
     (void)state;
     char dir[1024];
     STORIES_DIR(dir);
-    lftf_model *full = load_budget(dir, 0);
-    lftf_memory_info fi = mem_info(full);
-    lftf_model *st = load_budget(dir, budget_for(&fi, 1));
+    lftf_model *full, *st = load_full_and_streamed(dir, 1, &full);
     lftf_trainer_params tp;
     lftf_trainer *ta = NULL, *tb = NULL;
     int block0 = 0;
@@ -170,9 +168,7 @@ static void test_families_streamed_and_placed(void **state)
         if (!lftf__is_dir(dir))
             skip();
         print_message("%s\n", fixtures[f]);
-        lftf_model *full = load_budget(dir, 0);
-        lftf_memory_info fi = mem_info(full);
-        lftf_model *st = load_budget(dir, budget_for(&fi, 0));
+        lftf_model *full, *st = load_full_and_streamed(dir, 0, &full);
         lftf_model_params pp;
         lftf_model *two = NULL;
         lftf_model_params_init(&pp);
@@ -408,9 +404,7 @@ static void test_generate_streamed(void **state)
     (void)state;
     char dir[1024];
     STORIES_DIR(dir);
-    lftf_model *full = load_budget(dir, 0);
-    lftf_memory_info fi = mem_info(full);
-    lftf_model *st = load_budget(dir, budget_for(&fi, 1));
+    lftf_model *full, *st = load_full_and_streamed(dir, 1, &full);
     const char *prompts[2] = {"The nurse said that", "Once upon a time"};
     char *ta[2], *tb[2];
     int32_t *ia[2], *ib[2];

@@ -287,9 +287,7 @@ static void test_passes_bounded_by_budget(void **state)
     (void)state;
     char dir[1024];
     STORIES_DIR(dir);
-    lftf_model *full = load_budget(dir, 0);
-    lftf_memory_info fi = mem_info(full);
-    lftf_model *st = load_budget(dir, budget_for(&fi, 0)); /* every block streamed */
+    lftf_model *full, *st = load_full_and_streamed(dir, 0, &full); /* every block streamed */
     enum { N = 40 };
     const char *c[N], *k[N];
     char buf[N][64];
