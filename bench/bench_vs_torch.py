@@ -12,9 +12,13 @@ hit both; the ratio of each round and their median are printed, with the
 largest probability difference between the two and the load average.
 
 usage: bench_vs_torch.py [--lftf BIN] [--model DIR] [--data DIR] [--rounds N]
-                         [--variant NAME:VAR=VAL[,VAR=VAL...]] ... [--only-torch|--only-lftf]
-  --variant   also run `lftf eval` with these environment settings in each round
-              (e.g. --variant blas1:OPENBLAS_NUM_THREADS=1) and report its ratio
+                         [--batch N[,N...]] [--variant NAME:[VAR=VAL[,VAR=VAL...]][:ARGS]] ...
+                         [--only-torch|--only-lftf]
+  --batch     prompts per PyTorch batch (16); with a list, PyTorch also runs at the
+              others ("torch_bN") and lftf's ratios to them are reported too
+  --variant   also run `lftf eval` with these environment settings and extra
+              arguments in each round (e.g. --variant blas1:OPENBLAS_NUM_THREADS=1,
+              --variant b16::--batch 16) and report its ratio
 The bench model comes from ../shared/bench/make_random_model.py (see its README);
 needs Debian's python3-torch.  Exit 77 (skip) when ../shared or the model is absent."""
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
@@ -28,7 +32,7 @@ ap.add_argument("--lftf", default=os.path.join(ROOT, "build", "bin", "lftf"))
 ap.add_argument("--model", default="/tmp/bench-model")
 ap.add_argument("--data", default=os.path.join(ROOT, "data"))
 ap.add_argument("--rounds", type=int, default=3)
-ap.add_argument("--batch", type=int, default=16, help="prompts per PyTorch batch (16)")
+ap.add_argument("--batch", default="16", help="prompts per PyTorch batch (16); a list adds runs")
 ap.add_argument("--variant", action="append", default=[])
 ap.add_argument("--only-torch", action="store_true", help="profile the PyTorch side alone")
 ap.add_argument("--only-lftf", action="store_true")
@@ -90,7 +94,7 @@ def forward_batch(batch):
     return x @ W.get("lm_head.weight", W["model.embed_tokens.weight"]).T
 
 
-def run_torch():
+def run_torch(batch):
     t0 = time.perf_counter(); c0 = time.process_time()
     by_len = {}
     for i, s in enumerate(ids):
@@ -98,21 +102,22 @@ def run_torch():
     out = [None] * len(ids)
     with torch.no_grad():
         for idx in by_len.values():
-            for j in range(0, len(idx), args.batch):
-                chunk = idx[j:j + args.batch]
+            for j in range(0, len(idx), batch):
+                chunk = idx[j:j + batch]
                 pr = torch.softmax(forward_batch([ids[i] for i in chunk]).double(), -1)
                 for r, i in enumerate(chunk):
                     out[i] = (float(pr[r, he]), float(pr[r, she]))
     return time.perf_counter() - t0, time.process_time() - c0, out
 
 
-def run_lftf(env_extra):
+def run_lftf(env_extra, extra_args):
     env = dict(os.environ, **env_extra)
     with tempfile.TemporaryDirectory() as td:
         c0 = os.times()
         t0 = time.perf_counter()
         subprocess.run([args.lftf, "eval", "--model", args.model, "--data", args.data, "--no-hint",
-                        "--out", td + "/r.json"], capture_output=True, text=True, check=True, env=env)
+                        "--out", td + "/r.json"] + extra_args,
+                       capture_output=True, text=True, check=True, env=env)
         wall = time.perf_counter() - t0
         c1 = os.times()
         rep = json.load(open(td + "/r.json"))
@@ -121,41 +126,49 @@ def run_lftf(env_extra):
     return wall, cpu, probs
 
 
-variants = [("default", {})]
+# PyTorch runs: "torch" at the first batch size (the reference), "torch_bN" at the others
+torch_runs = []
+for k, b in enumerate(int(x) for x in args.batch.split(",")):
+    torch_runs.append(("torch" if k == 0 else "torch_b%d" % b, b))
+variants = [("default", ({}, []))]
 for v in args.variant:
-    name, _, kv = v.partition(":")
-    variants.append((name, dict(x.split("=", 1) for x in kv.split(",") if x)))
+    name, _, rest = v.partition(":")
+    kv, _, extra = rest.partition(":")
+    variants.append((name, (dict(x.split("=", 1) for x in kv.split(",") if x), extra.split())))
 
 n = len(ids)
 result = {"prompts": n, "torch_threads": torch.get_num_threads(), "load_before": load_state(),
+          "env": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP"))},
           "rounds": []}
 max_diff = 0.0
 for rnd in range(args.rounds):
     r = {}
-    steps = ([] if args.only_lftf else ["torch"]) + ([] if args.only_torch else [v[0] for v in variants])
+    steps = ([] if args.only_lftf else [t[0] for t in torch_runs]) + \
+        ([] if args.only_torch else [v[0] for v in variants])
     if rnd % 2:
         steps.reverse()
-    ref = None
+    refs = {}
     got = {}
     for step in steps:
-        if step == "torch":
-            wall, cpu, ref = run_torch()
+        if step.startswith("torch"):
+            wall, cpu, refs[step] = run_torch(dict(torch_runs)[step])
         else:
-            wall, cpu, got[step] = run_lftf(dict(variants)[step])
+            wall, cpu, got[step] = run_lftf(*dict(variants)[step])
         r[step + "_pps"] = n / wall
         r[step + "_cpu_s"] = cpu
-    if ref is not None:
+    for tname, ref in refs.items():
         for name, probs in got.items():
             d = max(max(abs(a[0] - b[0]), abs(a[1] - b[1])) for a, b in zip(probs, ref))
             max_diff = max(max_diff, d)
-            r["ratio_" + name + "_vs_torch"] = r[name + "_pps"] / r["torch_pps"]
+            r["ratio_" + name + "_vs_" + tname] = r[name + "_pps"] / r[tname + "_pps"]
     r["load_after"] = load_state()
     result["rounds"].append(r)
     print(json.dumps(r), file=sys.stderr)
 if not args.only_torch and not args.only_lftf:
-    for name, _ in variants:
-        result["median_ratio_" + name + "_vs_torch"] = statistics.median(
-            x["ratio_" + name + "_vs_torch"] for x in result["rounds"])
+    for tname, _ in torch_runs:
+        for name, _ in variants:
+            key = "ratio_" + name + "_vs_" + tname
+            result["median_" + key] = statistics.median(x[key] for x in result["rounds"])
     result["max_abs_prob_diff_lftf_vs_torch"] = max_diff
 for name, _ in variants[1:]:
     if not args.only_torch:

@@ -87,7 +87,8 @@ int cmd_bias(int argc, char **argv)
     if (c < 0)
         return p.status;
     out = oo.out;
-    bp.batch_size = mo.batch;
+    if (mo.batch)
+        bp.batch_size = mo.batch;
     bp.shard_index = mo.shard_index;
     bp.shard_count = mo.shard_count;
     if (!mo.model_dir)

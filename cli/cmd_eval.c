@@ -28,7 +28,7 @@ static void usage(FILE *f)
             "better).\n\n"
             "%s"
             "  --split S           GenBiasEval split: train, dev, test (default), all\n"
-            "  --batch N           prompts per forward pass (16)\n"
+            "  --batch N           prompts per forward pass (32)\n"
             "  --out FILE          write the report as JSON (atomically)\n"
             "  --file FILE         evaluate a JSONL file of your own instead of the shipped\n"
             "                      datasets (records with \"hint\" count for UB, the others for\n"
@@ -290,7 +290,8 @@ int cmd_eval(int argc, char **argv)
         ep.targets = targets;
         ep.n_targets = n_targets;
     }
-    ep.batch_size = mo.batch;
+    if (mo.batch)
+        ep.batch_size = mo.batch;
     ep.prefix = prefix;
     ep.shard_index = mo.shard_index;
     ep.shard_count = mo.shard_count;

@@ -152,7 +152,8 @@ int cmd_general(int argc, char **argv)
     }
     data = mo.data_dir;
     out = oo.out;
-    p.batch_size = mo.batch;
+    if (mo.batch)
+        p.batch_size = mo.batch;
     p.shard_index = mo.shard_index;
     p.shard_count = mo.shard_count;
     if (!task) {

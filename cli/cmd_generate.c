@@ -76,7 +76,8 @@ int cmd_generate(int argc, char **argv)
     }
     if (c < 0)
         return p.status;
-    gp.batch_size = mo.batch;
+    if (mo.batch)
+        gp.batch_size = mo.batch;
     if (!mo.model_dir)
         return cli_usage(cmd, "--model DIR is required");
     n = (size_t)(argc - p.first_arg);

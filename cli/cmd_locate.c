@@ -25,7 +25,7 @@ static void usage(FILE *f)
             "  --seed S            sampling seed (default 0)\n"
             "  --final-norm        the last block's output after the final RMSNorm (as\n"
             "                      transformers' output_hidden_states reports it)\n"
-            "  --batch N           prompts per forward pass (16)\n"
+            "  --batch N           prompts per forward pass (32)\n"
             "  --out FILE          write {\"bmi\", \"ranking\", \"n_prompts\", \"n_tokens\"} as JSON\n"
             "  --svg FILE          write a bar chart of BMI per block\n"
             "  --robustness        also BMI over 100 sampled prompts for seeds 1-5 and the\n"
@@ -219,7 +219,8 @@ int cmd_locate(int argc, char **argv)
 
     lftf_locate_params_init(&lp);
     lp.final_norm = final_norm;
-    lp.batch_size = mo.batch;
+    if (mo.batch)
+        lp.batch_size = mo.batch;
     lp.progress = cli_progress;
     lp.shard_index = mo.shard_index;
     lp.shard_count = mo.shard_count;

@@ -87,7 +87,8 @@ int cmd_loglikelihood(int argc, char **argv)
     if (c < 0)
         return p.status;
     out = oo.out;
-    lp.batch_size = mo.batch;
+    if (mo.batch)
+        lp.batch_size = mo.batch;
     lp.shard_index = mo.shard_index;
     lp.shard_count = mo.shard_count;
     if (!mo.model_dir)

@@ -27,7 +27,7 @@ static void usage(FILE *f)
             "multi-token target), and the most likely next token id.\n\n"
             "  --target WORD   a target word, usually with its leading space (\" he\");\n"
             "                  repeatable; default \" he\" and \" she\"\n"
-            "  --batch N       prompts per forward pass (default 16)\n"
+            "  --batch N       prompts per forward pass (default 32)\n"
             "  --threads N     CPU threads\n");
 }
 
@@ -141,7 +141,8 @@ int cmd_probs(int argc, char **argv)
         goto done;
     }
     lftf_probs_params_init(&pp);
-    pp.batch_size = mo.batch;
+    if (mo.batch)
+        pp.batch_size = mo.batch;
     pp.progress = cli_progress;
     if ((rc = lftf_model_target_probs(model, prompts, n_prompts, targets, n_targets, &pp, probs,
                                       logprobs, argmax)) != LFTF_OK) {

@@ -52,8 +52,7 @@ const char *const train_opts_help =
 
 void model_opts_init(model_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->batch = 16;
+    memset(o, 0, sizeof *o); /* batch 0: each command's library default */
 }
 
 void train_opts_init(train_opts *o)

@@ -19,7 +19,7 @@ typedef struct model_opts {
     const char *device;
     const char *dtype;
     int threads;
-    size_t batch;                /* prompts per forward pass (16) */
+    size_t batch;                /* prompts per forward pass; 0: the library default */
     size_t max_memory, max_device_memory; /* budgets in bytes (0: none) */
     size_t shard_index, shard_count;      /* --shard i/n (count 0: not sharded) */
 } model_opts;

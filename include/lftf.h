@@ -262,7 +262,7 @@ LFTF_API const lftf_tokenizer *lftf_model_tokenizer(const lftf_model *model);
 
 typedef struct lftf_probs_params {
     size_t struct_size;
-    size_t batch_size;           /* prompts per forward pass; default 16 */
+    size_t batch_size;           /* prompts per forward pass; default 32 */
     lftf_progress_fn progress;   /* stage "probs": prompts done / total */
     void *progress_user;
     /* Sharding: with shard_count > 1 only the batches k of the run's batch
@@ -598,7 +598,7 @@ typedef struct lftf_eval_params {
      *  social biases: one word per group (AFGB = mean of max - min). */
     const char *const *targets;
     size_t n_targets;
-    size_t batch_size;           /* prompts per forward pass; default 16 */
+    size_t batch_size;           /* prompts per forward pass; default 32 */
     const char *prefix;          /* text prepended to every prompt (prompt-based baseline);
                                     reports keep the prompts without it */
     lftf_progress_fn progress;   /* stage "eval": prompts done / total */
@@ -698,7 +698,7 @@ typedef struct lftf_locate_result lftf_locate_result;
 typedef struct lftf_locate_params {
     size_t struct_size;
     int final_norm;              /* last block's output after the final RMSNorm */
-    size_t batch_size;           /* default 16 */
+    size_t batch_size;           /* prompts per forward pass; default 32 */
     lftf_progress_fn progress;   /* stage "locate" */
     void *progress_user;
     /* Sharding: only the batches k (consecutive prompts, batch_size each)
@@ -799,7 +799,7 @@ typedef struct lftf_trainer_params {
     size_t batch_size;           /* default 32 */
     uint64_t seed;               /* shuffling; default 0 */
     int cache_prefix;            /* reuse the frozen prefix's residual stream; default 1 */
-    size_t eval_batch_size;      /* default 16 */
+    size_t eval_batch_size;      /* default 32 */
     lftf_progress_fn progress;   /* stage "train": steps done / total */
     void *progress_user;
     const char *preset;          /* name recorded in the settings (see below); NULL: none */

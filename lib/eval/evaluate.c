@@ -22,7 +22,7 @@ int lftf_eval_params_init(lftf_eval_params *params)
     params->struct_size = sizeof *params;
     params->targets = default_targets;
     params->n_targets = 2;
-    params->batch_size = 16;
+    params->batch_size = LFTF_PROMPT_BATCH;
     return LFTF_OK;
 }
 

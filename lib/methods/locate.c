@@ -35,7 +35,7 @@ int lftf_locate_params_init(lftf_locate_params *params)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_locate_params_init: params is NULL");
     memset(params, 0, sizeof *params);
     params->struct_size = sizeof *params;
-    params->batch_size = 16;
+    params->batch_size = LFTF_PROMPT_BATCH;
     return LFTF_OK;
 }
 

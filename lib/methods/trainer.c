@@ -84,7 +84,7 @@ int lftf_trainer_params_init(lftf_trainer_params *params)
     params->batch_size = 32;
     params->seed = 0;
     params->cache_prefix = 1;
-    params->eval_batch_size = 16;
+    params->eval_batch_size = LFTF_PROMPT_BATCH;
     return LFTF_OK;
 }
 
@@ -352,7 +352,7 @@ int lftf_trainer_create(lftf_trainer **out, lftf_model *model, const lftf_traine
         memcpy(&tr->p, params, params->struct_size);
     tr->p.struct_size = sizeof tr->p;
     if (!tr->p.eval_batch_size)
-        tr->p.eval_batch_size = 16;
+        tr->p.eval_batch_size = LFTF_PROMPT_BATCH;
     L = model->cfg.num_hidden_layers;
     if ((rc = validate_params(&tr->p, L)))
         goto fail;

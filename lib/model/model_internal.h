@@ -75,6 +75,14 @@ typedef struct lftf_param {
 
 #define LFTF_MAX_DEVICES 16
 
+/* Default prompts per forward pass for the short-prompt work (probabilities,
+ * evaluation, BMI locating, the trainer's evaluations).  Prefix-shared
+ * batches of 16 GenBiasEval prompts have only ~94 token rows, too few to
+ * amortise BLAS packing each weight per product; 32 ran the bench model's
+ * evaluation ~17% faster for ~5% more peak memory (README, issue 14).  The
+ * long-sequence engines (log-likelihood, generation) keep 16. */
+#define LFTF_PROMPT_BATCH 32
+
 struct lftf_model {
     char *dir;                  /* the model directory */
     lftf_config cfg;

@@ -483,7 +483,7 @@ int lftf_probs_params_init(lftf_probs_params *params)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_probs_params_init: NULL params");
     memset(params, 0, sizeof *params);
     params->struct_size = sizeof *params;
-    params->batch_size = 16;
+    params->batch_size = LFTF_PROMPT_BATCH;
     return LFTF_OK;
 }
 
