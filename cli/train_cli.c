@@ -90,8 +90,7 @@ int load_model(const char *cmd, const model_opts *o, lftf_model **model)
     int rc;
     if (model_params_fill(cmd, o, &mp))
         return 1;
-    if (o->threads > 0)
-        lftf_set_num_threads(o->threads);
+    lftf_set_num_threads(o->threads); /* perf: 0 keeps the counts, still separates the pools */
     rc = lftf_model_load(model, o->model_dir, &mp);
     if (rc != LFTF_OK)
         return cli_fail(cmd, o->model_dir, rc);

@@ -116,11 +116,17 @@ LFTF_API void lftf_set_log_level(lftf_log_level level);
  *  0 if unknown).  Return 0 to continue, non-zero to abort (LFTF_E_ABORTED). */
 typedef int (*lftf_progress_fn)(const char *stage, size_t done, size_t total, void *user);
 
-/** Number of CPU threads (process-global): libtorch's intra-op threads and
- *  the most BLAS (OpenBLAS) threads of a matrix product; n <= 0 keeps the
- *  defaults (libtorch's, and OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / the
- *  CPUs for OpenBLAS).  Either way a product below ~64M multiply-adds runs
- *  on one BLAS thread: waking others costs more than it saves. */
+/** CPU threads (process-global).  With OpenBLAS's own pthreads (Debian's
+ *  libopenblas0-pthread): at most n BLAS threads per matrix product (n <= 0:
+ *  OpenBLAS's default, OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / the CPUs)
+ *  and one libtorch intra-op thread, so the two pools, which spin while
+ *  idle, never compete for the cores (libtorch's OpenMP threads beside
+ *  OpenBLAS's ran the bench evaluation 2.4x slower).  With another BLAS
+ *  (MKL, which shares libtorch's pool): n libtorch intra-op threads; n <= 0
+ *  keeps libtorch's default.  Either way a product below ~64M multiply-adds
+ *  runs on one BLAS thread: waking others costs more than it saves.  The
+ *  `lftf` program calls this at start (with --threads N, else 0); without a
+ *  call the library leaves its host's settings alone. */
 LFTF_API int lftf_set_num_threads(int n);
 /** 1 if a CUDA device is usable by this build, else 0. */
 LFTF_API int lftf_cuda_available(void);

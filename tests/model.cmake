@@ -26,6 +26,10 @@ if(LFTF_WITH_TORCH)
   # perf: the BLAS thread policy (small products on one thread)
   add_lftf_test(test_blas_threads SOURCES test_blas_threads.c LABELS model TIMEOUT 300)
   target_link_libraries(test_blas_threads PRIVATE ${CMAKE_DL_LIBS})
+  # again with libtorch's OpenMP pool sized 2 from the start: the load warns
+  add_test(NAME blas_threads_omp2 COMMAND test_blas_threads WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  set_tests_properties(blas_threads_omp2 PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2" LABELS model
+                       TIMEOUT 300 SKIP_RETURN_CODE 77)
 
   # The CLI contract of `lftf probs` and `lftf info` on stories260k (its
   # README values are the reference); exit 77 = skipped without ../shared.

@@ -9,6 +9,7 @@
 #include "lftf_test_util.h"
 
 #include <dlfcn.h>
+#include <string.h>
 
 typedef int (*get_fn)(void);
 
@@ -81,6 +82,63 @@ static void test_small_and_large(void **state)
     assert_int_equal(get(), 2);
 }
 
+static int warned_pools;
+static void catch_log(lftf_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level == LFTF_LOG_WARN && strstr(msg, "compete"))
+        warned_pools++;
+}
+
+/* Run with OMP_NUM_THREADS=2 (ctest blas_threads_omp2), before anything sets
+ * the threads: loading a model with libtorch's OpenMP pool beside OpenBLAS's
+ * warns once; the library leaves the host's setting as it found it. */
+static void test_warns_when_pools_compete(void **state)
+{
+    (void)state;
+    openblas_threads();
+    get_fn parallel = (get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "openblas_get_parallel");
+    get_fn omp_max = (get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    if (!parallel || parallel() != 1 || !omp_max || lt_get_num_threads() < 2) {
+        print_message("SKIP: needs OpenBLAS's own pthreads and OMP_NUM_THREADS=2\n");
+        skip();
+    }
+    lftf_set_log_callback(catch_log, NULL);
+    lftf_model *m = load_stories();
+    lftf_model_free(m);
+    m = load_stories();
+    lftf_model_free(m);
+    lftf_set_log_callback(NULL, NULL);
+    assert_int_equal(warned_pools, 1);
+    assert_int_equal(omp_max(), 2); /* untouched */
+}
+
+/* With OpenBLAS's own pthreads the BLAS gets the threads and libtorch's
+ * OpenMP pool stays on the calling thread: the two pools spin while idle and,
+ * both sized to the cores, competed for them.  Checked through libgomp's
+ * omp_get_max_threads (what libtorch's parallel regions use) and OpenBLAS's
+ * thread count. */
+static void test_pools_apart(void **state)
+{
+    (void)state;
+    get_fn get = openblas_threads();
+    get_fn parallel = (get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "openblas_get_parallel");
+    get_fn omp_max = (get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    if (!parallel || parallel() != 1 || !omp_max) {
+        print_message("SKIP: OpenBLAS shares libtorch's OpenMP pool (or libtorch has none)\n");
+        skip();
+    }
+    LFTF_ASSERT_OK(lftf_set_num_threads(2));
+    assert_int_equal(omp_max(), 1);
+    assert_int_equal(lt_get_num_threads(), 1);
+    linear_of(256, 512, 512); /* the products still get both threads */
+    assert_int_equal(get(), 2);
+    LFTF_ASSERT_OK(lftf_set_num_threads(0)); /* the counts stay, the pools stay apart */
+    assert_int_equal(omp_max(), 1);
+    linear_of(256, 512, 512);
+    assert_int_equal(get(), 2);
+}
+
 static void test_backward_follows_forward(void **state)
 {
     (void)state;
@@ -106,7 +164,9 @@ static void test_backward_follows_forward(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_warns_when_pools_compete),
         cmocka_unit_test(test_small_and_large),
+        cmocka_unit_test(test_pools_apart),
         cmocka_unit_test(test_backward_follows_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,6 +31,7 @@
 #include "common/fsutil.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -673,6 +674,22 @@ static int resolve_params(const lftf_model_params *params, lftf_model_params *de
     return LFTF_OK;
 }
 
+/* Once per process: a host that left libtorch's OpenMP threads beside
+ * OpenBLAS's own (both > 1) runs the forward up to 2.4x slower (README,
+ * issue 14).  The library does not change its host's settings by itself. */
+static void warn_if_pools_compete(const lftf_model *m)
+{
+    static atomic_flag warned = ATOMIC_FLAG_INIT;
+    int intra, blas;
+    if (m->device.type == LT_CPU && lt_thread_pools_compete(&intra, &blas) &&
+        !atomic_flag_test_and_set(&warned))
+        lftf__log(LFTF_LOG_WARN,
+                  "libtorch's %d intra-op threads and OpenBLAS's %d threads compete for the "
+                  "cores (up to 2.4x slower); lftf_set_num_threads(0) (Python: "
+                  "lftf.set_num_threads(0)) keeps them apart",
+                  intra, blas);
+}
+
 static int model_load(lftf_model **out, const char *dir, const lftf_model_params *params, int fuse)
 {
     lftf_model_params defaults;
@@ -690,6 +707,7 @@ static int model_load(lftf_model **out, const char *dir, const lftf_model_params
         lftf_model_free(m);
         return rc;
     }
+    warn_if_pools_compete(m);
     *out = m;
     return LFTF_OK;
 }

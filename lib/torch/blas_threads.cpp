@@ -14,6 +14,7 @@ using set_fn = void (*)(int);
 
 std::once_flag found;
 set_fn openblas_set = nullptr;
+bool own_pool = false;               // OpenBLAS runs its own pthreads
 std::atomic<int> max_threads{1}; // for large products
 std::atomic<int> current{-1};    // last value given to OpenBLAS
 thread_local double largest_since_backward = 0;
@@ -32,6 +33,9 @@ void find_openblas()
         int n = get();
         max_threads = n > 0 ? n : 1;
         current = max_threads.load();
+        // openblas_get_parallel: 0 single-threaded build, 1 pthreads, 2 OpenMP
+        auto parallel = reinterpret_cast<get_fn>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+        own_pool = parallel && parallel() == 1;
     });
 }
 
@@ -70,4 +74,16 @@ void lt__blas_set_max(int n)
         return;
     max_threads = n;
     set_threads(n);
+}
+
+bool lt__blas_own_threads()
+{
+    find_openblas();
+    return openblas_set && own_pool;
+}
+
+int lt__blas_max_threads()
+{
+    find_openblas();
+    return openblas_set ? max_threads.load() : 1;
 }

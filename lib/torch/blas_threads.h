@@ -28,5 +28,14 @@ void lt__blas_threads_for(double macs);
 void lt__blas_threads_for_backward();
 /* The most BLAS threads (lftf_set_num_threads); n <= 0 keeps the setting. */
 void lt__blas_set_max(int n);
+/* 1 when the BLAS is OpenBLAS with its own pthreads (Debian's
+ * libopenblas0-pthread), a pool apart from libtorch's OpenMP threads: both
+ * spin a while when idle, so sized to the cores together they compete (the
+ * bench model's evaluation with OMP_NUM_THREADS=2: 19.5 s against 8.2 s;
+ * PyTorch's own forward 2.5x slower).  With MKL or an OpenMP OpenBLAS the
+ * BLAS shares libtorch's pool and this is 0. */
+bool lt__blas_own_threads();
+/* The most BLAS threads a large product gets. */
+int lt__blas_max_threads();
 
 #endif

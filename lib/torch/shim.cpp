@@ -222,11 +222,25 @@ int lt_device_parse(const char *s, lt_device *out, char *canon, size_t canon_siz
 int lt_set_num_threads(int n)
 {
     return guard("set_num_threads", [&]() -> int {
-        if (n > 0)
-            at::set_num_threads(n);
-        lt__blas_set_max(n); // perf: --threads bounds the BLAS threads too
+        if (lt__blas_own_threads()) {
+            // perf: the matrix products get the threads and libtorch's
+            // elementwise ops run on the calling thread, so the two pools
+            // never compete (blas_threads.h); 2 intra-op threads gained
+            // nothing on the bench model even without the competition
+            at::set_num_threads(1);
+            lt__blas_set_max(n);
+        } else if (n > 0) {
+            at::set_num_threads(n); // the BLAS shares libtorch's OpenMP pool
+        }
         return LFTF_OK;
     });
+}
+
+int lt_thread_pools_compete(int *intra, int *blas)
+{
+    *intra = lt_get_num_threads();
+    *blas = lt__blas_max_threads();
+    return lt__blas_own_threads() && *intra > 1 && *blas > 1;
 }
 
 int lt_get_num_threads(void)

@@ -60,6 +60,10 @@ int lt_device_parse(const char *s, lt_device *out, char *canon, size_t canon_siz
 /* CPU threads for intra-op parallelism; n <= 0 keeps the current setting. */
 int lt_set_num_threads(int n);
 int lt_get_num_threads(void);
+/* 1 when libtorch's intra-op threads (> 1) and OpenBLAS's own pthreads (> 1)
+ * would compete for the cores (lib/torch/blas_threads.h); *intra / *blas get
+ * the two counts.  lt_set_num_threads keeps them apart. */
+int lt_thread_pools_compete(int *intra, int *blas);
 /* Seeds libtorch's generators (CPU and CUDA). */
 int lt_manual_seed(uint64_t seed);
 /* Bytes per element; "float32", "float16", ... */
