@@ -57,14 +57,17 @@
 /* The stories260k model directory into buf, or skip. */
 #define STORIES_DIR(buf) LFTF_SHARED_PATH(buf, "models/stories260k")
 
-static inline lftf_model *load_stories(void)
+/* A model under ../shared (rel: "models/...") with default params, or skip. */
+static inline lftf_model *load_shared_model(const char *rel)
 {
     char dir[1024];
     lftf_model *m = NULL;
-    STORIES_DIR(dir);
+    LFTF_SHARED_PATH(dir, rel);
     LFTF_ASSERT_OK(lftf_model_load(&m, dir, NULL));
     return m;
 }
+
+static inline lftf_model *load_stories(void) { return load_shared_model("models/stories260k"); }
 
 /* The GenBiasEval split ("train", "dev", "test") or all of it (NULL). */
 static inline lftf_dataset *load_bias(const char *split)

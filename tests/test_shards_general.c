@@ -50,15 +50,6 @@ static void assert_shards_merge_exactly(run_fn run, lftf_model *m, const void *a
     lftf_free(whole);
 }
 
-static lftf_model *load_shared(const char *rel)
-{
-    char dir[1024];
-    lftf_model *m = NULL;
-    LFTF_SHARED_PATH(dir, rel);
-    LFTF_ASSERT_OK(lftf_model_load(&m, dir, NULL));
-    return m;
-}
-
 /* ---- runs ---- */
 
 /* Requests with shared contexts, an empty context and continuations of one
@@ -237,7 +228,7 @@ static void check_model(lftf_model *m, int with_crows)
 static void test_stories_merge_exactly(void **state)
 {
     (void)state;
-    lftf_model *m = load_shared("models/stories260k");
+    lftf_model *m = load_shared_model("models/stories260k");
     check_model(m, 1);
     lftf_model_free(m);
 }
@@ -245,7 +236,7 @@ static void test_stories_merge_exactly(void **state)
 static void test_random_llama_merge_exactly(void **state)
 {
     (void)state;
-    lftf_model *m = load_shared("models/tiny-random-llama");
+    lftf_model *m = load_shared_model("models/tiny-random-llama");
     check_model(m, 0);
     lftf_model_free(m);
 }
@@ -255,7 +246,7 @@ static void test_random_llama_merge_exactly(void **state)
 static void test_ppl_shards_split_windows(void **state)
 {
     (void)state;
-    lftf_model *m = load_shared("models/stories260k");
+    lftf_model *m = load_shared_model("models/stories260k");
     char *sh[3];
     size_t rows = 0, windows = 0;
     run_shards(run_general, m, &ppl, 3, sh);
@@ -279,7 +270,7 @@ static void test_ppl_shards_split_windows(void **state)
 static void test_one_context_spreads(void **state)
 {
     (void)state;
-    lftf_model *m = load_shared("models/stories260k");
+    lftf_model *m = load_shared_model("models/stories260k");
     size_t total = 0;
     for (size_t i = 0; i < 3; i++) {
         size_t computed = 0;
@@ -305,7 +296,7 @@ static char *without_rows(const char *json)
 static void test_mismatched_shards_refused(void **state)
 {
     (void)state;
-    lftf_model *a = load_shared("models/stories260k"), *b = load_shared("models/tiny-random-llama");
+    lftf_model *a = load_shared_model("models/stories260k"), *b = load_shared_model("models/tiny-random-llama");
     const general_arg mmlu_limit2 = {"mmlu", "data/mmlu", 0, 2, 0};
     char *ll[3], *ll_b = run_ll(b, NULL, 2, 3), *mmlu[3], *merged = NULL;
     run_shards(run_ll, a, NULL, 3, ll);
@@ -445,7 +436,7 @@ static void unknown_suite(json_t *r)
 static void test_damaged_shards_refused(void **state)
 {
     (void)state;
-    lftf_model *m = load_shared("models/stories260k");
+    lftf_model *m = load_shared_model("models/stories260k");
     char *sh[3];
     run_shards(run_general, m, &mmlu0, 3, sh);
     assert_damage_refused(sh, 3, mmlu_gold_string, "plan is malformed");
@@ -474,7 +465,7 @@ static void test_damaged_shards_refused(void **state)
 static void test_shard_params(void **state)
 {
     (void)state;
-    lftf_model *m = load_shared("models/stories260k");
+    lftf_model *m = load_shared_model("models/stories260k");
     lftf_ll_params lp;
     lftf_ll_result res[N_LL];
     lftf_ll_params_init(&lp);

@@ -84,6 +84,19 @@ int lftf__check_params(const void *params, size_t struct_size, size_t min_size,
     return LFTF_OK;
 }
 
+int lftf__params_resolve(const void *params, void *out, size_t min_size, size_t our_size,
+                         const char *type_name)
+{
+    size_t given = 0;
+    if (params)
+        memcpy(&given, params, sizeof given);
+    LFTF_TRY(lftf__check_params(params, given, min_size, our_size, type_name));
+    if (params)
+        memcpy(out, params, given);
+    memcpy(out, &our_size, sizeof our_size);
+    return LFTF_OK;
+}
+
 /* ---- logging ---- */
 
 static lftf_log_fn log_fn;

@@ -29,6 +29,13 @@ void lftf__log(lftf_log_level level, const char *fmt, ...) LFTF_PRINTF(2, 3);
  * smaller than the first version's or larger than ours is rejected. */
 int lftf__check_params(const void *params, size_t struct_size, size_t min_size,
                        size_t our_size, const char *type_name);
+/* The usual use of a versioned params struct: `out` holds the defaults (its
+ * _init), `params` (NULL: the defaults) is checked as above and copied over
+ * them, so the fields a shorter, older struct lacks keep their defaults;
+ * out's struct_size becomes our_size.  Every params struct begins with its
+ * size_t struct_size. */
+int lftf__params_resolve(const void *params, void *out, size_t min_size, size_t our_size,
+                         const char *type_name);
 
 #define LFTF_TRY(expr)                 \
     do {                               \

@@ -49,7 +49,7 @@ int lftf_bias_params_init(lftf_bias_params *params)
     params->struct_size = sizeof *params;
     params->targets = default_targets;
     params->n_targets = 2;
-    params->batch_size = 16;
+    params->batch_size = LFTF_SEQUENCE_BATCH;
     params->with_samples = 1;
     return LFTF_OK;
 }
@@ -886,12 +886,9 @@ int lftf_bias_evaluate(lftf_model *model, const lftf_bias_params *params, lftf_b
     if (!model || !out)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_bias_evaluate: NULL argument");
     *out = NULL;
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                offsetof(lftf_bias_params, shard_index), sizeof(lftf_bias_params),
-                                "lftf_bias_params"));
     lftf_bias_params_init(&defaults);
-    if (params)
-        memcpy(&defaults, params, params->struct_size);
+    LFTF_TRY(lftf__params_resolve(params, &defaults, offsetof(lftf_bias_params, shard_index),
+                                  sizeof defaults, "lftf_bias_params"));
     params = &defaults;
     if (params->shard_count > 1 && params->shard_index >= params->shard_count)
         return lftf__err(LFTF_E_INVALID_ARG, "shard %zu of %zu does not exist (shards are 0..%zu)",

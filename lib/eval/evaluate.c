@@ -81,12 +81,9 @@ int lftf_evaluate(lftf_model *model, const lftf_dataset *bias, const lftf_datase
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_evaluate: NULL argument");
     if (!bias && !hint)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_evaluate: no dataset (bias and hint are NULL)");
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                offsetof(lftf_eval_params, shard_index), sizeof(lftf_eval_params),
-                                "lftf_eval_params"));
     lftf_eval_params_init(&defaults);
-    if (params)
-        memcpy(&defaults, params, params->struct_size);
+    LFTF_TRY(lftf__params_resolve(params, &defaults, offsetof(lftf_eval_params, shard_index),
+                                  sizeof defaults, "lftf_eval_params"));
     params = &defaults;
     int sharded = params->shard_count > 1;
     targets = params->targets ? params->targets : default_targets;

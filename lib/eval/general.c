@@ -85,13 +85,9 @@ int lftf_general_report_write_json(const lftf_general_report *report, const char
 
 static int check_params(const lftf_general_params *params, lftf_general_params *p)
 {
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                offsetof(lftf_general_params, shard_index),
-                                sizeof(lftf_general_params), "lftf_general_params"));
     lftf_general_params_init(p);
-    if (params)
-        memcpy(p, params, params->struct_size);
-    p->struct_size = sizeof *p;
+    LFTF_TRY(lftf__params_resolve(params, p, offsetof(lftf_general_params, shard_index), sizeof *p,
+                                  "lftf_general_params"));
     if (p->shots < 0)
         return lftf__err(LFTF_E_INVALID_ARG, "shots must be >= 0 (got %d)", p->shots);
     if (p->shard_count > 1 && p->shard_index >= p->shard_count)
@@ -597,7 +593,7 @@ static int finish(lftf_model *model, const char *task, const lftf_general_params
         json_object_set_new(j, "task", json_string(task));
         json_object_set_new(j, "shard", lftf__shard_info("general", task, model, p->shard_index,
                                                          p->shard_count, n,
-                                                         p->batch_size ? p->batch_size : 16, h));
+                                                         p->batch_size ? p->batch_size : LFTF_SEQUENCE_BATCH, h));
         json_object_set_new(j, "plan", plan);
         json_object_set_new(j, "rows", lftf__ll_rows(res, n));
     } else {

@@ -120,12 +120,9 @@ int lftf_ll_results_json(const lftf_model *model, const char *const *contexts,
     if (!text || (n && (!contexts || !continuations || !results)))
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_ll_results_json: NULL argument");
     *text = NULL;
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                offsetof(lftf_ll_params, shard_index), sizeof(lftf_ll_params),
-                                "lftf_ll_params"));
     lftf_ll_params_init(&p);
-    if (params)
-        memcpy(&p, params, params->struct_size);
+    LFTF_TRY(lftf__params_resolve(params, &p, offsetof(lftf_ll_params, shard_index), sizeof p,
+                                  "lftf_ll_params"));
     if (p.shard_count < 2)
         return ll_lines(results, n, text);
     if (!model)
@@ -139,7 +136,7 @@ int lftf_ll_results_json(const lftf_model *model, const char *const *contexts,
     json_t *root = json_object();
     json_object_set_new(root, "shard",
                         lftf__shard_info("loglikelihood", NULL, model, p.shard_index,
-                                         p.shard_count, n, p.batch_size ? p.batch_size : 16, h));
+                                         p.shard_count, n, p.batch_size ? p.batch_size : LFTF_SEQUENCE_BATCH, h));
     json_object_set_new(root, "rows", lftf__ll_rows(results, n));
     *text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
     json_decref(root);

@@ -137,12 +137,9 @@ int lftf_dama_apply(lftf_model *m, const lftf_dama_params *params, lftf_edit_res
         *out = NULL;
     if (!m)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_dama_apply: NULL model");
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                offsetof(lftf_dama_params, progress_user) + sizeof(void *),
-                                sizeof(lftf_dama_params), "lftf_dama_params"));
     lftf_dama_params_init(&p);
-    if (params)
-        memcpy(&p, params, sizeof p);
+    LFTF_TRY(lftf__params_resolve(params, &p, offsetof(lftf_dama_params, progress_user) + sizeof(void *),
+                                  sizeof p, "lftf_dama_params"));
     int L = m->cfg.num_hidden_layers, D = m->cfg.hidden_size;
     dim = p.dim > 0 ? p.dim : (D / 16 > 0 ? D / 16 : 1);
     if (p.dim < 0 || dim >= D)

@@ -249,12 +249,9 @@ int lftf_locate(lftf_model *model, const lftf_dataset *prompts, const lftf_locat
     if (!model || !prompts || !out)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_locate: model, prompts or out is NULL");
     lftf_locate_params_init(&p);
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                offsetof(lftf_locate_params, progress_user) + sizeof(void *),
-                                sizeof p, "lftf_locate_params"));
-    if (params)
-        memcpy(&p, params, params->struct_size);
-    batch = p.batch_size ? p.batch_size : 16;
+    LFTF_TRY(lftf__params_resolve(params, &p, offsetof(lftf_locate_params, progress_user) + sizeof(void *),
+                                  sizeof p, "lftf_locate_params"));
+    batch = p.batch_size ? p.batch_size : LFTF_PROMPT_BATCH;
     n = lftf_dataset_size(prompts);
     if (n == 0)
         return lftf__err(LFTF_E_EMPTY, "lftf_locate: the locate set has no prompts");

@@ -328,12 +328,9 @@ int lftf_edit_apply(lftf_model *m, const lftf_edit_request *requests, size_t n_r
         *out = NULL;
     if (!m || (!requests && n_requests))
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_edit_apply: NULL argument");
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                offsetof(lftf_editor_params, progress_user) + sizeof(void *),
-                                sizeof(lftf_editor_params), "lftf_editor_params"));
     lftf_editor_params_init(&p);
-    if (params)
-        memcpy(&p, params, sizeof p);
+    LFTF_TRY(lftf__params_resolve(params, &p, offsetof(lftf_editor_params, progress_user) + sizeof(void *),
+                                  sizeof p, "lftf_editor_params"));
     if (!lftf_editor_name(p.method))
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_edit_apply: unknown method %d", (int)p.method);
     if (n_requests == 0)

@@ -344,13 +344,10 @@ int lftf_trainer_create(lftf_trainer **out, lftf_model *model, const lftf_traine
         return lftf__oom("trainer");
     tr->model = model;
     lftf_trainer_params_init(&tr->p);
-    if ((rc = lftf__check_params(params, params ? params->struct_size : 0,
-                                 offsetof(lftf_trainer_params, progress_user) + sizeof(void *),
-                                 sizeof tr->p, "lftf_trainer_params")))
+    if ((rc = lftf__params_resolve(params, &tr->p,
+                                   offsetof(lftf_trainer_params, progress_user) + sizeof(void *),
+                                   sizeof tr->p, "lftf_trainer_params")))
         goto fail;
-    if (params)
-        memcpy(&tr->p, params, params->struct_size);
-    tr->p.struct_size = sizeof tr->p;
     if (!tr->p.eval_batch_size)
         tr->p.eval_batch_size = LFTF_PROMPT_BATCH;
     L = model->cfg.num_hidden_layers;

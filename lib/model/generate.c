@@ -19,7 +19,7 @@ int lftf_generate_params_init(lftf_generate_params *params)
     memset(params, 0, sizeof *params);
     params->struct_size = sizeof *params;
     params->max_new_tokens = 32;
-    params->batch_size = 16;
+    params->batch_size = LFTF_SEQUENCE_BATCH;
     return LFTF_OK;
 }
 
@@ -177,14 +177,10 @@ int lftf_model_generate(lftf_model *model, const char *const *prompts, size_t n,
     int rc = LFTF_OK;
     if (!model || (n && (!prompts || !texts || !ids || !n_ids)))
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_generate: NULL argument");
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                sizeof(lftf_generate_params), sizeof(lftf_generate_params),
-                                "lftf_generate_params"));
     lftf_generate_params_init(&p);
-    if (params)
-        memcpy(&p, params, sizeof p);
+    LFTF_TRY(lftf__params_resolve(params, &p, sizeof p, sizeof p, "lftf_generate_params"));
     if (p.batch_size == 0)
-        p.batch_size = 16;
+        p.batch_size = LFTF_SEQUENCE_BATCH;
     if (p.n_stop && !p.stop)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_generate: n_stop %zu but stop is NULL",
                          p.n_stop);

@@ -43,7 +43,7 @@ int lftf_ll_params_init(lftf_ll_params *params)
     memset(params, 0, sizeof *params);
     params->struct_size = sizeof *params;
     params->add_bos = -1;
-    params->batch_size = 16;
+    params->batch_size = LFTF_SEQUENCE_BATCH;
     return LFTF_OK;
 }
 
@@ -790,18 +790,14 @@ static int run_engine(ll_engine *e)
 static int check_ll_params(const lftf_model *m, const lftf_ll_params *params, lftf_ll_params *p,
                            const char *fn)
 {
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                offsetof(lftf_ll_params, shard_index), sizeof(lftf_ll_params),
-                                "lftf_ll_params"));
     lftf_ll_params_init(p);
-    if (params)
-        memcpy(p, params, params->struct_size);
-    p->struct_size = sizeof *p;
+    LFTF_TRY(lftf__params_resolve(params, p, offsetof(lftf_ll_params, shard_index), sizeof *p,
+                                  "lftf_ll_params"));
     if (p->shard_count > 1 && p->shard_index >= p->shard_count)
         return lftf__err(LFTF_E_INVALID_ARG, "%s: shard %zu of %zu does not exist (shards are "
                          "0..%zu)", fn, p->shard_index, p->shard_count, p->shard_count - 1);
     if (p->batch_size == 0)
-        p->batch_size = 16;
+        p->batch_size = LFTF_SEQUENCE_BATCH;
     if (p->add_bos != -1 && p->add_bos != 0 && p->add_bos != 1)
         return lftf__err(LFTF_E_INVALID_ARG, "%s: add_bos must be -1, 0 or 1 (got %d)", fn,
                          p->add_bos);

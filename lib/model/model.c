@@ -663,13 +663,9 @@ static int resolve_params(const lftf_model_params *params, lftf_model_params *de
                           const lftf_model_params **use)
 {
     /* callers built before the memory budgets existed pass a shorter struct */
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                offsetof(lftf_model_params, max_memory), sizeof(lftf_model_params),
-                                "lftf_model_params"));
     lftf_model_params_init(defaults);
-    if (params)
-        memcpy(defaults, params, params->struct_size);
-    defaults->struct_size = sizeof *defaults;
+    LFTF_TRY(lftf__params_resolve(params, defaults, offsetof(lftf_model_params, max_memory),
+                                  sizeof *defaults, "lftf_model_params"));
     *use = defaults;
     return LFTF_OK;
 }
@@ -1304,6 +1300,9 @@ typedef struct block_positions {
     lt_tensor *idx, *row, *t;
 } block_positions;
 
+/* The weight kinds project_parts takes together. */
+static const int qkv_kinds[3] = {LFTF_P_Q_W, LFTF_P_K_W, LFTF_P_V_W};
+
 /* Projections w_kinds[0..n-1] (Q/K/V_W or GATE/UP_W, adjacent and in row
  * order; each with its bias, the next kind) of block i on x: x @ W^T + b.
  * Where the block holds them as rows of one fused tensor (Phi-3 as stored,
@@ -1429,7 +1428,6 @@ static int attention(const lftf_model *m, int i, const lt_tensor *x, const lftf_
     const lt_tensor *k, *v, *keys, *values, *mask, *cosv, *sinv;
     /* rows: queries per sequence row (T, or 1 at the positions `at`) */
     int64_t n_rows = at ? at->n : b->B, q_len = at ? 1 : b->T, G = H / KV;
-    static const int qkv_kinds[3] = {LFTF_P_Q_W, LFTF_P_K_W, LFTF_P_V_W};
     if (!at) {
         rc = project_parts(m, i, qkv_kinds, 3, x, qkv);
     } else {
@@ -1816,8 +1814,7 @@ int lftf__model_rope(const lt_tensor *x, const lt_tensor *cosv, const lt_tensor 
 
 int lftf__model_project_qkv(const lftf_model *m, int i, const lt_tensor *x, lt_tensor *qkv[3])
 {
-    static const int kinds[3] = {LFTF_P_Q_W, LFTF_P_K_W, LFTF_P_V_W};
-    return project_parts(m, i, kinds, 3, x, qkv);
+    return project_parts(m, i, qkv_kinds, 3, x, qkv);
 }
 
 int lftf__model_rope_tables(const lftf_model *m, int64_t T, lt_tensor **cosv, lt_tensor **sinv)

@@ -79,9 +79,11 @@ typedef struct lftf_param {
  * evaluation, BMI locating, the trainer's evaluations).  Prefix-shared
  * batches of 16 GenBiasEval prompts have only ~94 token rows, too few to
  * amortise BLAS packing each weight per product; 32 ran the bench model's
- * evaluation ~17% faster for ~5% more peak memory (README, issue 14).  The
- * long-sequence engines (log-likelihood, generation) keep 16. */
+ * evaluation ~17% faster for ~5% more peak memory (README, issue 14). */
 #define LFTF_PROMPT_BATCH 32
+/* Default sequences per forward pass for the long-sequence engines
+ * (log-likelihood, generation, the bias suites). */
+#define LFTF_SEQUENCE_BATCH 16
 
 struct lftf_model {
     char *dir;                  /* the model directory */

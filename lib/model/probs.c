@@ -634,12 +634,9 @@ int lftf_model_target_probs(lftf_model *model, const char *const *prompts, size_
     lftf_target_plan *plan = NULL;
     if (!model || (n_prompts && !prompts) || (n_targets && !targets))
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_target_probs: NULL argument");
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                offsetof(lftf_probs_params, shard_index), sizeof(lftf_probs_params),
-                                "lftf_probs_params"));
     lftf_probs_params_init(&defaults);
-    if (params)
-        memcpy(&defaults, params, params->struct_size);
+    LFTF_TRY(lftf__params_resolve(params, &defaults, offsetof(lftf_probs_params, shard_index),
+                                  sizeof defaults, "lftf_probs_params"));
     params = &defaults;
     if (params->batch_size == 0)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_probs_params.batch_size must be at least 1");

@@ -23,13 +23,8 @@ int lftf_save_params_init(lftf_save_params *params)
 static int check_save_params(const lftf_save_params *params, lftf_save_params *p)
 {
     lftf_save_params_init(p);
-    LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
-                                offsetof(lftf_save_params, progress_user) + sizeof(void *),
-                                sizeof *p, "lftf_save_params"));
-    if (params)
-        memcpy(p, params, params->struct_size < sizeof *p ? params->struct_size : sizeof *p);
-    p->struct_size = sizeof *p;
-    return LFTF_OK;
+    return lftf__params_resolve(params, p, offsetof(lftf_save_params, progress_user) + sizeof(void *),
+                                sizeof *p, "lftf_save_params");
 }
 
 int lftf_model_save(lftf_model *model, const char *out_dir, const lftf_save_params *params)
