@@ -16,6 +16,12 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* The status and message of the last cli_fail / cli_usage on this thread
+ * (LFTF_OK and "" after cli_failure_reset): how a command run in-process
+ * (lftf_command_run) tells its caller why it failed. */
+void cli_failure_reset(void);
+const char *cli_last_failure(int *status);
+
 /* Parses numbers strictly; returns 0 on success. */
 int cli_parse_size(const char *s, size_t *out);
 int cli_parse_int(const char *s, int *out);
@@ -25,6 +31,8 @@ int cli_parse_u64(const char *s, unsigned long long *out);
 /* Installs a SIGINT handler; cli_progress() then returns non-zero (abort)
  * after Ctrl-C.  The progress line is drawn on stderr when it is a terminal. */
 void cli_install_interrupt(void);
+/* In-process runs (lftf_command_run): leave the host's signal handlers alone. */
+void cli_set_embedded(int on);
 int cli_interrupted(void);
 int cli_progress(const char *stage, size_t done, size_t total, void *user);
 

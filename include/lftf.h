@@ -728,6 +728,31 @@ LFTF_API int lftf_locate_params_init(lftf_locate_params *params);
  *  differs).  Free with lftf_free. */
 LFTF_API int lftf_merge_shards_json(const char *const *shard_jsons, size_t n, char **merged_json);
 
+/** A command of the lftf program run inside this process: what a cluster
+ *  worker calls to compute one shard through the library, with no shell and
+ *  no new process (lftf.distributed, lftf-ray).  args are the command and its
+ *  arguments as they follow `lftf` on a command line, e.g. {"eval",
+ *  "--model", "m", "--shard", "1/4", "--out", "/tmp/r.json"}; the commands
+ *  are eval, locate, loglikelihood, general, bias, merge, finetune and run,
+ *  with exactly the options and output files of the program.  The command
+ *  prints what the program prints (stdout, stderr) and leaves the process's
+ *  signal handlers alone. */
+typedef struct lftf_command_params {
+    size_t struct_size;
+    const char *const *args;    /* args[0] the command; n_args >= 1 */
+    size_t n_args;
+    /* NULL, or the file the command writes its report to (the --out in args,
+     * merge's OUT): read into *report (free with lftf_free), then removed. */
+    const char *report_path;
+} lftf_command_params;
+
+LFTF_API int lftf_command_params_init(lftf_command_params *params);
+/** LFTF_OK when the command succeeded.  Otherwise the status of the call
+ *  that failed (LFTF_E_INVALID_ARG for a usage error) with the message the
+ *  program prints, e.g. "lftf eval: loading model m: ..." in
+ *  lftf_last_error; LFTF_E_UNSUPPORTED for another command. */
+LFTF_API int lftf_command_run(const lftf_command_params *params, char **report);
+
 /** BMI_i = 1 - cos(H_i[t], H_{i+1}[t]) averaged over every token position of
  *  every prompt in `prompts`. */
 LFTF_API int lftf_locate(lftf_model *model, const lftf_dataset *prompts,
