@@ -197,6 +197,13 @@ def _shard_error(ray, exc, index, count):
                       index, count)
 
 
+def _task_options(args, resources, max_retries):
+    """Ray options of every task: its resources; retries when its worker
+    dies, none when it raises (a failure of its own comes back the same)."""
+    return dict(max_retries=max_retries, retry_exceptions=False,
+                resources=dict(resources or {}), **task_resources(args))
+
+
 def _gather(ray, refs, on_done):
     """ray.get of every ref as each finishes, in index order; on_done(i,
     value, n_finished) after each.  The first failure cancels the rest."""
@@ -215,6 +222,21 @@ def _gather(ray, refs, on_done):
     return results
 
 
+class _stdout_to_stderr:
+    """What the C library prints on stdout goes to stderr meanwhile (lftf-ray
+    may print the merged report itself on stdout)."""
+
+    def __enter__(self):
+        sys.stdout.flush()
+        self.saved = os.dup(1)
+        os.dup2(2, 1)
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 1)
+        os.close(self.saved)
+        return False
+
+
 def merge_reports(reports, out=None):
     """The unsharded run's report from its shards' reports (str, any order),
     exactly as `lftf merge` writes it; also written to `out` (atomically)."""
@@ -226,7 +248,8 @@ def merge_reports(reports, out=None):
             with open(paths[-1], "w", encoding="utf-8") as f:
                 f.write(text)
         merged_path = os.path.join(tmp, "merged")
-        merged = run_command(["merge", merged_path] + paths, merged_path)
+        with _stdout_to_stderr():  # merge's "merged N shards" line
+            merged = run_command(["merge", merged_path] + paths, merged_path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if out is not None:
@@ -272,11 +295,10 @@ def run_sharded(command, args, n_shards, address=None, resources=None,
     shard_args = _without_option(args, "--out")
     ray = _ray()
     _connect(ray, address)
-    task = ray.remote(run_shard).options(max_retries=max_retries, retry_exceptions=False,
-                                         resources=dict(resources or {}),
-                                         **task_resources(shard_args))
+    task = ray.remote(run_shard)
+    options = _task_options(shard_args, resources, max_retries)
     start = time.monotonic()
-    refs = [task.options(name="lftf %s shard %d/%d" % (command, i, n_shards))
+    refs = [task.options(name="lftf %s shard %d/%d" % (command, i, n_shards), **options)
             .remote(command, shard_args, i, n_shards) for i in range(n_shards)]
     reports = _gather(ray, refs, progress or _progress_printer(command, n_shards, start))
     return merge_reports(reports, out)
@@ -320,11 +342,10 @@ def sweep_distributed(args, grid, out=None, address=None, resources=None,
         points.append([str(x) for x in p])
     ray = _ray()
     _connect(ray, address)
-    task = ray.remote(run_point).options(max_retries=max_retries, retry_exceptions=False,
-                                         resources=dict(resources or {}),
-                                         **task_resources(args))
+    task = ray.remote(run_point)
+    options = _task_options(args, resources, max_retries)
     start = time.monotonic()
-    refs = [task.options(name="lftf run point %d" % i).remote(args + p)
+    refs = [task.options(name="lftf run point %d" % i, **options).remote(args + p)
             for i, p in enumerate(points)]
     reports = _gather(ray, refs, progress or _progress_printer("sweep", len(points), start))
     doc = {"points": [{"args": p, "report": json.loads(r)} for p, r in zip(points, reports)]}
@@ -398,4 +419,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # python -m lftf.distributed: the tasks must be lftf.distributed's
+    # functions (pickled by name), not this __main__ copy's.
+    from lftf.distributed import main as _main
+    sys.exit(_main())
