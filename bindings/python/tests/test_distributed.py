@@ -1,0 +1,286 @@
+"""lftf.distributed and lftf-ray on a real local Ray cluster.
+
+The module starts a Ray head and a second node as separate processes (`ray
+start --head`, then `ray start --address`), one CPU each, on the loopback
+alias 127.0.0.2 (Ray replaces 127.0.0.1 by the machine's routable address),
+runs sharded evaluations of stories260k on it and compares the merged report
+with the unsharded `lftf` program's output byte for byte (cmp).  The second
+node runs in its own mount namespace where one model copy is hidden, so a
+model path missing on one node can be tested on one machine.  The cluster is
+stopped at the end whatever happens (`ray stop`).
+
+Skips when ray is not importable: scripts/ray-venv.sh makes a venv with it
+(`$(bash scripts/ray-venv.sh) -m pytest bindings/python/tests/test_distributed.py`).
+"""
+
+import filecmp
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import REPO, cli_path, run_cli, shared_path
+
+ray = pytest.importorskip(
+    "ray", reason="ray is not installed (pip install 'lftf[ray]', or scripts/ray-venv.sh)")
+
+import lftf  # noqa: E402
+from lftf import distributed  # noqa: E402
+
+# Ray maps 127.0.0.1 to the routable address; 127.0.0.2 is loopback too.
+NODE_IP = "127.0.0.2"
+START_TIMEOUT = 180  # seconds for one `ray start` on a busy 2-core machine
+RUN_TIMEOUT = 300
+
+
+def _ray_exe():
+    exe = os.path.join(os.path.dirname(sys.executable), "ray")
+    return exe if os.path.exists(exe) else shutil.which("ray")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind((NODE_IP, 0))
+        return s.getsockname()[1]
+
+
+def _can_unshare():
+    try:
+        return subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _run(cmd, env, timeout):
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if res.returncode != 0:
+        raise RuntimeError("%s failed (%d):\n%s\n%s" % (" ".join(cmd), res.returncode,
+                                                        res.stdout[-3000:], res.stderr[-3000:]))
+
+
+class Cluster:
+    """Two Ray nodes on this machine: "node_a" (the head) and "node_b" (in
+    its own mount namespace, where `hidden` is an empty directory)."""
+
+    def __init__(self, tmp, stories):
+        self.tmp = tmp
+        self.ray = _ray_exe()
+        self.address = "%s:%d" % (NODE_IP, _free_port())
+        # the model copy that node_b cannot see
+        self.hidden_model = os.path.join(tmp, "hidden", "stories260k")
+        shutil.copytree(stories, self.hidden_model)
+        self.hides = _can_unshare()
+        pkg = os.path.dirname(os.path.dirname(os.path.abspath(distributed.__file__)))
+        self.env = dict(os.environ, LFTF_LIBRARY=lftf.LIBRARY_PATH,
+                        PYTHONPATH=os.pathsep.join([pkg, os.environ.get("PYTHONPATH", "")]),
+                        RAY_USAGE_STATS_ENABLED="0")
+
+    def _start_args(self, resources):
+        return ["--node-ip-address=" + NODE_IP, "--num-cpus=1", "--num-gpus=0",
+                "--object-store-memory=100000000", "--disable-usage-stats",
+                "--resources=" + json.dumps(resources)]
+
+    def start(self):
+        _run([self.ray, "start", "--head", "--port=" + self.address.split(":")[1],
+              "--include-dashboard=false", "--temp-dir=" + os.path.join(self.tmp, "r")]
+             + self._start_args({"node_a": 1}), self.env, START_TIMEOUT)
+        node_b = [self.ray, "start", "--address=" + self.address] + \
+            self._start_args({"node_b": 1})
+        if self.hides:
+            hidden = os.path.dirname(self.hidden_model)
+            node_b = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                      'mount -t tmpfs lftf-hidden "$0" && exec "$@"', hidden] + node_b
+        _run(node_b, self.env, START_TIMEOUT)
+        ray.init(address=self.address, log_to_driver=False, logging_level="WARNING")
+        deadline = time.monotonic() + START_TIMEOUT
+        while len([n for n in ray.nodes() if n["Alive"]]) < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the second Ray node did not join")
+            time.sleep(0.5)
+
+    def node_id(self, resource):
+        return next(n["NodeID"] for n in ray.nodes() if n["Alive"] and resource in n["Resources"])
+
+    def stop(self):
+        try:
+            if ray.is_initialized():
+                ray.shutdown()
+        finally:
+            subprocess.run([self.ray, "stop", "--force"], env=self.env, capture_output=True,
+                           timeout=120)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    stories = shared_path("models", "stories260k")
+    if cli_path() is None:
+        pytest.skip("the lftf CLI is not built (set LFTF_CLI): it gives the unsharded reports")
+    if _ray_exe() is None:
+        pytest.skip("the ray command is not installed beside %s" % sys.executable)
+    if ray.is_initialized():
+        pytest.skip("this process is already connected to a Ray cluster")
+    tmp = tempfile.mkdtemp(prefix="lftf-ray-", dir="/tmp")  # short: Ray's socket paths
+    c = Cluster(tmp, stories)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def eval_files(tmp_path_factory):
+    """A small GenBiasEval + GenHintEval selection (keeps each shard short)."""
+    d = tmp_path_factory.mktemp("evaldata")
+    files = []
+    for name, n in (("genbiaseval", 90), ("genhinteval", 40)):
+        with open(os.path.join(REPO, "data", name + ".jsonl"), encoding="utf-8") as f:
+            lines = f.readlines()[:n]
+        files.append(str(d / (name + ".jsonl")))
+        with open(files[-1], "w", encoding="utf-8") as f:
+            f.writelines(lines)
+    return ["--file", files[0], "--file", files[1], "--batch", "8"]
+
+
+def _unsharded(command, args, out):
+    run_cli(command, *args, "--out", out)
+    return out
+
+
+def _assert_same(a, b):
+    assert filecmp.cmp(a, b, shallow=False), "%s differs from the unsharded %s" % (b, a)
+
+
+@pytest.fixture(scope="module")
+def eval_reference(cluster, eval_files, stories_dir, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("ref") / "eval.json")
+    return _unsharded("eval", ["--model", stories_dir] + eval_files, out)
+
+
+def test_eval_merged_equals_unsharded(cluster, eval_files, eval_reference, stories_dir,
+                                      tmp_path):
+    out = str(tmp_path / "eval.json")
+    finished = []
+    merged = distributed.run_sharded("eval", ["--model", stories_dir, "--out", out]
+                                     + eval_files, 3,
+                                     progress=lambda i, r, n: finished.append((i, n)))
+    _assert_same(eval_reference, out)
+    with open(eval_reference, encoding="utf-8") as f:
+        assert merged == f.read()
+    assert sorted(i for i, _ in finished) == [0, 1, 2]
+    assert [n for _, n in finished] == [1, 2, 3]
+
+
+def test_loglikelihood_merged_equals_unsharded(cluster, stories_dir, tmp_path):
+    requests = tmp_path / "requests.jsonl"
+    subjects = ["The nurse", "The doctor", "Lily", "Tom", "The little dog", "Once upon a time"]
+    endings = [" she was happy.", " he ran home.", " they played in the park.", " it rained."]
+    with open(requests, "w", encoding="utf-8") as f:
+        for s in subjects:
+            for e in endings:
+                f.write(json.dumps({"context": s + " said that", "continuation": e}) + "\n")
+    args = ["--model", stories_dir, "--requests", str(requests), "--batch", "4"]
+    ref = _unsharded("loglikelihood", args, str(tmp_path / "ref.jsonl"))
+    out = str(tmp_path / "ll.jsonl")
+    distributed.run_sharded("loglikelihood", args + ["--out", out], 4)
+    _assert_same(ref, out)
+
+
+def test_lftf_ray_bias_merged_equals_unsharded(cluster, stories_dir, tmp_path, capsys):
+    args = ["--model", stories_dir, "--data-dir", shared_path("data", "bias"),
+            "--max-items", "8", "--batch", "4"]
+    ref = _unsharded("bias", args, str(tmp_path / "ref.json"))
+    out = str(tmp_path / "bias.json")
+    assert distributed.main(["bias", "--shards", "3"] + args + ["--out", out]) == 0
+    _assert_same(ref, out)
+    err = capsys.readouterr().err
+    assert "3/3 finished" in err, err  # progress as shards finish
+
+
+def _kill_first_shard_worker(prefix, killed, stop):
+    """Kills (SIGKILL) the first worker process seen running a shard: Ray
+    titles a busy worker `ray::<task name>`."""
+    while not stop.is_set() and not killed:
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    title = f.read().split(b"\0")[0].decode("utf-8", "replace")
+            except OSError:
+                continue
+            if title.startswith(prefix):
+                os.kill(int(pid), signal.SIGKILL)
+                killed.append((int(pid), title))
+                return
+        time.sleep(0.02)
+
+
+def test_killed_worker_is_retried_and_merge_is_equal(cluster, eval_files, eval_reference,
+                                                     stories_dir, tmp_path):
+    out = str(tmp_path / "eval.json")
+    killed, stop = [], threading.Event()
+    killer = threading.Thread(target=_kill_first_shard_worker,
+                              args=("ray::lftf eval shard", killed, stop), daemon=True)
+    killer.start()
+    try:
+        distributed.run_sharded("eval", ["--model", stories_dir, "--out", out] + eval_files,
+                                3, max_retries=2)
+    finally:
+        stop.set()
+        killer.join(timeout=30)
+    assert killed, "no shard worker was seen running, so none was killed"
+    _assert_same(eval_reference, out)
+
+
+def test_model_missing_on_one_node_names_node_and_path(cluster, eval_files, tmp_path):
+    if not cluster.hides:
+        pytest.skip("unshare --mount is not permitted here: cannot hide a path from one node")
+    assert os.path.isdir(cluster.hidden_model)  # readable here, on node_a
+    with pytest.raises(distributed.ShardError) as info:
+        distributed.run_sharded("eval", ["--model", cluster.hidden_model,
+                                         "--out", str(tmp_path / "x.json")] + eval_files,
+                                2, resources={"node_b": 1})
+    msg = str(info.value)
+    assert cluster.hidden_model in msg and "cannot read the model" in msg, msg
+    assert cluster.node_id("node_b")[:12] in msg, msg
+    assert info.value.shard_index in (0, 1)
+    assert not os.path.exists(tmp_path / "x.json")
+
+
+def test_bad_input_fails_once_with_the_shard_index(cluster, stories_dir, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "The nurse said", "scale": "word"}\nnot json\n')
+    with pytest.raises(distributed.ShardError) as info:
+        distributed.run_sharded("eval", ["--model", stories_dir, "--file", str(bad),
+                                         "--out", str(tmp_path / "x.json")], 2)
+    msg = str(info.value)
+    assert info.value.shard_index in (0, 1), msg
+    assert "shard %d/2" % info.value.shard_index in msg and str(bad) in msg, msg
+    assert not os.path.exists(tmp_path / "x.json")
+
+
+def test_shard_option_and_other_commands_refused():
+    with pytest.raises(ValueError, match="--shard"):
+        distributed.run_sharded("eval", ["--model", "m", "--shard", "0/2"], 2)
+    with pytest.raises(ValueError, match="finetune"):
+        distributed.run_sharded("finetune", ["--model", "m"], 2)
+
+
+def test_task_resources_follow_device_and_threads():
+    assert distributed.task_resources(["--device", "cuda", "--model", "m"]) == \
+        {"num_gpus": 1, "num_cpus": 1}
+    assert distributed.task_resources(["--threads", "4"]) == {"num_cpus": 4}
+    assert distributed.task_resources(["--threads=2", "--device=cuda:1"]) == \
+        {"num_gpus": 1, "num_cpus": 2}
+    assert distributed.task_resources([]) == {"num_cpus": 1}
