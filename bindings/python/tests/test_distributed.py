@@ -1,9 +1,8 @@
 """lftf.distributed and lftf-ray on a real local Ray cluster.
 
 The module starts a Ray head and a second node as separate processes (`ray
-start --head`, then `ray start --address`), one CPU each, on the loopback
-alias 127.0.0.2 (Ray replaces 127.0.0.1 by the machine's routable address),
-runs sharded evaluations of stories260k on it and compares the merged report
+start --head`, then `ray start --address`; ray_local_cluster.py), one CPU
+each, on the loopback alias 127.0.0.2, runs sharded evaluations of stories260k on it and compares the merged report
 with the unsharded `lftf` program's output byte for byte (cmp).  The second
 node runs in its own mount namespace where one model copy is hidden, so a
 model path missing on one node can be tested on one machine.  The cluster is
@@ -18,8 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,102 +31,23 @@ ray = pytest.importorskip(
 
 import lftf  # noqa: E402
 from lftf import distributed  # noqa: E402
-
-# Ray maps 127.0.0.1 to the routable address; 127.0.0.2 is loopback too.
-NODE_IP = "127.0.0.2"
-START_TIMEOUT = 180  # seconds for one `ray start` on a busy 2-core machine
-RUN_TIMEOUT = 300
-
-
-def _ray_exe():
-    exe = os.path.join(os.path.dirname(sys.executable), "ray")
-    return exe if os.path.exists(exe) else shutil.which("ray")
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind((NODE_IP, 0))
-        return s.getsockname()[1]
-
-
-def _can_unshare():
-    try:
-        return subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
-                              capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-def _run(cmd, env, timeout):
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    if res.returncode != 0:
-        raise RuntimeError("%s failed (%d):\n%s\n%s" % (" ".join(cmd), res.returncode,
-                                                        res.stdout[-3000:], res.stderr[-3000:]))
-
-
-class Cluster:
-    """Two Ray nodes on this machine: "node_a" (the head) and "node_b" (in
-    its own mount namespace, where `hidden` is an empty directory)."""
-
-    def __init__(self, tmp, stories):
-        self.tmp = tmp
-        self.ray = _ray_exe()
-        self.address = "%s:%d" % (NODE_IP, _free_port())
-        # the model copy that node_b cannot see
-        self.hidden_model = os.path.join(tmp, "hidden", "stories260k")
-        shutil.copytree(stories, self.hidden_model)
-        self.hides = _can_unshare()
-        pkg = os.path.dirname(os.path.dirname(os.path.abspath(distributed.__file__)))
-        self.env = dict(os.environ, LFTF_LIBRARY=lftf.LIBRARY_PATH,
-                        PYTHONPATH=os.pathsep.join([pkg, os.environ.get("PYTHONPATH", "")]),
-                        RAY_USAGE_STATS_ENABLED="0")
-
-    def _start_args(self, resources):
-        return ["--node-ip-address=" + NODE_IP, "--num-cpus=1", "--num-gpus=0",
-                "--object-store-memory=100000000", "--disable-usage-stats",
-                "--resources=" + json.dumps(resources)]
-
-    def start(self):
-        _run([self.ray, "start", "--head", "--port=" + self.address.split(":")[1],
-              "--include-dashboard=false", "--temp-dir=" + os.path.join(self.tmp, "r")]
-             + self._start_args({"node_a": 1}), self.env, START_TIMEOUT)
-        node_b = [self.ray, "start", "--address=" + self.address] + \
-            self._start_args({"node_b": 1})
-        if self.hides:
-            hidden = os.path.dirname(self.hidden_model)
-            node_b = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                      'mount -t tmpfs lftf-hidden "$0" && exec "$@"', hidden] + node_b
-        _run(node_b, self.env, START_TIMEOUT)
-        ray.init(address=self.address, log_to_driver=False, logging_level="WARNING")
-        deadline = time.monotonic() + START_TIMEOUT
-        while len([n for n in ray.nodes() if n["Alive"]]) < 2:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the second Ray node did not join")
-            time.sleep(0.5)
-
-    def node_id(self, resource):
-        return next(n["NodeID"] for n in ray.nodes() if n["Alive"] and resource in n["Resources"])
-
-    def stop(self):
-        try:
-            if ray.is_initialized():
-                ray.shutdown()
-        finally:
-            subprocess.run([self.ray, "stop", "--force"], env=self.env, capture_output=True,
-                           timeout=120)
-
+from ray_local_cluster import Cluster, ray_exe  # noqa: E402
 
 @pytest.fixture(scope="module")
 def cluster():
     stories = shared_path("models", "stories260k")
     if cli_path() is None:
         pytest.skip("the lftf CLI is not built (set LFTF_CLI): it gives the unsharded reports")
-    if _ray_exe() is None:
+    if ray_exe() is None:
         pytest.skip("the ray command is not installed beside %s" % sys.executable)
     if ray.is_initialized():
         pytest.skip("this process is already connected to a Ray cluster")
     tmp = tempfile.mkdtemp(prefix="lftf-ray-", dir="/tmp")  # short: Ray's socket paths
-    c = Cluster(tmp, stories)
+    # the model copy that node_b cannot see
+    hidden_model = os.path.join(tmp, "hidden", "stories260k")
+    shutil.copytree(stories, hidden_model)
+    c = Cluster(tmp, lftf.LIBRARY_PATH, cpus=1, hide=os.path.dirname(hidden_model))
+    c.hidden_model = hidden_model
     try:
         c.start()
         yield c
@@ -244,7 +162,7 @@ def test_killed_worker_is_retried_and_merge_is_equal(cluster, eval_files, eval_r
 
 
 def test_model_missing_on_one_node_names_node_and_path(cluster, eval_files, tmp_path):
-    if not cluster.hides:
+    if not cluster.hide:
         pytest.skip("unshare --mount is not permitted here: cannot hide a path from one node")
     assert os.path.isdir(cluster.hidden_model)  # readable here, on node_a
     with pytest.raises(distributed.ShardError) as info:
