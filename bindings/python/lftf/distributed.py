@@ -132,9 +132,9 @@ def _node_name():
     return "%s (%s, node id %s)" % (socket.gethostname(), ip, node_id[:12])
 
 
-def _check_model_readable(args, where):
-    """A model the node cannot read fails here, naming the node and the path
-    (the load would fail too, but without saying which node)."""
+def _check_model_readable(args):
+    """A model this node cannot read fails here, before the load, with the
+    path (the caller adds which node and shard)."""
     model = _option_value(args, "--model")
     if model is None:
         return
@@ -144,7 +144,7 @@ def _check_model_readable(args, where):
         why = "permission denied"
     else:
         return
-    raise ShardError("node %s cannot read the model %s: %s" % (where, model, why))
+    raise ShardError("cannot read the model %s: %s" % (model, why))
 
 
 def run_shard(command, args, index, count):
@@ -154,7 +154,7 @@ def run_shard(command, args, index, count):
     where = _node_name()
     label = "shard %d/%d (lftf %s)" % (index, count, command)
     try:
-        _check_model_readable(args, where)
+        _check_model_readable(args)
         tmp = tempfile.mkdtemp(prefix="lftf-shard-")
         try:
             report = os.path.join(tmp, "shard.json")
@@ -310,7 +310,7 @@ def run_point(args):
     from .errors import LftfError
     where = _node_name()
     try:
-        _check_model_readable(args, where)
+        _check_model_readable(args)
         tmp = tempfile.mkdtemp(prefix="lftf-point-")
         try:
             out = os.path.join(tmp, "run")
@@ -391,6 +391,9 @@ def main(argv=None):
         sys.stdout.write(USAGE)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    if "--help" in rest or "-h" in rest:
+        sys.stdout.write(USAGE + "\nThe options of lftf %s: lftf %s --help\n" % (command, command))
+        return 0
     own, rest = _take_own_options(rest)
     try:
         if command not in SHARDED_COMMANDS:
