@@ -202,3 +202,34 @@ def test_task_resources_follow_device_and_threads():
     assert distributed.task_resources(["--threads=2", "--device=cuda:1"]) == \
         {"num_gpus": 1, "num_cpus": 2}
     assert distributed.task_resources([]) == {"num_cpus": 1}
+
+
+def _small_data_dir(d):
+    """A --data directory with every 8th GenBiasEval record (all splits) and
+    40 GenHintEval ones: an `lftf run` point in seconds."""
+    src = os.path.join(REPO, "data")
+    with open(os.path.join(src, "genbiaseval.jsonl"), encoding="utf-8") as f:
+        (d / "genbiaseval.jsonl").write_text("".join(f.readlines()[7::8]))
+    with open(os.path.join(src, "genhinteval.jsonl"), encoding="utf-8") as f:
+        (d / "genhinteval.jsonl").write_text("".join(f.readlines()[:40]))
+    shutil.copy(os.path.join(src, "professions.jsonl"), d)
+    with open(os.path.join(src, "heldout_english.txt"), encoding="utf-8") as f:
+        (d / "heldout.txt").write_text(f.read(4000))
+    return str(d)
+
+
+def test_sweep_distributed_gathers_each_points_run(cluster, stories_dir, tmp_path):
+    data = _small_data_dir(tmp_path)
+    out = tmp_path / "sweep.json"
+    grid = [{"--lr": "0.001"}, ["--blocks", "1"]]
+    doc = distributed.sweep_distributed(
+        ["--model", stories_dir, "--data", data, "--general", "ppl=" + data + "/heldout.txt",
+         "--preset", "tiny", "--epochs", "1", "--no-bias-suites"], grid, out=str(out))
+    with open(out, encoding="utf-8") as f:
+        assert json.load(f) == doc
+    first, second = doc["points"]
+    assert first["args"] == ["--lr", "0.001"] and second["args"] == ["--blocks", "1"]
+    # each point's own settings reached its run
+    assert first["report"]["finetune"]["settings"]["lr"] == 0.001
+    assert second["report"]["finetune"]["blocks"] == [1]
+    assert first["report"]["finetune"]["settings"]["epochs"] == 1
