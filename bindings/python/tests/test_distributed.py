@@ -2,8 +2,9 @@
 
 The module starts a Ray head and a second node as separate processes (`ray
 start --head`, then `ray start --address`; ray_local_cluster.py), one CPU
-each, on the loopback alias 127.0.0.2, runs sharded evaluations of stories260k on it and compares the merged report
-with the unsharded `lftf` program's output byte for byte (cmp).  The second
+each, on the loopback alias 127.0.0.2, runs sharded evaluations of
+stories260k on it and compares the merged report with the unsharded `lftf`
+program's output byte for byte (cmp).  The second
 node runs in its own mount namespace where one model copy is hidden, so a
 model path missing on one node can be tested on one machine.  The cluster is
 stopped at the end whatever happens (`ray stop`).
@@ -111,6 +112,14 @@ def test_loglikelihood_merged_equals_unsharded(cluster, stories_dir, tmp_path):
     ref = _unsharded("loglikelihood", args, str(tmp_path / "ref.jsonl"))
     out = str(tmp_path / "ll.jsonl")
     distributed.run_sharded("loglikelihood", args + ["--out", out], 4)
+    _assert_same(ref, out)
+
+
+def test_locate_merged_equals_unsharded(cluster, stories_dir, tmp_path):
+    args = ["--model", stories_dir, "--batch", "64"]  # the train split, indented JSON
+    ref = _unsharded("locate", args, str(tmp_path / "ref.json"))
+    out = str(tmp_path / "locate.json")
+    distributed.run_sharded("locate", args + ["--out", out], 3)
     _assert_same(ref, out)
 
 
