@@ -366,8 +366,10 @@ its --out; without --out the merged report goes to standard output).  Every
 other option is the lftf command's own (see `lftf COMMAND --help`).
 
   --shards N        number of shards (tasks)
-  --address ADDR    the Ray cluster, e.g. auto (a running one), ray://host:10001;
-                    default: RAY_ADDRESS, else a local Ray started for this run
+  --address ADDR    the Ray cluster: HOST:PORT, ray://HOST:10001, auto (the one
+                    RAY_ADDRESS or `ray start` on this machine names; an error
+                    when there is none); default: the same, else a local Ray
+                    started for this run
   --max-retries K   reruns of a shard whose worker died (default 3); a shard that
                     fails by itself is not rerun
   --resources JSON  custom Ray resources each shard needs, e.g. '{"big_mem": 1}'
