@@ -185,7 +185,7 @@ def _connect(ray, address):
         ray.init(address=address, log_to_driver=False, logging_level="WARNING")
 
 
-def _shard_error(ray, exc, index, count):
+def _shard_error(exc, index, count):
     """The ShardError for a failed ray.get: the task's own, or a worker lost
     more often than max_retries."""
     cause = getattr(exc, "cause", None)
@@ -217,7 +217,7 @@ def _gather(ray, refs, on_done):
         except Exception as exc:  # RayTaskError, WorkerCrashedError, ...
             for ref in pending:
                 ray.cancel(ref, force=True)
-            raise _shard_error(ray, exc, i, len(refs)) from None
+            raise _shard_error(exc, i, len(refs)) from None
         on_done(i, results[i], len(refs) - len(pending))
     return results
 
