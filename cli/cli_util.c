@@ -97,19 +97,3 @@ void cli_install_interrupt(void)
 }
 
 int cli_interrupted(void) { return interrupted != 0; }
-
-int cli_progress(const char *stage, size_t done, size_t total, void *user)
-{
-    (void)user;
-    if (isatty(STDERR_FILENO)) {
-        if (total > 0)
-            fprintf(stderr, "\r%-8s %6zu/%-6zu %3d%%", stage, done, total,
-                    (int)(100.0 * (double)done / (double)total));
-        else
-            fprintf(stderr, "\r%-8s %6zu", stage, done);
-        if (total > 0 && done >= total)
-            fputc('\n', stderr);
-        fflush(stderr);
-    }
-    return interrupted ? 1 : 0;
-}

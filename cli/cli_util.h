@@ -23,7 +23,8 @@ int cli_parse_double(const char *s, double *out);
 int cli_parse_u64(const char *s, unsigned long long *out);
 
 /* Installs a SIGINT handler; cli_progress() then returns non-zero (abort)
- * after Ctrl-C.  The progress line is drawn on stderr when it is a terminal. */
+ * after Ctrl-C.  cli_progress draws the phase's progress line on stderr
+ * (cli/progress.c: in place on a terminal, throttled in logs). */
 void cli_install_interrupt(void);
 int cli_interrupted(void);
 int cli_progress(const char *stage, size_t done, size_t total, void *user);
