@@ -174,7 +174,7 @@ static int baseline_train(const run_ctx *c, const char *label, int method, block
     if (load_model("run", &c->mo, &m) ||
         trainer_for("run", label, m, &to, loc, c->hint, blocks_buf, &tp, &tr))
         goto done;
-    if ((rc = lftf_trainer_fit(tr, c->train, c->dev)) != LFTF_OK) {
+    if ((rc = fit_with_progress(tr, c->train, c->dev)) != LFTF_OK) {
         cli_fail("run", label, rc);
         goto done;
     }
@@ -494,11 +494,10 @@ int cmd_run(int argc, char **argv)
     if (trainer_for(cmd, NULL, model, &c.to, loc, c.hint, blocks_buf, &tp, &tr))
         goto done;
     print_training_plan(tr, &tp, "block", ",");
-    if ((rc = lftf_trainer_fit(tr, c.train, c.dev)) != LFTF_OK) {
+    if ((rc = fit_with_progress(tr, c.train, c.dev)) != LFTF_OK) {
         cli_fail(cmd, "training", rc);
         goto done;
     }
-    print_history(tr);
 
     /* 4. after */
     printf("evaluating the fine-tuned model...\n");
