@@ -873,6 +873,19 @@ LFTF_API int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
 LFTF_API int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
                                          size_t top_n, char **svg);
 
+/** One self-contained HTML page (inline CSS and SVG figures; no scripts,
+ *  fonts or network) of a report's JSON text: `lftf run`'s report.json (the
+ *  settings, Table 4 before/after, the BMI figure, the training curve, the
+ *  professions figure, general ability, bias suites and baselines), a bias
+ *  suites report (lftf_bias_report_to_json) or a general-ability report
+ *  (lftf_general_report_to_json).  Sections whose data the JSON lacks are
+ *  left out; numbers are the JSON's, rounded to 4 decimals.  `title` may be
+ *  NULL ("LFTF report").  *html is owned by the caller (lftf_free). */
+LFTF_API int lftf_report_html(const char *report_json, const char *title, char **html);
+/** lftf_report_html written to `path` atomically. */
+LFTF_API int lftf_report_html_write(const char *report_json, const char *title,
+                                    const char *path);
+
 /* ---- bias suites: WinoBias, CrowS-Pairs, Winogender, professions regression ---- */
 
 enum {
