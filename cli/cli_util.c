@@ -97,3 +97,11 @@ void cli_install_interrupt(void)
 }
 
 int cli_interrupted(void) { return interrupted != 0; }
+
+int cli_write_html(const char *cmd, const char *path, const char *report_json, const char *title)
+{
+    int rc = lftf_report_html_write(report_json, title, path);
+    if (rc != LFTF_OK)
+        return cli_fail(cmd, path, rc);
+    return 0;
+}

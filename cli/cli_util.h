@@ -29,4 +29,8 @@ void cli_install_interrupt(void);
 int cli_interrupted(void);
 int cli_progress(const char *stage, size_t done, size_t total, void *user);
 
+/* The report page (lftf_report_html) of a report's JSON text written to
+ * path atomically; 0, or 1 after printing the error. */
+int cli_write_html(const char *cmd, const char *path, const char *report_json, const char *title);
+
 #endif

@@ -294,16 +294,12 @@ static int save_text(const char *dir, const char *name, const char *text)
     return write_text_atomic(path, text);
 }
 
-/* report.html: the page of report.json (lftf_report_html); 0, or 1 after
- * printing the error. */
+/* report.html: the page of report.json; 0, or 1 after printing the error. */
 static int save_html(const char *cmd, const char *dir, const char *report_json)
 {
     char path[4096];
-    int rc;
     snprintf(path, sizeof path, "%s/report.html", dir);
-    if ((rc = lftf_report_html_write(report_json, "LFTF report", path)) != LFTF_OK)
-        return cli_fail(cmd, "report.html", rc);
-    return 0;
+    return cli_write_html(cmd, path, report_json, "LFTF report");
 }
 
 /* The GenBiasEval splits and GenHintEval; 0, or 1 after printing the error. */

@@ -64,6 +64,15 @@ static void cell(lftf_buf *b, double v)
     lftf__buf_printf(b, "<td title=\"%.17g\">%.4f</td>", v, v);
 }
 
+/* A JSON value's cell: integers (counts) as they are, reals as cell(). */
+static void value_cell(lftf_buf *b, const json_t *v)
+{
+    if (json_is_integer(v))
+        lftf__buf_printf(b, "<td>%lld</td>", (long long)json_integer_value(v));
+    else
+        cell(b, num(v));
+}
+
 /* A change's cell, green when it goes the way `lower_is_better` says. */
 static void change_cell(lftf_buf *b, double before, double after, int lower_is_better)
 {
@@ -513,9 +522,9 @@ static void bias_rows(lftf_buf *b, const char *path, const json_t *vb, const jso
     if (!json_is_number(vb))
         return;
     row_label(b, path);
-    cell(b, num(vb));
+    value_cell(b, vb);
     if (two) {
-        cell(b, num(va));
+        value_cell(b, va);
         /* no direction: what is fairer differs per figure */
         if (isfinite(num(vb)) && isfinite(num(va)))
             lftf__buf_printf(b, "<td>%+.4f</td>", num(va) - num(vb));
@@ -561,22 +570,20 @@ static void page(lftf_buf *b, const json_t *r, const char *title)
         html_text(b, json_string_value(json_object_get(r, "model")));
         lftf__buf_puts(b, "</p>\n");
     }
-    if (json_object_get(r, "finetune") || json_object_get(r, "locate"))
-        settings_section(b, r);
     if (before && json_object_get(before, "genbiaseval"))
         table4_section(b, r);
     if (json_is_object(json_object_get(r, "baselines")))
         baselines_section(b, json_object_get(r, "baselines"));
+    if (json_is_object(json_object_get(r, "general")))
+        general_section(b, json_object_get(r, "general"));
+    else if (json_is_string(json_object_get(r, "task")))
+        general_section(b, r);
     if (json_is_array(json_object_get(json_object_get(r, "locate"), "bmi")))
         bmi_section(b, r);
     if (json_array_size(json_object_get(json_object_get(r, "finetune"), "history")) > 0)
         training_section(b, json_object_get(json_object_get(r, "finetune"), "history"));
     if (json_array_size(json_object_get(before, "professions")) > 0)
         professions_section(b, before, json_object_get(r, "after"));
-    if (json_is_object(json_object_get(r, "general")))
-        general_section(b, json_object_get(r, "general"));
-    else if (json_is_string(json_object_get(r, "task")))
-        general_section(b, r);
     if (json_is_object(suites) && json_is_object(json_object_get(suites, "before")))
         bias_section(b, json_object_get(suites, "before"),
                      json_is_object(json_object_get(suites, "after"))
@@ -584,6 +591,8 @@ static void page(lftf_buf *b, const json_t *r, const char *title)
                          : NULL);
     else if (is_bias_report(r))
         bias_section(b, r, NULL);
+    if (json_object_get(r, "finetune") || json_object_get(r, "locate"))
+        settings_section(b, r);
     lftf__buf_printf(b, "<p class=\"note\">Written by liblftf %s from the report's JSON; every "
                         "number is the file's, rounded (hover a cell for the exact value).</p>\n"
                         "</body>\n</html>\n",
