@@ -229,7 +229,10 @@ static void test_report_html(void **state)
         " \"sentence\": 0.0625, \"avg\": 0.1875}}, \"genhinteval\": {\"ub\": 0.125}},"
         " \"locate\": {\"bmi\": [0.2, 0.1]}, \"finetune\": {\"blocks\": [0], \"history\": ["
         " {\"epoch\": 1, \"step\": 1, \"loss\": 2.0}, {\"epoch\": 1, \"step\": 2, \"loss\": 1.0},"
-        " {\"epoch\": 1, \"step\": 0, \"dev_afgb\": 0.3, \"dev_ub\": 0.05}]}}";
+        " {\"epoch\": 1, \"step\": 0, \"dev_afgb\": 0.3, \"dev_ub\": 0.05}]},"
+        " \"baselines\": {\"pb\": {\"afgb\": {\"word\": 0.875, \"phrase\": 0.75,"
+        " \"sentence\": 0.625, \"avg\": 0.5}, \"ub\": 0.4375},"
+        " \"last_block\": {\"afgb\": {\"avg\": 0.3125}, \"ub\": 0.1, \"blocks\": [1]}}}";
     char *html = NULL;
     (void)state;
     LFTF_ASSERT_OK(lftf_report_html(json, "T <1>", &html));
@@ -241,6 +244,11 @@ static void test_report_html(void **state)
     assert_non_null(strstr(html, ">-0.1875</td>")); /* avg: 0.1875 - 0.375 */
     assert_non_null(strstr(html, ">+0.0625</td>")); /* UB: 0.125 - 0.0625 */
     assert_non_null(strstr(html, ">1.5000</td>"));  /* epoch 1's mean loss */
+    /* every baseline row, with its scores */
+    assert_non_null(strstr(html, "<td>pb</td><td title=\"0.875\">0.8750</td>"));
+    assert_non_null(strstr(html, ">0.4375</td>"));
+    assert_non_null(strstr(html, "<td>last_block (block 1)</td>"));
+    assert_non_null(strstr(html, ">0.3125</td>"));
     assert_int_equal(count(html, "<svg"), 3);      /* BMI, loss, dev scores */
     assert_null(strstr(html, "<?xml"));
     lftf_free(html);

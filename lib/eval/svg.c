@@ -331,6 +331,14 @@ static void svg_polyline(lftf_buf *b, const plot_area *a, const lftf_svg_lines *
     }
 }
 
+static int whole_numbers(const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != floor(x[i]))
+            return 0;
+    return 1;
+}
+
 int lftf__svg_line_chart(const lftf_svg_lines *c, char **svg)
 {
     lftf_buf b = {0};
@@ -355,6 +363,11 @@ int lftf__svg_line_chart(const lftf_svg_lines *c, char **svg)
     a.h = SVG_HEIGHT - MARGIN_TOP - 64.0;
     lftf__svg_nice_axis(lo, hi, 5, &a.lo, &a.hi, &a.step);
     lftf__svg_nice_axis(c->x[0], c->x[c->n - 1], 8, &xlo, &xhi, &xstep);
+    if (xstep < 1 && whole_numbers(c->x, c->n)) { /* epochs: no tick at 1.5 */
+        xstep = 1;
+        xlo = floor(xlo);
+        xhi = ceil(xhi) > xlo ? ceil(xhi) : xlo + 1;
+    }
     svg_begin(&b, c->title);
     svg_y_grid(&b, &a);
     lftf__buf_puts(&b, "<g class=\"x-axis\">\n");
