@@ -245,9 +245,9 @@ static void test_report_html(void **state)
     assert_non_null(strstr(html, ">+0.0625</td>")); /* UB: 0.125 - 0.0625 */
     assert_non_null(strstr(html, ">1.5000</td>"));  /* epoch 1's mean loss */
     /* every baseline row, with its scores */
-    assert_non_null(strstr(html, "<td>pb</td><td title=\"0.875\">0.8750</td>"));
+    assert_non_null(strstr(html, "<td>PB (instruction prefix)</td><td title=\"0.875\">0.8750</td>"));
     assert_non_null(strstr(html, ">0.4375</td>"));
-    assert_non_null(strstr(html, "<td>last_block (block 1)</td>"));
+    assert_non_null(strstr(html, "<td>last block (block 1)</td>"));
     assert_non_null(strstr(html, ">0.3125</td>"));
     assert_int_equal(count(html, "<svg"), 3);      /* BMI, loss, dev scores */
     assert_null(strstr(html, "<?xml"));

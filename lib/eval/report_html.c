@@ -255,6 +255,20 @@ static void table4_section(lftf_buf *b, const json_t *r)
 
 /* ---- baselines ---- */
 
+/* The terminal table's names of report.json's baseline keys. */
+static const char *baseline_name(const char *key)
+{
+    static const struct {
+        const char *key, *name;
+    } names[] = {{"original", "original"}, {"lftf", "LFTF"}, {"pb", "PB (instruction prefix)"},
+                 {"fpft", "FPFT"}, {"last_block", "last block"}, {"random_block", "random block"},
+                 {"dama", "DAMA"}, {"rome", "ROME"}, {"r_rome", "R-ROME"}, {"memit", "MEMIT"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(key, names[i].key))
+            return names[i].name;
+    return key;
+}
+
 static void baselines_section(lftf_buf *b, const json_t *bl)
 {
     static const char *const cols[] = {"method", "AFGB word", "AFGB phrase", "AFGB sentence",
@@ -272,11 +286,11 @@ static void baselines_section(lftf_buf *b, const json_t *bl)
             continue;
         scores_of(v, s);
         if (json_is_array(blocks) && json_array_size(blocks) > 0)
-            snprintf(label, sizeof label, "%s (block %lld%s)", key,
+            snprintf(label, sizeof label, "%s (block %lld%s)", baseline_name(key),
                      (long long)json_integer_value(json_array_get(blocks, 0)),
                      json_array_size(blocks) > 1 ? ", ..." : "");
         else
-            snprintf(label, sizeof label, "%s", key);
+            snprintf(label, sizeof label, "%s", baseline_name(key));
         scores_row(b, label, s);
     }
     lftf__buf_puts(b, "</table>\n");
