@@ -105,3 +105,15 @@ int cli_write_html(const char *cmd, const char *path, const char *report_json, c
         return cli_fail(cmd, path, rc);
     return 0;
 }
+
+int cli_write_html_of(const char *cmd, const char *path, int json_rc, char **json,
+                      const char *title)
+{
+    int ret = json_rc != LFTF_OK ? cli_fail(cmd, path, json_rc)
+                                 : cli_write_html(cmd, path, *json, title);
+    lftf_free(*json);
+    *json = NULL;
+    if (ret == 0)
+        printf("wrote %s\n", path);
+    return ret;
+}

@@ -32,5 +32,9 @@ int cli_progress(const char *stage, size_t done, size_t total, void *user);
 /* The report page (lftf_report_html) of a report's JSON text written to
  * path atomically; 0, or 1 after printing the error. */
 int cli_write_html(const char *cmd, const char *path, const char *report_json, const char *title);
+/* The same from the JSON a lftf_*_to_json call just made (json_rc, *json;
+ * freed here), printing "wrote PATH". */
+int cli_write_html_of(const char *cmd, const char *path, int json_rc, char **json,
+                      const char *title);
 
 #endif

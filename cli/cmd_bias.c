@@ -119,15 +119,9 @@ int cmd_bias(int argc, char **argv)
         printf("wrote %s\n", out);
     if (html && mo.shard_count <= 1) {
         char *text = NULL;
-        if ((rc = lftf_bias_report_to_json(rep, 0, &text)) != LFTF_OK) {
-            cli_fail(cmd, html, rc);
+        rc = lftf_bias_report_to_json(rep, 0, &text);
+        if (cli_write_html_of(cmd, html, rc, &text, "Bias suites"))
             goto done;
-        }
-        rc = cli_write_html(cmd, html, text, "Bias suites");
-        lftf_free(text);
-        if (rc)
-            goto done;
-        printf("wrote %s\n", html);
     }
     print_memory(&mo, model); /* issue 13: the mode that ran and the peak (stderr) */
     ret = 0;

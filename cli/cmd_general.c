@@ -227,15 +227,9 @@ int cmd_general(int argc, char **argv)
     }
     if (html && mo.shard_count <= 1) {
         char *text = NULL;
-        if ((rc = lftf_general_report_to_json(report, &text)) != LFTF_OK) {
-            cli_fail(cmd, html, rc);
+        rc = lftf_general_report_to_json(report, &text);
+        if (cli_write_html_of(cmd, html, rc, &text, "General ability"))
             goto done;
-        }
-        rc = cli_write_html(cmd, html, text, "General ability");
-        lftf_free(text);
-        if (rc)
-            goto done;
-        printf("wrote %s\n", html);
     }
     print_memory(&mo, model); /* issue 13: the mode that ran and the peak (stderr) */
     ret = 0;

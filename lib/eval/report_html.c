@@ -30,25 +30,6 @@ static const char *const STYLE =
     "svg{max-width:100%;height:auto;display:block;margin:8px 0}"
     ".note{color:#666;font-size:13px}";
 
-/* Text for HTML content and attribute values. */
-static void html_text(lftf_buf *b, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': lftf__buf_puts(b, "&amp;"); break;
-        case '<': lftf__buf_puts(b, "&lt;"); break;
-        case '>': lftf__buf_puts(b, "&gt;"); break;
-        case '"': lftf__buf_puts(b, "&quot;"); break;
-        case '\'': lftf__buf_puts(b, "&#39;"); break;
-        default:
-            if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n')
-                lftf__buf_puts(b, " ");
-            else
-                lftf__buf_append(b, s, 1);
-        }
-    }
-}
-
 static double num(const json_t *j)
 {
     return json_is_number(j) ? json_number_value(j) : NAN;
@@ -88,7 +69,7 @@ static void change_cell(lftf_buf *b, double before, double after, int lower_is_b
 static void row_label(lftf_buf *b, const char *label)
 {
     lftf__buf_puts(b, "<tr><td>");
-    html_text(b, label);
+    lftf__xml_text(b, label);
     lftf__buf_puts(b, "</td>");
 }
 
@@ -97,7 +78,7 @@ static void header_row(lftf_buf *b, const char *const *cols)
     lftf__buf_puts(b, "<tr>");
     for (; *cols; cols++) {
         lftf__buf_puts(b, "<th>");
-        html_text(b, *cols);
+        lftf__xml_text(b, *cols);
         lftf__buf_puts(b, "</th>");
     }
     lftf__buf_puts(b, "</tr>\n");
@@ -106,7 +87,7 @@ static void header_row(lftf_buf *b, const char *const *cols)
 static void heading(lftf_buf *b, const char *id, const char *text)
 {
     lftf__buf_printf(b, "<h2 id=\"%s\">", id);
-    html_text(b, text);
+    lftf__xml_text(b, text);
     lftf__buf_puts(b, "</h2>\n");
 }
 
@@ -127,7 +108,7 @@ static void scalar_text(lftf_buf *b, const json_t *v)
 {
     char tmp[64];
     if (json_is_string(v)) {
-        html_text(b, json_string_value(v));
+        lftf__xml_text(b, json_string_value(v));
         return;
     }
     if (json_is_array(v)) {
@@ -575,13 +556,13 @@ static void page(lftf_buf *b, const json_t *r, const char *title)
     lftf__buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                       "<title>");
-    html_text(b, title);
+    lftf__xml_text(b, title);
     lftf__buf_printf(b, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", STYLE);
-    html_text(b, title);
+    lftf__xml_text(b, title);
     lftf__buf_puts(b, "</h1>\n");
     if (json_is_string(json_object_get(r, "model"))) {
         lftf__buf_puts(b, "<p class=\"sub\">model: ");
-        html_text(b, json_string_value(json_object_get(r, "model")));
+        lftf__xml_text(b, json_string_value(json_object_get(r, "model")));
         lftf__buf_puts(b, "</p>\n");
     }
     if (before && json_object_get(before, "genbiaseval"))

@@ -18,7 +18,7 @@
 #define MARGIN_RIGHT 24.0
 #define MARGIN_TOP 48.0
 
-static void xml_text(lftf_buf *b, const char *s)
+void lftf__xml_text(lftf_buf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
@@ -87,7 +87,7 @@ static void svg_begin(lftf_buf *b, const char *title)
                      SVG_WIDTH, SVG_HEIGHT, SVG_WIDTH, SVG_HEIGHT);
     if (title) {
         lftf__buf_puts(b, "<title>");
-        xml_text(b, title);
+        lftf__xml_text(b, title);
         lftf__buf_puts(b, "</title>\n");
     }
     lftf__buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n",
@@ -97,7 +97,7 @@ static void svg_begin(lftf_buf *b, const char *title)
                          "<text x=\"%.1f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" "
                          "font-weight=\"bold\">",
                          SVG_WIDTH / 2);
-        xml_text(b, title);
+        lftf__xml_text(b, title);
         lftf__buf_puts(b, "</text>\n");
     }
 }
@@ -135,7 +135,7 @@ static void svg_axis_titles(lftf_buf *b, const plot_area *a, const char *x_label
     if (x_label) {
         lftf__buf_printf(b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">",
                          a->x0 + a->w / 2, SVG_HEIGHT - 8);
-        xml_text(b, x_label);
+        lftf__xml_text(b, x_label);
         lftf__buf_puts(b, "</text>\n");
     }
     if (y_label) {
@@ -144,7 +144,7 @@ static void svg_axis_titles(lftf_buf *b, const plot_area *a, const char *x_label
                          "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" "
                          "transform=\"rotate(-90 %.2f %.2f)\">",
                          x, y, x, y);
-        xml_text(b, y_label);
+        lftf__xml_text(b, y_label);
         lftf__buf_puts(b, "</text>\n");
     }
 }
@@ -157,7 +157,7 @@ static void svg_legend_entry(lftf_buf *b, double x, double y, const char *color,
                      "<rect x=\"%.2f\" y=\"%.2f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
                      "<text x=\"%.2f\" y=\"%.2f\">",
                      x, y, color, x + 18, y + 10);
-    xml_text(b, label);
+    lftf__xml_text(b, label);
     lftf__buf_puts(b, "</text>\n");
 }
 
@@ -237,10 +237,10 @@ int lftf__svg_bar_chart(const lftf_svg_bars *c, char **svg)
                              "height=\"%.2f\" fill=\"%s\"><title>",
                              x, ytop, bar_w, ybot - ytop, color);
             if (c->series[s].label) {
-                xml_text(&b, c->series[s].label);
+                lftf__xml_text(&b, c->series[s].label);
                 lftf__buf_puts(&b, ", ");
             }
-            xml_text(&b, c->categories && c->categories[i] ? c->categories[i] : "");
+            lftf__xml_text(&b, c->categories && c->categories[i] ? c->categories[i] : "");
             lftf__buf_printf(&b, ": %.6g</title></rect>\n", v);
         }
     }
@@ -266,7 +266,7 @@ int lftf__svg_bar_chart(const lftf_svg_bars *c, char **svg)
                              x, y, x, y);
         else
             lftf__buf_printf(&b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">", x, y);
-        xml_text(&b, c->categories && c->categories[i] ? c->categories[i] : "");
+        lftf__xml_text(&b, c->categories && c->categories[i] ? c->categories[i] : "");
         lftf__buf_puts(&b, "</text>\n");
     }
     lftf__buf_puts(&b, "</g>\n");
@@ -326,7 +326,7 @@ static void svg_polyline(lftf_buf *b, const plot_area *a, const lftf_svg_lines *
         lftf__buf_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"><title>",
                          a->x0 + (xhi > xlo ? a->w * (c->x[i] - xlo) / (xhi - xlo) : 0),
                          y_of(a, v), color);
-        xml_text(b, se->label ? se->label : "");
+        lftf__xml_text(b, se->label ? se->label : "");
         lftf__buf_printf(b, " at %g: %.6g</title></circle>\n", c->x[i], v);
     }
 }

@@ -58,6 +58,11 @@ int lftf__svg_professions_chart(const char *const *names, const double *before,
                                 const double *after, size_t n, const char *t0, const char *t1,
                                 char **svg);
 
+/* Appends text escaped for XML and HTML (content and quoted attributes);
+ * control characters become spaces. */
+struct lftf_buf;
+void lftf__xml_text(struct lftf_buf *b, const char *s);
+
 /* "Nice" axis for [lo, hi]: a tick step of 1, 2 or 5 x 10^k giving about
  * `target` ticks, and the rounded-out bounds.  Exposed for tests. */
 void lftf__svg_nice_axis(double lo, double hi, int target, double *axis_lo, double *axis_hi,
