@@ -115,7 +115,7 @@ static void format_line(const phase *ph, size_t done, size_t total, double now, 
         len = (size_t)snprintf(out, n, "%s %zu", ph->label, done);
     if (len >= n)
         return;
-    if (secs > 0 && done > ph->done0)
+    if (secs >= 1 && done > ph->done0) /* a rate over less than a second says little */
         rate = (double)(done - ph->done0) / secs;
     if (rate > 0)
         len += (size_t)snprintf(out + len, n - len, rate >= 10 ? "  %.0f items/s" : "  %.2g items/s",
