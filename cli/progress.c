@@ -79,8 +79,8 @@ static double print_interval(int tty)
 static void make_label(const char *stage, const char *user_label, char *out, size_t n)
 {
     size_t base = strcspn(stage, " ");
-    if (user_label) {
-        snprintf(out, n, "%s", user_label);
+    if (user_label) { /* the caller's name, the stage's detail ("[winobias]") kept */
+        snprintf(out, n, "%s%s", user_label, stage + base);
         return;
     }
     for (size_t i = 0; i < sizeof stage_labels / sizeof stage_labels[0]; i++)

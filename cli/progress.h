@@ -1,7 +1,8 @@
 /* The CLI's progress lines (cli/progress.c).  cli_progress (cli_util.h) is
  * the lftf_progress_fn every command passes to the library; its `user`, when
- * not NULL, is a label (const char *) shown instead of the stage's name, e.g.
- * "general [arc_easy]". */
+ * not NULL, is a label (const char *) shown instead of the stage's name, its
+ * detail kept: "bias suites before" + stage "bias [winobias]" shows
+ * "bias suites before [winobias]". */
 #ifndef LFTF_CLI_PROGRESS_H
 #define LFTF_CLI_PROGRESS_H
 
