@@ -133,18 +133,22 @@ void cli_install_interrupt(void)
 
 int cli_interrupted(void) { return interrupted != 0; }
 
-int cli_progress(const char *stage, size_t done, size_t total, void *user)
+int cli_write_html(const char *cmd, const char *path, const char *report_json, const char *title)
 {
-    (void)user;
-    if (isatty(STDERR_FILENO)) {
-        if (total > 0)
-            fprintf(stderr, "\r%-8s %6zu/%-6zu %3d%%", stage, done, total,
-                    (int)(100.0 * (double)done / (double)total));
-        else
-            fprintf(stderr, "\r%-8s %6zu", stage, done);
-        if (total > 0 && done >= total)
-            fputc('\n', stderr);
-        fflush(stderr);
-    }
-    return interrupted ? 1 : 0;
+    int rc = lftf_report_html_write(report_json, title, path);
+    if (rc != LFTF_OK)
+        return cli_fail(cmd, path, rc);
+    return 0;
+}
+
+int cli_write_html_of(const char *cmd, const char *path, int json_rc, char **json,
+                      const char *title)
+{
+    int ret = json_rc != LFTF_OK ? cli_fail(cmd, path, json_rc)
+                                 : cli_write_html(cmd, path, *json, title);
+    lftf_free(*json);
+    *json = NULL;
+    if (ret == 0)
+        printf("wrote %s\n", path);
+    return ret;
 }

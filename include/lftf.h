@@ -112,8 +112,10 @@ LFTF_API void lftf_set_log_callback(lftf_log_fn fn, void *user);
 LFTF_API void lftf_set_log_level(lftf_log_level level);
 
 /** Progress of a long operation.  `stage` names the phase ("load", "eval",
- *  "locate", "train", "save", ...); done/total count its units (total may be
- *  0 if unknown).  Return 0 to continue, non-zero to abort (LFTF_E_ABORTED). */
+ *  "locate", "train", "save", ...), possibly followed by a detail in brackets
+ *  ("bias [winobias]", "train [epoch 1/2]": compare the part before " [");
+ *  done/total count its units (total may be 0 if unknown); a phase ends with
+ *  done == total.  Return 0 to continue, non-zero to abort (LFTF_E_ABORTED). */
 typedef int (*lftf_progress_fn)(const char *stage, size_t done, size_t total, void *user);
 
 /** CPU threads (process-global).  With OpenBLAS's own pthreads (Debian's
@@ -831,7 +833,8 @@ typedef struct lftf_trainer_params {
     uint64_t seed;               /* shuffling; default 0 */
     int cache_prefix;            /* reuse the frozen prefix's residual stream; default 1 */
     size_t eval_batch_size;      /* default 32 */
-    lftf_progress_fn progress;   /* stage "train": steps done / total */
+    lftf_progress_fn progress;   /* stage "train [epoch E/N]": the epoch's steps done / total,
+                                    done == total after its dev evaluation */
     void *progress_user;
     const char *preset;          /* name recorded in the settings (see below); NULL: none */
     lftf_lr_schedule lr_schedule; /* default LFTF_LR_CONSTANT */
@@ -895,6 +898,19 @@ LFTF_API int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
 LFTF_API int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
                                          size_t top_n, char **svg);
 
+/** One self-contained HTML page (inline CSS and SVG figures; no scripts,
+ *  fonts or network) of a report's JSON text: `lftf run`'s report.json (the
+ *  settings, Table 4 before/after, the BMI figure, the training curve, the
+ *  professions figure, general ability, bias suites and baselines), a bias
+ *  suites report (lftf_bias_report_to_json) or a general-ability report
+ *  (lftf_general_report_to_json).  Sections whose data the JSON lacks are
+ *  left out; numbers are the JSON's, rounded to 4 decimals.  `title` may be
+ *  NULL ("LFTF report").  *html is owned by the caller (lftf_free). */
+LFTF_API int lftf_report_html(const char *report_json, const char *title, char **html);
+/** lftf_report_html written to `path` atomically. */
+LFTF_API int lftf_report_html_write(const char *report_json, const char *title,
+                                    const char *path);
+
 /* ---- bias suites: WinoBias, CrowS-Pairs, Winogender, professions regression ---- */
 
 enum {
@@ -928,7 +944,7 @@ typedef struct lftf_bias_params {
     size_t max_items;            /* 0: all; N: the first N items of each file (quick runs) */
     size_t batch_size;           /* sequences per forward pass; default 16 */
     int with_samples;            /* keep per-item records (lftf_bias_report_to_json); default 1 */
-    lftf_progress_fn progress;   /* stage "bias": items done / total */
+    lftf_progress_fn progress;   /* stage "bias [SUITE]": the suite's items done / total */
     void *progress_user;
     /* Sharding (lftf_ll_params, lftf_probs_params): with shard_count > 1
      * every model call of every suite computes only this shard's batches and

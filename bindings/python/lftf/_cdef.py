@@ -542,6 +542,9 @@ int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
 
 int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
                                          size_t top_n, char **svg);
+int lftf_report_html(const char *report_json, const char *title, char **html);
+int lftf_report_html_write(const char *report_json, const char *title,
+                                    const char *path);
 
 enum {
     LFTF_SUITE_WINOBIAS = 1,
