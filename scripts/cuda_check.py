@@ -74,7 +74,15 @@ def gguf_to_hf(a):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     d, name = os.path.split(os.path.abspath(a.gguf))
     tok = AutoTokenizer.from_pretrained(d, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(d, gguf_file=name, dtype=torch.float32)
+    loaded = AutoModelForCausalLM.from_pretrained(d, gguf_file=name, dtype=torch.float32)
+    # transformers will not save a model it read from a GGUF: the same weights
+    # in a fresh model of the same config (the GGUF reader's marks dropped)
+    config = loaded.config
+    for k in ("quantization_config", "_pre_quantization_dtype"):
+        if hasattr(config, k):
+            delattr(config, k)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
     model.save_pretrained(a.out)
     tok.save_pretrained(a.out)
     out_json({"out": a.out, "params": sum(p.numel() for p in model.parameters())})
