@@ -26,12 +26,14 @@
 #                       without a GPU (c at a small size, e with a dtype
 #                       stand-in, since a CPU has no second device type)
 #   LFTF_CHECK_BUNDLE   the bundle (default device-bundle)
-#   LFTF_CHECK_PREFIX   where the sysroot is unpacked (default a fresh temp dir)
+#   LFTF_CHECK_PREFIX   where the sysroot is unpacked (default BUILD/sysroot)
 #   LFTF_CHECK_PYTHON   the Python with torch + transformers (default python3)
 #   LFTF_CHECK_BUILD    build folder (default build-cuda-check)
 #   LFTF_CHECK_ONLY     a subset of the checks, e.g. "a b" (default "a b c d e")
 #   LFTF_CHECK_BIG      llama8b or llama-small: check c's model (default: llama8b
 #                       on cuda, llama-small on cpu)
+#   LFTF_CHECK_DEADLINE seconds for the whole check (default 460): each step's
+#                       timeout is cut to what is left
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -40,11 +42,13 @@ bundle=$(cd "${LFTF_CHECK_BUNDLE:-device-bundle}" 2>/dev/null && pwd) || bundle=
 py=${LFTF_CHECK_PYTHON:-python3}
 build=${LFTF_CHECK_BUILD:-build-cuda-check}
 only=${LFTF_CHECK_ONLY:-a b c d e}
+deadline=${LFTF_CHECK_DEADLINE:-460}   # seconds for everything, build included
 OUT=${OUT:-$here/check-cuda-out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/check-cuda.XXXXXX")
-prefix=${LFTF_CHECK_PREFIX:-$work/prefix}
+# inside the build folder (git-ignored): a rerun reuses CMake's cached paths
+prefix=${LFTF_CHECK_PREFIX:-$here/$build/sysroot}
 log=$OUT/check-cuda.log
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} PYTHONUNBUFFERED=1
 t_start=$(date +%s)
@@ -102,6 +106,7 @@ if [ "$(printf '%s\n%s\n' "$need_glibc" "$have_glibc" | sort -V | head -1)" != "
     record "bundle" FAIL "this glibc is $have_glibc, the bundle's Debian 12 binaries need $need_glibc: build static archives (docs/gpu-check.md)"
     summary
 fi
+rm -rf "$prefix"
 mkdir -p "$prefix" "$work/site"
 tar -C "$prefix" -xzf "$bundle/sysroot.tar.gz"
 libdir=$prefix/usr/lib/x86_64-linux-gnu
@@ -129,14 +134,26 @@ step "1. configure and build against this machine's PyTorch"
 torch_prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
 launcher=()
 if command -v ccache >/dev/null; then
+    # paths relative to the folder above the checkout: a fresh clone beside it hits the cache
+    export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(dirname "$here")}
     launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
-cuda_opt=AUTO
-if ! timeout 120 cmake -B "$build" -DCMAKE_BUILD_TYPE=Release -DLFTF_BUILD_TESTS=OFF -DLFTF_BUILD_BENCH=OFF \
-        -DCMAKE_PREFIX_PATH="$torch_prefix" -DLFTF_CUDA_TOOLKIT=$cuda_opt "${launcher[@]}" > "$work/configure.log" 2>&1; then
-    tail -30 "$work/configure.log"
-    record "configure" FAIL "cmake failed (see the log)"
-    summary
+configure() { # LFTF_CUDA_TOOLKIT value
+    timeout 120 cmake -B "$build" -DCMAKE_BUILD_TYPE=Release -DLFTF_BUILD_TESTS=OFF -DLFTF_BUILD_BENCH=OFF \
+        -DCMAKE_PREFIX_PATH="$torch_prefix" -DLFTF_CUDA_TOOLKIT="$1" -DPKG_CONFIG_EXECUTABLE="$PKG_CONFIG" "${launcher[@]}" > "$work/configure.log" 2>&1
+}
+# AUTO: with the machine's CUDA toolkit when CMake finds one; if Caffe2's CUDA
+# config then fails on a part of the toolkit, link libtorch_cuda without it
+# (liblftf compiles no CUDA code; cmake/lftf_torch.cmake)
+if ! configure AUTO; then
+    tail -15 "$work/configure.log"
+    echo "  configure with the CUDA toolkit failed; again with LFTF_CUDA_TOOLKIT=OFF"
+    rm -f "$build/CMakeCache.txt"
+    if ! configure OFF; then
+        tail -30 "$work/configure.log"
+        record "configure" FAIL "cmake failed (see the log)"
+        summary
+    fi
 fi
 grep -E 'liblftf|Torch|CUDA' "$work/configure.log" | head -8
 if ! timeout 420 cmake --build "$build" -j"$(nproc)" > "$work/build.log" 2>&1; then
@@ -160,8 +177,14 @@ fi
 ccx=("$py" "$here/scripts/cuda_check.py")
 # run NAME LIMIT_S CMD...: its output in $work/NAME.out (shown), exit status returned
 run() {
-    local name=$1 limit=$2
+    local name=$1 limit=$2 left
     shift 2
+    left=$(( deadline - ($(date +%s) - t_start) ))
+    [ "$left" -lt "$limit" ] && limit=$left
+    if [ "$limit" -le 5 ]; then
+        echo "  [$name] not started: the ${deadline}s budget of the whole check is spent"
+        return 124
+    fi
     timeout "$limit" "$@" > "$work/$name.out" 2> "$work/$name.err"
     local rc=$?
     tail -3 "$work/$name.err" | sed "s/^/  [$name stderr] /"
@@ -181,6 +204,15 @@ gpu_mem() {
 }
 data=$here/data
 stories=$models/stories260k
+big=${LFTF_CHECK_BIG:-}
+[ -n "$big" ] || { [ "$device" = cuda ] && big=llama8b || big=llama-small; }
+if wanted c; then
+    # c's model is written while the other checks run (GPU memory and disk
+    # allow both; it saves a minute of the budget)
+    echo "  making the random $big for check c in the background"
+    run c_make 300 "${ccx[@]}" make-random --kind "$big" --out "$work/big" --tokenizer "$stories" --device "$device" &
+    c_make_pid=$!
+fi
 if [ "$device" = cuda ]; then run_tol=1e-3; stream_tol=1e-6; else run_tol=1e-4; stream_tol=1e-6; fi
 
 # ---------------------------------------------------------------- e. shards
@@ -298,11 +330,9 @@ fi
 
 # ---------------------------------------------------------------- c. big model
 if wanted c; then
-    big=${LFTF_CHECK_BIG:-}
-    [ -n "$big" ] || { [ "$device" = cuda ] && big=llama8b || big=llama-small; }
     step "c. random bfloat16 $big: lftf eval + one LFTF epoch, against transformers' forward"
     batch=32   # lftf eval's default batch (LFTF_PROMPT_BATCH)
-    if run c_make 240 "${ccx[@]}" make-random --kind "$big" --out "$work/big" --tokenizer "$stories" --device "$device"; then
+    if wait "$c_make_pid"; then
         echo "  made: $(json_of "$work/c_make.out"); GPU memory $(gpu_mem)"
         t0=$(now)
         if run c_eval 240 "$lftf" eval --model "$work/big" --data "$data" --no-hint --device "$device" --dtype bfloat16 \

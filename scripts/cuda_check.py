@@ -323,7 +323,7 @@ def hf_eval(a):
     multi = len(enc[-2]) > 2 or len(enc[-1]) > 2   # BOS + one token each, or not
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
     t0 = time.perf_counter()
-    model = AutoModelForCausalLM.from_pretrained(a.model, dtype=dt).to(dev).eval()
+    model = AutoModelForCausalLM.from_pretrained(a.model, dtype=dt, device_map=dev).eval()
     sync()
     t_load = time.perf_counter() - t0
     by_len = {}
