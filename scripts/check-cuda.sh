@@ -32,6 +32,7 @@
 #   LFTF_CHECK_ONLY     a subset of the checks, e.g. "a b" (default "a b c d e")
 #   LFTF_CHECK_BIG      llama8b or llama-small: check c's model (default: llama8b
 #                       on cuda, llama-small on cpu)
+#   LFTF_CHECK_KEEP     set: keep the scratch folder (models, reports, logs)
 #   LFTF_CHECK_DEADLINE seconds for the whole check (default 460): each step's
 #                       timeout is cut to what is left
 set -uo pipefail
@@ -79,7 +80,7 @@ summary() {
         [ "${verdicts[$i]}" = FAIL ] && failed=1
     done
     if [ $failed = 0 ]; then echo "check-cuda ($device): PASS"; else echo "check-cuda ($device): FAIL"; fi
-    rm -rf "$work"
+    if [ -n "${LFTF_CHECK_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
     exit $failed
 }
 card_name() {
@@ -341,10 +342,12 @@ if wanted c; then
             if run c_hf 240 "${ccx[@]}" hf-eval --lftf "$lftf" --model "$work/big" --device "$device" --dtype bfloat16 \
                     --batch $batch --report "$work/c_eval.json"; then
                 j=$(json_of "$work/c_hf.out")
+                hf_fwd=$(field "$j" hf_forward_s)
                 hf_total=$("$py" -c "import json,sys; d=json.loads(sys.argv[1]); print(round(d['hf_load_s'] + d['hf_forward_s'], 2))" "$j")
-                ratio=$("$py" -c "print(round($hf_total / $t_eval, 3))")
+                r_fwd=$("$py" -c "print(round($hf_fwd / $t_eval, 3))")
+                r_total=$("$py" -c "print(round($hf_total / $t_eval, 3))")
                 record "c. lftf eval $big bf16, 944 prompts, batch $batch" PASS \
-                    "lftf ${t_eval}s (load included); transformers ${hf_total}s (load + forward): ratio transformers/lftf x$ratio; $j"
+                    "lftf eval ${t_eval}s (process, load included); transformers forward ${hf_fwd}s (x$r_fwd of lftf's time), load + forward ${hf_total}s (x$r_total); $j"
             else
                 record "c. lftf eval $big bf16, 944 prompts, batch $batch" FAIL "transformers side: $(tail -1 "$work/c_hf.err")"
             fi
@@ -354,7 +357,7 @@ if wanted c; then
         t0=$(now)
         if run c_ft 300 "$lftf" finetune --model "$work/big" --data "$data" --out "$work/big_ft" --device "$device" \
                 --dtype bfloat16 --epochs 1 --delta; then
-            record "c. one LFTF epoch on $big bf16" PASS "$(time_of "$t0")s (load, locate, 1 epoch, delta saved); $(grep -m1 -iE 'block|epoch' "$work/c_ft.err" | cut -c1-160)"
+            record "c. one LFTF epoch on $big bf16" PASS "$(time_of "$t0")s (load, locate, 1 epoch, dev eval, delta saved); $(grep -m1 '^fine-tuning' "$work/c_ft.out" | cut -c1-140); $(grep -o 'epoch 1 done: .*' "$work/c_ft.out" | head -1)"
         else
             record "c. one LFTF epoch on $big bf16" FAIL "$(tail -1 "$work/c_ft.err")"
         fi
