@@ -25,9 +25,10 @@
 #
 # Shared libraries, not static archives: Debian 12 has glibc 2.36 and these
 # binaries need at most GLIBC_2.34 (libraries: 2.33; pkgconf: 2.34).  The
-# device image is Ubuntu-based with Python 3.12.3 (KINDS.md), i.e. Ubuntu
-# 24.04 and glibc 2.39, newer than what they need; check-cuda.sh still checks
-# it there and stops with a clear message if the device's glibc is older.
+# device image's OS is not recorded; its Python 3.12.3 (KINDS.md) is Ubuntu
+# 24.04's, glibc 2.39, newer than what they need.  check-cuda.sh checks the
+# machine's glibc against GLIBC_NEEDED first and stops with a clear message
+# if it is older (static archives would then be the way).
 #
 # Needs: apt-get (Debian 12 sources), dpkg, objdump, a Python with the `gguf`
 # package (default: the venv ~/.cache/lftf/torch2-venv; LFTF_BUNDLE_PYTHON).
