@@ -197,7 +197,10 @@ def check_probs(a):
     lf = {dt: lftf_probs(a.lftf, a.model, a.device, dt, prompts) for dt in ("float32", "bfloat16")}
     hf = {}
     for name, dt in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
-        model = AutoModelForCausalLM.from_pretrained(a.ref or a.model, dtype=dt).to(dev).eval()
+        # eager attention: transformers' reference implementation (Gemma 2's
+        # soft-capped scores are exact there)
+        model = AutoModelForCausalLM.from_pretrained(a.ref or a.model, dtype=dt,
+                                                     attn_implementation="eager").to(dev).eval()
         hf[name] = hf_logprobs(model, lf["float32"], dev)
         del model
     res = {"model": os.path.basename(a.model.rstrip("/")), "device": a.device, "prompts": len(prompts)}
