@@ -280,21 +280,11 @@ def compare_evals(a):
 
 # ---------------------------------------------------------------- check b
 def report_after(path):
+    """(prompt, p_he, p_she) of a `lftf run` report's "after" and "before"."""
     sys.path.insert(0, os.path.join(ROOT, "tests", "transformers"))
+    from check_transformers import report_items
     rep = json.load(open(path))
-
-    def walk(x, items):
-        if isinstance(x, dict):
-            if "prompt" in x and "p_he" in x and "p_she" in x:
-                items.append((x["prompt"], x["p_he"], x["p_she"]))
-            else:
-                for v in x.values():
-                    walk(v, items)
-        elif isinstance(x, list):
-            for v in x:
-                walk(v, items)
-        return items
-    return walk(rep["after"], []), walk(rep["before"], [])
+    return report_items(rep["after"]), report_items(rep["before"])
 
 
 def compare_runs(a):
