@@ -65,7 +65,33 @@ def cut_gguf(a):
     for t in keep:
         w.write_tensor_data(t.data, tensor_endianess=r.endianess)
     w.close()
+    verify_cut(a.src, a.out, a.blocks)
     out_json({"out": a.out, "tensors": len(keep), "bytes": os.path.getsize(a.out)})
+
+
+def verify_cut(src, cut, blocks):
+    """Read the cut file back: block_count is `blocks`, every other field the
+    source's, and every tensor kept has the source's type, shape and bytes."""
+    import gguf
+    import numpy as np
+    r, c = gguf.GGUFReader(src), gguf.GGUFReader(cut)
+    arch = r.fields["general.architecture"].contents()
+    if c.fields[arch + ".block_count"].contents() != blocks:
+        raise AssertionError("block_count is %r" % c.fields[arch + ".block_count"].contents())
+    for name, f in r.fields.items():
+        if name.startswith("GGUF.") or name == arch + ".block_count":
+            continue
+        if name not in c.fields or c.fields[name].contents() != f.contents():
+            raise AssertionError("field %s differs" % name)
+    src_t = {t.name: t for t in r.tensors}
+    want = {n for n in src_t if not n.startswith("blk.") or int(n.split(".")[1]) < blocks}
+    if {t.name for t in c.tensors} != want:
+        raise AssertionError("tensors kept: %d, expected %d" % (len(c.tensors), len(want)))
+    for t in c.tensors:
+        s = src_t[t.name]
+        if (t.tensor_type != s.tensor_type or list(t.shape) != list(s.shape)
+                or not np.array_equal(np.asarray(t.data).view(np.uint8), np.asarray(s.data).view(np.uint8))):
+            raise AssertionError("tensor %s differs from the source" % t.name)
 
 
 # ---------------------------------------------------------------- models
