@@ -261,7 +261,7 @@ if wanted b; then
        t_dev=$(time_of "$t0") &&
        run b_reload 120 "$lftf" eval --model "$work/run_dev/model" --data "$data" --device "$device" --dtype float32 --out "$work/reload.json" &&
        run b_cmp 60 "${ccx[@]}" compare-runs "$work/run_cpu" "$work/run_dev" "$work/reload.json" --tol "$run_tol"; then
-        verdict "b. lftf run --device $device = CPU run, reload = \"after\"" "$work/b_cmp.out" "run ${t_dev}s on $device, ${t_cpu}s on cpu;"
+        verdict "b. lftf run --device $device = CPU run, reload = \"after\"" "$work/b_cmp.out" "lftf run: ${t_dev}s on $device${dev_threads:+ (1 thread)}, ${t_cpu}s on the CPU;"
     else
         record "b. lftf run --device $device = CPU run, reload = \"after\"" FAIL "a step failed (see above)"
     fi
