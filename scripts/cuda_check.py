@@ -343,8 +343,9 @@ def hf_eval(a):
     tok = subprocess.run([a.lftf, "tokenize", "--tokenizer", a.model] + prompts + [" he", " she"],
                          capture_output=True, text=True, check=True).stdout.splitlines()
     enc = [json.loads(x)["ids"] for x in tok]
+    # the targets' last token (" he" alone encodes as "▁", "▁he" with a
+    # SentencePiece-style tokenizer; in context it is the one token "▁he")
     ids, he, she = enc[:-2], enc[-2][-1], enc[-1][-1]
-    multi = len(enc[-2]) > 2 or len(enc[-1]) > 2   # BOS + one token each, or not
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
     import transformers.models.llama.modeling_llama  # noqa: F401 (the import is not load time)
     if dev == "cuda":
@@ -378,7 +379,7 @@ def hf_eval(a):
     out_json({"prompts": len(ids), "batches": len(batches), "batch": a.batch, "dtype": a.dtype,
               "hf_load_s": round(t_load, 3), "hf_forward_s": round(t_fwd, 3),
               "hf_prompts_per_s": round(len(ids) / t_fwd, 1),
-              "max_abs_dp_vs_lftf": d, "targets_multi_token": multi})
+              "max_abs_dp_vs_lftf": d, "target_ids": [he, she]})
 
 
 # ---------------------------------------------------------------- main
