@@ -127,10 +127,10 @@ export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$work/site" \
     "$bundle"/wheels/*.whl || { record "bundle" FAIL "pip could not install the wheels"; summary; }
 export PYTHONPATH="$work/site${PYTHONPATH:+:$PYTHONPATH}"
-versions=$("$py" -c 'import sys, torch, transformers, gguf
-print("python %s, torch %s (CUDA %s), transformers %s, gguf %s, GPU %s" % (sys.version.split()[0],
-      torch.__version__, torch.version.cuda, transformers.__version__,
-      getattr(gguf, "__version__", "ok"), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"))' 2>&1 | tail -1)
+versions=$("$py" -c 'import sys, torch, transformers, gguf, importlib.metadata as m
+print("python %s, torch %s (CUDA %s), transformers %s, gguf %s from %s, GPU %s" % (sys.version.split()[0],
+      torch.__version__, torch.version.cuda, transformers.__version__, m.version("gguf"),
+      gguf.__file__.split("/gguf/")[0], torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"))' 2>&1 | tail -1)
 record "bundle" PASS "glibc $have_glibc >= $need_glibc; jansson $("$PKG_CONFIG" --modversion jansson), pcre2 $("$PKG_CONFIG" --modversion libpcre2-8), utf8proc $("$PKG_CONFIG" --modversion libutf8proc); $versions"
 models=$bundle/models
 
