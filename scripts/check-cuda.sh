@@ -177,6 +177,7 @@ if [ "$device" = cuda ]; then
         record "lftf --device cuda starts" FAIL "$(tail -1 "$work/cuda.txt")"
         summary
     fi
+    record "lftf --device cuda starts" PASS "$(head -1 "$work/cuda.txt" | cut -c1-200)"
 fi
 
 ccx=("$py" "$here/scripts/cuda_check.py")
