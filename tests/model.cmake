@@ -75,3 +75,5 @@ if(LFTF_WITH_TORCH)
 endif()
 # GGUF models (llama.cpp files): the shipped SmolLM2 against transformers' GGUF loading
 add_lftf_test(test_gguf_model SOURCES test_gguf_model.c LABELS model TIMEOUT 600)
+# GGUF files of qwen2, qwen3, gemma2, gemma3, phi3 (tiny, committed) against transformers
+add_lftf_test(test_gguf_families SOURCES test_gguf_families.c LABELS model TIMEOUT 300)
