@@ -659,8 +659,9 @@ int64_t lftf__gguf_arr_int(const lftf_gguf_kv *kv, size_t i)
     lftf_gguf_kv e = array_element(kv, i);
     double d;
     int64_t v = 0;
+    /* a float element: truncated, when it fits (NaN and out of range give 0) */
     if (lftf__gguf_kv_int(&e, &v) != 0 && lftf__gguf_kv_num(&e, &d) == 0)
-        v = (int64_t)d;
+        v = d > -9.2e18 && d < 9.2e18 ? (int64_t)d : 0;
     return v;
 }
 
