@@ -73,12 +73,14 @@ static void test_committed_llama_vocab(void **state)
     json_decref(ref);
 }
 
-/* A python that can import gguf: $LFTF_TRANSFORMERS_PYTHON, else python3. */
+/* A python that can import gguf: $LFTF_GGUF_PYTHON (scripts/ci-venv.sh),
+ * $LFTF_TRANSFORMERS_PYTHON, else python3. */
 static const char *gguf_python(void)
 {
     static char cmd[4200];
-    const char *candidates[] = {getenv("LFTF_TRANSFORMERS_PYTHON"), LFTF_TEST_PYTHON};
-    for (int i = 0; i < 2; i++) {
+    const char *candidates[] = {getenv("LFTF_GGUF_PYTHON"), getenv("LFTF_TRANSFORMERS_PYTHON"),
+                                LFTF_TEST_PYTHON};
+    for (int i = 0; i < 3; i++) {
         if (!candidates[i] || !*candidates[i])
             continue;
         snprintf(cmd, sizeof cmd, "'%s' -c 'import gguf' 2>/dev/null", candidates[i]);
@@ -95,8 +97,8 @@ static void test_written_vocabs(void **state)
     LFTF_SHARED_PATH(shared, "");
     const char *py = gguf_python();
     if (!py) {
-        print_message("SKIP: no python with the gguf package (pip install gguf; or set "
-                      "LFTF_TRANSFORMERS_PYTHON)\n");
+        print_message("SKIP: no python with the gguf package (set LFTF_GGUF_PYTHON, e.g. "
+                      "to the python scripts/ci-venv.sh prints)\n");
         skip();
     }
     assert_non_null(lftf_test_tmpdir(dir, sizeof dir));
