@@ -1,10 +1,14 @@
 /* GGUF files of the families other than llama (qwen2, qwen3, gemma2, gemma3,
- * phi3) against transformers loading the same files.  The files are tiny
+ * phi3) against transformers loading the same files, and a Llama with Llama
+ * 3.1 RoPE scaling (stored by llama.cpp only as rope_freqs.weight, which
+ * transformers' GGUF loading ignores) against the transformers model it was
+ * written from.  The files are tiny
  * random models laid out as llama.cpp's converter writes them (gguf-py
  * tensor names, Gemma norms stored as w + 1, Phi-3's fused attn_qkv and
  * ffn_up; Q8_0 / Q5_1 / Q4_0 / F16 weights), written with transformers'
  * next-token log-probabilities by tests/reference/gguf_families_ref.py
  * into tests/reference/gguf/ (tiny-*.gguf, families_transformers.json). */
+#define _GNU_SOURCE /* mkdtemp in test_util.h */
 #include "lftf.h"
 
 #include <jansson.h>
@@ -73,7 +77,7 @@ static void test_families(void **state)
     const char *arch;
     json_object_foreach(json_object_get(ref, "families"), arch, items)
         check_family(arch, items);
-    assert_int_equal(json_object_size(json_object_get(ref, "families")), 5);
+    assert_int_equal(json_object_size(json_object_get(ref, "families")), 6);
     json_decref(ref);
 }
 

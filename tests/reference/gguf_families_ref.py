@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Tiny GGUF models of the families other than llama, and transformers' output on them.
 
+(And a Llama with Llama 3.1 RoPE scaling, whose reference is the transformers
+model it was written from: see FAMILIES.)
+
 For qwen2, qwen3, gemma2, gemma3 and phi3: a random-weight transformers model
 (2 blocks, width 64) is written as a GGUF file the way llama.cpp's
 convert_hf_to_gguf.py lays it out: gguf-py's tensor names
@@ -48,6 +51,12 @@ FAMILIES = {
                                                    query_pre_attn_scalar=256,
                                                    tie_word_embeddings=True)),
     "phi3": (transformers.Phi3Config, dict(rope_theta=10000.0, sliding_window=None)),
+    # Llama 3.1 RoPE scaling, which llama.cpp stores only as rope_freqs.weight
+    # and transformers' GGUF loading ignores: the reference is transformers on
+    # the model itself (F32 weights, so both hold the same numbers)
+    "llama": (transformers.LlamaConfig, dict(rope_theta=10000.0, rope_scaling={
+        "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192})),
 }
 WEIGHT_TYPES = [Q.Q8_0, Q.Q5_1, Q.Q4_0, Q.F16]
 
@@ -63,6 +72,8 @@ def random_model(family):
                 p.copy_(torch.randn_like(p) * 0.2 + (0.0 if "gemma" in family else 1.0))
             else:
                 p.copy_(torch.randn_like(p) * 0.08)
+            if family == "llama":  # stored as F16 below: the same numbers in both
+                p.copy_(p.half().float())
     return model.eval()
 
 
@@ -97,6 +108,32 @@ def add_tokenizer(w, shared):
     w.add_pad_token_id(0)  # Phi3Config's default (32000) lies outside this vocabulary
 
 
+def llama_permute(weights, n_head):
+    """convert_hf_to_gguf.py LlamaModel.permute: the rotary halves interleaved."""
+    return (weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+            .swapaxes(1, 2).reshape(weights.shape))
+
+
+def llama3_rope_factors(cfg):
+    """convert_hf_to_gguf.py LlamaModel.generate_extra_tensors (rope_freqs)."""
+    rs = cfg.rope_scaling if getattr(cfg, "rope_scaling", None) else cfg.rope_parameters
+    base, dim = FAMILIES["llama"][1]["rope_theta"], cfg.head_dim
+    factor, low, high = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+    old = rs["original_max_position_embeddings"]
+    freqs = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+    out = []
+    for freq in freqs.tolist():
+        wavelen = 2 * np.pi / freq
+        if wavelen < old / high:
+            out.append(1)
+        elif wavelen > old / low:
+            out.append(factor)
+        else:
+            smooth = (old / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
+
+
 def add_tensors(w, arch, model):
     arch_id = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
     names = gguf.get_tensor_name_map(arch_id, model.config.num_hidden_layers)
@@ -109,31 +146,41 @@ def add_tensors(w, arch, model):
         data = t.numpy().astype(np.float32)
         if arch.startswith("gemma") and hf.endswith("norm.weight"):
             data = data + 1  # as llama.cpp's Gemma converters store them
+        if arch == "llama" and hf.endswith(("q_proj.weight", "k_proj.weight")):
+            heads = model.config.num_attention_heads if "q_proj" in hf else model.config.num_key_value_heads
+            data = llama_permute(data, heads)
         if data.ndim == 1:
             w.add_tensor(name, data)
+            continue
+        if arch == "llama":
+            w.add_tensor(name, data.astype(np.float16))
             continue
         qtype = WEIGHT_TYPES[i % len(WEIGHT_TYPES)]
         w.add_tensor(name, gguf.quants.quantize(data, qtype), raw_dtype=qtype)
 
 
 def write_family(shared, out_dir, arch):
+    """Writes tiny-ARCH.gguf; returns the transformers model it came from."""
     model = random_model(arch)
     path = os.path.join(out_dir, f"tiny-{arch}.gguf")
     w = gguf.GGUFWriter(path, arch)
     add_metadata(w, arch, model.config)
     add_tokenizer(w, shared)
     add_tensors(w, arch, model)
+    if arch == "llama":
+        w.add_tensor("rope_freqs.weight", llama3_rope_factors(model.config))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
-    return path
+    return model
 
 
-def transformers_logprobs(out_dir, arch):
+def transformers_logprobs(out_dir, arch, original):
     name = f"tiny-{arch}.gguf"
     tok = AutoTokenizer.from_pretrained(out_dir, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(out_dir, gguf_file=name, torch_dtype=torch.float32)
+    model = original if arch == "llama" else \
+        AutoModelForCausalLM.from_pretrained(out_dir, gguf_file=name, torch_dtype=torch.float32)
     result = []
     for p in PROMPTS:
         ids = tok(p)["input_ids"]
@@ -150,8 +197,8 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     ref = {"transformers": transformers.__version__, "families": {}}
     for arch in FAMILIES:
-        write_family(shared, out_dir, arch)
-        ref["families"][arch] = transformers_logprobs(out_dir, arch)
+        original = write_family(shared, out_dir, arch)
+        ref["families"][arch] = transformers_logprobs(out_dir, arch, original)
     with open(os.path.join(out_dir, "families_transformers.json"), "w") as f:
         json.dump(ref, f)
         f.write("\n")
