@@ -26,7 +26,7 @@ static void usage(FILE *f)
             "  --out FILE          report.json with every figure and per-item record\n"
             "  --target W          the regression's two target words (twice; default \" he\", \" she\")\n"
             "  --max-items N       only the first N items of each file (quick looks)\n"
-            "  --batch N           sequences per forward pass (16)\n"
+            "  --batch N           sequences per forward pass (64)\n"
             "%s%s",
             model_device_opts_help, shard_opts_help);
 }

@@ -49,7 +49,7 @@ int lftf_bias_params_init(lftf_bias_params *params)
     params->struct_size = sizeof *params;
     params->targets = default_targets;
     params->n_targets = 2;
-    params->batch_size = LFTF_SEQUENCE_BATCH;
+    params->batch_size = LFTF_BIAS_BATCH;
     params->with_samples = 1;
     return LFTF_OK;
 }

@@ -84,6 +84,11 @@ typedef struct lftf_param {
 /* Default sequences per forward pass for the long-sequence engines
  * (log-likelihood, generation, the bias suites). */
 #define LFTF_SEQUENCE_BATCH 16
+/* Default sequences per forward pass of the bias suites: their prompts are
+ * short (WinoBias ~25 tokens, the professions' ~6), and on SmolLM2-135M the
+ * 3,520 professions prompts took 40% less CPU at 64 than at 16 (WinoBias
+ * ~6% less); docs/benchmarks-real-model.md. */
+#define LFTF_BIAS_BATCH 64
 
 struct lftf_model {
     char *dir;                  /* the model directory */
