@@ -109,6 +109,7 @@ typedef struct lftf_model_params {
     int add_bos;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t max_memory;
     size_t max_device_memory;
 } lftf_model_params;
@@ -151,7 +152,9 @@ typedef struct lftf_memory_info {
 } lftf_memory_info;
 
 int lftf_model_memory_info(const lftf_model *model, lftf_memory_info *info);
+
 int lftf_model_inspect_json(const char *dir, const lftf_model_params *params, char **json);
+
 int lftf_parse_size(const char *text, size_t *out);
 
 const lftf_tokenizer *lftf_model_tokenizer(const lftf_model *model);
@@ -161,6 +164,7 @@ typedef struct lftf_probs_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_probs_params;
 
@@ -202,6 +206,7 @@ typedef struct lftf_ll_params {
     size_t max_length;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_ll_params;
 
@@ -266,6 +271,7 @@ typedef struct lftf_general_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_general_params;
 
@@ -345,6 +351,7 @@ typedef struct lftf_eval_params {
     const char *prefix;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_eval_params;
 
@@ -408,12 +415,25 @@ typedef struct lftf_locate_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_locate_params;
 
 int lftf_locate_params_init(lftf_locate_params *params);
 
 int lftf_merge_shards_json(const char *const *shard_jsons, size_t n, char **merged_json);
+
+typedef struct lftf_command_params {
+    size_t struct_size;
+    const char *const *args;
+    size_t n_args;
+
+    const char *report_path;
+} lftf_command_params;
+
+int lftf_command_params_init(lftf_command_params *params);
+
+int lftf_command_run(const lftf_command_params *params, char **report);
 
 int lftf_locate(lftf_model *model, const lftf_dataset *prompts,
                          const lftf_locate_params *params, lftf_locate_result **out);
@@ -522,6 +542,9 @@ int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
 
 int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
                                          size_t top_n, char **svg);
+int lftf_report_html(const char *report_json, const char *title, char **html);
+int lftf_report_html_write(const char *report_json, const char *title,
+                                    const char *path);
 
 enum {
     LFTF_SUITE_WINOBIAS = 1,
@@ -547,6 +570,7 @@ typedef struct lftf_bias_params {
     int with_samples;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_bias_params;
 
