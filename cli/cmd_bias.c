@@ -27,7 +27,7 @@ static void usage(FILE *f)
             "  --html FILE         the figures as one self-contained page (report.html)\n"
             "  --target W          the regression's two target words (twice; default \" he\", \" she\")\n"
             "  --max-items N       only the first N items of each file (quick looks)\n"
-            "  --batch N           sequences per forward pass (16)\n"
+            "  --batch N           sequences per forward pass (64)\n"
             "%s%s",
             model_device_opts_help, shard_opts_help);
 }

@@ -12,6 +12,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "options.h"
+#include "phase_times.h"
 #include "run_general.h"
 #include "train_cli.h"
 #include "edit_cli.h"
@@ -423,8 +424,10 @@ int cmd_run(int argc, char **argv)
     int bias_suites = 1;
     bias_step bias = {NULL, NULL, ""};
     general_opts gen;
+    phase_times pt;
 
     memset(&c, 0, sizeof c);
+    phase_times_init(&pt);
     general_opts_init(&gen);
     /* line-buffered even into a pipe: progress of a long run shows as it happens */
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -481,6 +484,7 @@ int cmd_run(int argc, char **argv)
         return 1;
     cli_install_interrupt();
 
+    phase_begin(&pt, "load");
     if (run_load_sets(cmd, &c))
         goto done;
     lftf_eval_params_init(&c.ep);
@@ -490,14 +494,19 @@ int cmd_run(int argc, char **argv)
 
     /* 1. before */
     printf("evaluating the original model...\n");
+    phase_begin(&pt, "eval before");
     if (evaluate(&c, model, NULL, &before))
         goto done;
     sb = scores_of(before);
-    if (run_general(cmd, model, &gen, "before") ||
-        (bias_suites && bias_step_before(cmd, &bias, model)))
+    phase_begin(&pt, "general before");
+    if (run_general(cmd, model, &gen, "before"))
+        goto done;
+    phase_begin(&pt, "bias suites before");
+    if (bias_suites && bias_step_before(cmd, &bias, model))
         goto done;
 
     /* 2. locate */
+    phase_begin(&pt, "locate (BMI)");
     if (locate_for_training(cmd, model, c.train, &c.to, &loc))
         goto done;
 
@@ -505,6 +514,7 @@ int cmd_run(int argc, char **argv)
     if (trainer_for(cmd, NULL, model, &c.to, loc, c.hint, blocks_buf, &tp, &tr))
         goto done;
     print_training_plan(tr, &tp, "block", ",");
+    phase_begin(&pt, "fine-tuning");
     if ((rc = fit_with_progress(tr, c.train, c.dev)) != LFTF_OK) {
         cli_fail(cmd, "training", rc);
         goto done;
@@ -512,6 +522,7 @@ int cmd_run(int argc, char **argv)
 
     /* 4. after */
     printf("evaluating the fine-tuned model...\n");
+    phase_begin(&pt, "eval after");
     if (evaluate(&c, model, NULL, &after))
         goto done;
     sa = scores_of(after);
@@ -521,10 +532,12 @@ int cmd_run(int argc, char **argv)
     print_row("original", &sb);
     print_row("LFTF", &sa);
     print_change(&sb, &sa);
+    phase_begin(&pt, "general after");
     if (run_general(cmd, model, &gen, "after"))
         goto done;
 
     /* 5. outputs, in a temporary directory */
+    phase_begin(&pt, "save");
     tmp = make_temp_dir_beside(out);
     if (!tmp) {
         fprintf(stderr, "lftf run: cannot create a temporary directory beside %s\n", out);
@@ -543,9 +556,11 @@ int cmd_run(int argc, char **argv)
         memcpy(lftf_blocks, b, n_lb * sizeof *b);
         lftf_trainer_free(tr);
         tr = NULL;
+        phase_begin(&pt, "baselines");
         if (run_baselines(&c, pb_prefix, &sb, &sa, lftf_blocks, n_lb, loc, report))
             goto done;
     }
+    phase_begin(&pt, "bias suites after");
     if (bias_suites && bias_step_after(cmd, &bias, model, report))
         goto done;
     if (cli_interrupted()) {
@@ -554,6 +569,8 @@ int cmd_run(int argc, char **argv)
     }
     /* how the weights were held and the peak resident memory of the run */
     json_object_set_new(report, "memory", memory_json(model));
+    /* wall and CPU time per phase (bench/bench_phases.py prints them) */
+    json_object_set_new(report, "timings", phase_times_take(&pt));
     print_memory(&c.mo, model);
     dump = json_dumps(report, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     if (!dump || save_text(tmp, "report.json", dump) || save_html(cmd, tmp, dump))
@@ -576,6 +593,7 @@ done:
         json_decref(report);
     free(dump);
     general_opts_free(&gen);
+    phase_times_free(&pt);
     bias_step_free(&bias);
     lftf_trainer_free(tr);
     lftf_locate_result_free(loc);

@@ -947,7 +947,7 @@ typedef struct lftf_bias_params {
     const char *const *targets;
     size_t n_targets;
     size_t max_items;            /* 0: all; N: the first N items of each file (quick runs) */
-    size_t batch_size;           /* sequences per forward pass; default 16 */
+    size_t batch_size;           /* sequences per forward pass; default 64 */
     int with_samples;            /* keep per-item records (lftf_bias_report_to_json); default 1 */
     lftf_progress_fn progress;   /* stage "bias [SUITE]": the suite's items done / total */
     void *progress_user;

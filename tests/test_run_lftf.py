@@ -86,7 +86,9 @@ def demo(tmp):
     """The README's main command, with no option but --model and --out."""
     out = os.path.join(tmp, "demo")
     t0 = time.time()
+    c0 = children_cpu()
     p = run("run", "--model", MODEL, "--out", out)
+    DEMO_CPU["s"] = children_cpu() - c0
     print("lftf run took %.1f s" % (time.time() - t0))
     print(p.stdout)
     with open(os.path.join(out, "report.json")) as f:
@@ -95,6 +97,32 @@ def demo(tmp):
 
 
 # ---- demo: the acceptance on stories260k ----
+
+DEMO_CPU = {}  # the CPU seconds the demo's lftf run took, as the kernel counts them
+
+
+def children_cpu():
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def test_demo_timings(demo):
+    """report.json's "timings": every phase in order, its CPU seconds adding
+    up to no more than the kernel's count for the whole process."""
+    _, _, report = demo
+    t = report["timings"]
+    names = [ph["phase"] for ph in t["phases"]]
+    assert names == ["load", "eval before", "general before", "bias suites before",
+                     "locate (BMI)", "fine-tuning", "eval after", "general after", "save",
+                     "bias suites after"]
+    for ph in t["phases"] + [t["total"]]:
+        assert ph["wall_s"] >= 0 and ph["user_s"] >= 0 and ph["sys_s"] >= 0
+        assert abs(ph["cpu_s"] - (ph["user_s"] + ph["sys_s"])) < 1e-9
+    assert sum(ph["cpu_s"] for ph in t["phases"]) <= t["total"]["cpu_s"] + 0.01
+    assert t["total"]["cpu_s"] <= DEMO_CPU["s"] + 0.01
+    assert sum(ph["wall_s"] for ph in t["phases"]) <= t["total"]["wall_s"] + 0.01
+    assert len(t["load_average"]["start"]) == len(t["load_average"]["end"]) == 3
 
 def test_demo_outputs(demo):
     out, p, report = demo

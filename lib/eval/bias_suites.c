@@ -49,7 +49,7 @@ int lftf_bias_params_init(lftf_bias_params *params)
     params->struct_size = sizeof *params;
     params->targets = default_targets;
     params->n_targets = 2;
-    params->batch_size = LFTF_SEQUENCE_BATCH;
+    params->batch_size = LFTF_BIAS_BATCH;
     params->with_samples = 1;
     return LFTF_OK;
 }
@@ -167,8 +167,8 @@ static int advance(run_ctx *c, size_t items)
 /* Log-likelihoods of continuations after contexts (the log-likelihood
  * engine: harness semantics, requests sharing a context share its forward
  * pass) into res[0..n-1]; `items` is what they count for in the progress. */
-static int score_ll(run_ctx *c, const char *const *ctxs, const char *const *conts, size_t n,
-                    size_t items, lftf_ll_result *res)
+static int score_ll_next(run_ctx *c, const char *const *ctxs, const char *const *conts, size_t n,
+                         size_t items, lftf_ll_result *res, int32_t *next)
 {
     inner_progress ip = {c, c->done, items, n ? n : 1};
     lftf_ll_params lp;
@@ -179,8 +179,14 @@ static int score_ll(run_ctx *c, const char *const *ctxs, const char *const *cont
     lp.shard_index = c->p->shard_index;
     lp.shard_count = c->p->shard_count;
     c->hash = lftf__hash_strings(lftf__hash_strings(c->hash, ctxs, n), conts, n);
-    LFTF_TRY(lftf_model_loglikelihood(c->m, ctxs, conts, n, &lp, res));
+    LFTF_TRY(lftf__model_loglikelihood_next(c->m, ctxs, conts, n, &lp, res, next));
     return advance(c, items);
+}
+
+static int score_ll(run_ctx *c, const char *const *ctxs, const char *const *conts, size_t n,
+                    size_t items, lftf_ll_result *res)
+{
+    return score_ll_next(c, ctxs, conts, n, items, res, NULL);
 }
 
 /* One batched forward over the prompts with the run's batch size and
@@ -407,6 +413,33 @@ static int wb_expected(const lftf_model *m, const char *occupation, char **want)
     return rc;
 }
 
+/* The greedy next token after each prompt and the ll of both answers
+ * (2 requests per prompt, the prompt as their context).  The greedy token
+ * comes from the answers' forward pass, which runs the prompt anyway: one
+ * pass over the prompts instead of two; only where that pass could not give
+ * it (see lftf__model_loglikelihood_next) the prompts run once more. */
+static int wb_score(run_ctx *c, const char *const *prompts, const char *const *ctx2,
+                    const char *const *conts, size_t n, lftf_ll_result *ll, int32_t *next)
+{
+    int32_t *next2 = malloc((n ? 2 * n : 1) * sizeof *next2);
+    int all = 1;
+    if (!next2)
+        return lftf__oom("WinoBias greedy tokens");
+    /* the run's hash as when the greedy tokens had their own pass */
+    c->hash = lftf__hash_strings(c->hash, prompts, n);
+    int rc = score_ll_next(c, ctx2, conts, 2 * n, 2 * n, ll, next2);
+    for (size_t i = 0; rc == LFTF_OK && i < n; i++) {
+        next[i] = next2[2 * i] != -2 ? next2[2 * i] : next2[2 * i + 1];
+        all &= next[i] != -2;
+    }
+    free(next2);
+    if (rc == LFTF_OK && !all) {
+        c->done -= n; /* counted again by the greedy pass */
+        rc = greedy(c, prompts, n, next);
+    }
+    return rc;
+}
+
 static int run_winobias(run_ctx *c, const char *dir, json_t *report)
 {
     lftf_wb_file files[4];
@@ -505,8 +538,8 @@ static int run_winobias(run_ctx *c, const char *dir, json_t *report)
             }
         }
     }
-    if ((rc = greedy(c, (const char *const *)prompts, n, next)) ||
-        (rc = score_ll(c, ctx2, (const char *const *)conts, 2 * n, n, res.ll)))
+    if ((rc = wb_score(c, (const char *const *)prompts, ctx2, (const char *const *)conts, n, res.ll,
+                       next)) != LFTF_OK)
         goto done;
     for (size_t i = 0; i < n; i++) /* next -1: another shard's prompt */
         if (next[i] >= 0 && (rc = token_text(c->m, next[i], &res.tokens[i])) != LFTF_OK)

@@ -119,15 +119,18 @@ static int32_t prefix_token(const lftf_model *m)
 
 /* tok_encode: special tokens (BOS) as add_bos says, none when the text
  * already starts with the BOS token's text (the harness's has_bos_prefix). */
+static int starts_with_bos(const lftf_model *m, const char *text, size_t len)
+{
+    int32_t bos = lftf_tokenizer_bos_id(m->tok);
+    const char *bos_text = bos >= 0 ? lftf_tokenizer_token(m->tok, bos) : NULL;
+    return bos_text && *bos_text && strlen(bos_text) <= len &&
+           memcmp(text, bos_text, strlen(bos_text)) == 0;
+}
+
 static int encode_text(const lftf_model *m, const char *text, size_t len, int add_bos,
                        int32_t **ids, size_t *n)
 {
-    int special = add_bos != 0;
-    int32_t bos = lftf_tokenizer_bos_id(m->tok);
-    const char *bos_text = bos >= 0 ? lftf_tokenizer_token(m->tok, bos) : NULL;
-    if (special && bos_text && *bos_text && strlen(bos_text) <= len &&
-        memcmp(text, bos_text, strlen(bos_text)) == 0)
-        special = 0;
+    int special = add_bos != 0 && !starts_with_bos(m, text, len);
     return lftf_tokenizer_encode(m->tok, text, len, special, ids, n);
 }
 
@@ -138,6 +141,9 @@ typedef struct tok_req {
     size_t n_ctx, n_cont;       /* the context is ids[0..n_ctx-1] after truncation */
     size_t start;               /* first kept token (truncation) */
     int truncated;
+    int ctx_alone;              /* the context ids are enc(context) on its own (the
+                                   greedy token after them is the prompt's, see
+                                   lftf__model_loglikelihood_next) */
 } tok_req;
 
 static const int32_t *req_ctx(const tok_req *r) { return r->ids + r->start; }
@@ -169,6 +175,12 @@ static int truncate_req(tok_req *r, size_t max_length, size_t index)
 }
 
 /* Encodes request i into a token request. */
+/* n if a[0..n-1] == b[0..n-1] (na >= n), else 0. */
+static size_t keep_ids_match(const int32_t *a, size_t na, const int32_t *b, size_t n)
+{
+    return na >= n && (n == 0 || memcmp(a, b, n * sizeof *a) == 0) ? n : 0;
+}
+
 static int encode_request(const lftf_model *m, const char *context, const char *continuation,
                           int add_bos, size_t index, tok_req *out)
 {
@@ -212,6 +224,9 @@ static int encode_request(const lftf_model *m, const char *context, const char *
             lftf_free(cids);
             return lftf__err_prefix(rc, "request %zu", index);
         }
+        /* the ids lftf_model_target_probs gives the context as a prompt */
+        out->ctx_alone = add_bos == -1 && keep == lc && !starts_with_bos(m, context, lc) &&
+                         n_c == keep_ids_match(whole, n_whole, cids, n_c);
         lftf_free(cids);
         if (n_c == 0) {
             lftf_free(whole);
@@ -252,6 +267,8 @@ typedef struct ll_engine {
     const char *stage;
     size_t done;
     size_t shard_index, shard_count; /* lftf_ll_params: the batches this run computes */
+    int32_t *next;               /* NULL, or per request the argmax after its context
+                                    (lftf__model_loglikelihood_next) */
 } ll_engine;
 
 static int cmp_ctx(const tok_req *a, const tok_req *b)
@@ -293,7 +310,7 @@ static int cmp_group_len(const void *pa, const void *pb)
  * token tok[k] in row row[k]; adds its log-prob to results[req[k]].ll and
  * clears is_greedy when it is not the row's argmax. */
 static int score_rows(ll_engine *e, const lt_tensor *lp, const int64_t *row, const int32_t *tok,
-                      const size_t *req, size_t n)
+                      const size_t *req, size_t n, int64_t *row_argmax)
 {
     int64_t V = lt_size(lp, 1), R = lt_size(lp, 0), n1 = (int64_t)n, flat_sh[1] = {-1};
     int64_t *flat = malloc((n ? n : 1) * sizeof *flat), *amax = malloc((size_t)R * sizeof *amax);
@@ -316,6 +333,8 @@ static int score_rows(ll_engine *e, const lt_tensor *lp, const int64_t *row, con
         if (amax[row[k]] != tok[k])
             e->results[req[k]].is_greedy = 0;
     }
+    if (row_argmax)
+        memcpy(row_argmax, amax, (size_t)R * sizeof *amax);
 done:
     free(flat);
     free(amax);
@@ -428,7 +447,7 @@ static int score_without_cache(ll_engine *e, const size_t *reqs, size_t nb, cons
         !(rc = lftf__batch_create(m, (const int32_t *const *)seq, len, nb, &b)) &&
         !(rc = plain_blocks(m, b, m->cfg.num_hidden_layers, &H)) &&
         !(rc = logprobs_at_rows(m, H, nb, start, npos, &lp)))
-        rc = score_rows(e, lp, prow, ptok, preq, np);
+        rc = score_rows(e, lp, prow, ptok, preq, np, NULL);
     for (size_t r = 0; seq && r < nb; r++)
         free(seq[r]);
     free(seq);
@@ -443,6 +462,23 @@ static int score_without_cache(ll_engine *e, const size_t *reqs, size_t nb, cons
 
 static int unit_in_shard(const ll_engine *e, size_t u);
 static void mark_other_shard(ll_engine *e, size_t ri);
+
+/* e->next of the batch's requests from the argmax after each group's
+ * context (NULL: not computed here, -2 stays); -1 when the contexts are
+ * another shard's.  Only where the context ids are the context's own
+ * encoding: else the token would follow other ids than the prompt's. */
+static void store_next(ll_engine *e, const size_t *order, const ll_group *g, size_t ng, int own_ctx,
+                       const int64_t *ctx_argmax)
+{
+    for (size_t k = 0; k < ng; k++)
+        for (size_t j = 0; j < g[k].count; j++) {
+            size_t ri = order[g[k].first + j];
+            if (!own_ctx)
+                e->next[ri] = -1;
+            else if (ctx_argmax && e->reqs[ri].ctx_alone && !e->reqs[ri].truncated)
+                e->next[ri] = (int32_t)ctx_argmax[k];
+        }
+}
 
 /* The groups g[0..ng-1]: their contexts in one cached forward, then the
  * remaining tokens of their multi-token continuations, batch_size rows at a
@@ -459,11 +495,12 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
     size_t n_req = 0, n_multi = 0;
     for (size_t k = 0; k < ng; k++)
         n_req += g[k].count;
-    int64_t *row = calloc(n_req, sizeof *row);
+    int64_t *row = calloc(n_req, sizeof *row), *ctx_argmax = calloc(ng, sizeof *ctx_argmax);
     int32_t *tok = calloc(n_req, sizeof *tok);
     size_t *req = calloc(n_req, sizeof *req);
     int rc = LFTF_OK; /* stays so when this shard owns none of the batch's units */
-    if (!ids || !lens || !start || !ones || !row || !tok || !req) {
+    int have_argmax = 0;
+    if (!ids || !lens || !start || !ones || !row || !tok || !req || !ctx_argmax) {
         rc = lftf__oom("batch");
         goto done;
     }
@@ -499,15 +536,20 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
         /* single-token continuations: nothing to cache */
         if (own_ctx && q > 0 &&
             ((rc = last_logprobs_plain(m, ids, lens, ng, &lp)) ||
-             (rc = score_rows(e, lp, row, tok, req, q))))
+             (rc = score_rows(e, lp, row, tok, req, q, ctx_argmax))))
             goto done;
+        have_argmax = own_ctx && q > 0;
     } else if ((own_ctx || own_multi) && /* a sub-batch needs the contexts' cache */
                ((rc = lftf__kv_cache_create(m, ng, &cache)) ||
                 (rc = lftf__kv_forward(m, cache, ids, lens, &H)) ||
                 (rc = logprobs_at_rows(m, H, ng, start, ones, &lp)) ||
-                (rc = score_rows(e, lp, row, tok, req, n_req)))) {
+                (rc = score_rows(e, lp, row, tok, req, n_req, ctx_argmax)))) {
         goto done;
+    } else {
+        have_argmax = own_ctx;
     }
+    if (e->next)
+        store_next(e, order, g, ng, own_ctx, have_argmax ? ctx_argmax : NULL);
     lt_free(H);
     lt_free(lp);
     H = lp = NULL;
@@ -561,7 +603,7 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
             if (!(rc = lftf__kv_cache_select(cache, multi_row + s0, nb, &sub)) &&
                 !(rc = lftf__kv_forward(m, sub, cids, clen, &H)) &&
                 !(rc = logprobs_at_rows(m, H, nb, zero, clen, &lp)))
-                rc = score_rows(e, lp, prow, ptok, preq, np);
+                rc = score_rows(e, lp, prow, ptok, preq, np, NULL);
         } else if (rc == LFTF_OK) {
             rc = score_without_cache(e, multi + s0, nb, prow, ptok, preq, np);
         }
@@ -593,6 +635,7 @@ done:
     free(row);
     free(tok);
     free(req);
+    free(ctx_argmax);
     return rc;
 }
 
@@ -641,7 +684,7 @@ static void mark_other_shard(ll_engine *e, size_t ri)
 static int score_streamed(void *user, const lt_tensor *lp, const int64_t *row, const int32_t *tok,
                           const size_t *req, size_t n)
 {
-    return score_rows(user, lp, row, tok, req, n);
+    return score_rows(user, lp, row, tok, req, n, NULL);
 }
 
 /* Adds request ri's reads, at every continuation position of sequence seq. */
@@ -750,6 +793,8 @@ static int run_engine(ll_engine *e)
     }
     for (size_t i = 0; i < e->n; i++) {
         order[i] = i;
+        if (e->next)
+            e->next[i] = -2;
         e->results[i].ll = 0.0;
         e->results[i].n_tokens = e->reqs[i].n_cont;
         e->results[i].is_greedy = 1;
@@ -816,6 +861,15 @@ int lftf_model_loglikelihood(lftf_model *model, const char *const *contexts,
                              const char *const *continuations, size_t n,
                              const lftf_ll_params *params, lftf_ll_result *results)
 {
+    return lftf__model_loglikelihood_next(model, contexts, continuations, n, params, results,
+                                          NULL);
+}
+
+int lftf__model_loglikelihood_next(lftf_model *model, const char *const *contexts,
+                                   const char *const *continuations, size_t n,
+                                   const lftf_ll_params *params, lftf_ll_result *results,
+                                   int32_t *next)
+{
     lftf_ll_params p;
     if (!model || (n && (!contexts || !continuations || !results)))
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_loglikelihood: NULL argument");
@@ -835,7 +889,7 @@ int lftf_model_loglikelihood(lftf_model *model, const char *const *contexts,
     }
     if (rc == LFTF_OK) {
         ll_engine e = {model, reqs, n, p.batch_size, results, p.progress, p.progress_user,
-                       "loglikelihood", 0, p.shard_index, p.shard_count};
+                       "loglikelihood", 0, p.shard_index, p.shard_count, next};
         rc = run_engine(&e);
     }
     tok_reqs_free(reqs, n);
@@ -962,7 +1016,7 @@ int lftf__ll_rolling(lftf_model *model, const char *const *texts, size_t n,
         rc = lftf__oom("windows");
     if (rc == LFTF_OK) {
         ll_engine e = {model, reqs, nreq, p.batch_size, wres, p.progress, p.progress_user,
-                       "rolling", 0, p.shard_index, p.shard_count};
+                       "rolling", 0, p.shard_index, p.shard_count, NULL};
         rc = run_engine(&e);
     }
     for (size_t i = 0; i < n && rc == LFTF_OK; i++)

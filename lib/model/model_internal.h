@@ -84,6 +84,11 @@ typedef struct lftf_param {
 /* Default sequences per forward pass for the long-sequence engines
  * (log-likelihood, generation, the bias suites). */
 #define LFTF_SEQUENCE_BATCH 16
+/* Default sequences per forward pass of the bias suites: their prompts are
+ * short (WinoBias ~25 tokens, the professions' ~6), and on SmolLM2-135M the
+ * 3,520 professions prompts took 40% less CPU at 64 than at 16 (WinoBias
+ * ~6% less); docs/benchmarks-real-model.md. */
+#define LFTF_BIAS_BATCH 64
 
 struct lftf_model {
     char *dir;                  /* the model directory */
@@ -450,6 +455,19 @@ void lftf__model_fingerprint(const lftf_model *m, char out[17]);
 uint64_t lftf__fnv1a(uint64_t h, const void *data, size_t n);
 
 /* ---- sharded log-likelihood reports (lib/model/loglikelihood.c) ------------- */
+
+/* lftf_model_loglikelihood, also giving next[i] (when next != NULL): the
+ * greedy next token after request i's context, from the forward pass that
+ * scores it, as lftf_model_target_probs would give it for the context as a
+ * prompt (its argmax; float rounding apart).  -1: another shard's request;
+ * -2: not computed (the context's ids are not its own encoding, the default
+ * add_bos is not in use, the request was truncated, or the engine ran a path
+ * that does not keep it: streamed blocks, a family without the cache whose
+ * requests are all longer than one token); run lftf_model_target_probs then. */
+int lftf__model_loglikelihood_next(lftf_model *model, const char *const *contexts,
+                                   const char *const *continuations, size_t n,
+                                   const lftf_ll_params *params, lftf_ll_result *results,
+                                   int32_t *next);
 
 /* lftf_model_loglikelihood_rolling, also handing out every window's result
  * (texts' windows in order; *windows freed with free()) when windows != NULL:
