@@ -2,8 +2,9 @@
 # Sets up and runs every test: the CMocka suite through ctest (release
 # build), the Python package's pytest suite (with the example notebook), the
 # install check (pkg-config + find_package from outside the tree), the
-# exported-symbol check, the unit suite again under ASan+UBSan, and each
-# libFuzzer target for a bounded time.  Any failure stops with non-zero exit.
+# exported-symbol check, the unit suite again under ASan+UBSan, each
+# libFuzzer target for a bounded time, `pip install .` / '.[ray]' from a
+# fresh clone and the Ray cluster tests (scripts/test-ray.sh).  Any failure stops with non-zero exit.
 #   FUZZ_SECONDS=N   seconds per fuzz target (default 60)
 #   LFTF_SKIP_ASAN=1 / LFTF_SKIP_FUZZ=1 to skip those stages locally
 set -euo pipefail
@@ -15,6 +16,11 @@ step() { printf '\n==== %s ====\n' "$*"; }
 
 step "set up and build"
 bash scripts/setup.sh
+
+step "Python environment with the gguf package (GGUF tests)"
+LFTF_GGUF_PYTHON=$(bash scripts/ci-venv.sh)
+export LFTF_GGUF_PYTHON
+echo "gguf from $LFTF_GGUF_PYTHON"
 
 step "unit and integration tests (ctest)"
 ctest --test-dir build --output-on-failure -j"$jobs"
@@ -44,5 +50,8 @@ if [ "${LFTF_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzzing (libFuzzer, ASan+UBSan, ${FUZZ_SECONDS:-60}s per target)"
   bash fuzz/run.sh
 fi
+
+step "pip install from a fresh clone; Ray cluster tests"
+bash scripts/test-ray.sh
 
 step "all tests passed"
