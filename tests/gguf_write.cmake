@@ -1,0 +1,14 @@
+# GGUF writing and the ggml quantizers (libtorch-free).
+add_lftf_test(test_gguf_write SOURCES test_gguf_write.c PARSERS_ONLY LABELS parsers TIMEOUT 60)
+# Checked with the gguf package (gguf-py): quantizers bit-identical to
+# gguf.quants.quantize, the layout byte-identical to gguf.GGUFWriter's.  Skips
+# (77) without a Python that imports gguf (scripts/ci-venv.sh makes one).
+add_executable(gguf_write_sample gguf/write_sample.c)
+target_link_libraries(gguf_write_sample PRIVATE lftf_parsers)
+if(LFTF_PYTHON3)
+  add_test(NAME gguf_write_reference
+           COMMAND ${LFTF_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/gguf/check_gguf_write.py
+                   --sample $<TARGET_FILE:gguf_write_sample>)
+  set_tests_properties(gguf_write_reference PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                       LABELS "parsers;gguf")
+endif()
