@@ -158,7 +158,7 @@ static int read_uint(reader *r, size_t n, uint64_t *out, const char *ctx)
 /* Reads a string (u64 length + bytes) into an owned NUL-terminated copy. */
 static int read_string(reader *r, lftf_gguf_str *out, const char *ctx)
 {
-    uint64_t len;
+    uint64_t len = 0;
     LFTF_TRY(read_uint(r, 8, &len, ctx));
     if (len > bytes_left(r))
         return lftf__err(LFTF_E_FORMAT,
@@ -210,7 +210,7 @@ static void widen_scalar(lftf_gguf_kv *kv, uint64_t bits)
 
 static int read_array(reader *r, lftf_gguf_kv *kv)
 {
-    uint64_t t, n;
+    uint64_t t = 0, n = 0;
     char ctx[320];
     snprintf(ctx, sizeof ctx, "metadata key '%s'", kv->key);
     LFTF_TRY(read_uint(r, 4, &t, ctx));
@@ -252,7 +252,7 @@ static int read_value(reader *r, lftf_gguf_kv *kv)
     } else if (kv->type == LFTF_GGUF_ARRAY) {
         LFTF_TRY(read_array(r, kv));
     } else {
-        uint64_t bits;
+        uint64_t bits = 0;
         LFTF_TRY(read_uint(r, scalar_size(kv->type), &bits, ctx));
         widen_scalar(kv, bits);
     }
@@ -264,7 +264,7 @@ static int read_value(reader *r, lftf_gguf_kv *kv)
 static int read_kv(reader *r, size_t index, size_t count, lftf_gguf_kv *kv)
 {
     char ctx[96];
-    uint64_t t;
+    uint64_t t = 0;
     snprintf(ctx, sizeof ctx, "the key of metadata entry %zu of %zu", index, count);
     LFTF_TRY(read_name(r, &kv->key, ctx));
     snprintf(ctx, sizeof ctx, "the type of metadata key '%.40s'", kv->key);
@@ -313,7 +313,7 @@ static int check_shape(const reader *r, lftf_gguf_tensor *t)
 static int read_tensor_info(reader *r, size_t index, size_t count, lftf_gguf_tensor *t)
 {
     char ctx[320];
-    uint64_t v;
+    uint64_t v = 0;
     snprintf(ctx, sizeof ctx, "the name of tensor info %zu of %zu", index, count);
     LFTF_TRY(read_name(r, &t->name, ctx));
     snprintf(ctx, sizeof ctx, "tensor info '%s'", t->name);
@@ -442,7 +442,7 @@ static int place_tensors(const reader *r, lftf_gguf_file *f)
 
 static int read_header(reader *r, lftf_gguf_file *f, uint64_t *n_tensors, uint64_t *n_kv)
 {
-    uint64_t v;
+    uint64_t v = 0;
     if (r->size < 4 || memcmp(r->buf, "GGUF", 4) != 0)
         return lftf__err(LFTF_E_FORMAT, "%s: not a GGUF file (it does not start with the magic "
                          "\"GGUF\")", r->what);
@@ -470,7 +470,7 @@ static int read_header(reader *r, lftf_gguf_file *f, uint64_t *n_tensors, uint64
 
 static int parse_all(reader *r, lftf_gguf_file *f)
 {
-    uint64_t n_tensors, n_kv;
+    uint64_t n_tensors = 0, n_kv = 0;
     LFTF_TRY(read_header(r, f, &n_tensors, &n_kv));
     f->kvs = calloc(n_kv ? (size_t)n_kv : 1, sizeof *f->kvs);
     f->tensors = calloc(n_tensors ? (size_t)n_tensors : 1, sizeof *f->tensors);
