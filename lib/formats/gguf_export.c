@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LFTF_GGUF_TYPE_SAME (-1)
+
 
 typedef struct lftf_gguf_changed {
     const char *name;     /* Hugging Face weight name */
