@@ -12,3 +12,13 @@ if(LFTF_PYTHON3)
   set_tests_properties(gguf_write_reference PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                        LABELS "parsers;gguf")
 endif()
+# lftf convert HF -> GGUF read back by transformers' GGUF loader and the gguf
+# package (forward, tokenizer ids, tensors); needs torch + transformers + gguf
+# ($LFTF_TRANSFORMERS_PYTHON, scripts/check-torch2.sh), else skips.
+if(LFTF_WITH_TORCH AND LFTF_PYTHON3 AND TARGET lftf_cli)
+  add_test(NAME gguf_convert_transformers
+           COMMAND ${LFTF_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/gguf/check_convert.py
+                   --lftf $<TARGET_FILE:lftf_cli> --shared ${LFTF_SHARED_DIR})
+  set_tests_properties(gguf_convert_transformers PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+                       LABELS "model;transformers;gguf")
+endif()
