@@ -21,7 +21,7 @@ def reexec_with_gguf(err):
         return
     for exe in (os.environ.get("LFTF_GGUF_PYTHON"), os.environ.get("LFTF_TRANSFORMERS_PYTHON"),
                 shutil.which("python3")):
-        if not exe or os.path.realpath(exe) == os.path.realpath(sys.executable):
+        if not exe or os.path.abspath(exe) == os.path.abspath(sys.executable):  # a venv links the same binary
             continue
         if subprocess.run([exe, "-c", "import gguf"], capture_output=True).returncode == 0:
             sys.stdout.flush()
