@@ -109,6 +109,7 @@ typedef struct lftf_model_params {
     int add_bos;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t max_memory;
     size_t max_device_memory;
 } lftf_model_params;
@@ -151,7 +152,9 @@ typedef struct lftf_memory_info {
 } lftf_memory_info;
 
 int lftf_model_memory_info(const lftf_model *model, lftf_memory_info *info);
+
 int lftf_model_inspect_json(const char *dir, const lftf_model_params *params, char **json);
+
 int lftf_parse_size(const char *text, size_t *out);
 
 const lftf_tokenizer *lftf_model_tokenizer(const lftf_model *model);
@@ -161,6 +164,7 @@ typedef struct lftf_probs_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_probs_params;
 
@@ -180,12 +184,34 @@ int lftf_model_encode_target(const lftf_model *model, const char *prompt,
 int lftf_model_next_logprobs(lftf_model *model, const char *prompt, float *logprobs,
                                       size_t vocab_size);
 
+typedef enum lftf_save_format {
+    LFTF_SAVE_HF = 0,
+    LFTF_SAVE_GGUF = 1
+} lftf_save_format;
+
+typedef enum lftf_gguf_type {
+    LFTF_GGUF_TYPE_SAME = -1,
+    LFTF_GGUF_TYPE_F32 = 0,
+    LFTF_GGUF_TYPE_F16 = 1,
+    LFTF_GGUF_TYPE_Q4_0 = 2,
+    LFTF_GGUF_TYPE_Q4_1 = 3,
+    LFTF_GGUF_TYPE_Q5_0 = 6,
+    LFTF_GGUF_TYPE_Q5_1 = 7,
+    LFTF_GGUF_TYPE_Q8_0 = 8,
+    LFTF_GGUF_TYPE_BF16 = 30
+} lftf_gguf_type;
+
+int lftf_gguf_type_parse(const char *name, lftf_gguf_type *out);
+
 typedef struct lftf_save_params {
     size_t struct_size;
     int overwrite;
     int delta;
     lftf_progress_fn progress;
     void *progress_user;
+
+    lftf_save_format format;
+    lftf_gguf_type gguf_type;
 } lftf_save_params;
 
 int lftf_save_params_init(lftf_save_params *params);
@@ -195,6 +221,20 @@ int lftf_model_save(lftf_model *model, const char *out_dir, const lftf_save_para
 int lftf_delta_apply(const char *base_dir, const char *delta_dir, const char *out_dir,
                               const lftf_save_params *params);
 
+typedef struct lftf_convert_params {
+    size_t struct_size;
+    lftf_save_format to;
+    lftf_gguf_type gguf_type;
+    lftf_dtype hf_dtype;
+    int overwrite;
+    lftf_progress_fn progress;
+    void *progress_user;
+} lftf_convert_params;
+
+int lftf_convert_params_init(lftf_convert_params *params);
+
+int lftf_convert(const char *in, const char *out, const lftf_convert_params *params);
+
 typedef struct lftf_ll_params {
     size_t struct_size;
     int add_bos;
@@ -202,6 +242,7 @@ typedef struct lftf_ll_params {
     size_t max_length;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_ll_params;
 
@@ -266,6 +307,7 @@ typedef struct lftf_general_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_general_params;
 
@@ -345,6 +387,7 @@ typedef struct lftf_eval_params {
     const char *prefix;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_eval_params;
 
@@ -408,6 +451,7 @@ typedef struct lftf_locate_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_locate_params;
 
@@ -547,6 +591,7 @@ typedef struct lftf_bias_params {
     int with_samples;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_bias_params;
 
