@@ -10,6 +10,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: lftf info --model DIR [--device cpu|cuda|cuda:N] [--dtype float32|bfloat16|float16]\n\n"
                "Reads a Hugging Face model directory's config.json, weight headers and tokenizer\n"
+               "(or a GGUF file's metadata and tensor headers)\n"
                "(no weight is loaded) and prints its architecture, config and parameter count\n"
                "as one JSON object.\n");
 }

@@ -15,7 +15,8 @@ static void usage(FILE *f)
             "usage: lftf tokenize --tokenizer PATH [--no-special] [--] [TEXT...]\n\n"
             "Encodes each TEXT (each line of standard input when no TEXT is given) with\n"
             "the tokenizer at PATH (a tokenizer.json, or a model directory holding one;\n"
-            "a tokenizer_config.json beside it is read too) and prints one JSON line per\n"
+            "a tokenizer_config.json beside it is read too; or a GGUF file, whose\n"
+            "tokenizer.ggml.* metadata is read) and prints one JSON line per\n"
             "text: {\"text\": ..., \"ids\": [...], \"tokens\": [...]}.\n\n"
             "  --no-special   do not add the special tokens (BOS) of the post-processor\n");
 }

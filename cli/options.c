@@ -209,7 +209,7 @@ static int parse_modules(const char *s, unsigned *out)
 }
 
 const char *const model_device_opts_help =
-    "  --model DIR         Hugging Face model directory (required)\n"
+    "  --model PATH        Hugging Face model directory or GGUF file (required)\n"
     "  --device D          cpu (default), cuda, cuda:N\n"
     "  --dtype T           float32, float16, bfloat16\n"
     "  --threads N         CPU threads\n"

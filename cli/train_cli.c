@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 const char *const model_opts_help =
-    "  --model DIR         Hugging Face model directory (required)\n"
+    "  --model PATH        Hugging Face model directory or GGUF file (required)\n"
     "  --data DIR          directory of genbiaseval.jsonl / genhinteval.jsonl\n"
     "                      (default: $LFTF_DATA_DIR, the installed data, the source tree's)\n"
     "  --device D          cpu (default), cuda, cuda:N\n"

@@ -147,7 +147,9 @@ typedef struct lftf_tokenizer_params {
 LFTF_API int lftf_tokenizer_params_init(lftf_tokenizer_params *params);
 
 /** Loads a tokenizer.json, or a directory holding one.  A
- *  tokenizer_config.json beside it is read when present. */
+ *  tokenizer_config.json beside it is read when present.  A GGUF file's
+ *  tokenizer is built from its tokenizer.ggml.* metadata as transformers
+ *  builds it (gpt2 and llama tokenizer models). */
 LFTF_API int lftf_tokenizer_load(lftf_tokenizer **out, const char *path,
                                  const lftf_tokenizer_params *params);
 LFTF_API void lftf_tokenizer_free(lftf_tokenizer *tok);
@@ -211,7 +213,10 @@ typedef struct lftf_model_params {
 
 LFTF_API int lftf_model_params_init(lftf_model_params *params);
 /** Loads config.json, the safetensors weights (single or sharded) and the
- *  tokenizer of a Hugging Face model directory. */
+ *  tokenizer of a Hugging Face model directory, or a GGUF file (llama.cpp:
+ *  architectures llama, qwen2, qwen3, gemma2, gemma3, phi3; tensors F32, F16,
+ *  BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, dequantized as ggml does
+ *  while they are converted to the compute dtype; see docs/gguf.md). */
 LFTF_API int lftf_model_load(lftf_model **out, const char *dir, const lftf_model_params *params);
 LFTF_API void lftf_model_free(lftf_model *model);
 

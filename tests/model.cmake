@@ -73,3 +73,5 @@ if(LFTF_WITH_TORCH)
   target_compile_definitions(test_fuse PRIVATE LFTF_MODEL_FIXTURES="${LFTF_MODEL_FIXTURES}")
   set_tests_properties(test_fuse PROPERTIES FIXTURES_REQUIRED model_fixtures)
 endif()
+# GGUF models (llama.cpp files): the shipped SmolLM2 against transformers' GGUF loading
+add_lftf_test(test_gguf_model SOURCES test_gguf_model.c LABELS model TIMEOUT 600)

@@ -8,38 +8,9 @@
 #include <string.h>
 
 #include "test_util.h"
+#include "gguf_builder.h"
 
-/* ---- a byte-level GGUF builder ------------------------------------------ */
-
-typedef struct bytes {
-    unsigned char *p;
-    size_t n, cap;
-} bytes;
-
-static void put(bytes *b, const void *data, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-}
-
-static void put_le(bytes *b, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)(v >> (8 * i));
-        put(b, &c, 1);
-    }
-}
-
-static void put_str(bytes *b, const char *s)
-{
-    put_le(b, strlen(s), 8);
-    put(b, s, strlen(s));
-}
+/* ---- files built byte by byte ---------------------------------------------- */
 
 typedef struct tinfo {
     const char *name;

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "formats/safetensors.h"
 
+#include "formats/gguf_model.h"
+
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/jsonutil.h"
@@ -376,6 +378,7 @@ void lftf__st_close_set(lftf_st_set *s)
         return;
     for (size_t i = 0; i < s->n_files; i++)
         lftf__st_close(s->files[i]);
+    lftf__gguf_model_release(s->gguf);
     free(s->files);
     free(s->by_name);
     free(s->dir);

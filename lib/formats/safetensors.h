@@ -43,6 +43,10 @@ typedef struct lftf_st_tensor {
     const unsigned char *data;    /* points into the mapping (or the buffer given to _parse) */
     size_t nbytes;
     int file_index;               /* which shard of a set (0 for a lone file) */
+    /* A GGUF tensor under its Hugging Face name (formats/gguf_model.h), else
+     * NULL.  When lftf__st_tensor_needs_decode, data/nbytes are the GGUF bytes
+     * and lftf__st_tensor_decode gives the values in dtype. */
+    const struct lftf_gguf_source *gguf;
 } lftf_st_tensor;
 
 typedef struct lftf_st_file {
@@ -86,6 +90,8 @@ typedef struct lftf_st_set {
     int sharded;                  /* loaded through an index file */
     const lftf_st_tensor **by_name; /* all tensors, sorted by name */
     size_t n_tensors;
+    struct lftf_gguf_model *gguf;  /* a GGUF file presented as a set (dir is its
+                                      path, no files): formats/gguf_model.h */
 } lftf_st_set;
 
 int lftf__st_open_dir(const char *dir, lftf_st_set **out);

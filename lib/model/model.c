@@ -29,6 +29,7 @@
 
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "formats/gguf_model.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -253,7 +254,7 @@ int lftf__param_source_bytes(const lftf_param *p, void **data, size_t *nbytes)
     if (!lt_of_st(p->src->dtype, &dt))
         return lftf__err(LFTF_E_UNSUPPORTED, "tensor \"%s\" has dtype %s", p->name,
                          lftf__st_dtype_name(p->src->dtype));
-    size_t n = p->src->nbytes;
+    size_t n = lftf__st_tensor_value_bytes(p->src);
     void *buf = malloc(n ? n : 1);
     if (!buf)
         return lftf__oom(p->name);
@@ -284,6 +285,8 @@ int lftf_model_params_init(lftf_model_params *params)
 /* Where a tensor is (or should be) stored, for error messages. */
 static const char *weights_file(const lftf_model *m, const lftf_st_tensor *t)
 {
+    if (m->st->gguf)
+        return m->dir;
     if (t && t->file_index >= 0 && (size_t)t->file_index < m->st->n_files)
         return m->st->files[t->file_index]->path;
     return m->st->sharded ? "model.safetensors.index.json" : "model.safetensors";
@@ -330,9 +333,26 @@ static int check_param(lftf_model *m, lftf_param *p, int64_t d0, int64_t d1, int
 int lftf__param_wraps_file(const lftf_model *m, const lftf_param *p)
 {
     lt_dtype sdt = LT_F32;
-    return p->src && lt_of_st(p->src->dtype, &sdt) && sdt == m->dtype &&
+    return p->src && !lftf__st_tensor_needs_decode(p->src) && lt_of_st(p->src->dtype, &sdt) &&
+           sdt == m->dtype &&
            lftf__param_device(m, p).type == LT_CPU &&
            ((uintptr_t)p->src->data % lt_dtype_size(sdt)) == 0;
+}
+
+/* A tensor whose stored bytes are not its values (formats/gguf_model.h):
+ * decoded into a temporary host buffer, then converted as usual. */
+static int load_decoded(const lftf_model *m, const lftf_st_tensor *src, lt_dtype sdt,
+                        lt_device dev, lt_tensor **t)
+{
+    size_t n = lftf__st_tensor_value_bytes(src);
+    void *buf = malloc(n ? n : 1);
+    if (!buf)
+        return lftf__oom(src->name);
+    int rc = lftf__st_tensor_decode(src, buf);
+    if (rc == LFTF_OK)
+        rc = lt_from_host(buf, sdt, src->shape, src->ndim, m->dtype, dev, t);
+    free(buf);
+    return rc;
 }
 
 int lftf__param_load_tensor(const lftf_model *m, const lftf_param *p, lt_tensor **t, int *borrowed)
@@ -346,6 +366,9 @@ int lftf__param_load_tensor(const lftf_model *m, const lftf_param *p, lt_tensor 
         /* wraps the mapping without a copy */
         rc = lt_from_blob(src->data, src->shape, src->ndim, sdt, t);
         *borrowed = 1;
+    } else if (lftf__st_tensor_needs_decode(src)) {
+        rc = load_decoded(m, src, sdt, dev, t); /* GGUF: dequantized for this use */
+        *borrowed = 0;
     } else {
         rc = lt_from_host(src->data, sdt, src->shape, src->ndim, m->dtype, dev, t);
         *borrowed = 0;
@@ -587,6 +610,16 @@ void lftf_model_free(lftf_model *model)
     free(model);
 }
 
+/* Config and weight headers: config.json + safetensors, or a GGUF file's
+ * metadata and tensors under Hugging Face names (formats/gguf_model.h). */
+static int open_weights(const char *path, int gguf, const char *cfg_path, lftf_model *m)
+{
+    if (gguf)
+        return lftf__gguf_model_open(path, &m->cfg, &m->st);
+    LFTF_TRY(lftf__config_load(cfg_path, &m->cfg));
+    return lftf__st_open_dir(path, &m->st);
+}
+
 /* Everything but the weights' data: config, weight headers (every tensor
  * found and checked), tokenizer. */
 static int model_open(const char *dir, const lftf_model_params *params, lftf_model **out)
@@ -595,8 +628,9 @@ static int model_open(const char *dir, const lftf_model_params *params, lftf_mod
     char *cfg_path = NULL;
     int rc;
     *out = NULL;
-    if (!lftf__is_dir(dir))
-        return lftf__err(LFTF_E_IO, "model directory %s does not exist or is not a directory", dir);
+    int gguf = lftf__is_file(dir) && lftf__gguf_is_gguf(dir);
+    if (!gguf && !lftf__is_dir(dir))
+        return lftf__err(LFTF_E_IO, "model %s is neither a directory nor a GGUF file", dir);
     if (params->dtype < LFTF_DTYPE_DEFAULT || params->dtype > LFTF_DTYPE_BF16)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_params.dtype %d is not a lftf_dtype",
                          (int)params->dtype);
@@ -616,8 +650,7 @@ static int model_open(const char *dir, const lftf_model_params *params, lftf_mod
         rc = LFTF_E_NOMEM;
         goto fail;
     }
-    if ((rc = lftf__config_load(cfg_path, &m->cfg)) != LFTF_OK ||
-        (rc = lftf__st_open_dir(dir, &m->st)) != LFTF_OK || (rc = name_params(m)) != LFTF_OK ||
+    if ((rc = open_weights(dir, gguf, cfg_path, m)) != LFTF_OK || (rc = name_params(m)) != LFTF_OK ||
         (rc = check_params_shapes(m)) != LFTF_OK || (rc = lftf__model_place_blocks(m)) != LFTF_OK)
         goto fail;
     {

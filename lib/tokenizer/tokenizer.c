@@ -4,6 +4,8 @@
 #define _POSIX_C_SOURCE 200809L /* strdup, strndup */
 #include "tokenizer/tokenizer_internal.h"
 
+#include "formats/gguf.h"
+
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/jsonutil.h"
@@ -385,6 +387,8 @@ int lftf_tokenizer_load(lftf_tokenizer **out, const char *path, const lftf_token
     LFTF_TRY(lftf__check_params(params, params ? params->struct_size : 0,
                                 sizeof(lftf_tokenizer_params), sizeof(lftf_tokenizer_params),
                                 "lftf_tokenizer_params"));
+    if (lftf__is_file(path) && lftf__gguf_is_gguf(path))
+        return lftf__gguf_tokenizer_load(out, path, params);
     if (lftf__is_dir(path)) {
         file = lftf__path_join(path, "tokenizer.json");
         config = lftf__path_join(path, "tokenizer_config.json");

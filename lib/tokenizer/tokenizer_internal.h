@@ -298,6 +298,15 @@ struct lftf_tokenizer {
 
 /* Loads from memory (used by lftf_tokenizer_load and the fuzzers).  `name`
  * and `config_name` name the two files in errors; config_json may be NULL. */
+/* The tokenizer of a GGUF file's metadata (gguf_tokenizer.c): the
+ * tokenizer.json and tokenizer_config.json texts transformers builds from it
+ * (malloc'd), and loading them. */
+struct lftf_gguf_file;
+int lftf__gguf_tokenizer_json(const struct lftf_gguf_file *f, char **tokenizer_json,
+                              char **config_json);
+int lftf__gguf_tokenizer_load(lftf_tokenizer **out, const char *path,
+                              const lftf_tokenizer_params *params);
+
 int lftf__tokenizer_load_json(lftf_tokenizer **out, const char *json, size_t json_len,
                               const char *name, const char *config_json, size_t config_len,
                               const char *config_name, const lftf_tokenizer_params *params);
