@@ -3,7 +3,9 @@
 #include "formats/gguf_import.h"
 #include "formats/ggml_quantize.h"
 #include "formats/ggml_quants.h"
+#include "formats/gguf_model.h"
 #include "formats/gguf_names.h"
+#include "tokenizer/tokenizer_internal.h"
 #include "formats/safetensors.h"
 #include "common/error.h"
 
@@ -11,93 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const hf_architectures[] = {"LlamaForCausalLM", "Qwen2ForCausalLM",
-                                               "Qwen3ForCausalLM", "Gemma2ForCausalLM",
-                                               "Gemma3ForCausalLM", "Phi3ForCausalLM"};
-static const char *const hf_model_types[] = {"llama", "qwen2", "qwen3", "gemma2",
-                                             "gemma3_text", "phi3"};
-
 static int64_t arch_int(const lftf_gguf_file *f, const char *arch, const char *key, int64_t dflt)
 {
     char k[128];
     int64_t v;
     snprintf(k, sizeof k, "%s.%s", arch, key);
     return lftf__gguf_get_int(f, k, &v) == LFTF_OK ? v : dflt;
-}
-
-static double arch_num(const lftf_gguf_file *f, const char *arch, const char *key, double dflt)
-{
-    char k[128];
-    double v;
-    snprintf(k, sizeof k, "%s.%s", arch, key);
-    return lftf__gguf_get_num(f, k, &v) == LFTF_OK ? v : dflt;
-}
-
-static int64_t key_int(const lftf_gguf_file *f, const char *key, int64_t dflt)
-{
-    int64_t v;
-    return lftf__gguf_get_int(f, key, &v) == LFTF_OK ? v : dflt;
-}
-
-static int64_t vocab_size_of(const lftf_gguf_file *f, const char *arch)
-{
-    const lftf_gguf_kv *tokens;
-    if (lftf__gguf_get_array(f, "tokenizer.ggml.tokens", LFTF_GGUF_STRING, &tokens) == LFTF_OK)
-        return arch_int(f, arch, "vocab_size", (int64_t)tokens->arr_n);
-    return arch_int(f, arch, "vocab_size", 0);
-}
-
-/* The hyperparameters a Hugging Face config needs, from {arch}.* keys.
- * (provisional: to be replaced by gguf_model.c's lftf__gguf_config_json) */
-static int config_json(const lftf_gguf_file *f, const char *torch_dtype, char **out)
-{
-    const char *arch, *scaling = NULL;
-    lftf_buf b = {0};
-    int a;
-    int64_t heads, kv, hidden, head_dim;
-    char k[128];
-    LFTF_TRY(lftf__gguf_get_str(f, "general.architecture", &arch));
-    if ((a = lftf__gguf_arch_parse(arch)) < 0)
-        return lftf__err(LFTF_E_UNSUPPORTED, "%s: architecture '%s' is not supported", f->path,
-                         arch);
-    hidden = arch_int(f, arch, "embedding_length", 0);
-    heads = arch_int(f, arch, "attention.head_count", 0);
-    kv = arch_int(f, arch, "attention.head_count_kv", heads);
-    head_dim = arch_int(f, arch, "attention.key_length", heads ? hidden / heads : 0);
-    if (!hidden || !heads || !arch_int(f, arch, "block_count", 0))
-        return lftf__err(LFTF_E_NOT_FOUND, "%s: %s.embedding_length, .attention.head_count or "
-                         ".block_count is missing", f->path, arch);
-    lftf__buf_printf(&b, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n",
-                     hf_architectures[a], hf_model_types[a]);
-    lftf__buf_printf(&b, "  \"hidden_size\": %lld,\n  \"intermediate_size\": %lld,\n",
-                     (long long)hidden, (long long)arch_int(f, arch, "feed_forward_length", 0));
-    lftf__buf_printf(&b, "  \"num_hidden_layers\": %lld,\n  \"num_attention_heads\": %lld,\n"
-                     "  \"num_key_value_heads\": %lld,\n  \"head_dim\": %lld,\n",
-                     (long long)arch_int(f, arch, "block_count", 0), (long long)heads,
-                     (long long)kv, (long long)head_dim);
-    lftf__buf_printf(&b, "  \"vocab_size\": %lld,\n  \"max_position_embeddings\": %lld,\n",
-                     (long long)vocab_size_of(f, arch),
-                     (long long)arch_int(f, arch, "context_length", 2048));
-    lftf__buf_puts(&b, "  \"rms_norm_eps\": ");
-    lftf__buf_json_number(&b, (float)arch_num(f, arch, "attention.layer_norm_rms_epsilon", 1e-6));
-    lftf__buf_puts(&b, ",\n  \"rope_theta\": ");
-    lftf__buf_json_number(&b, (float)arch_num(f, arch, "rope.freq_base", 10000.0));
-    snprintf(k, sizeof k, "%s.rope.scaling.type", arch);
-    if (lftf__gguf_get_str(f, k, &scaling) == LFTF_OK && strcmp(scaling, "linear") == 0) {
-        lftf__buf_puts(&b, ",\n  \"rope_scaling\": {\"type\": \"linear\", \"factor\": ");
-        lftf__buf_json_number(&b, (float)arch_num(f, arch, "rope.scaling.factor", 1.0));
-        lftf__buf_puts(&b, "}");
-    } else {
-        lftf__buf_puts(&b, ",\n  \"rope_scaling\": null");
-    }
-    lftf__buf_printf(&b, ",\n  \"hidden_act\": \"silu\",\n  \"tie_word_embeddings\": %s,\n",
-                     lftf__gguf_find_tensor(f, "output.weight") ? "false" : "true");
-    lftf__buf_printf(&b, "  \"attention_bias\": false,\n  \"mlp_bias\": false,\n");
-    lftf__buf_printf(&b, "  \"bos_token_id\": %lld,\n  \"eos_token_id\": %lld,\n",
-                     (long long)key_int(f, "tokenizer.ggml.bos_token_id", 1),
-                     (long long)key_int(f, "tokenizer.ggml.eos_token_id", 2));
-    lftf__buf_printf(&b, "  \"torch_dtype\": \"%s\"\n}\n", torch_dtype);
-    return lftf__buf_finish(&b, out);
 }
 
 typedef struct changes {
@@ -246,24 +167,16 @@ static int write_text(const char *dir, const char *name, const char *text)
     return rc;
 }
 
-/* tokenizer.json and tokenizer_config.json from the tokenizer.ggml.* keys
- * (provisional: the GGUF tokenizer's builder will serialize them). */
-static int vocab_json(const lftf_gguf_file *f, char **tok, char **tok_cfg)
-{
-    *tok = *tok_cfg = NULL;
-    return lftf__err(LFTF_E_UNSUPPORTED, "%s: writing tokenizer.json from GGUF metadata is not "
-                     "available yet", f->path);
-}
-
 /* config.json, tokenizer files, model.safetensors into dir. */
 static int write_dir(const lftf_gguf_file *f, const char *dir, lftf_dtype d, const changes *ch,
                      lftf_progress_fn progress, void *user)
 {
     hf_weights w = {0};
     char *config = NULL, *tok = NULL, *tok_cfg = NULL, *st = NULL;
-    int rc = config_json(f, d == LFTF_DTYPE_F32 ? "float32" : d == LFTF_DTYPE_F16 ? "float16" : "bfloat16", &config);
+    /* the config and tokenizer files transformers builds from the metadata */
+    int rc = lftf__gguf_config_json(f, &config);
     if (rc == LFTF_OK)
-        rc = vocab_json(f, &tok, &tok_cfg);
+        rc = lftf__gguf_tokenizer_json(f, &tok, &tok_cfg);
     if (rc == LFTF_OK)
         rc = write_text(dir, "config.json", config);
     if (rc == LFTF_OK)

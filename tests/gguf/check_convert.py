@@ -130,10 +130,44 @@ def check_model(lftf, model_dir, gtype, work):
         fails.append("tokenizer ids differ on %r: %s vs %s" % (s, hf_tok(s).input_ids, g_tok(s).input_ids))
     t_fails, n = check_tensors(hf_model, out)
     fails += t_fails
-    print("%-22s %-5s max |dlogp| %.2e over %d prompts (tol %g, top-20 unless f32); tokenizer %d/%d strings equal; "
+    print("%-22s %-5s max |dlogp| %.2e over %d prompts (tol %s, top-20 unless f32); tokenizer %d/%d strings equal; "
           "%d tensors %s gguf.quants" % (os.path.basename(model_dir.rstrip("/")), gtype, worst,
-                                         len(PROMPTS), TOLERANCE[gtype], len(STRINGS) - len(tok_bad),
+                                         len(PROMPTS), TOLERANCE[gtype] or "none", len(STRINGS) - len(tok_bad),
                                          len(STRINGS), n, "==" if not t_fails else "!="))
+    return fails
+
+
+def check_gguf_to_hf(lftf, gguf_path, work):
+    """lftf convert GGUF -> HF: the directory transformers loads gives the
+    numbers transformers gets from the GGUF file itself; an unchanged
+    GGUF -> GGUF copy is the source byte for byte."""
+    out = os.path.join(work, "from_gguf")
+    subprocess.run([lftf, "convert", gguf_path, out], check=True, stdout=subprocess.DEVNULL)
+    g_dir, g_file = os.path.split(gguf_path)
+    ref = AutoModelForCausalLM.from_pretrained(g_dir, gguf_file=g_file, torch_dtype=torch.float32).eval()
+    ref_tok = AutoTokenizer.from_pretrained(g_dir, gguf_file=g_file)
+    ours = AutoModelForCausalLM.from_pretrained(out, torch_dtype=torch.float32).eval()
+    ours_tok = AutoTokenizer.from_pretrained(out)
+    fails, worst = [], 0.0
+    for p in PROMPTS:
+        a, b = next_logprobs(ref, ref_tok, p), next_logprobs(ours, ours_tok, p)
+        d = (a - b).abs().max().item()
+        worst = max(worst, d)
+        if d > 1e-4 or a.argmax() != b.argmax():
+            fails.append("GGUF->HF %r: max |dlogp| %.3g, argmax %d vs %d" % (p, d, a.argmax(), b.argmax()))
+    tok_bad = [s for s in STRINGS if ref_tok(s).input_ids != ours_tok(s).input_ids]
+    fails += ["GGUF->HF tokenizer ids differ on %r" % s for s in tok_bad]
+    copy = os.path.join(work, "copy.gguf")
+    subprocess.run([lftf, "convert", gguf_path, copy, "--to", "gguf"], check=True,
+                   stdout=subprocess.DEVNULL)
+    with open(gguf_path, "rb") as x, open(copy, "rb") as y:
+        same = x.read() == y.read()
+    if not same:
+        fails.append("GGUF->GGUF without changes is not the source byte for byte")
+    print("%-22s GGUF->HF max |dlogp| %.2e vs transformers' GGUF load over %d prompts; tokenizer "
+          "%d/%d strings equal; GGUF->GGUF copy %s" % (g_file[:22], worst, len(PROMPTS),
+                                                       len(STRINGS) - len(tok_bad), len(STRINGS),
+                                                       "identical" if same else "DIFFERS"))
     return fails
 
 
@@ -154,6 +188,12 @@ def main():
         for m in models:
             for t in args.types.split(","):
                 fails += check_model(args.lftf, m, t, work)
+        smol = os.path.join(args.shared, "models", "smollm2-135m-instruct-gguf",
+                            "SmolLM2-135M-Instruct.Q4_1.gguf")
+        if os.path.isfile(smol):
+            fails += check_gguf_to_hf(args.lftf, smol, work)
+        else:
+            print("(the shipped SmolLM2 GGUF is absent: GGUF -> HF not checked)")
     for f in fails:
         print("FAIL:", f)
     return 1 if fails else 0
