@@ -22,3 +22,19 @@ if(LFTF_WITH_TORCH AND LFTF_PYTHON3 AND TARGET lftf_cli)
   set_tests_properties(gguf_convert_transformers PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
                        LABELS "model;transformers;gguf")
 endif()
+# Saving a model loaded from GGUF as GGUF (--save-format gguf): metadata and
+# untouched tensors carried over byte for byte, changed tensors equal to
+# gguf.quants.quantize of lftf's new weights (the same save's HF directory),
+# the file reloaded by lftf and by transformers with the same log-probs.
+if(LFTF_WITH_TORCH)
+  add_executable(gguf_perturb_save gguf/perturb_save.c)
+  target_link_libraries(gguf_perturb_save PRIVATE lftf_internal ${MATH_LIBRARY})
+endif()
+if(LFTF_WITH_TORCH AND LFTF_PYTHON3 AND TARGET lftf_dump_forward)
+  add_test(NAME gguf_save_reference
+           COMMAND ${LFTF_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/gguf/check_gguf_save.py
+                   --perturb $<TARGET_FILE:gguf_perturb_save>
+                   --dump $<TARGET_FILE:lftf_dump_forward> --shared ${LFTF_SHARED_DIR})
+  set_tests_properties(gguf_save_reference PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900
+                       LABELS "model;gguf")
+endif()
