@@ -6,6 +6,7 @@
 #include "formats/ggml_quantize.h"
 #include "formats/ggml_quants.h"
 #include "formats/gguf.h"
+#include "formats/gguf_model.h"
 #include "formats/gguf_names.h"
 #include "formats/gguf_write.h"
 #include "formats/safetensors.h"
@@ -278,48 +279,36 @@ int lftf__gguf_export_hf_dir(const char *dir, const char *out, const lftf_gguf_e
     return rc;
 }
 
-/* GGUF source: the family decides the HF names, permutation and offsets. */
-static int source_config(const lftf_gguf_file *f, lftf_config *c)
+/* The HF name of GGUF tensor `name` in the source seen as an HF model, or
+ * NULL (llama.cpp-only tensors such as rope_freqs: copied as they are). */
+static const char *hf_name_of(const lftf_st_set *set, const char *name)
 {
-    const char *arch;
-    int64_t heads = 0, kv_heads = 0;
-    memset(c, 0, sizeof *c);
-    LFTF_TRY(lftf__gguf_get_str(f, "general.architecture", &arch));
-    if (lftf__gguf_arch_parse(arch) < 0)
-        return lftf__err(LFTF_E_UNSUPPORTED, "%s: architecture '%s' is not supported", f->path,
-                         arch);
-    c->arch = (lftf_arch)lftf__gguf_arch_parse(arch);
-    if (lftf__gguf_arch_permutes_qk(c->arch)) {
-        char key[96];
-        snprintf(key, sizeof key, "%s.attention.head_count", arch);
-        LFTF_TRY(lftf__gguf_get_int(f, key, &heads));
-        snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
-        if (lftf__gguf_get_int(f, key, &kv_heads) != LFTF_OK)
-            kv_heads = heads;
+    for (size_t i = 0; i < set->n_tensors; i++) {
+        const lftf_st_tensor *t = set->by_name[i];
+        if (t->gguf && strcmp(t->gguf->tensor->name, name) == 0)
+            return t->name;
     }
-    c->num_attention_heads = (int)heads;
-    c->num_key_value_heads = (int)kv_heads;
-    return LFTF_OK;
+    return NULL;
 }
 
-static int plan_gguf_tensor(const lftf_config *c, const lftf_gguf_tensor *g,
-                            const lftf_gguf_export *x, plan_tensor *t)
+static int plan_gguf_tensor(const lftf_config *c, const lftf_st_set *set,
+                            const lftf_gguf_tensor *g, const lftf_gguf_export *x, plan_tensor *t)
 {
+    const char *hf = hf_name_of(set, g->name);
     int rc = LFTF_OK, heads = 0;
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", g->name);
-    if (lftf__gguf_name_to_hf(c->arch, g->name, t->hf, sizeof t->hf) != 0)
-        t->hf[0] = '\0'; /* no HF counterpart (rope_freqs): copied as is */
+    snprintf(t->hf, sizeof t->hf, "%s", hf ? hf : "");
     t->in_type = g->type;
     t->in = g->data;
     t->n_dims = g->n_dims;
     memcpy(t->ne, g->ne, sizeof t->ne);
     t->n = g->n_elements;
     t->out_type = g->type;
-    if (t->hf[0] && (t->changed = find_changed(x, t->hf, t->n, &rc)) != NULL) {
-        if (lftf__gguf_qk_permuted(c, t->hf, &heads))
+    if (hf && (t->changed = find_changed(x, hf, t->n, &rc)) != NULL) {
+        if (lftf__gguf_qk_permuted(c, hf, &heads))
             t->permute_heads = heads;
-        t->norm_offset = lftf__gguf_norm_offset(c, t->hf);
+        t->norm_offset = lftf__gguf_norm_offset(c, hf);
         t->out_type = written_type(x->type, g->type, t);
     }
     return rc;
@@ -328,12 +317,13 @@ static int plan_gguf_tensor(const lftf_config *c, const lftf_gguf_tensor *g,
 int lftf__gguf_export_gguf(const char *src, const char *out, const lftf_gguf_export *x)
 {
     lftf_gguf_file *f = NULL;
+    lftf_st_set *set = NULL;
     lftf_gguf_writer *w = NULL;
     lftf_config c;
     plan p = {0};
     int rc = lftf__gguf_open(src, &f);
-    if (rc == LFTF_OK)
-        rc = source_config(f, &c);
+    if (rc == LFTF_OK) /* the same file seen as an HF model: names, family */
+        rc = lftf__gguf_model_open(src, &c, &set);
     if (rc == LFTF_OK && !(w = lftf__gguf_writer_new()))
         rc = LFTF_E_NOMEM;
     for (size_t i = 0; rc == LFTF_OK && i < f->n_kv; i++)
@@ -341,7 +331,7 @@ int lftf__gguf_export_gguf(const char *src, const char *out, const lftf_gguf_exp
     if (rc == LFTF_OK && !(p.t = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *p.t)))
         rc = lftf__oom("the tensor plan");
     for (size_t i = 0; rc == LFTF_OK && i < f->n_tensors; i++, p.n++)
-        rc = plan_gguf_tensor(&c, &f->tensors[i], x, &p.t[i]);
+        rc = plan_gguf_tensor(&c, set, &f->tensors[i], x, &p.t[i]);
     if (rc == LFTF_OK)
         rc = check_changed_known(x, &p);
     if (rc == LFTF_OK)
@@ -351,6 +341,7 @@ int lftf__gguf_export_gguf(const char *src, const char *out, const lftf_gguf_exp
     if (rc != LFTF_OK && f)
         lftf__err_prefix(rc, "writing '%s' from '%s'", out, src);
     lftf__gguf_writer_free(w);
+    lftf__st_close_set(set);
     lftf__gguf_close(f);
     plan_free(&p);
     return rc;

@@ -11,14 +11,6 @@ const char *lftf__gguf_arch_name(lftf_arch arch)
     return (unsigned)arch < sizeof arch_names / sizeof arch_names[0] ? arch_names[arch] : NULL;
 }
 
-int lftf__gguf_arch_parse(const char *name)
-{
-    for (size_t i = 0; i < sizeof arch_names / sizeof arch_names[0]; i++)
-        if (name && strcmp(name, arch_names[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
 static int is_gemma(lftf_arch arch)
 {
     return arch == LFTF_ARCH_GEMMA2 || arch == LFTF_ARCH_GEMMA3;
@@ -91,32 +83,6 @@ int lftf__gguf_name_from_hf(lftf_arch arch, const char *hf, char *out, size_t ca
         if (g && strlen(block_names[i].hf) == stem_len &&
             strncmp(rest, block_names[i].hf, stem_len) == 0)
             return fits(snprintf(out, cap, "blk.%d.%s%s", layer, g, suffix), cap);
-    }
-    return -1;
-}
-
-int lftf__gguf_name_to_hf(lftf_arch arch, const char *gguf, char *out, size_t cap)
-{
-    int layer, pos = 0;
-    size_t stem_len;
-    const char *suffix, *rest;
-    for (size_t i = 0; i < sizeof global_names / sizeof global_names[0]; i++)
-        if (strcmp(gguf, global_names[i].gguf) == 0)
-            return fits(snprintf(out, cap, "%s", global_names[i].hf), cap);
-    if (sscanf(gguf, "blk.%d.%n", &layer, &pos) != 1 || pos == 0 || layer < 0)
-        return -1;
-    rest = gguf + pos;
-    if (!(suffix = param_suffix(rest, &stem_len)))
-        return -1;
-    for (size_t i = 0; i < sizeof block_names / sizeof block_names[0]; i++) {
-        const char *g = block_gguf_stem(arch, i);
-        /* Phi-3's ffn_up is the fused gate_up_proj; elsewhere mlp.up_proj */
-        int fused = strcmp(block_names[i].hf, "mlp.gate_up_proj") == 0;
-        if (!g || fused != (arch == LFTF_ARCH_PHI3 && strcmp(g, "ffn_up") == 0))
-            continue;
-        if (strlen(g) == stem_len && strncmp(rest, g, stem_len) == 0)
-            return fits(snprintf(out, cap, "model.layers.%d.%s%s", layer, block_names[i].hf,
-                                 suffix), cap);
     }
     return -1;
 }

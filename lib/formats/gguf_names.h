@@ -1,6 +1,7 @@
-/* Hugging Face <-> GGUF names of architectures and weights, as llama.cpp's
+/* Hugging Face -> GGUF names of architectures and weights, as llama.cpp's
  * convert_hf_to_gguf.py and gguf-py's tensor_mapping.py name them (no
- * libtorch).  Families: llama, qwen2, qwen3, gemma2, gemma3, phi3. */
+ * libtorch; the reverse, for reading, is in gguf_model.c).  Families: llama,
+ * qwen2, qwen3, gemma2, gemma3, phi3. */
 #ifndef LFTF_GGUF_NAMES_H
 #define LFTF_GGUF_NAMES_H
 
@@ -10,15 +11,11 @@
 
 /* general.architecture of a config's family ("llama", "qwen2", ...). */
 const char *lftf__gguf_arch_name(lftf_arch arch);
-/* The family of a general.architecture value; -1 if none. */
-int lftf__gguf_arch_parse(const char *name);
 
 /* GGUF name of an HF weight ("model.layers.3.self_attn.q_proj.weight" ->
  * "blk.3.attn_q.weight") into out; 0 on success, -1 for a name with no GGUF
  * counterpart (rotary_emb.inv_freq, unknown names). */
 int lftf__gguf_name_from_hf(lftf_arch arch, const char *hf, char *out, size_t cap);
-/* The reverse; 0 on success, -1 for an unknown name. */
-int lftf__gguf_name_to_hf(lftf_arch arch, const char *gguf, char *out, size_t cap);
 
 /* llama.cpp stores llama-family q/k rows interleaved for its RoPE
  * (LlamaModel.permute in convert_hf_to_gguf.py): within each of n_head
