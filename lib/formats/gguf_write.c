@@ -326,28 +326,12 @@ static int build_header(lftf_gguf_writer *w, lftf_buf *h)
     return h->failed || w->kv.failed ? lftf__oom("the GGUF header") : LFTF_OK;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    while (n) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        c += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int write_padding(int fd, size_t n)
 {
     static const unsigned char zeros[256];
     while (n) {
         size_t k = n < sizeof zeros ? n : sizeof zeros;
-        if (write_all(fd, zeros, k) != 0)
+        if (lftf__write_all(fd, zeros, k) != 0)
             return -1;
         n -= k;
     }
@@ -385,7 +369,7 @@ static int write_tensors(lftf_gguf_writer *w, int fd, const char *path, lftf_pro
             }
             data = scratch;
         }
-        if (write_all(fd, data, t->nbytes) != 0 ||
+        if (lftf__write_all(fd, data, t->nbytes) != 0 ||
             write_padding(fd, (size_t)(pad_to(t->nbytes, w->alignment) - t->nbytes)) != 0)
             rc = lftf__err(LFTF_E_IO, "cannot write '%s': %s", path, strerror(errno));
     }
@@ -417,39 +401,23 @@ int lftf__gguf_write(lftf_gguf_writer *w, const char *path, const char *refuse, 
                      lftf_progress_fn progress, void *progress_user)
 {
     lftf_buf header = {0};
-    size_t n;
-    char *tmp;
-    int fd, rc;
+    lftf_atomic_file out;
+    int rc;
 
     LFTF_TRY(check_destination(w, path, refuse, overwrite));
-    if ((rc = build_header(w, &header)) != LFTF_OK) {
-        lftf__buf_free(&header);
-        return rc;
+    rc = build_header(w, &header);
+    if (rc == LFTF_OK)
+        rc = lftf__atomic_begin(path, &out);
+    if (rc == LFTF_OK) {
+        if (lftf__write_all(out.fd, header.data, header.len) != 0)
+            rc = lftf__err(LFTF_E_IO, "cannot write '%s': %s", path, strerror(errno));
+        else
+            rc = write_tensors(w, out.fd, path, progress, progress_user);
+        if (rc == LFTF_OK)
+            rc = lftf__atomic_commit(&out);
+        else
+            lftf__atomic_abort(&out);
     }
-    n = strlen(path);
-    if (!(tmp = malloc(n + 16))) {
-        lftf__buf_free(&header);
-        return lftf__oom("a file name");
-    }
-    snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-        rc = lftf__err(LFTF_E_IO, "cannot create a temporary file beside '%s': %s", path,
-                       strerror(errno));
-        goto done;
-    }
-    if (write_all(fd, header.data, header.len) != 0)
-        rc = lftf__err(LFTF_E_IO, "cannot write '%s': %s", path, strerror(errno));
-    else
-        rc = write_tensors(w, fd, path, progress, progress_user);
-    if (rc == LFTF_OK && (fchmod(fd, 0644) != 0 || fsync(fd) != 0))
-        rc = lftf__err(LFTF_E_IO, "cannot write '%s': %s", path, strerror(errno));
-    close(fd);
-    if (rc == LFTF_OK && rename(tmp, path) != 0)
-        rc = lftf__err(LFTF_E_IO, "cannot rename into '%s': %s", path, strerror(errno));
-    if (rc != LFTF_OK)
-        unlink(tmp);
-done:
-    free(tmp);
     lftf__buf_free(&header);
     return rc;
 }
