@@ -17,25 +17,9 @@ llama.cpp's q/k permutation):
 Skips (77) without torch + transformers + gguf."""
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
-
-
-def reexec(err):
-    if os.environ.get("LFTF_TRANSFORMERS_REEXEC"):
-        return
-    for exe in (os.environ.get("LFTF_TRANSFORMERS_PYTHON"), shutil.which("python3")):
-        if not exe or os.path.realpath(exe) == os.path.realpath(sys.executable):
-            continue
-        probe = subprocess.run([exe, "-c", "import torch, transformers, gguf"], capture_output=True)
-        if probe.returncode == 0:
-            sys.stdout.flush()
-            os.execve(exe, [exe] + sys.argv, dict(os.environ, LFTF_TRANSFORMERS_REEXEC="1"))
-    print("SKIP: torch, transformers and gguf are not importable by %s (%s) nor by "
-          "$LFTF_TRANSFORMERS_PYTHON (scripts/check-torch2.sh sets one up)" % (sys.executable, err))
-    sys.exit(77)
 
 
 try:
@@ -45,7 +29,9 @@ try:
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 except ImportError as e:
-    reexec(e)
+    from reexec import reexec
+    reexec(["torch", "transformers", "gguf"], ["LFTF_TRANSFORMERS_PYTHON"], e,
+           "scripts/check-torch2.sh sets one up")
 
 PROMPTS = ["The nurse smiled because", "Once upon a time, there was a little",
            "The engineer said that", "Lily and Ben went to the park. They",

@@ -29,22 +29,6 @@ import sys
 import tempfile
 
 
-def reexec(err):
-    if os.environ.get("LFTF_TRANSFORMERS_REEXEC"):
-        return
-    for exe in (os.environ.get("LFTF_TRANSFORMERS_PYTHON"), shutil.which("python3")):
-        if not exe or os.path.abspath(exe) == os.path.abspath(sys.executable):
-            continue
-        probe = subprocess.run([exe, "-c", "import torch, transformers, gguf, safetensors"],
-                               capture_output=True)
-        if probe.returncode == 0:
-            sys.stdout.flush()
-            os.execve(exe, [exe] + sys.argv, dict(os.environ, LFTF_TRANSFORMERS_REEXEC="1"))
-    print("SKIP: torch, transformers, gguf and safetensors are not importable by %s (%s) nor by "
-          "$LFTF_TRANSFORMERS_PYTHON (scripts/check-torch2.sh sets one up)" % (sys.executable, err))
-    sys.exit(77)
-
-
 try:
     import numpy as np
     import torch
@@ -54,7 +38,9 @@ try:
     from safetensors.numpy import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 except ImportError as e:
-    reexec(e)
+    from reexec import reexec
+    reexec(["torch", "transformers", "gguf", "safetensors"], ["LFTF_TRANSFORMERS_PYTHON"], e,
+           "scripts/check-torch2.sh sets one up")
 
 BLOCK = 27
 CHANGED = {"token_embd.weight"} | {"blk.%d.%s.weight" % (BLOCK, s) for s in

@@ -10,26 +10,9 @@ $LFTF_TRANSFORMERS_PYTHON or the python3 on PATH; otherwise it skips
 (exit 77).  scripts/ci-venv.sh makes one."""
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
-
-
-def reexec_with_gguf(err):
-    if os.environ.get("LFTF_GGUF_REEXEC"):
-        return
-    for exe in (os.environ.get("LFTF_GGUF_PYTHON"), os.environ.get("LFTF_TRANSFORMERS_PYTHON"),
-                shutil.which("python3")):
-        if not exe or os.path.abspath(exe) == os.path.abspath(sys.executable):  # a venv links the same binary
-            continue
-        if subprocess.run([exe, "-c", "import gguf"], capture_output=True).returncode == 0:
-            sys.stdout.flush()
-            os.execve(exe, [exe] + sys.argv, dict(os.environ, LFTF_GGUF_REEXEC="1"))
-    print("SKIP: the gguf package is not importable by %s (%s), nor by $LFTF_GGUF_PYTHON, "
-          "$LFTF_TRANSFORMERS_PYTHON or the python3 on PATH (scripts/ci-venv.sh makes one)"
-          % (sys.executable, err))
-    sys.exit(77)
 
 
 try:
@@ -37,7 +20,9 @@ try:
     import gguf
     from gguf import GGMLQuantizationType as Q, GGUFValueType as V
 except ImportError as e:
-    reexec_with_gguf(e)
+    from reexec import reexec
+    reexec(["gguf"], ["LFTF_GGUF_PYTHON", "LFTF_TRANSFORMERS_PYTHON"], e,
+           "scripts/ci-venv.sh makes one")
 
 EXPECTED = {  # key: (value type, value) as write_sample.c writes them
     "general.architecture": (V.STRING, "llama"),
