@@ -190,23 +190,43 @@ static int vocab_alloc(vocab *v, size_t n, size_t n_merges)
     return LFTF_OK;
 }
 
-/* Size of the id space: the vocabulary, the added tokens and the config's
- * vocab_size (convert_hf_to_gguf pads with [PAD<i>] tokens). */
-static size_t id_space(json_t *vocab_obj, json_t *added, const lftf_config *c)
+#define MAX_TOKEN_ID (1 << 24) /* far above any real vocabulary */
+
+/* A token id from tokenizer.json, checked: an integer in [0, MAX_TOKEN_ID). */
+static int token_id_of(json_t *e, const char *what, size_t *out)
 {
-    size_t n = c->vocab_size > 0 ? (size_t)c->vocab_size : 0, i;
+    json_int_t id = json_integer_value(e);
+    if (!json_is_integer(e) || id < 0 || id >= MAX_TOKEN_ID)
+        return lftf__err(LFTF_E_FORMAT, "tokenizer.json: %s has no valid id", what);
+    *out = (size_t)id;
+    return LFTF_OK;
+}
+
+/* Size of the id space: the vocabulary, the added tokens and the config's
+ * vocab_size (convert_hf_to_gguf pads with [PAD<i>] tokens); checks every
+ * id and added token. */
+static int id_space(json_t *vocab_obj, json_t *added, const lftf_config *c, size_t *n)
+{
+    size_t i, id = 0;
     const char *k;
     json_t *e;
-    json_object_foreach(vocab_obj, k, e)
-        if (json_integer_value(e) >= 0 && (size_t)json_integer_value(e) + 1 > n)
-            n = (size_t)json_integer_value(e) + 1;
-    json_array_foreach(added, i, e) {
-        json_int_t id = json_integer_value(json_object_get(e, "id"));
-        if (id >= 0 && (size_t)id + 1 > n)
-            n = (size_t)id + 1;
+    *n = c->vocab_size > 0 && c->vocab_size < MAX_TOKEN_ID ? (size_t)c->vocab_size : 0;
+    if (!json_is_object(vocab_obj))
+        return lftf__err(LFTF_E_FORMAT, "tokenizer.json: model.vocab is not an object");
+    json_object_foreach(vocab_obj, k, e) {
+        LFTF_TRY(token_id_of(e, k, &id));
+        if (id + 1 > *n)
+            *n = id + 1;
     }
-    (void)k;
-    return n;
+    json_array_foreach(added, i, e) {
+        if (!json_is_string(json_object_get(e, "content")))
+            return lftf__err(LFTF_E_FORMAT, "tokenizer.json: added token %zu has no content", i);
+        LFTF_TRY(token_id_of(json_object_get(e, "id"), json_string_value(json_object_get(e, "content")),
+                             &id));
+        if (id + 1 > *n)
+            *n = id + 1;
+    }
+    return LFTF_OK;
 }
 
 static int is_byte_token(const char *s)
@@ -220,7 +240,8 @@ static char *merge_text(json_t *m)
     char *s = NULL;
     if (json_is_string(m))
         return strdup(json_string_value(m));
-    if (json_array_size(m) == 2 && asprintf(&s, "%s %s", json_string_value(json_array_get(m, 0)),
+    if (json_array_size(m) == 2 && json_is_string(json_array_get(m, 0)) &&
+        json_is_string(json_array_get(m, 1)) && asprintf(&s, "%s %s", json_string_value(json_array_get(m, 0)),
                                             json_string_value(json_array_get(m, 1))) < 0)
         return NULL;
     return s;
@@ -254,10 +275,11 @@ static int fill_vocab(vocab *v, json_t *tj, const lftf_config *c, int spm)
     json_t *vocab_obj = json_object_get(model, "vocab"), *merges = json_object_get(model, "merges");
     const char *k, *unk = json_string_value(json_object_get(model, "unk_token"));
     json_t *e;
-    size_t i;
-    LFTF_TRY(vocab_alloc(v, id_space(vocab_obj, added, c), spm ? 0 : json_array_size(merges)));
+    size_t i, n;
+    LFTF_TRY(id_space(vocab_obj, added, c, &n));
+    LFTF_TRY(vocab_alloc(v, n, spm ? 0 : json_array_size(merges)));
     json_object_foreach(vocab_obj, k, e) {
-        size_t id = (size_t)json_integer_value(e);
+        size_t id = (size_t)json_integer_value(e); /* checked by id_space */
         v->tokens[id] = k;
         v->types[id] = spm && is_byte_token(k) ? TOK_BYTE
                        : unk && strcmp(k, unk) == 0 ? TOK_UNKNOWN : TOK_NORMAL;
