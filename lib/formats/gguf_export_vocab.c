@@ -396,24 +396,18 @@ static int load_json_in(const char *dir, const char *name, int required, json_t 
     return rc;
 }
 
-int lftf__gguf_add_hf_vocab(lftf_gguf_writer *w, const char *dir, const lftf_config *c)
+int lftf__gguf_add_vocab_json(lftf_gguf_writer *w, json_t *tj, json_t *tc, const lftf_config *c,
+                              const char *what)
 {
-    json_t *tj = NULL, *tc = NULL, *model;
+    json_t *model = json_object_get(tj, "model");
     vocab v = {0};
-    const char *pre = "default", *type;
-    int rc = load_json_in(dir, "tokenizer.json", 1, &tj), spm = 0;
-    if (rc == LFTF_OK)
-        rc = load_json_in(dir, "tokenizer_config.json", 0, &tc);
-    if (rc == LFTF_OK) {
-        model = json_object_get(tj, "model");
-        type = json_string_value(json_object_get(model, "type"));
-        spm = json_is_true(json_object_get(model, "byte_fallback"));
-        if (!type || strcmp(type, "BPE") != 0)
-            rc = lftf__err(LFTF_E_UNSUPPORTED, "%s/tokenizer.json: model type '%s' cannot go to "
-                           "GGUF (BPE can)", dir, type ? type : "(none)");
-        else if (!spm)
-            rc = pre_name(tj, &pre);
-    }
+    const char *pre = "default", *type = json_string_value(json_object_get(model, "type"));
+    int spm = json_is_true(json_object_get(model, "byte_fallback")), rc = LFTF_OK;
+    if (!type || strcmp(type, "BPE") != 0)
+        rc = lftf__err(LFTF_E_UNSUPPORTED, "%s: model type '%s' cannot go to GGUF (BPE can)", what,
+                       type ? type : "(none)");
+    else if (!spm)
+        rc = pre_name(tj, &pre);
     if (rc == LFTF_OK)
         rc = fill_vocab(&v, tj, c, spm);
     if (rc == LFTF_OK)
@@ -421,6 +415,19 @@ int lftf__gguf_add_hf_vocab(lftf_gguf_writer *w, const char *dir, const lftf_con
     if (rc == LFTF_OK)
         rc = add_specials(w, &v, tc, c);
     vocab_free(&v);
+    return rc;
+}
+
+int lftf__gguf_add_hf_vocab(lftf_gguf_writer *w, const char *dir, const lftf_config *c)
+{
+    json_t *tj = NULL, *tc = NULL;
+    char *what = lftf__path_join(dir, "tokenizer.json");
+    int rc = what ? load_json_in(dir, "tokenizer.json", 1, &tj) : LFTF_E_NOMEM;
+    if (rc == LFTF_OK)
+        rc = load_json_in(dir, "tokenizer_config.json", 0, &tc);
+    if (rc == LFTF_OK)
+        rc = lftf__gguf_add_vocab_json(w, tj, tc, c, what);
+    free(what);
     json_decref(tj);
     json_decref(tc);
     return rc;
