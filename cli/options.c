@@ -440,6 +440,22 @@ static int listed(const cli_parser *p, const char *arg)
     return 0;
 }
 
+/* The end of the options: the saving choices must go together. */
+static int options_end(cli_parser *p)
+{
+    const out_opts *o = p->out;
+    if (o && o->save_format == LFTF_SAVE_GGUF && o->delta) {
+        p->status = cli_usage(p->spec->name, "--delta is saved as safetensors, not with "
+                              "--save-format gguf");
+        return -1;
+    }
+    if (o && o->save_format != LFTF_SAVE_GGUF && o->gguf_type != LFTF_GGUF_TYPE_SAME) {
+        p->status = cli_usage(p->spec->name, "--gguf-type needs --save-format gguf");
+        return -1;
+    }
+    return 0;
+}
+
 int cli_next(cli_parser *p)
 {
     const char *cmd = p->spec->name;
@@ -448,7 +464,7 @@ int cli_next(cli_parser *p)
         int at, c, rc;
         p->arg = NULL;
         if (p->next >= p->argc)
-            return 0;
+            return options_end(p);
         at = p->next;
         a = p->argv[at];
         if (p->after_dashes)
