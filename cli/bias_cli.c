@@ -93,6 +93,7 @@ int bias_step_before(const char *cmd, bias_step *st, lftf_model *model)
     bp.data_dir = st->data_dir;
     bp.with_samples = 0;
     bp.progress = cli_progress;
+    bp.progress_user = (void *)"bias suites before"; /* the label of the progress lines */
     printf("\nbias suites (WinoBias, CrowS-Pairs, Winogender, professions) before fine-tuning...\n");
     int rc = lftf_bias_evaluate(model, &bp, &st->before);
     if (rc == LFTF_E_EMPTY || rc == LFTF_E_RANGE) {
@@ -122,6 +123,7 @@ int bias_step_after(const char *cmd, bias_step *st, lftf_model *tuned, json_t *r
     bp.data_dir = st->data_dir;
     bp.with_samples = 0;
     bp.progress = cli_progress;
+    bp.progress_user = (void *)"bias suites after";
     printf("\nbias suites after fine-tuning...\n");
     if ((rc = lftf_bias_evaluate(tuned, &bp, &after)) != LFTF_OK)
         return cli_fail(cmd, "bias suites", rc);

@@ -9,22 +9,51 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The last failure's status and message, for lftf_command_run (a command
+ * run in-process reports it to its caller, not only on stderr). */
+static _Thread_local struct {
+    int status;
+    char message[1024];
+} last_failure;
+
 int cli_fail(const char *cmd, const char *what, int status)
 {
     fprintf(stderr, "lftf %s: %s: %s: %s\n", cmd, what, lftf_status_str(status),
             lftf_last_error());
+    last_failure.status = status;
+    snprintf(last_failure.message, sizeof last_failure.message, "lftf %s: %s: %s", cmd, what,
+             lftf_last_error());
     return 1;
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
+    int n = snprintf(last_failure.message, sizeof last_failure.message, "lftf %s: ", cmd);
     fprintf(stderr, "lftf %s: ", cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
+    if (n > 0 && (size_t)n < sizeof last_failure.message) {
+        va_start(ap, fmt);
+        vsnprintf(last_failure.message + n, sizeof last_failure.message - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    last_failure.status = LFTF_E_INVALID_ARG;
     fprintf(stderr, "\n(see 'lftf %s --help')\n", cmd);
     return 2;
+}
+
+void cli_failure_reset(void)
+{
+    last_failure.status = LFTF_OK;
+    last_failure.message[0] = '\0';
+}
+
+const char *cli_last_failure(int *status)
+{
+    *status = last_failure.status;
+    return last_failure.message;
 }
 
 int cli_parse_size(const char *s, size_t *out)
@@ -86,9 +115,15 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
+static int embedded;
+
+void cli_set_embedded(int on) { embedded = on; }
+
 void cli_install_interrupt(void)
 {
     struct sigaction sa;
+    if (embedded) /* the host process (a cluster worker) owns its signals */
+        return;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
@@ -98,18 +133,22 @@ void cli_install_interrupt(void)
 
 int cli_interrupted(void) { return interrupted != 0; }
 
-int cli_progress(const char *stage, size_t done, size_t total, void *user)
+int cli_write_html(const char *cmd, const char *path, const char *report_json, const char *title)
 {
-    (void)user;
-    if (isatty(STDERR_FILENO)) {
-        if (total > 0)
-            fprintf(stderr, "\r%-8s %6zu/%-6zu %3d%%", stage, done, total,
-                    (int)(100.0 * (double)done / (double)total));
-        else
-            fprintf(stderr, "\r%-8s %6zu", stage, done);
-        if (total > 0 && done >= total)
-            fputc('\n', stderr);
-        fflush(stderr);
-    }
-    return interrupted ? 1 : 0;
+    int rc = lftf_report_html_write(report_json, title, path);
+    if (rc != LFTF_OK)
+        return cli_fail(cmd, path, rc);
+    return 0;
+}
+
+int cli_write_html_of(const char *cmd, const char *path, int json_rc, char **json,
+                      const char *title)
+{
+    int ret = json_rc != LFTF_OK ? cli_fail(cmd, path, json_rc)
+                                 : cli_write_html(cmd, path, *json, title);
+    lftf_free(*json);
+    *json = NULL;
+    if (ret == 0)
+        printf("wrote %s\n", path);
+    return ret;
 }

@@ -24,6 +24,7 @@ static void usage(FILE *f)
             "                      (winobias/, crows-pairs/, winogender/, professions.json);\n"
             "                      missing ones come from the shipped data (no CrowS-Pairs)\n"
             "  --out FILE          report.json with every figure and per-item record\n"
+            "  --html FILE         the figures as one self-contained page (report.html)\n"
             "  --target W          the regression's two target words (twice; default \" he\", \" she\")\n"
             "  --max-items N       only the first N items of each file (quick looks)\n"
             "  --batch N           sequences per forward pass (16)\n"
@@ -31,13 +32,14 @@ static void usage(FILE *f)
             model_device_opts_help, shard_opts_help);
 }
 
-enum { OPT_SUITE = CLI_OPT_OWN, OPT_DATA_DIR, OPT_TARGET, OPT_MAX_ITEMS };
+enum { OPT_SUITE = CLI_OPT_OWN, OPT_DATA_DIR, OPT_TARGET, OPT_MAX_ITEMS, OPT_HTML };
 
 static const struct option own_options[] = {
     {"suite", required_argument, NULL, OPT_SUITE},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
     {"target", required_argument, NULL, OPT_TARGET},
     {"max-items", required_argument, NULL, OPT_MAX_ITEMS},
+    {"html", required_argument, NULL, OPT_HTML},
     {NULL, 0, NULL, 0}};
 
 static const cli_command spec = {
@@ -47,7 +49,7 @@ static const cli_command spec = {
 
 int cmd_bias(int argc, char **argv)
 {
-    const char *cmd = "bias", *out = NULL, *targets[2] = {" he", " she"};
+    const char *cmd = "bias", *out = NULL, *html = NULL, *targets[2] = {" he", " she"};
     size_t n_targets = 0;
     model_opts mo;
     out_opts oo;
@@ -68,6 +70,7 @@ int cmd_bias(int argc, char **argv)
             return cli_usage(cmd, "%s needs a value", argv[p.next - 1]);
         switch (c) {
         case OPT_DATA_DIR: bp.data_dir = p.arg; break;
+        case OPT_HTML: html = p.arg; break;
         case OPT_SUITE:
             if ((rc = lftf_bias_suite_parse(p.arg, &bits)) != LFTF_OK)
                 return cli_usage(cmd, "%s", lftf_last_error());
@@ -114,6 +117,12 @@ int cmd_bias(int argc, char **argv)
     }
     if (out)
         printf("wrote %s\n", out);
+    if (html && mo.shard_count <= 1) {
+        char *text = NULL;
+        rc = lftf_bias_report_to_json(rep, 0, &text);
+        if (cli_write_html_of(cmd, html, rc, &text, "Bias suites"))
+            goto done;
+    }
     print_memory(&mo, model); /* issue 13: the mode that ran and the peak (stderr) */
     ret = 0;
 done:

@@ -85,12 +85,11 @@ int cmd_finetune(int argc, char **argv)
     if (trainer_for(cmd, NULL, model, &to, loc, hint, blocks_buf, &tp, &tr))
         goto done;
     print_training_plan(tr, &tp, "(LFTF), blocks", " ");
-    if ((rc = lftf_trainer_fit(tr, train, dev)) != LFTF_OK) {
+    if ((rc = fit_with_progress(tr, train, dev)) != LFTF_OK) {
         cli_fail(cmd, "training", rc);
         fprintf(stderr, "lftf finetune: nothing was written\n");
         goto done;
     }
-    print_history(tr);
 
     lftf_save_params_init(&sp);
     sp.overwrite = oo.overwrite;

@@ -31,6 +31,7 @@ static void usage(FILE *f)
             "  --requests FILE     write the (context, continuation) requests as JSON lines\n"
             "                      (no model needed; the `lftf loglikelihood` input format)\n"
             "  --out FILE          the JSON report (written atomically)\n"
+            "  --html FILE         the report as one self-contained page\n"
             "  --shard I/N         compute only shard I of N (every N-th batch); the report is\n"
             "                      the shard's, and `lftf merge` combines the N of them into\n"
             "                      the unsharded report\n"
@@ -40,7 +41,7 @@ static void usage(FILE *f)
 
 enum {
     OPT_TASK = CLI_OPT_OWN, OPT_SHOTS, OPT_SUBJECTS, OPT_LIMIT, OPT_FILE, OPT_MAX_LENGTH,
-    OPT_NO_BOS, OPT_REQUESTS
+    OPT_NO_BOS, OPT_REQUESTS, OPT_HTML
 };
 
 static const struct option own_options[] = {
@@ -52,6 +53,7 @@ static const struct option own_options[] = {
     {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
     {"no-bos", no_argument, NULL, OPT_NO_BOS},
     {"requests", required_argument, NULL, OPT_REQUESTS},
+    {"html", required_argument, NULL, OPT_HTML},
     {NULL, 0, NULL, 0},
 };
 
@@ -89,6 +91,7 @@ int cmd_general(int argc, char **argv)
     cli_parser cp;
     lftf_general_params p;
     const char *task = NULL, *data = NULL, *file = NULL, *out = NULL, *requests = NULL;
+    const char *html = NULL;
     const char *subjects[MAX_SUBJECTS];
     char *subjects_arg = NULL;
     size_t n_subjects = 0;
@@ -117,6 +120,7 @@ int cmd_general(int argc, char **argv)
             break;
         case OPT_FILE: file = v; break;
         case OPT_REQUESTS: requests = v; break;
+        case OPT_HTML: html = v; break;
         case OPT_NO_BOS: p.add_bos = 0; break;
         case OPT_SHOTS:
             if (cli_parse_int(v, &p.shots) || p.shots < 0) {
@@ -220,6 +224,12 @@ int cmd_general(int argc, char **argv)
             goto done;
         }
         printf("wrote %s\n", out);
+    }
+    if (html && mo.shard_count <= 1) {
+        char *text = NULL;
+        rc = lftf_general_report_to_json(report, &text);
+        if (cli_write_html_of(cmd, html, rc, &text, "General ability"))
+            goto done;
     }
     print_memory(&mo, model); /* issue 13: the mode that ran and the peak (stderr) */
     ret = 0;

@@ -3,6 +3,7 @@
  * fine-tune them, evaluate again, and write DIR/ atomically:
  *   model/            the debiased model (delta/ with --delta)
  *   report.json       {"before", "after", "locate", "finetune", "memory"[, "baselines"]}
+ *   report.html       the same as one page to read (lftf_report_html)
  *   bmi.svg           BMI per block, the fine-tuned block highlighted
  *   professions.svg   the most biased professions before and after
  * Everything is built in a temporary directory beside DIR and renamed at the
@@ -34,9 +35,11 @@ static void usage(FILE *f)
             "Evaluates, locates, fine-tunes and evaluates again; prints the paper's Table 4\n"
             "(AFGB word/phrase/sentence on the GenBiasEval test split, UB on GenHintEval)\n"
             "and writes DIR/model/ (DIR/delta/ with --delta, DIR/model.gguf with\n"
-            "--save-format gguf), DIR/report.json, DIR/bmi.svg\n"
-            "and DIR/professions.svg, all at once at the end (Ctrl-C leaves nothing).\n"
-            "The dev split's AFGB and GenHintEval's UB are printed after every epoch.\n\n"
+            "--save-format gguf), DIR/report.json,\n"
+            "DIR/report.html (one page with every table and figure), DIR/bmi.svg and\n"
+            "DIR/professions.svg, all at once at the end (Ctrl-C leaves nothing).\n"
+            "Each epoch's progress line ends in its mean loss, the dev split's AFGB and\n"
+            "GenHintEval's UB (--quiet: no progress lines).\n\n"
             "%s"
             "  --out DIR           output directory (must not exist or be empty)\n"
             "%s"
@@ -175,7 +178,7 @@ static int baseline_train(const run_ctx *c, const char *label, int method, block
     if (load_model("run", &c->mo, &m) ||
         trainer_for("run", label, m, &to, loc, c->hint, blocks_buf, &tp, &tr))
         goto done;
-    if ((rc = lftf_trainer_fit(tr, c->train, c->dev)) != LFTF_OK) {
+    if ((rc = fit_with_progress(tr, c->train, c->dev)) != LFTF_OK) {
         cli_fail("run", label, rc);
         goto done;
     }
@@ -290,6 +293,14 @@ static int save_text(const char *dir, const char *name, const char *text)
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return write_text_atomic(path, text);
+}
+
+/* report.html: the page of report.json; 0, or 1 after printing the error. */
+static int save_html(const char *cmd, const char *dir, const char *report_json)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    return cli_write_html(cmd, path, report_json, "LFTF report");
 }
 
 /* The GenBiasEval splits and GenHintEval; 0, or 1 after printing the error. */
@@ -503,11 +514,10 @@ int cmd_run(int argc, char **argv)
     if (trainer_for(cmd, NULL, model, &c.to, loc, c.hint, blocks_buf, &tp, &tr))
         goto done;
     print_training_plan(tr, &tp, "block", ",");
-    if ((rc = lftf_trainer_fit(tr, c.train, c.dev)) != LFTF_OK) {
+    if ((rc = fit_with_progress(tr, c.train, c.dev)) != LFTF_OK) {
         cli_fail(cmd, "training", rc);
         goto done;
     }
-    print_history(tr);
 
     /* 4. after */
     printf("evaluating the fine-tuned model...\n");
@@ -555,13 +565,13 @@ int cmd_run(int argc, char **argv)
     json_object_set_new(report, "memory", memory_json(model));
     print_memory(&c.mo, model);
     dump = json_dumps(report, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    if (!dump || save_text(tmp, "report.json", dump))
+    if (!dump || save_text(tmp, "report.json", dump) || save_html(cmd, tmp, dump))
         goto done;
     if (commit_dir(cmd, tmp, out, c.oo.overwrite))
         goto done;
     free(tmp);
     tmp = NULL;
-    printf("\nwrote %s/{%s%s, report.json, bmi.svg, professions.svg}\n", out,
+    printf("\nwrote %s/{%s%s, report.json, report.html, bmi.svg, professions.svg}\n", out,
            model_entry(&c.oo), c.oo.save_format == LFTF_SAVE_GGUF ? "" : "/");
     ret = 0;
 done:

@@ -2,6 +2,7 @@
 #include "options.h"
 
 #include "cli_util.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@ enum {
 
 static const struct option help_options[] = {
     {"help", no_argument, NULL, 'h'},
+    {"quiet", no_argument, NULL, 'q'}, /* every command: no progress lines */
     {NULL, 0, NULL, 0},
 };
 static const struct option model_options[] = {
@@ -502,6 +504,10 @@ int cli_next(cli_parser *p)
             p->spec->usage(stdout);
             p->status = 0;
             return -1;
+        }
+        if (c == 'q') {
+            cli_progress_set_quiet(1);
+            continue;
         }
         if (c == '?' || c == -1)
             return unknown(p, a);

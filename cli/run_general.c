@@ -188,6 +188,11 @@ int run_general(const char *cmd, lftf_model *model, general_opts *g, const char 
     for (size_t t = 0; t < g->n_tasks; t++) {
         lftf_general_report *r = NULL;
         json_t *j;
+        char label[128]; /* the progress line: "general before [mc arc_easy.jsonl]" */
+        const char *file = g->tasks[t].path ? strrchr(g->tasks[t].path, '/') : NULL;
+        snprintf(label, sizeof label, "general %s [%s %.64s]", stage, g->tasks[t].task,
+                 file ? file + 1 : g->tasks[t].path ? g->tasks[t].path : "held-out text");
+        p.progress_user = label;
         if (general_run_task(cmd, model, g->tasks[t].task, g->tasks[t].path, &p, &r))
             return 1;
         j = report_json(cmd, r);

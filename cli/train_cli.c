@@ -3,6 +3,7 @@
 
 #include "cli_util.h"
 #include "options.h"
+#include "progress.h"
 
 #include <jansson.h>
 
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,26 +275,42 @@ void print_training_plan(const lftf_trainer *tr, const lftf_trainer_params *tp,
            tp->batch_size, (unsigned long long)tp->seed);
 }
 
-void print_history(const lftf_trainer *tr)
+/* Progress: an epoch's line ends with its mean loss and the dev scores (the
+ * per-step losses stay in report.json). */
+static void epoch_summary(const char *stage, char *buf, size_t n, void *user)
 {
-    size_t n = lftf_trainer_history_size(tr);
-    int col = 0;
-    printf("loss per step:");
-    for (size_t i = 0; i < n; i++) {
-        lftf_history_entry h;
-        if (lftf_trainer_history_get(tr, i, &h) != LFTF_OK)
-            break;
-        if (h.step > 0) {
-            if (col % 8 == 0)
-                printf("\n  %4d:", h.step);
-            printf(" %.4f", h.loss);
-            col++;
-        } else {
-            printf("\n  epoch %d done: dev AFGB %.4f, UB %.4f", h.epoch, h.dev_afgb, h.dev_ub);
-            col = 0;
-        }
+    const lftf_trainer *tr = user;
+    size_t count = 0, len;
+    double sum = 0;
+    lftf_history_entry h, end;
+    if (strncmp(stage, "train [epoch ", 13) != 0)
+        return;
+    size_t i = lftf_trainer_history_size(tr);
+    /* the newest end-of-epoch entry, then that epoch's steps before it */
+    while (i > 0 && lftf_trainer_history_get(tr, i - 1, &end) == LFTF_OK && end.step != 0)
+        i--;
+    if (i == 0)
+        return;
+    for (i--; i > 0 && lftf_trainer_history_get(tr, i - 1, &h) == LFTF_OK && h.step != 0 &&
+              h.epoch == end.epoch;
+         i--) {
+        sum += h.loss;
+        count++;
     }
-    printf("\n");
+    len = (size_t)snprintf(buf, n, "  loss %.4f", count ? sum / (double)count : NAN);
+    if (len < n && !isnan(end.dev_afgb))
+        len += (size_t)snprintf(buf + len, n - len, "  dev AFGB %.4f", end.dev_afgb);
+    if (len < n && !isnan(end.dev_ub))
+        snprintf(buf + len, n - len, "  UB %.4f", end.dev_ub);
+}
+
+int fit_with_progress(lftf_trainer *tr, const lftf_dataset *train, const lftf_dataset *dev)
+{
+    int rc;
+    cli_progress_on_finish(epoch_summary, tr);
+    rc = lftf_trainer_fit(tr, train, dev);
+    cli_progress_on_finish(NULL, NULL);
+    return rc;
 }
 
 void print_ranking(const lftf_locate_result *r)

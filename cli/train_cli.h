@@ -102,8 +102,9 @@ int locate_for_training(const char *cmd, lftf_model *model, const lftf_dataset *
  * after sep. */
 void print_training_plan(const lftf_trainer *tr, const lftf_trainer_params *tp,
                          const char *blocks_label, const char *sep);
-/* Prints the loss curve and the per-epoch dev metrics of a finished fit. */
-void print_history(const lftf_trainer *tr);
+/* lftf_trainer_fit with one progress line per epoch ending in its mean loss
+ * and dev AFGB / UB. */
+int fit_with_progress(lftf_trainer *tr, const lftf_dataset *train, const lftf_dataset *dev);
 /* Prints the BMI table, highest first. */
 void print_ranking(const lftf_locate_result *r);
 

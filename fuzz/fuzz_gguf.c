@@ -1,12 +1,17 @@
 /* libFuzzer target: arbitrary bytes as a GGUF file image (header, metadata
  * and tensor infos).  Parsing must fail cleanly with a message, or produce
  * keys and tensors that can be looked up and whose data lies inside the
- * buffer, aligned, with the byte size its type and shape give. */
+ * buffer, aligned, with the byte size its type and shape give.  A parsed
+ * file then goes through what reads its metadata: the config.json and the
+ * tokenizer built from it (which must load or fail with a message). */
 #include "lftf.h"
 #include "formats/gguf.h"
+#include "formats/gguf_model.h"
+#include "tokenizer/tokenizer_internal.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,7 +31,7 @@ static unsigned check_kv(const lftf_gguf_file *f, const lftf_gguf_kv *kv, const 
         if (kv->arr_type == LFTF_GGUF_STRING)
             sum += (unsigned char)kv->arr_str[i].s[kv->arr_str[i].len];
         else
-            sum += (unsigned)lftf__gguf_arr_int(kv, i) + (unsigned)lftf__gguf_arr_num(kv, i);
+            sum += (unsigned)lftf__gguf_arr_int(kv, i) + (lftf__gguf_arr_num(kv, i) > 0);
     }
     return sum;
 }
@@ -45,6 +50,33 @@ static unsigned check_tensor(const lftf_gguf_file *f, const lftf_gguf_tensor *t,
     return t->nbytes ? t->data[0] + t->data[t->nbytes - 1] : 0;
 }
 
+static void check_failure(int rc)
+{
+    if (rc != LFTF_OK && lftf_last_error()[0] == '\0')
+        __builtin_trap();
+}
+
+static unsigned read_metadata(const lftf_gguf_file *f)
+{
+    char *cfg = NULL, *tok_json = NULL, *tok_cfg = NULL;
+    lftf_tokenizer *tok = NULL;
+    int rc = lftf__gguf_config_json(f, &cfg);
+    check_failure(rc);
+    rc = lftf__gguf_tokenizer_json(f, &tok_json, &tok_cfg);
+    check_failure(rc);
+    if (rc == LFTF_OK) {
+        rc = lftf__tokenizer_load_json(&tok, tok_json, strlen(tok_json), "fuzz.gguf", tok_cfg,
+                                       strlen(tok_cfg), "fuzz.gguf", NULL);
+        check_failure(rc);
+    }
+    unsigned sum = cfg ? (unsigned char)cfg[0] : 0;
+    lftf_tokenizer_free(tok);
+    free(cfg);
+    free(tok_json);
+    free(tok_cfg);
+    return sum;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     lftf_gguf_file f;
@@ -58,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sum += check_kv(&f, &f.kvs[i], data, size);
     for (size_t i = 0; i < f.n_tensors; i++)
         sum += check_tensor(&f, &f.tensors[i], data, size);
+    sum += read_metadata(&f);
     lftf__gguf_release(&f);
     return (int)(sum & 0);
 }

@@ -112,8 +112,10 @@ LFTF_API void lftf_set_log_callback(lftf_log_fn fn, void *user);
 LFTF_API void lftf_set_log_level(lftf_log_level level);
 
 /** Progress of a long operation.  `stage` names the phase ("load", "eval",
- *  "locate", "train", "save", ...); done/total count its units (total may be
- *  0 if unknown).  Return 0 to continue, non-zero to abort (LFTF_E_ABORTED). */
+ *  "locate", "train", "save", ...), possibly followed by a detail in brackets
+ *  ("bias [winobias]", "train [epoch 1/2]": compare the part before " [");
+ *  done/total count its units (total may be 0 if unknown); a phase ends with
+ *  done == total.  Return 0 to continue, non-zero to abort (LFTF_E_ABORTED). */
 typedef int (*lftf_progress_fn)(const char *stage, size_t done, size_t total, void *user);
 
 /** CPU threads (process-global).  With OpenBLAS's own pthreads (Debian's
@@ -793,6 +795,31 @@ LFTF_API int lftf_locate_params_init(lftf_locate_params *params);
  *  differs).  Free with lftf_free. */
 LFTF_API int lftf_merge_shards_json(const char *const *shard_jsons, size_t n, char **merged_json);
 
+/** A command of the lftf program run inside this process: what a cluster
+ *  worker calls to compute one shard through the library, with no shell and
+ *  no new process (lftf.distributed, lftf-ray).  args are the command and its
+ *  arguments as they follow `lftf` on a command line, e.g. {"eval",
+ *  "--model", "m", "--shard", "1/4", "--out", "/tmp/r.json"}; the commands
+ *  are eval, locate, loglikelihood, general, bias, merge, finetune and run,
+ *  with exactly the options and output files of the program.  The command
+ *  prints what the program prints (stdout, stderr) and leaves the process's
+ *  signal handlers alone. */
+typedef struct lftf_command_params {
+    size_t struct_size;
+    const char *const *args;    /* args[0] the command; n_args >= 1 */
+    size_t n_args;
+    /* NULL, or the file the command writes its report to (the --out in args,
+     * merge's OUT): read into *report (free with lftf_free), then removed. */
+    const char *report_path;
+} lftf_command_params;
+
+LFTF_API int lftf_command_params_init(lftf_command_params *params);
+/** LFTF_OK when the command succeeded.  Otherwise the status of the call
+ *  that failed (LFTF_E_INVALID_ARG for a usage error) with the message the
+ *  program prints, e.g. "lftf eval: loading model m: ..." in
+ *  lftf_last_error; LFTF_E_UNSUPPORTED for another command. */
+LFTF_API int lftf_command_run(const lftf_command_params *params, char **report);
+
 /** BMI_i = 1 - cos(H_i[t], H_{i+1}[t]) averaged over every token position of
  *  every prompt in `prompts`. */
 LFTF_API int lftf_locate(lftf_model *model, const lftf_dataset *prompts,
@@ -871,7 +898,8 @@ typedef struct lftf_trainer_params {
     uint64_t seed;               /* shuffling; default 0 */
     int cache_prefix;            /* reuse the frozen prefix's residual stream; default 1 */
     size_t eval_batch_size;      /* default 32 */
-    lftf_progress_fn progress;   /* stage "train": steps done / total */
+    lftf_progress_fn progress;   /* stage "train [epoch E/N]": the epoch's steps done / total,
+                                    done == total after its dev evaluation */
     void *progress_user;
     const char *preset;          /* name recorded in the settings (see below); NULL: none */
     lftf_lr_schedule lr_schedule; /* default LFTF_LR_CONSTANT */
@@ -935,6 +963,19 @@ LFTF_API int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
 LFTF_API int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
                                          size_t top_n, char **svg);
 
+/** One self-contained HTML page (inline CSS and SVG figures; no scripts,
+ *  fonts or network) of a report's JSON text: `lftf run`'s report.json (the
+ *  settings, Table 4 before/after, the BMI figure, the training curve, the
+ *  professions figure, general ability, bias suites and baselines), a bias
+ *  suites report (lftf_bias_report_to_json) or a general-ability report
+ *  (lftf_general_report_to_json).  Sections whose data the JSON lacks are
+ *  left out; numbers are the JSON's, rounded to 4 decimals.  `title` may be
+ *  NULL ("LFTF report").  *html is owned by the caller (lftf_free). */
+LFTF_API int lftf_report_html(const char *report_json, const char *title, char **html);
+/** lftf_report_html written to `path` atomically. */
+LFTF_API int lftf_report_html_write(const char *report_json, const char *title,
+                                    const char *path);
+
 /* ---- bias suites: WinoBias, CrowS-Pairs, Winogender, professions regression ---- */
 
 enum {
@@ -968,7 +1009,7 @@ typedef struct lftf_bias_params {
     size_t max_items;            /* 0: all; N: the first N items of each file (quick runs) */
     size_t batch_size;           /* sequences per forward pass; default 16 */
     int with_samples;            /* keep per-item records (lftf_bias_report_to_json); default 1 */
-    lftf_progress_fn progress;   /* stage "bias": items done / total */
+    lftf_progress_fn progress;   /* stage "bias [SUITE]": the suite's items done / total */
     void *progress_user;
     /* Sharding (lftf_ll_params, lftf_probs_params): with shard_count > 1
      * every model call of every suite computes only this shard's batches and

@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
-# A small virtual environment for CI with the `gguf` package (gguf-py,
-# llama.cpp's own Python reader/writer; numpy only), so that the GGUF checks
-# (tests/gguf/check_gguf_write.py: quantizers bit-identical to
-# gguf.quants.quantize, layout identical to gguf.GGUFWriter) run there
-# instead of skipping.  Built on Debian's /usr/bin/python3 with
-# --system-site-packages (numpy comes from Debian); cached, reused when gguf
-# imports.  Prints the venv's python: export LFTF_GGUF_PYTHON=$(bash scripts/ci-venv.sh)
-#   LFTF_CI_VENV   where (default ~/.cache/lftf/ci-venv)
+# A small Python environment with the `gguf` package (llama.cpp's gguf-py,
+# which needs only numpy), for the GGUF tests that write files with it
+# (tests/test_gguf_tokenizers.c: the mistral/llama3/qwen3/gpt2 vocabularies).
+# Prints the python to use; CI exports it as LFTF_GGUF_PYTHON:
+#   export LFTF_GGUF_PYTHON=$(bash scripts/ci-venv.sh)
+# Without it those cases skip; the committed fixtures still run.
 set -euo pipefail
-venv=${LFTF_CI_VENV:-$HOME/.cache/lftf/ci-venv}
-if ! "$venv/bin/python" -c "import gguf, numpy" 2>/dev/null; then
-  rm -rf "$venv"
+venv=${LFTF_GGUF_VENV:-$HOME/.cache/lftf/gguf-venv}
+if ! "$venv/bin/python" -c 'import gguf' 2>/dev/null; then
   /usr/bin/python3 -m venv --system-site-packages "$venv" >&2
-  "$venv/bin/pip" install --quiet --disable-pip-version-check gguf >&2
+  "$venv/bin/pip" install --quiet 'gguf>=0.10' >&2
 fi
 echo "$venv/bin/python"

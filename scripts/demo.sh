@@ -13,4 +13,4 @@ fi
 # A previous demo's output (it has a report.json) is replaced; anything else is refused by lftf.
 if [ -f "$out/report.json" ]; then rm -rf "$out"; fi
 "$here/build/bin/lftf" run --model "$model" --out "$out"
-echo "demo: wrote $out/report.json, $out/bmi.svg, $out/professions.svg and the debiased model in $out/model/"
+echo "demo: wrote $out/report.html (open it in a browser), $out/report.json, $out/bmi.svg, $out/professions.svg and the debiased model in $out/model/"

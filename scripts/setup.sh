@@ -15,7 +15,9 @@ pkgs=(build-essential cmake pkg-config git
       libxml2-utils
       python3-yaml python3-jinja2
       # weight editors: scikit-learn's PLSRegression is the reference of DAMA's PLS
-      python3-sklearn)
+      python3-sklearn
+      # report.html is checked in a real browser (headless, no network)
+      chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

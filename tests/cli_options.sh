@@ -20,6 +20,8 @@ for cmd in info probs tokenize build-data eval locate finetune run apply-delta \
   "$lftf" "$cmd" --help >"$tmp/out" 2>"$tmp/err" || fail "$cmd --help exits $?"
   head -n 1 "$tmp/out" | grep -q "^usage: lftf $cmd " || fail "$cmd --help: $(head -n 1 "$tmp/out")"
   [ -s "$tmp/err" ] && fail "$cmd --help wrote to stderr"
+  # --quiet (no progress lines) is accepted by every command
+  "$lftf" "$cmd" --quiet --help >"$tmp/out" 2>"$tmp/err" || fail "$cmd --quiet --help exits $?"
 done
 
 # usage_error EXPECTED_MESSAGE ARGS...: exit 2, the message and the hint

@@ -74,4 +74,7 @@ if(LFTF_WITH_TORCH)
   set_tests_properties(test_fuse PROPERTIES FIXTURES_REQUIRED model_fixtures)
 endif()
 # GGUF models (llama.cpp files): the shipped SmolLM2 against transformers' GGUF loading
-add_lftf_test(test_gguf_model SOURCES test_gguf_model.c LABELS model TIMEOUT 600)
+# (slow: the 135M model loaded twice; kept out of the ASan run)
+add_lftf_test(test_gguf_model SOURCES test_gguf_model.c LABELS "model;slow" TIMEOUT 900)
+# GGUF files of qwen2, qwen3, gemma2, gemma3, phi3 (tiny, committed) against transformers
+add_lftf_test(test_gguf_families SOURCES test_gguf_families.c LABELS model TIMEOUT 300)

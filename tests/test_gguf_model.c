@@ -25,7 +25,19 @@
 #define REFERENCE LFTF_TEST_SOURCE_DIR "/tests/reference/gguf/smollm2_transformers.json"
 #define TOLERANCE 1e-4
 
+/* The reference, read (or computed live) once for all the tests; the caller
+ * releases its reference with json_decref as usual. */
+static json_t *load_reference_once(const char *model_path);
+
 static json_t *load_reference(const char *model_path)
+{
+    static json_t *cached;
+    if (!cached)
+        cached = load_reference_once(model_path);
+    return json_incref(cached);
+}
+
+static json_t *load_reference_once(const char *model_path)
 {
     json_error_t jerr;
     const char *py = getenv("LFTF_TRANSFORMERS_PYTHON");

@@ -187,6 +187,77 @@ static void test_errors(void **state)
                     "NULL");
 }
 
+/* The training curve's line chart: one polyline per series broken at NaN,
+ * points placed linearly (hand-computed: x at 0, 1/2, 1 of the axis span
+ * when the x values are 0, 5, 10 and the axis is exactly [0, 10]). */
+static void test_line_chart(void **state)
+{
+    double x[] = {0, 5, 10}, a[] = {1.0, 2.0, 3.0}, b[] = {0.5, NAN, 0.25};
+    lftf_svg_series s[2] = {{"loss <a>", "#111111", a}, {"dev", "#222222", b}};
+    lftf_svg_lines c = {"curve & more", "step", "value", x, 3, s, 2, 1};
+    char *svg = NULL;
+    const char *pl;
+    double x0, x1, x2;
+    (void)state;
+    LFTF_ASSERT_OK(lftf__svg_line_chart(&c, &svg));
+    assert_well_formed(svg);
+    assert_non_null(strstr(svg, "curve &amp; more"));
+    assert_non_null(strstr(svg, "loss &lt;a&gt;"));
+    /* series a: one polyline of 3 points; series b: two one-point pieces */
+    assert_int_equal(count(svg, "<polyline"), 3);
+    pl = strstr(svg, "points=\"");
+    assert_non_null(pl);
+    assert_int_equal(sscanf(pl, "points=\"%lf,%*f %lf,%*f %lf,", &x0, &x1, &x2), 3);
+    assert_double_equal(x1 - x0, x2 - x1, 0.02);
+    assert_true(x2 > x0);
+    lftf_free(svg);
+    c.n = 0;
+    LFTF_ASSERT_ERR(lftf__svg_line_chart(&c, &svg), LFTF_E_INVALID_ARG, "no points");
+}
+
+/* report.html from a hand-written report: text escaped (HTML's rules),
+ * Table 4's numbers as the JSON's rounded to 4 decimals with the change,
+ * no scripts, and bad input refused. */
+static void test_report_html(void **state)
+{
+    static const char *const json =
+        "{\"model\": \"<script>alert(1)</script> & co\","
+        " \"before\": {\"targets\": [\" he\", \" she\"], \"genbiaseval\": {\"split\": \"test\","
+        " \"n\": 3, \"afgb\": {\"word\": 0.25, \"phrase\": 0.5, \"sentence\": 0.125, \"avg\": 0.375}},"
+        " \"genhinteval\": {\"n\": 2, \"ub\": 0.0625}},"
+        " \"after\": {\"genbiaseval\": {\"afgb\": {\"word\": 0.125, \"phrase\": 0.25,"
+        " \"sentence\": 0.0625, \"avg\": 0.1875}}, \"genhinteval\": {\"ub\": 0.125}},"
+        " \"locate\": {\"bmi\": [0.2, 0.1]}, \"finetune\": {\"blocks\": [0], \"history\": ["
+        " {\"epoch\": 1, \"step\": 1, \"loss\": 2.0}, {\"epoch\": 1, \"step\": 2, \"loss\": 1.0},"
+        " {\"epoch\": 1, \"step\": 0, \"dev_afgb\": 0.3, \"dev_ub\": 0.05}]},"
+        " \"baselines\": {\"pb\": {\"afgb\": {\"word\": 0.875, \"phrase\": 0.75,"
+        " \"sentence\": 0.625, \"avg\": 0.5}, \"ub\": 0.4375},"
+        " \"last_block\": {\"afgb\": {\"avg\": 0.3125}, \"ub\": 0.1, \"blocks\": [1]}}}";
+    char *html = NULL;
+    (void)state;
+    LFTF_ASSERT_OK(lftf_report_html(json, "T <1>", &html));
+    assert_null(strstr(html, "<script"));
+    assert_non_null(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"));
+    assert_non_null(strstr(html, "<title>T &lt;1&gt;</title>"));
+    assert_non_null(strstr(html, ">0.2500</td><td title=\"0.5\">0.5000</td>"));
+    assert_non_null(strstr(html, ">0.0625</td>"));
+    assert_non_null(strstr(html, ">-0.1875</td>")); /* avg: 0.1875 - 0.375 */
+    assert_non_null(strstr(html, ">+0.0625</td>")); /* UB: 0.125 - 0.0625 */
+    assert_non_null(strstr(html, ">1.5000</td>"));  /* epoch 1's mean loss */
+    /* every baseline row, with its scores */
+    assert_non_null(strstr(html, "<td>PB (instruction prefix)</td><td title=\"0.875\">0.8750</td>"));
+    assert_non_null(strstr(html, ">0.4375</td>"));
+    assert_non_null(strstr(html, "<td>last block (block 1)</td>"));
+    assert_non_null(strstr(html, ">0.3125</td>"));
+    assert_int_equal(count(html, "<svg"), 3);      /* BMI, loss, dev scores */
+    assert_null(strstr(html, "<?xml"));
+    lftf_free(html);
+    LFTF_ASSERT_ERR(lftf_report_html("{\"a\": ", NULL, &html), LFTF_E_FORMAT, "report JSON");
+    assert_null(html);
+    LFTF_ASSERT_ERR(lftf_report_html("[1]", NULL, &html), LFTF_E_FORMAT, "an object");
+    LFTF_ASSERT_ERR(lftf_report_html(NULL, NULL, &html), LFTF_E_INVALID_ARG, "NULL");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +265,8 @@ int main(void)
         cmocka_unit_test(test_bar_chart_geometry),
         cmocka_unit_test(test_grouped_signed),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_line_chart),
+        cmocka_unit_test(test_report_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,7 +99,8 @@ def demo(tmp):
 def test_demo_outputs(demo):
     out, p, report = demo
     for rel in ("model/config.json", "model/model.safetensors", "model/tokenizer.json",
-                "model/tokenizer_config.json", "report.json", "bmi.svg", "professions.svg"):
+                "model/tokenizer_config.json", "report.json", "report.html", "bmi.svg",
+                "professions.svg"):
         assert os.path.isfile(os.path.join(out, rel)), rel
     assert set(report) >= {"before", "after", "locate", "finetune"}
     assert set(report["finetune"]) >= {"blocks", "history", "settings"}
@@ -111,6 +112,25 @@ def test_demo_outputs(demo):
     for word in ("word", "phrase", "sentence", "UB-Score", "original", "LFTF", "change"):
         assert word in p.stdout
     assert not leftovers(os.path.dirname(out))
+
+
+def test_demo_training_lines(demo):
+    """One progress line per epoch (stderr, a pipe here: no carriage return)
+    ending in the epoch's mean loss and dev scores, recomputed here from the
+    per-step losses and epoch entries of report.json; no per-step losses on
+    the terminal."""
+    out, p, report = demo
+    history = report["finetune"]["history"]
+    # each epoch's last line (a slow epoch also prints lines while it runs)
+    lines = [l for l in p.stderr.splitlines() if l.startswith("training [epoch ") and
+             " done in " in l]
+    assert len(lines) == report["finetune"]["settings"]["epochs"], p.stderr
+    assert "\r" not in p.stderr and "loss per step" not in p.stdout
+    for line, end in zip(lines, [h for h in history if h["step"] == 0]):
+        losses = [h["loss"] for h in history if h["step"] > 0 and h["epoch"] == end["epoch"]]
+        assert "loss %.4f" % (sum(losses) / len(losses)) in line, line
+        assert "dev AFGB %.4f" % end["dev_afgb"] in line and "UB %.4f" % end["dev_ub"] in line
+    assert len([h for h in history if h["step"] > 0]) == report["finetune"]["settings"]["steps"]
 
 
 def test_demo_bias_suites(demo):

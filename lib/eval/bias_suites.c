@@ -83,6 +83,8 @@ typedef struct run_ctx {
     lftf_model *m;
     const lftf_bias_params *p;
     size_t done, total;          /* items over all suites */
+    char stage[48];              /* progress: "bias [SUITE]" of the running suite */
+    size_t suite_base, suite_total; /* its items: done before it, its own estimate */
     json_t *samples;             /* NULL when not kept */
     json_t *shard_suites;        /* a shard's run: each suite's plan and rows; else NULL */
     uint64_t hash;               /* a shard's run: its requests, plans and settings */
@@ -118,21 +120,45 @@ typedef struct inner_progress {
     size_t base, scale_num, scale_den; /* maps an inner count onto items */
 } inner_progress;
 
+/* Reports the running suite's items (done over every suite so far); the
+ * suite's estimate caps the count, its end (suite_end) completes it. */
+static int report_items(const run_ctx *c, size_t done)
+{
+    size_t own = done - c->suite_base;
+    if (!c->p->progress)
+        return 0;
+    if (own >= c->suite_total) /* the last item belongs to suite_end */
+        own = c->suite_total ? c->suite_total - 1 : 0;
+    return c->p->progress(c->stage, own, c->suite_total, c->p->progress_user);
+}
+
+static void suite_begin(run_ctx *c, const char *name, size_t items)
+{
+    snprintf(c->stage, sizeof c->stage, "bias [%s]", name);
+    c->suite_base = c->done;
+    c->suite_total = items ? items : 1;
+}
+
+static int suite_end(run_ctx *c)
+{
+    if (c->p->progress &&
+        c->p->progress(c->stage, c->suite_total, c->suite_total, c->p->progress_user))
+        return lftf__err(LFTF_E_ABORTED, "the bias suites were aborted after %s", c->stage);
+    return LFTF_OK;
+}
+
 static int forward_progress(const char *stage, size_t done, size_t total, void *user)
 {
     inner_progress *ip = user;
     (void)stage;
     (void)total;
-    if (!ip->c->p->progress)
-        return 0;
-    return ip->c->p->progress("bias", ip->base + done * ip->scale_num / ip->scale_den,
-                              ip->c->total, ip->c->p->progress_user);
+    return report_items(ip->c, ip->base + done * ip->scale_num / ip->scale_den);
 }
 
 static int advance(run_ctx *c, size_t items)
 {
     c->done += items;
-    if (c->p->progress && c->p->progress("bias", c->done, c->total, c->p->progress_user))
+    if (report_items(c, c->done))
         return lftf__err(LFTF_E_ABORTED, "the bias suites were aborted after %zu of %zu items",
                          c->done, c->total);
     return LFTF_OK;
@@ -942,7 +968,9 @@ int lftf_bias_evaluate(lftf_model *model, const lftf_bias_params *params, lftf_b
     for (size_t i = 0; i < 4 && rc == LFTF_OK; i++) {
         if (!dirs[i])
             continue;
-        if ((rc = suites[i].run(&c, dirs[i], rep->figures)) == LFTF_OK)
+        suite_begin(&c, suites[i].name, suite_items(suites[i].bit, params->max_items));
+        if ((rc = suites[i].run(&c, dirs[i], rep->figures)) == LFTF_OK &&
+            (rc = suite_end(&c)) == LFTF_OK)
             rep->suites |= suites[i].bit;
         else if (rc != LFTF_E_ABORTED)
             lftf__err_prefix(rc, "bias suite %s", suites[i].name);

@@ -1,6 +1,7 @@
-/* SVG charts of a LFTF run: BMI per block and the most biased professions
- * before/after.  Written by hand so that reports need no plotting library;
- * the charts only use public getters of the locate result and reports. */
+/* SVG charts of a LFTF run from plain arrays: BMI per block, the most biased
+ * professions before/after, line charts (the training curve).  Written by
+ * hand so that reports need no plotting library; libtorch-free (the charts
+ * of locate results and reports are in report_svg.c). */
 #include "eval/svg.h"
 
 #include "common/error.h"
@@ -18,7 +19,7 @@
 #define MARGIN_RIGHT 24.0
 #define MARGIN_TOP 48.0
 
-static void xml_text(lftf_buf *b, const char *s)
+void lftf__xml_text(lftf_buf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
@@ -75,6 +76,92 @@ static void tick_label(lftf_buf *b, double v, double step)
     lftf__buf_printf(b, "%.*f", decimals, v);
 }
 
+/* The document's start: prolog, <svg>, <title>, white background and the
+ * visible title. */
+static void svg_begin(lftf_buf *b, const char *title)
+{
+    lftf__buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    lftf__buf_printf(b,
+                     "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" "
+                     "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" "
+                     "font-size=\"12\">\n",
+                     SVG_WIDTH, SVG_HEIGHT, SVG_WIDTH, SVG_HEIGHT);
+    if (title) {
+        lftf__buf_puts(b, "<title>");
+        lftf__xml_text(b, title);
+        lftf__buf_puts(b, "</title>\n");
+    }
+    lftf__buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n",
+                     SVG_WIDTH, SVG_HEIGHT);
+    if (title) {
+        lftf__buf_printf(b,
+                         "<text x=\"%.1f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" "
+                         "font-weight=\"bold\">",
+                         SVG_WIDTH / 2);
+        lftf__xml_text(b, title);
+        lftf__buf_puts(b, "</text>\n");
+    }
+}
+
+/* The plotting area and its value axis [lo, hi] (ticks every step). */
+typedef struct plot_area {
+    double x0, y0, w, h, lo, hi, step;
+} plot_area;
+
+static double y_of(const plot_area *a, double v)
+{
+    return a->y0 + a->h * (a->hi - v) / (a->hi - a->lo);
+}
+
+/* Horizontal grid lines with their tick labels. */
+static void svg_y_grid(lftf_buf *b, const plot_area *a)
+{
+    lftf__buf_puts(b, "<g class=\"y-axis\">\n");
+    for (double t = a->lo; t <= a->hi + a->step * 1e-6; t += a->step) {
+        double y = y_of(a, t);
+        lftf__buf_printf(b,
+                         "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#dddddd\"/>\n",
+                         a->x0, y, a->x0 + a->w, y);
+        lftf__buf_printf(b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"end\">", a->x0 - 6, y + 4);
+        tick_label(b, t, a->step);
+        lftf__buf_puts(b, "</text>\n");
+    }
+    lftf__buf_puts(b, "</g>\n");
+}
+
+/* The axis titles under and left of the plotting area. */
+static void svg_axis_titles(lftf_buf *b, const plot_area *a, const char *x_label,
+                            const char *y_label)
+{
+    if (x_label) {
+        lftf__buf_printf(b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">",
+                         a->x0 + a->w / 2, SVG_HEIGHT - 8);
+        lftf__xml_text(b, x_label);
+        lftf__buf_puts(b, "</text>\n");
+    }
+    if (y_label) {
+        double x = 18, y = a->y0 + a->h / 2;
+        lftf__buf_printf(b,
+                         "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" "
+                         "transform=\"rotate(-90 %.2f %.2f)\">",
+                         x, y, x, y);
+        lftf__xml_text(b, y_label);
+        lftf__buf_puts(b, "</text>\n");
+    }
+}
+
+/* One legend entry (a colour swatch and its text) at (x, y). */
+static void svg_legend_entry(lftf_buf *b, double x, double y, const char *color,
+                             const char *label)
+{
+    lftf__buf_printf(b,
+                     "<rect x=\"%.2f\" y=\"%.2f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+                     "<text x=\"%.2f\" y=\"%.2f\">",
+                     x, y, color, x + 18, y + 10);
+    lftf__xml_text(b, label);
+    lftf__buf_puts(b, "</text>\n");
+}
+
 int lftf__svg_bar_chart(const lftf_svg_bars *c, char **svg)
 {
     lftf_buf b = {0};
@@ -83,6 +170,7 @@ int lftf__svg_bar_chart(const lftf_svg_bars *c, char **svg)
     size_t longest = 0;
     int rotate, any = 0;
     int has_legend = 0;
+    plot_area area;
 
     if (!c || !svg || c->n_categories == 0 || c->n_series == 0 || !c->series)
         return lftf__err(LFTF_E_INVALID_ARG, "svg chart: no categories or series to draw");
@@ -123,43 +211,12 @@ int lftf__svg_bar_chart(const lftf_svg_bars *c, char **svg)
     y0 = MARGIN_TOP;
     group_w = plot_w / (double)c->n_categories;
     bar_w = group_w * 0.8 / (double)c->n_series;
+    area = (plot_area){x0, y0, plot_w, plot_h, axis_lo, axis_hi, step};
 
-#define Y_OF(v) (y0 + plot_h * (axis_hi - (v)) / (axis_hi - axis_lo))
+#define Y_OF(v) y_of(&area, (v))
 
-    lftf__buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    lftf__buf_printf(&b,
-                     "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" "
-                     "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" "
-                     "font-size=\"12\">\n",
-                     SVG_WIDTH, SVG_HEIGHT, SVG_WIDTH, SVG_HEIGHT);
-    if (c->title) {
-        lftf__buf_puts(&b, "<title>");
-        xml_text(&b, c->title);
-        lftf__buf_puts(&b, "</title>\n");
-    }
-    lftf__buf_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n",
-                     SVG_WIDTH, SVG_HEIGHT);
-    if (c->title) {
-        lftf__buf_printf(&b,
-                         "<text x=\"%.1f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" "
-                         "font-weight=\"bold\">",
-                         SVG_WIDTH / 2);
-        xml_text(&b, c->title);
-        lftf__buf_puts(&b, "</text>\n");
-    }
-
-    /* grid lines and tick labels */
-    lftf__buf_puts(&b, "<g class=\"y-axis\">\n");
-    for (double t = axis_lo; t <= axis_hi + step * 1e-6; t += step) {
-        double y = Y_OF(t);
-        lftf__buf_printf(&b,
-                         "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#dddddd\"/>\n",
-                         x0, y, x0 + plot_w, y);
-        lftf__buf_printf(&b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"end\">", x0 - 6, y + 4);
-        tick_label(&b, t, step);
-        lftf__buf_puts(&b, "</text>\n");
-    }
-    lftf__buf_puts(&b, "</g>\n");
+    svg_begin(&b, c->title);
+    svg_y_grid(&b, &area);
 
     /* bars */
     lftf__buf_puts(&b, "<g class=\"bars\">\n");
@@ -181,10 +238,10 @@ int lftf__svg_bar_chart(const lftf_svg_bars *c, char **svg)
                              "height=\"%.2f\" fill=\"%s\"><title>",
                              x, ytop, bar_w, ybot - ytop, color);
             if (c->series[s].label) {
-                xml_text(&b, c->series[s].label);
+                lftf__xml_text(&b, c->series[s].label);
                 lftf__buf_puts(&b, ", ");
             }
-            xml_text(&b, c->categories && c->categories[i] ? c->categories[i] : "");
+            lftf__xml_text(&b, c->categories && c->categories[i] ? c->categories[i] : "");
             lftf__buf_printf(&b, ": %.6g</title></rect>\n", v);
         }
     }
@@ -210,26 +267,12 @@ int lftf__svg_bar_chart(const lftf_svg_bars *c, char **svg)
                              x, y, x, y);
         else
             lftf__buf_printf(&b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">", x, y);
-        xml_text(&b, c->categories && c->categories[i] ? c->categories[i] : "");
+        lftf__xml_text(&b, c->categories && c->categories[i] ? c->categories[i] : "");
         lftf__buf_puts(&b, "</text>\n");
     }
     lftf__buf_puts(&b, "</g>\n");
 
-    if (c->x_label) {
-        lftf__buf_printf(&b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">",
-                         x0 + plot_w / 2, SVG_HEIGHT - 8);
-        xml_text(&b, c->x_label);
-        lftf__buf_puts(&b, "</text>\n");
-    }
-    if (c->y_label) {
-        double x = 18, y = y0 + plot_h / 2;
-        lftf__buf_printf(&b,
-                         "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" "
-                         "transform=\"rotate(-90 %.2f %.2f)\">",
-                         x, y, x, y);
-        xml_text(&b, c->y_label);
-        lftf__buf_puts(&b, "</text>\n");
-    }
+    svg_axis_titles(&b, &area, c->x_label, c->y_label);
 
     if (has_legend) {
         double lx = x0 + plot_w - 170, ly = y0 + 4;
@@ -237,23 +280,12 @@ int lftf__svg_bar_chart(const lftf_svg_bars *c, char **svg)
         for (size_t s = 0; s < c->n_series; s++) {
             if (!c->series[s].label)
                 continue;
-            lftf__buf_printf(&b,
-                             "<rect x=\"%.2f\" y=\"%.2f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-                             "<text x=\"%.2f\" y=\"%.2f\">",
-                             lx, ly, c->series[s].color ? c->series[s].color : "#4c72b0", lx + 18,
-                             ly + 10);
-            xml_text(&b, c->series[s].label);
-            lftf__buf_puts(&b, "</text>\n");
+            svg_legend_entry(&b, lx, ly, c->series[s].color ? c->series[s].color : "#4c72b0",
+                             c->series[s].label);
             ly += 18;
         }
-        if (c->highlight && c->highlight_label && c->highlight_color) {
-            lftf__buf_printf(&b,
-                             "<rect x=\"%.2f\" y=\"%.2f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-                             "<text x=\"%.2f\" y=\"%.2f\">",
-                             lx, ly, c->highlight_color, lx + 18, ly + 10);
-            xml_text(&b, c->highlight_label);
-            lftf__buf_puts(&b, "</text>\n");
-        }
+        if (c->highlight && c->highlight_label && c->highlight_color)
+            svg_legend_entry(&b, lx, ly, c->highlight_color, c->highlight_label);
         lftf__buf_puts(&b, "</g>\n");
     }
     lftf__buf_puts(&b, "</svg>\n");
@@ -262,13 +294,118 @@ int lftf__svg_bar_chart(const lftf_svg_bars *c, char **svg)
 }
 
 /* ------------------------------------------------------------------ */
+/* Line chart                                                           */
+/* ------------------------------------------------------------------ */
+
+/* One series as a polyline broken at NaN values, with a dot per point when
+ * `dots` (few points, e.g. one per epoch). */
+static void svg_polyline(lftf_buf *b, const plot_area *a, const lftf_svg_lines *c, size_t s,
+                         double xlo, double xhi)
+{
+    const lftf_svg_series *se = &c->series[s];
+    const char *color = se->color ? se->color : "#4c72b0";
+    int open = 0, dots = c->n <= 40;
+    for (size_t i = 0; i <= c->n; i++) {
+        double v = i < c->n ? se->values[i] : NAN;
+        double x = a->x0 + (xhi > xlo ? a->w * (c->x[i < c->n ? i : 0] - xlo) / (xhi - xlo) : 0);
+        if (!isfinite(v)) {
+            if (open)
+                lftf__buf_puts(b, "\"/>\n");
+            open = 0;
+            continue;
+        }
+        if (!open)
+            lftf__buf_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" "
+                                "points=\"", color);
+        lftf__buf_printf(b, "%s%.2f,%.2f", open ? " " : "", x, y_of(a, v));
+        open = 1;
+    }
+    for (size_t i = 0; dots && i < c->n; i++) {
+        double v = se->values[i];
+        if (!isfinite(v))
+            continue;
+        lftf__buf_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"><title>",
+                         a->x0 + (xhi > xlo ? a->w * (c->x[i] - xlo) / (xhi - xlo) : 0),
+                         y_of(a, v), color);
+        lftf__xml_text(b, se->label ? se->label : "");
+        lftf__buf_printf(b, " at %g: %.6g</title></circle>\n", c->x[i], v);
+    }
+}
+
+static int whole_numbers(const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != floor(x[i]))
+            return 0;
+    return 1;
+}
+
+int lftf__svg_line_chart(const lftf_svg_lines *c, char **svg)
+{
+    lftf_buf b = {0};
+    double lo = INFINITY, hi = -INFINITY, xlo, xhi, xstep;
+    plot_area a;
+    if (!c || !svg || c->n == 0 || !c->x || c->n_series == 0 || !c->series)
+        return lftf__err(LFTF_E_INVALID_ARG, "svg line chart: no points or series to draw");
+    *svg = NULL;
+    for (size_t s = 0; s < c->n_series; s++)
+        for (size_t i = 0; c->series[s].values && i < c->n; i++)
+            if (isfinite(c->series[s].values[i])) {
+                lo = fmin(lo, c->series[s].values[i]);
+                hi = fmax(hi, c->series[s].values[i]);
+            }
+    if (!(lo <= hi))
+        return lftf__err(LFTF_E_INVALID_ARG, "svg line chart: every value is NaN or infinite");
+    if (c->zero_based && lo > 0)
+        lo = 0;
+    a.x0 = MARGIN_LEFT;
+    a.y0 = MARGIN_TOP;
+    a.w = SVG_WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
+    a.h = SVG_HEIGHT - MARGIN_TOP - 64.0;
+    lftf__svg_nice_axis(lo, hi, 5, &a.lo, &a.hi, &a.step);
+    lftf__svg_nice_axis(c->x[0], c->x[c->n - 1], 8, &xlo, &xhi, &xstep);
+    if (xstep < 1 && whole_numbers(c->x, c->n)) { /* epochs: no tick at 1.5 */
+        xstep = 1;
+        xlo = floor(xlo);
+        xhi = ceil(xhi) > xlo ? ceil(xhi) : xlo + 1;
+    }
+    svg_begin(&b, c->title);
+    svg_y_grid(&b, &a);
+    lftf__buf_puts(&b, "<g class=\"x-axis\">\n");
+    for (double t = xlo; t <= xhi + xstep * 1e-6; t += xstep) {
+        double x = a.x0 + a.w * (t - xlo) / (xhi - xlo);
+        lftf__buf_printf(&b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">", x,
+                         a.y0 + a.h + 16);
+        tick_label(&b, t, xstep);
+        lftf__buf_puts(&b, "</text>\n");
+    }
+    lftf__buf_puts(&b, "</g>\n<g class=\"lines\">\n");
+    for (size_t s = 0; s < c->n_series; s++)
+        if (c->series[s].values)
+            svg_polyline(&b, &a, c, s, xlo, xhi);
+    lftf__buf_printf(&b, "</g>\n<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
+                         "stroke=\"black\"/>\n",
+                     a.x0, a.y0, a.x0, a.y0 + a.h);
+    lftf__buf_printf(&b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"black\"/>\n",
+                     a.x0, a.y0 + a.h, a.x0 + a.w, a.y0 + a.h);
+    svg_axis_titles(&b, &a, c->x_label, c->y_label);
+    lftf__buf_puts(&b, "<g class=\"legend\">\n");
+    for (size_t s = 0, k = 0; s < c->n_series; s++)
+        if (c->series[s].label)
+            svg_legend_entry(&b, a.x0 + a.w - 170, a.y0 + 4 + 18.0 * (double)k++,
+                             c->series[s].color ? c->series[s].color : "#4c72b0",
+                             c->series[s].label);
+    lftf__buf_puts(&b, "</g>\n</svg>\n");
+    return lftf__buf_finish(&b, svg);
+}
+
+/* ------------------------------------------------------------------ */
 /* Public charts                                                        */
 /* ------------------------------------------------------------------ */
 
-int lftf_locate_to_svg(const lftf_locate_result *result, const int *highlight,
-                       size_t n_highlight, char **svg)
+int lftf__svg_bmi_chart(const double *bmi, size_t n, const int *highlight, size_t n_highlight,
+                        char **svg)
 {
-    size_t n;
     char (*names)[24] = NULL;
     const char **labels = NULL;
     int *hl = NULL;
@@ -276,12 +413,8 @@ int lftf_locate_to_svg(const lftf_locate_result *result, const int *highlight,
     lftf_svg_series series;
     lftf_svg_bars chart;
 
-    if (!result || !svg || (n_highlight && !highlight))
-        return lftf__err(LFTF_E_INVALID_ARG, "lftf_locate_to_svg: NULL argument");
-    *svg = NULL;
-    n = lftf_locate_n_blocks(result);
     if (n == 0)
-        return lftf__err(LFTF_E_EMPTY, "lftf_locate_to_svg: the result has no blocks");
+        return lftf__err(LFTF_E_EMPTY, "BMI chart: the result has no blocks");
     names = calloc(n, sizeof *names);
     labels = calloc(n, sizeof *labels);
     hl = calloc(n, sizeof *hl);
@@ -295,7 +428,7 @@ int lftf_locate_to_svg(const lftf_locate_result *result, const int *highlight,
     }
     for (size_t j = 0; j < n_highlight; j++) {
         if (highlight[j] < 0 || (size_t)highlight[j] >= n) {
-            rc = lftf__err(LFTF_E_RANGE, "lftf_locate_to_svg: block %d out of range (the model has %zu blocks)",
+            rc = lftf__err(LFTF_E_RANGE, "BMI chart: block %d out of range (the model has %zu blocks)",
                            highlight[j], n);
             goto done;
         }
@@ -303,7 +436,7 @@ int lftf_locate_to_svg(const lftf_locate_result *result, const int *highlight,
     }
     series.label = NULL;
     series.color = "#8da0cb";
-    series.values = lftf_locate_bmi(result);
+    series.values = bmi;
     memset(&chart, 0, sizeof chart);
     chart.title = "BMI per block (1 - cos between the block's input and output)";
     chart.x_label = "block";
@@ -323,162 +456,48 @@ done:
     return rc;
 }
 
-/* Mean signed bias P(t0) - P(t1) per profession over the bias samples. */
-typedef struct profession_bias {
-    const char *name;
-    double sum_before, sum_after;
-    size_t n_before, n_after;
-} profession_bias;
-
-static profession_bias *find_or_add(profession_bias *list, size_t *n, const char *name)
+int lftf__svg_professions_chart(const char *const *names, const double *before,
+                                const double *after, size_t n, const char *t0, const char *t1,
+                                char **svg)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (!strcmp(list[i].name, name))
-            return &list[i];
-    list[*n].name = name;
-    return &list[(*n)++];
-}
-
-static int cmp_abs_before(const void *a, const void *b)
-{
-    const profession_bias *x = a, *y = b;
-    double bx = fabs(x->sum_before / (double)x->n_before);
-    double by = fabs(y->sum_before / (double)y->n_before);
-    if (bx != by)
-        return bx > by ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
-static int accumulate(const lftf_report *r, profession_bias *list, size_t *n, size_t cap,
-                      int after)
-{
-    size_t ns = lftf_report_n_samples(r);
-    if (lftf_report_n_targets(r) < 2)
-        return lftf__err(LFTF_E_INVALID_ARG,
-                         "professions chart: the report needs two targets (male, female)");
-    for (size_t i = 0; i < ns; i++) {
-        lftf_report_sample s;
-        profession_bias *p;
-        double d;
-        LFTF_TRY(lftf_report_sample_get(r, i, &s));
-        if (!s.scale || !s.profession || !s.probs)
-            continue; /* hint samples and samples without a profession */
-        d = s.probs[0] - s.probs[1];
-        if (!isfinite(d))
-            continue;
-        if (after) {
-            /* professions absent from the "before" report are not charted */
-            p = NULL;
-            for (size_t k = 0; k < *n; k++)
-                if (!strcmp(list[k].name, s.profession))
-                    p = &list[k];
-            if (!p)
-                continue;
-            p->sum_after += d;
-            p->n_after++;
-        } else {
-            if (*n >= cap)
-                return lftf__err(LFTF_E_INVALID_ARG, "professions chart: too many professions");
-            p = find_or_add(list, n, s.profession);
-            p->sum_before += d;
-            p->n_before++;
-        }
-    }
-    return LFTF_OK;
-}
-
-/* Target j without its leading space (" he" -> "he") for labels. */
-static const char *target_word(const lftf_report *r, size_t j)
-{
-    const char *t = lftf_report_target(r, j);
-    if (!t)
-        return j == 0 ? "male" : "female";
-    while (*t == ' ')
-        t++;
-    return t;
-}
-
-int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
-                                size_t top_n, char **svg)
-{
-    profession_bias *list = NULL;
-    size_t n = 0, cap;
-    char **labels = NULL;
-    double *vb = NULL, *va = NULL;
-    int rc;
+    char **labels = calloc(n ? n : 1, sizeof *labels);
     lftf_svg_series series[2];
     lftf_svg_bars chart;
     char title[160];
-
-    if (!before || !svg)
-        return lftf__err(LFTF_E_INVALID_ARG, "lftf_report_professions_svg: NULL argument");
-    *svg = NULL;
-    if (top_n == 0)
-        top_n = 15;
-    cap = lftf_report_n_samples(before) + 1;
-    list = calloc(cap, sizeof *list);
-    if (!list)
+    int rc = LFTF_OK;
+    if (!labels)
         return lftf__oom("professions chart");
-    rc = accumulate(before, list, &n, cap, 0);
-    if (rc == LFTF_OK && after)
-        rc = accumulate(after, list, &n, cap, 1);
-    if (rc != LFTF_OK)
-        goto done;
-    if (n == 0) {
-        rc = lftf__err(LFTF_E_EMPTY,
-                       "lftf_report_professions_svg: the report has no bias samples with a profession");
-        goto done;
-    }
-    qsort(list, n, sizeof *list, cmp_abs_before);
-    if (top_n > n)
-        top_n = n;
-    labels = calloc(top_n, sizeof *labels);
-    vb = calloc(top_n, sizeof *vb);
-    va = calloc(top_n, sizeof *va);
-    if (!labels || !vb || !va) {
-        rc = lftf__oom("professions chart");
-        goto done;
-    }
-    for (size_t i = 0; i < top_n; i++) {
-        size_t len = strlen(list[i].name);
-        labels[i] = malloc(len + 1);
-        if (labels[i])
-            memcpy(labels[i], list[i].name, len + 1);
-        if (!labels[i]) {
+    for (size_t i = 0; i < n && rc == LFTF_OK; i++) {
+        size_t len = strlen(names[i]);
+        if (!(labels[i] = malloc(len + 1))) {
             rc = lftf__oom("professions chart");
-            goto done;
+            break;
         }
+        memcpy(labels[i], names[i], len + 1);
         /* multi-word professions are stored joined by '_' */
         for (char *p = labels[i]; *p; p++)
             if (*p == '_')
                 *p = ' ';
-        vb[i] = list[i].sum_before / (double)list[i].n_before;
-        va[i] = list[i].n_after ? list[i].sum_after / (double)list[i].n_after : NAN;
     }
     series[0].label = "before";
     series[0].color = "#4c72b0";
-    series[0].values = vb;
+    series[0].values = before;
     series[1].label = "after";
     series[1].color = "#dd8452";
-    series[1].values = va;
+    series[1].values = after;
     memset(&chart, 0, sizeof chart);
-    snprintf(title, sizeof title, "The %zu most biased professions: P(%s) - P(%s)", top_n,
-             target_word(before, 0), target_word(before, 1));
+    snprintf(title, sizeof title, "The %zu most biased professions: P(%s) - P(%s)", n, t0, t1);
     chart.title = title;
     chart.x_label = "profession (mean over its prompts)";
     chart.y_label = "P(male) - P(female)";
     chart.categories = (const char *const *)labels;
-    chart.n_categories = top_n;
+    chart.n_categories = n;
     chart.series = series;
     chart.n_series = after ? 2 : 1;
-    rc = lftf__svg_bar_chart(&chart, svg);
-done:
-    if (labels)
-        for (size_t i = 0; i < top_n; i++)
-            free(labels[i]);
+    if (rc == LFTF_OK)
+        rc = lftf__svg_bar_chart(&chart, svg);
+    for (size_t i = 0; i < n; i++)
+        free(labels[i]);
     free(labels);
-    free(vb);
-    free(va);
-    free(list);
     return rc;
 }

@@ -33,6 +33,36 @@ typedef struct lftf_svg_bars {
  * allocation failure. */
 int lftf__svg_bar_chart(const lftf_svg_bars *chart, char **svg);
 
+/* Lines over a shared x axis (the training curve): series[s].values[i] at
+ * x[i] (NaN: a gap); dots mark the points when there are few. */
+typedef struct lftf_svg_lines {
+    const char *title;
+    const char *x_label, *y_label;
+    const double *x;                /* [n], increasing */
+    size_t n;
+    const lftf_svg_series *series;
+    size_t n_series;
+    int zero_based;                 /* the value axis starts at 0 (non-negative data) */
+} lftf_svg_lines;
+
+int lftf__svg_line_chart(const lftf_svg_lines *chart, char **svg);
+
+/* The BMI bars of n blocks, the blocks listed in highlight drawn in red (the
+ * chart of lftf_locate_to_svg). */
+int lftf__svg_bmi_chart(const double *bmi, size_t n, const int *highlight, size_t n_highlight,
+                        char **svg);
+
+/* The signed P(t0) - P(t1) of n professions before and after (after may be
+ * NULL) as grouped bars (the chart of lftf_report_professions_svg). */
+int lftf__svg_professions_chart(const char *const *names, const double *before,
+                                const double *after, size_t n, const char *t0, const char *t1,
+                                char **svg);
+
+/* Appends text escaped for XML and HTML (content and quoted attributes);
+ * control characters become spaces. */
+struct lftf_buf;
+void lftf__xml_text(struct lftf_buf *b, const char *s);
+
 /* "Nice" axis for [lo, hi]: a tick step of 1, 2 or 5 x 10^k giving about
  * `target` ticks, and the rounded-out bounds.  Exposed for tests. */
 void lftf__svg_nice_axis(double lo, double hi, int target, double *axis_lo, double *axis_hi,

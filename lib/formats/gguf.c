@@ -575,34 +575,22 @@ int lftf__gguf_is_gguf(const char *path)
 
 const lftf_gguf_kv *lftf__gguf_find_kv(const lftf_gguf_file *f, const char *key)
 {
-    size_t lo = 0, hi = f && f->kv_by_key ? f->n_kv : 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(key, f->kv_by_key[mid]->key);
-        if (c == 0)
-            return f->kv_by_key[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
+    lftf_gguf_kv probe = {.key = (char *)key};
+    const lftf_gguf_kv *pp = &probe, *const *hit;
+    if (!f || !f->kv_by_key || !key)
+        return NULL;
+    hit = bsearch(&pp, f->kv_by_key, f->n_kv, sizeof *f->kv_by_key, cmp_kv);
+    return hit ? *hit : NULL;
 }
 
 const lftf_gguf_tensor *lftf__gguf_find_tensor(const lftf_gguf_file *f, const char *name)
 {
-    size_t lo = 0, hi = f && f->tensor_by_name ? f->n_tensors : 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, f->tensor_by_name[mid]->name);
-        if (c == 0)
-            return f->tensor_by_name[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
+    lftf_gguf_tensor probe = {.name = (char *)name};
+    const lftf_gguf_tensor *pp = &probe, *const *hit;
+    if (!f || !f->tensor_by_name || !name)
+        return NULL;
+    hit = bsearch(&pp, f->tensor_by_name, f->n_tensors, sizeof *f->tensor_by_name, cmp_tensor_name);
+    return hit ? *hit : NULL;
 }
 
 static int is_integer_type(int t)
@@ -659,8 +647,9 @@ int64_t lftf__gguf_arr_int(const lftf_gguf_kv *kv, size_t i)
     lftf_gguf_kv e = array_element(kv, i);
     double d;
     int64_t v = 0;
+    /* a float element: truncated, when it fits (NaN and out of range give 0) */
     if (lftf__gguf_kv_int(&e, &v) != 0 && lftf__gguf_kv_num(&e, &d) == 0)
-        v = (int64_t)d;
+        v = d > -9.2e18 && d < 9.2e18 ? (int64_t)d : 0;
     return v;
 }
 

@@ -6,6 +6,7 @@
 #include "formats/ggml_quants.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,15 +141,55 @@ static int add_rope_scaling(const lftf_gguf_file *f, const char *arch, json_t *c
     return LFTF_OK;
 }
 
-/* llama.cpp stores Llama 3.1's frequency scaling only as computed factors
- * (rope_freqs.weight), which transformers' GGUF loading ignores; refused
- * rather than run with the wrong positions. */
-static int check_rope_freqs(const lftf_gguf_file *f)
+/* The factor convert_hf_to_gguf.py stores for frequency i of a Llama 3.1
+ * rope_scaling (low_freq_factor 1, high_freq_factor 4, original context 8192:
+ * the values of every Llama 3.x). */
+static double llama3_factor(double freq, double factor)
 {
-    if (lftf__gguf_find_tensor(f, "rope_freqs.weight"))
-        return lftf__err(LFTF_E_UNSUPPORTED,
-                         "%s: tensor 'rope_freqs.weight' (precomputed RoPE frequency factors, "
-                         "Llama 3.1 scaling) is not supported", f->path);
+    const double low = 1.0, high = 4.0, original = 8192.0, pi = 3.14159265358979323846;
+    double wavelen = 2 * pi / freq;
+    if (wavelen < original / high)
+        return 1.0;
+    if (wavelen > original / low)
+        return factor;
+    double smooth = (original / wavelen - low) / (high - low);
+    return 1.0 / ((1 - smooth) / factor + smooth);
+}
+
+/* llama.cpp keeps Llama 3.1's RoPE scaling only as its result, the factor
+ * dividing each frequency (rope_freqs.weight).  The scaling is recovered
+ * (factor = the largest one) and every stored factor checked against it;
+ * factors from other settings are refused by name. */
+static int llama3_scaling(const lftf_gguf_file *f, json_t *cfg)
+{
+    const lftf_gguf_tensor *t = lftf__gguf_find_tensor(f, "rope_freqs.weight");
+    if (!t)
+        return LFTF_OK;
+    json_t *theta = json_object_get(cfg, "rope_theta");
+    double base = theta ? json_number_value(theta) : 10000.0, factor = 0;
+    int64_t n = t->n_elements;
+    float v;
+    if (t->type != LFTF_GGML_F32 || t->n_dims != 1 || n < 1)
+        return lftf__err(LFTF_E_UNSUPPORTED, "%s: tensor 'rope_freqs.weight' is not a list of F32 "
+                         "factors", f->path);
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(&v, t->data + 4 * i, 4);
+        factor = v > factor ? v : factor;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        double freq = 1.0 / pow(base, (double)(2 * i) / (double)(2 * n));
+        memcpy(&v, t->data + 4 * i, 4);
+        if (fabs(v - llama3_factor(freq, factor)) > 1e-4 * factor)
+            return lftf__err(LFTF_E_UNSUPPORTED,
+                             "%s: tensor 'rope_freqs.weight': factor %lld is %g, not Llama 3's "
+                             "scaling (%g for factor %g); other RoPE frequency factors are not "
+                             "supported", f->path, (long long)i, v, llama3_factor(freq, factor),
+                             factor);
+    }
+    json_object_set_new(cfg, "rope_scaling",
+                        json_pack("{s:s, s:f, s:f, s:f, s:i}", "rope_type", "llama3", "factor", factor,
+                                  "low_freq_factor", 1.0, "high_freq_factor", 4.0,
+                                  "original_max_position_embeddings", 8192));
     return LFTF_OK;
 }
 
@@ -177,7 +218,7 @@ static int build_config(const lftf_gguf_file *f, const arch_info *a, json_t *cfg
         LFTF_TRY(copy_key(f, a->gguf, "rope.dimension_count", cfg, "head_dim", 0));
     LFTF_TRY(add_rope_scaling(f, a->gguf, cfg));
     if (a->rope_permuted)
-        LFTF_TRY(check_rope_freqs(f));
+        LFTF_TRY(llama3_scaling(f, cfg));
     /* the vocabulary is the embedding's rows; tied when there is no output.weight */
     const lftf_gguf_tensor *emb = lftf__gguf_find_tensor(f, "token_embd.weight");
     if (!emb)

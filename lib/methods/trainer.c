@@ -1030,12 +1030,14 @@ int lftf_trainer_fit(lftf_trainer *tr, const lftf_dataset *train, const lftf_dat
     for (int e = 0; e < tr->p.epochs && rc == LFTF_OK; e++) {
         int epoch = tr->epochs_done + 1;
         double t0 = now_seconds(), afgb = NAN, ub = NAN, secs;
+        /* one phase per epoch: its steps, ended after the dev evaluation */
+        char stage[64];
+        snprintf(stage, sizeof stage, "train [epoch %d/%d]", e + 1, tr->p.epochs);
         shuffle(order, n, tr->p.seed, tr->epochs_done);
         for (size_t s = 0; s < steps_per_epoch && rc == LFTF_OK; s++) {
             size_t start = s * bs, cnt = n - start < bs ? n - start : bs;
             double loss = NAN;
-            if (tr->p.progress &&
-                tr->p.progress("train", done_steps, total_steps, tr->p.progress_user)) {
+            if (tr->p.progress && tr->p.progress(stage, s, steps_per_epoch, tr->p.progress_user)) {
                 rc = lftf__err(LFTF_E_ABORTED, "training aborted at epoch %d step %zu", epoch,
                                s + 1);
                 break;
@@ -1068,10 +1070,10 @@ int lftf_trainer_fit(lftf_trainer *tr, const lftf_dataset *train, const lftf_dat
         tr->epochs_done++;
         if ((rc = hist_push(tr, epoch, 0, NAN, afgb, ub, secs)))
             break;
+        if (tr->p.progress &&
+            tr->p.progress(stage, steps_per_epoch, steps_per_epoch, tr->p.progress_user))
+            rc = lftf__err(LFTF_E_ABORTED, "training aborted after epoch %d", epoch);
     }
-    if (rc == LFTF_OK && tr->p.progress &&
-        tr->p.progress("train", total_steps, total_steps, tr->p.progress_user))
-        rc = lftf__err(LFTF_E_ABORTED, "training aborted after the last step");
     if (rc != LFTF_OK) {
         /* leave the model as it was before the call */
         char cause[512];

@@ -630,7 +630,7 @@ static int model_open(const char *dir, const lftf_model_params *params, lftf_mod
     *out = NULL;
     int gguf = lftf__is_file(dir) && lftf__gguf_is_gguf(dir);
     if (!gguf && !lftf__is_dir(dir))
-        return lftf__err(LFTF_E_IO, "model %s is neither a directory nor a GGUF file", dir);
+        return lftf__err(LFTF_E_IO, "model %s does not exist or is neither a directory nor a GGUF file", dir);
     if (params->dtype < LFTF_DTYPE_DEFAULT || params->dtype > LFTF_DTYPE_BF16)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_params.dtype %d is not a lftf_dtype",
                          (int)params->dtype);

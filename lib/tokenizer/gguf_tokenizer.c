@@ -168,6 +168,23 @@ static char *byte_level_spelling(const lftf_gguf_str *t)
     return out ? out : strdup("");
 }
 
+/* SentencePiece flavours: transformers picks the builder by architecture. */
+enum { SP_LLAMA, SP_GEMMA, SP_PHI3 };
+
+typedef struct gguf_tok {
+    const lftf_gguf_file *f;
+    const lftf_gguf_kv *tokens, *types; /* types may be NULL */
+    int byte_level;                      /* gpt2 */
+    int flavor;                          /* SP_* for llama tokenizers */
+    lftf_gguf_str *spell;                /* the vocabulary's keys when they differ from
+                                            the tokens (Gemma), else NULL */
+} gguf_tok;
+
+static const lftf_gguf_str *spelled(const gguf_tok *g, size_t i)
+{
+    return g->spell ? &g->spell[i] : &g->tokens->arr_str[i];
+}
+
 /* ---- merges recovered from scores (transformers' generate_merges) -------- */
 
 typedef struct merge_cand {
@@ -213,21 +230,25 @@ static int32_t vocab_id(json_t *vocab, const char *s, size_t n)
     return v ? (int32_t)json_integer_value(v) : -1;
 }
 
-/* Every split of every token into two tokens, best score first. */
-static int recover_merges(const lftf_gguf_file *f, const lftf_gguf_kv *tokens, json_t *vocab,
-                          json_t *merges)
+/* Every split of every token into two tokens, best score first.  Gemma's
+ * scores do not follow its merge order: there the order in the file does. */
+static int recover_merges(const gguf_tok *g, json_t *vocab, json_t *merges)
 {
-    const lftf_gguf_kv *scores;
-    LFTF_TRY(lftf__gguf_get_array(f, "tokenizer.ggml.scores", LFTF_GGUF_FLOAT32, &scores));
-    if (scores->arr_n != tokens->arr_n)
-        return lftf__err(LFTF_E_FORMAT, "%s: 'tokenizer.ggml.scores' has %zu entries for %zu tokens",
-                         f->path, scores->arr_n, tokens->arr_n);
+    const lftf_gguf_file *f = g->f;
+    const lftf_gguf_kv *tokens = g->tokens, *scores = NULL;
+    if (g->flavor != SP_GEMMA) {
+        LFTF_TRY(lftf__gguf_get_array(f, "tokenizer.ggml.scores", LFTF_GGUF_FLOAT32, &scores));
+        if (scores->arr_n != tokens->arr_n)
+            return lftf__err(LFTF_E_FORMAT,
+                             "%s: 'tokenizer.ggml.scores' has %zu entries for %zu tokens", f->path,
+                             scores->arr_n, tokens->arr_n);
+    }
     size_t n = 0, cap = 1024;
     merge_cand *c = malloc(cap * sizeof *c);
     if (!c)
         return lftf__oom("merges");
     for (size_t t = 0; t < tokens->arr_n; t++) {
-        const lftf_gguf_str *s = &tokens->arr_str[t];
+        const lftf_gguf_str *s = spelled(g, t);
         if (vocab_id(vocab, s->s, s->len) != (int32_t)t)
             continue; /* a duplicate spelling: the dict kept another id */
         size_t first = n;
@@ -245,7 +266,8 @@ static int recover_merges(const lftf_gguf_file *f, const lftf_gguf_kv *tokens, j
                 }
                 c = grown;
             }
-            c[n] = (merge_cand){l, r, lftf__gguf_arr_num(scores, t), utf8_chars(s->s, i),
+            double score = scores ? lftf__gguf_arr_num(scores, t) : -(double)t;
+            c[n] = (merge_cand){l, r, score, utf8_chars(s->s, i),
                                 utf8_chars(s->s + i, s->len - i), n};
             n++;
         }
@@ -255,8 +277,8 @@ static int recover_merges(const lftf_gguf_file *f, const lftf_gguf_kv *tokens, j
     }
     qsort(c, n, sizeof *c, cmp_merge);
     for (size_t k = 0; k < n; k++)
-        json_array_append_new(merges, json_pack("[s, s]", tokens->arr_str[c[k].left].s,
-                                                tokens->arr_str[c[k].right].s));
+        json_array_append_new(merges, json_pack("[s, s]", spelled(g, (size_t)c[k].left)->s,
+                                                spelled(g, (size_t)c[k].right)->s));
     free(c);
     return LFTF_OK;
 }
@@ -276,12 +298,6 @@ static int file_merges(const lftf_gguf_file *f, json_t *merges)
 }
 
 /* ---- the tokenizer.json ----------------------------------------------------- */
-
-typedef struct gguf_tok {
-    const lftf_gguf_file *f;
-    const lftf_gguf_kv *tokens, *types; /* types may be NULL */
-    int byte_level;                      /* gpt2 */
-} gguf_tok;
 
 static int added_tokens(const gguf_tok *g, json_t *vocab, json_t *added)
 {
@@ -307,7 +323,7 @@ static int added_tokens(const gguf_tok *g, json_t *vocab, json_t *added)
 static int build_vocab(const gguf_tok *g, json_t *vocab)
 {
     for (size_t i = 0; i < g->tokens->arr_n; i++) {
-        const lftf_gguf_str *t = &g->tokens->arr_str[i];
+        const lftf_gguf_str *t = spelled(g, i);
         char *key = g->byte_level ? byte_level_spelling(t) : NULL;
         if (g->byte_level && !key)
             return lftf__oom("vocabulary");
@@ -318,12 +334,48 @@ static int build_vocab(const gguf_tok *g, json_t *vocab)
     return LFTF_OK;
 }
 
-static json_t *llama_decoder(void)
+/* "▁" back to spaces, bytes, joined; then the prefix space stripped (not Gemma). */
+static json_t *sentencepiece_decoder(int strip)
 {
-    return json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}, {s:s}, {s:s}, {s:s, s:s, s:i, s:i}]}", "type",
-                     "Sequence", "decoders", "type", "Replace", "pattern", "String", "\u2581",
-                     "content", " ", "type", "ByteFallback", "type", "Fuse", "type", "Strip",
-                     "content", " ", "start", 1, "stop", 0);
+    json_t *d = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}, {s:s}, {s:s}]}", "type", "Sequence",
+                          "decoders", "type", "Replace", "pattern", "String", "\u2581", "content",
+                          " ", "type", "ByteFallback", "type", "Fuse");
+    if (strip)
+        json_array_append_new(json_object_get(d, "decoders"),
+                              json_pack("{s:s, s:s, s:i, s:i}", "type", "Strip", "content", " ",
+                                        "start", 1, "stop", 0));
+    return d;
+}
+
+static json_t *spaces_to_underscores(void)
+{
+    return json_pack("{s:s, s:{s:s}, s:s}", "type", "Replace", "pattern", "String", " ", "content",
+                     "\u2581");
+}
+
+/* LlamaTokenizer: Metaspace; GemmaTokenizer: spaces replaced, no prefix, an
+ * unk token; Phi-3: the prefix and spaces from a normalizer, no pre-tokenizer. */
+static void sentencepiece_parts(const gguf_tok *g, json_t *root, json_t *model)
+{
+    json_t *normalizer = json_null(), *pre, *decoder = sentencepiece_decoder(1);
+    if (g->flavor == SP_GEMMA) {
+        normalizer = spaces_to_underscores();
+        pre = json_pack("{s:s, s:{s:s}, s:s, s:b}", "type", "Split", "pattern", "String", " ",
+                        "behavior", "MergedWithPrevious", "invert", 0);
+        json_decref(decoder);
+        decoder = sentencepiece_decoder(0);
+        json_object_set_new(model, "unk_token", json_string("<unk>"));
+    } else if (g->flavor == SP_PHI3) {
+        normalizer = json_pack("{s:s, s:[{s:s, s:s}, o]}", "type", "Sequence", "normalizers", "type",
+                               "Prepend", "prepend", "\u2581", spaces_to_underscores());
+        pre = json_null();
+    } else {
+        pre = json_pack("{s:s, s:s, s:s, s:b}", "type", "Metaspace", "replacement", "\u2581",
+                        "prepend_scheme", "first", "split", 0);
+    }
+    json_object_set_new(root, "normalizer", normalizer);
+    json_object_set_new(root, "pre_tokenizer", pre);
+    json_object_set_new(root, "decoder", decoder);
 }
 
 static int build_tokenizer(const gguf_tok *g, json_t *root)
@@ -347,11 +399,8 @@ static int build_tokenizer(const gguf_tok *g, json_t *root)
         if (lftf__gguf_find_kv(g->f, "tokenizer.ggml.merges"))
             LFTF_TRY(file_merges(g->f, merges));
         else
-            LFTF_TRY(recover_merges(g->f, g->tokens, vocab, merges));
-        json_object_set_new(root, "pre_tokenizer",
-                            json_pack("{s:s, s:s, s:s, s:b}", "type", "Metaspace", "replacement",
-                                      "\u2581", "prepend_scheme", "first", "split", 0));
-        json_object_set_new(root, "decoder", llama_decoder());
+            LFTF_TRY(recover_merges(g, vocab, merges));
+        sentencepiece_parts(g, root, model);
     }
     return added_tokens(g, vocab, added);
 }
@@ -390,6 +439,58 @@ static int build_config(const gguf_tok *g, json_t *cfg)
     return LFTF_OK;
 }
 
+/* A token of spaces (and other blanks) that Gemma files store as real
+ * spaces: GemmaTokenizer looks it up as that many "▁". */
+static int blank_with_space(const lftf_gguf_str *t)
+{
+    int space = 0;
+    for (size_t i = 0; i < t->len; i++) {
+        if (!strchr(" \t\n\r\v\f", t->s[i]) || t->s[i] == '\0')
+            return 0;
+        space |= t->s[i] == ' ';
+    }
+    return space;
+}
+
+static int respell_gemma_blanks(gguf_tok *g)
+{
+    g->spell = calloc(g->tokens->arr_n ? g->tokens->arr_n : 1, sizeof *g->spell);
+    if (!g->spell)
+        return lftf__oom("vocabulary");
+    for (size_t i = 0; i < g->tokens->arr_n; i++) {
+        const lftf_gguf_str *t = &g->tokens->arr_str[i];
+        int blank = blank_with_space(t);
+        size_t len = blank ? 3 * t->len : t->len; /* "▁" is 3 bytes */
+        if (!(g->spell[i].s = malloc(len + 1)))
+            return lftf__oom("vocabulary");
+        for (size_t k = 0; blank && k < t->len; k++)
+            memcpy(g->spell[i].s + 3 * k, "\u2581", 3);
+        if (!blank)
+            memcpy(g->spell[i].s, t->s, t->len);
+        g->spell[i].s[len] = '\0';
+        g->spell[i].len = len;
+    }
+    return LFTF_OK;
+}
+
+static int sentencepiece_flavor(gguf_tok *g)
+{
+    const char *arch = "";
+    if (lftf__gguf_find_kv(g->f, "general.architecture"))
+        LFTF_TRY(lftf__gguf_get_str(g->f, "general.architecture", &arch));
+    g->flavor = strncmp(arch, "gemma", 5) == 0 && strcmp(arch, "gemma4") != 0 ? SP_GEMMA
+                : strcmp(arch, "phi3") == 0                                   ? SP_PHI3
+                                                                              : SP_LLAMA;
+    return g->flavor == SP_GEMMA ? respell_gemma_blanks(g) : LFTF_OK;
+}
+
+static void gguf_tok_free(gguf_tok *g)
+{
+    for (size_t i = 0; g->spell && i < g->tokens->arr_n; i++)
+        free(g->spell[i].s);
+    free(g->spell);
+}
+
 static int describe(const lftf_gguf_file *f, gguf_tok *g)
 {
     const char *model;
@@ -401,6 +502,8 @@ static int describe(const lftf_gguf_file *f, gguf_tok *g)
                          "supported: gpt2 (byte-level BPE), llama (SentencePiece BPE)", f->path, model);
     g->byte_level = strcmp(model, "gpt2") == 0;
     LFTF_TRY(lftf__gguf_get_array(f, "tokenizer.ggml.tokens", LFTF_GGUF_STRING, &g->tokens));
+    if (!g->byte_level)
+        LFTF_TRY(sentencepiece_flavor(g));
     if (lftf__gguf_find_kv(f, "tokenizer.ggml.token_type"))
         LFTF_TRY(lftf__gguf_get_array(f, "tokenizer.ggml.token_type", LFTF_GGUF_INT32, &g->types));
     return LFTF_OK;
@@ -410,9 +513,10 @@ int lftf__gguf_tokenizer_json(const lftf_gguf_file *f, char **tokenizer_json, ch
 {
     gguf_tok g;
     *tokenizer_json = *config_json = NULL;
-    LFTF_TRY(describe(f, &g));
+    int rc = describe(f, &g);
     json_t *root = json_object(), *cfg = json_object();
-    int rc = root && cfg ? LFTF_OK : lftf__oom("GGUF tokenizer");
+    if (rc == LFTF_OK && (!root || !cfg))
+        rc = lftf__oom("GGUF tokenizer");
     if (rc == LFTF_OK)
         rc = build_tokenizer(&g, root);
     if (rc == LFTF_OK)
@@ -425,6 +529,7 @@ int lftf__gguf_tokenizer_json(const lftf_gguf_file *f, char **tokenizer_json, ch
     }
     json_decref(root);
     json_decref(cfg);
+    gguf_tok_free(&g);
     return rc;
 }
 

@@ -459,6 +459,18 @@ int lftf_locate_params_init(lftf_locate_params *params);
 
 int lftf_merge_shards_json(const char *const *shard_jsons, size_t n, char **merged_json);
 
+typedef struct lftf_command_params {
+    size_t struct_size;
+    const char *const *args;
+    size_t n_args;
+
+    const char *report_path;
+} lftf_command_params;
+
+int lftf_command_params_init(lftf_command_params *params);
+
+int lftf_command_run(const lftf_command_params *params, char **report);
+
 int lftf_locate(lftf_model *model, const lftf_dataset *prompts,
                          const lftf_locate_params *params, lftf_locate_result **out);
 void lftf_locate_result_free(lftf_locate_result *result);
@@ -566,6 +578,11 @@ int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
 
 int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
                                          size_t top_n, char **svg);
+
+int lftf_report_html(const char *report_json, const char *title, char **html);
+
+int lftf_report_html_write(const char *report_json, const char *title,
+                                    const char *path);
 
 enum {
     LFTF_SUITE_WINOBIAS = 1,

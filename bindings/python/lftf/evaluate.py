@@ -271,3 +271,23 @@ def ub(p_male, p_female, hints):
     return float(lib.lftf_metric_ub(ffi.from_buffer("double[]", pm),
                                     ffi.from_buffer("double[]", pf),
                                     ffi.from_buffer("int[]", sign), pm.size))
+
+
+def report_html(report, title=None, path=None):
+    """The report page (lftf_report_html): one self-contained HTML file with
+    inline SVG figures, built from a report's JSON (`lftf run`'s report.json,
+    a bias-suites or general-ability report).  `report` is a dict, a JSON
+    text or a path to a JSON file.  Returns the HTML, and writes it to `path`
+    (atomically) when given."""
+    if isinstance(report, dict):
+        text = json.dumps(report)
+    elif isinstance(report, str) and report.lstrip().startswith("{"):
+        text = report
+    else:
+        with open(report, encoding="utf-8") as f:
+            text = f.read()
+    ctitle = to_bytes(title) if title else ffi.NULL
+    html = take_string(lib.lftf_report_html, to_bytes(text), ctitle)
+    if path is not None:
+        check(lib.lftf_report_html_write(to_bytes(text), ctitle, fspath_bytes(path)))
+    return html

@@ -60,7 +60,8 @@ def inspect(path):
 
 class Model(Handle):
     """Model(path, device="cpu", dtype=None): loads a Hugging Face model
-    directory (config.json, safetensors weights, tokenizer).
+    directory (config.json, safetensors weights, tokenizer) or a GGUF file
+    (llama.cpp; see docs/gguf.md).
 
     device: "cpu", "cuda" or "cuda:N".  dtype: None (float32 on CPU, bfloat16
     on CUDA) or "float32"/"float16"/"bfloat16".  progress: see lftf.finetune.

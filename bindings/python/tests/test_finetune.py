@@ -157,7 +157,7 @@ def test_keyboard_interrupt_aborts_and_restores(fresh, train_small):
 
     def interrupt(stage, done, total):
         calls.append((stage, done, total))
-        if stage == "train" and done >= 1:
+        if stage.startswith("train [epoch ") and done >= 1:
             os.kill(os.getpid(), signal.SIGINT)
 
     # Python installs its KeyboardInterrupt handler only when SIGINT is not
@@ -170,7 +170,7 @@ def test_keyboard_interrupt_aborts_and_restores(fresh, train_small):
                           epochs=2, batch_size=8, progress=interrupt)
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert any(stage == "train" for stage, _, _ in calls)
+    assert any(stage.startswith("train [epoch ") for stage, _, _ in calls)
     assert np.array_equal(fresh.probs(CHECK), before)
 
 
@@ -178,7 +178,8 @@ def test_callback_abort_raises_aborted(fresh, train_small):
     before = fresh.probs(CHECK)
     with pytest.raises(lftf.Aborted):
         lftf.finetune(fresh, train=train_small, dev=False, blocks=[1], preset="tiny",
-                      batch_size=8, progress=lambda stage, done, total: stage == "train"
+                      batch_size=8,
+                      progress=lambda stage, done, total: stage.startswith("train [epoch ")
                       and done >= 2)
     assert np.array_equal(fresh.probs(CHECK), before)
 
@@ -187,7 +188,7 @@ def test_callback_exception_propagates(fresh, train_small):
     before = fresh.probs(CHECK)
 
     def boom(stage, done, total):
-        if stage == "train" and done >= 1:
+        if stage.startswith("train [epoch ") and done >= 1:
             raise RuntimeError("boom from the progress callback")
 
     with pytest.raises(RuntimeError, match="boom"):
