@@ -49,11 +49,12 @@ def compare(path):
     worst, argmax_ok, tok_ok = 0.0, True, True
     for p in PROMPTS:
         ids, a = ours[p]
+        ids = [int(i) for i in ids]
         b = llama_logprobs(llm, ids)
         top = np.argsort(-a)[:TOP]
         worst = max(worst, float(np.abs(a[top] - b[top]).max()))
         argmax_ok &= int(a.argmax()) == int(b.argmax())
-        add_bos = bool(ids) and ids[0] == llm.token_bos()
+        add_bos = len(ids) > 0 and ids[0] == llm.token_bos()
         tok_ok &= list(llm.tokenize(p.encode(), add_bos=add_bos, special=False)) == list(ids)
     return worst, argmax_ok, tok_ok
 
