@@ -75,6 +75,8 @@ static void dama_usage(FILE *f)
             "  --seed S            seed of the sampled context templates (default 0)\n"
             "  --max-professions N use at most N professions (default all)\n"
             "  --delta             save only the changed tensors\n"
+            SAVE_FORMAT_OPTS_HELP
+            "                      (gguf: written as DIR/model.gguf)\n"
             "  --overwrite         replace a non-empty --out\n",
             model_opts_help);
 }
@@ -100,6 +102,7 @@ typedef struct common_opts {
     size_t n_layers;
     unsigned long long seed;
     int delta, overwrite;
+    out_opts oo;          /* the saving choices */
 } common_opts;
 
 /* The options both commands have; 1 consumed, 0 not ours, -1 usage error. */
@@ -161,6 +164,7 @@ static int parse_options(const cli_command *spec, int argc, char **argv, model_o
     if (c < 0)
         return p.status;
     co->out = oo.out;
+    co->oo = oo;
     co->delta = oo.delta;
     co->overwrite = oo.overwrite;
     if (!mo->model_dir || !co->out)
@@ -228,7 +232,7 @@ static int evaluate_edit_save(const char *cmd, const char *method, const char *r
     json_object_set_new(report, "after", after);
     before = after = NULL;
     json_object_set_new(report, result_key, result ? result : json_null());
-    ret = edit_cli_save(cmd, model, co->out, co->delta, co->overwrite, report);
+    ret = edit_cli_save(cmd, model, &co->oo, report);
 done:
     lftf_free(rj);
     json_decref(report);
@@ -369,6 +373,8 @@ static void edit_usage(FILE *f)
             "  --max-requests N    use only the first N requests\n"
             "  --seed S            seed of the sampled context templates (default 0)\n"
             "  --delta             save only the changed tensors\n"
+            SAVE_FORMAT_OPTS_HELP
+            "                      (gguf: written as DIR/model.gguf)\n"
             "  --overwrite         replace a non-empty --out\n",
             model_opts_help);
 }

@@ -18,7 +18,8 @@ static void usage(FILE *f)
             "                     [--lr X --epochs N --batch N --seed S] [--delta]\n\n"
             "Fine-tunes the blocks with the highest BMI (or the given ones) on\n"
             "-log P(he|p) - log P(she|p) over the GenBiasEval train split and writes the\n"
-            "model to DIR (a Hugging Face directory; --delta: only the changed tensors).\n\n"
+            "model to DIR (a Hugging Face directory; --delta: only the changed tensors;\n"
+            "--save-format gguf: DIR names the .gguf file to write).\n\n"
             "%s"
             "  --out DIR           output directory (must not exist or be empty)\n"
             "%s",
@@ -92,7 +93,7 @@ int cmd_finetune(int argc, char **argv)
 
     lftf_save_params_init(&sp);
     sp.overwrite = oo.overwrite;
-    sp.delta = oo.delta;
+    out_opts_save_params(&oo, &sp);
     sp.progress = cli_progress;
     if ((rc = lftf_model_save(model, oo.out, &sp)) != LFTF_OK) {
         cli_fail(cmd, oo.out, rc);

@@ -35,7 +35,8 @@ static void usage(FILE *f)
             "usage: lftf run --model DIR --out DIR [fine-tuning options] [--baselines]\n\n"
             "Evaluates, locates, fine-tunes and evaluates again; prints the paper's Table 4\n"
             "(AFGB word/phrase/sentence on the GenBiasEval test split, UB on GenHintEval)\n"
-            "and writes DIR/model/ (DIR/delta/ with --delta), DIR/report.json,\n"
+            "and writes DIR/model/ (DIR/delta/ with --delta, DIR/model.gguf with\n"
+            "--save-format gguf), DIR/report.json,\n"
             "DIR/report.html (one page with every table and figure), DIR/bmi.svg and\n"
             "DIR/professions.svg, all at once at the end (Ctrl-C leaves nothing).\n"
             "Each epoch's progress line ends in its mean loss, the dev split's AFGB and\n"
@@ -324,6 +325,14 @@ static void run_ctx_free(run_ctx *c)
     lftf_dataset_free(c->hint);
 }
 
+/* Where the model goes inside DIR: model/, delta/ or model.gguf. */
+static const char *model_entry(const out_opts *o)
+{
+    if (o->save_format == LFTF_SAVE_GGUF)
+        return "model.gguf";
+    return o->delta ? "delta" : "model";
+}
+
 /* report.json without "baselines": before, after (named as the model will
  * be under out), locate, finetune; NULL after printing the error. */
 static json_t *report_json(const run_ctx *c, const lftf_report *before, const lftf_report *after,
@@ -332,7 +341,7 @@ static json_t *report_json(const run_ctx *c, const lftf_report *before, const lf
     json_t *report = json_object();
     char *text = NULL, after_name[4096];
     int rc;
-    snprintf(after_name, sizeof after_name, "%s/%s", out, c->oo.delta ? "delta" : "model");
+    snprintf(after_name, sizeof after_name, "%s/%s", out, model_entry(&c->oo));
     rc = lftf_report_to_json(before, c->mo.model_dir, &text);
     if (add_json(report, "before", rc, &text, "report"))
         goto fail;
@@ -366,9 +375,9 @@ static int write_model_and_svgs(const char *cmd, const run_ctx *c, lftf_model *m
     const int *b = lftf_trainer_blocks(tr, &nb);
     int fpft = tp->method == LFTF_METHOD_FPFT, rc;
 
-    snprintf(path, sizeof path, "%s/%s", tmp, c->oo.delta ? "delta" : "model");
+    snprintf(path, sizeof path, "%s/%s", tmp, model_entry(&c->oo));
     lftf_save_params_init(&sp);
-    sp.delta = c->oo.delta;
+    out_opts_save_params(&c->oo, &sp);
     sp.progress = cli_progress;
     if ((rc = lftf_model_save(model, path, &sp)) != LFTF_OK)
         return cli_fail(cmd, "saving the model", rc);
@@ -579,8 +588,8 @@ int cmd_run(int argc, char **argv)
         goto done;
     free(tmp);
     tmp = NULL;
-    printf("\nwrote %s/{%s/, report.json, report.html, bmi.svg, professions.svg}\n", out,
-           c.oo.delta ? "delta" : "model");
+    printf("\nwrote %s/{%s%s, report.json, report.html, bmi.svg, professions.svg}\n", out,
+           model_entry(&c.oo), c.oo.save_format == LFTF_SAVE_GGUF ? "" : "/");
     ret = 0;
 done:
     if (tmp) {

@@ -27,5 +27,7 @@ int cmd_edit(int argc, char **argv);
 void cli_tune_malloc(void);
 
 int cmd_merge(int argc, char **argv);
+/* HF directory <-> GGUF file (cli/cmd_convert.c) */
+int cmd_convert(int argc, char **argv);
 
 #endif

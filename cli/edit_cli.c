@@ -4,7 +4,9 @@
 
 #include "cli_util.h"
 
+#include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,18 +65,37 @@ int edit_cli_evaluate(const char *cmd, lftf_model *m, const lftf_dataset *test,
     return 0;
 }
 
-int edit_cli_save(const char *cmd, lftf_model *m, const char *out, int delta, int overwrite,
-                  json_t *report)
+/* A GGUF model is one file: --out DIR is made (if needed) to hold it as
+ * DIR/model.gguf beside edit_report.json. */
+static int save_model(const char *cmd, lftf_model *m, const out_opts *oo)
 {
     lftf_save_params sp;
-    char *path, *text;
+    char path[4096];
     int rc;
     lftf_save_params_init(&sp);
-    sp.overwrite = overwrite;
-    sp.delta = delta;
+    sp.overwrite = oo->overwrite;
+    out_opts_save_params(oo, &sp);
     sp.progress = cli_progress;
-    if ((rc = lftf_model_save(m, out, &sp)) != LFTF_OK)
-        return cli_fail(cmd, out, rc);
+    snprintf(path, sizeof path, "%s", oo->out);
+    if (oo->save_format == LFTF_SAVE_GGUF) {
+        if (mkdir(oo->out, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "lftf %s: cannot create %s: %s\n", cmd, oo->out, strerror(errno));
+            return 1;
+        }
+        snprintf(path, sizeof path, "%s/model.gguf", oo->out);
+    }
+    if ((rc = lftf_model_save(m, path, &sp)) != LFTF_OK)
+        return cli_fail(cmd, path, rc);
+    return 0;
+}
+
+int edit_cli_save(const char *cmd, lftf_model *m, const out_opts *oo, json_t *report)
+{
+    const char *out = oo->out;
+    char *path, *text;
+    int rc, delta = oo->delta;
+    if (save_model(cmd, m, oo))
+        return 1;
     path = malloc(strlen(out) + 32);
     text = json_dumps(report, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     if (!path || !text) {

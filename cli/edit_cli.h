@@ -4,6 +4,7 @@
 #define LFTF_CLI_EDIT_CLI_H
 
 #include "lftf.h"
+#include "options.h"
 
 #include <jansson.h>
 
@@ -17,9 +18,9 @@ int edit_cli_evaluate(const char *cmd, lftf_model *m, const lftf_dataset *test,
 void edit_cli_print_scores(const char *label, double afgb, double ub, const json_t *scores);
 
 /* Saves the model (lftf_model_save: whole, or the changed tensors with
- * delta) and `report` as out/edit_report.json (atomically); 0, or 1 after
- * printing the error. */
-int edit_cli_save(const char *cmd, lftf_model *m, const char *out, int delta, int overwrite,
+ * delta; with --save-format gguf as out/model.gguf) and `report` as
+ * out/edit_report.json (atomically); 0, or 1 after printing the error. */
+int edit_cli_save(const char *cmd, lftf_model *m, const out_opts *oo,
                   json_t *report);
 
 #include "train_cli.h"

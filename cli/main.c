@@ -29,6 +29,7 @@ static const struct {
     /* weight-editing baselines */
     {"dama", cmd_dama, "DAMA: project a gender subspace out of MLP layers"},
     {"edit", cmd_edit, "ROME / R-ROME / MEMIT knowledge edits from requests"},
+    {"convert", cmd_convert, "convert a model: Hugging Face directory <-> GGUF file"},
     {"merge", cmd_merge, "combine the reports of a sharded run (eval, locate, loglikelihood, general, bias)"},
 };
 

@@ -12,7 +12,7 @@ enum {
     G_MODEL = 0x100, G_DEVICE, G_DTYPE, G_THREADS, G_DATA, G_BATCH,
     G_PRESET, G_BLOCKS, G_TOPK, G_MODULES, G_OBJECTIVE, G_METHOD, G_LR, G_LR_SCHEDULE,
     G_EPOCHS, G_TRAIN_BATCH, G_SEED, G_NO_CACHE, G_FINAL_NORM,
-    G_OUT_FILE, G_OUT_DIR, G_OVERWRITE, G_DELTA,
+    G_OUT_FILE, G_OUT_DIR, G_OVERWRITE, G_DELTA, G_SAVE_FORMAT, G_GGUF_TYPE,
     G_MAX_MEMORY, G_MAX_DEVICE_MEMORY, G_SHARD
 };
 
@@ -75,8 +75,11 @@ static const struct option overwrite_options[] = {
 };
 static const struct option delta_options[] = {
     {"delta", no_argument, NULL, G_DELTA},
+    {"save-format", required_argument, NULL, G_SAVE_FORMAT},
+    {"gguf-type", required_argument, NULL, G_GGUF_TYPE},
     {NULL, 0, NULL, 0},
 };
+
 
 static const struct {
     unsigned bit;
@@ -89,9 +92,17 @@ static const struct {
     {CLI_G_DELTA, delta_options},         {CLI_G_SHARD, shard_options},
 };
 
+void out_opts_save_params(const out_opts *o, lftf_save_params *sp)
+{
+    sp->delta = o->delta;
+    sp->format = (lftf_save_format)o->save_format;
+    sp->gguf_type = (lftf_gguf_type)o->gguf_type;
+}
+
 void out_opts_init(out_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->gguf_type = LFTF_GGUF_TYPE_SAME;
 }
 
 static int append(cli_parser *p, size_t *n, const struct option *opts)
@@ -378,6 +389,19 @@ static int store_out(const char *cmd, int id, const char *v, out_opts *o)
     case G_DELTA:
         o->delta = 1;
         return 0;
+    case G_SAVE_FORMAT:
+        if (!v || (strcmp(v, "hf") != 0 && strcmp(v, "gguf") != 0))
+            return cli_usage(cmd, "--save-format needs hf or gguf");
+        o->save_format = strcmp(v, "gguf") == 0 ? LFTF_SAVE_GGUF : LFTF_SAVE_HF;
+        return 0;
+    case G_GGUF_TYPE: {
+        lftf_gguf_type t;
+        if (!v || lftf_gguf_type_parse(v, &t) != LFTF_OK)
+            return cli_usage(cmd, "--gguf-type needs same, f32, f16, bf16, q8_0, q4_1, q4_0, "
+                             "q5_0 or q5_1");
+        o->gguf_type = t;
+        return 0;
+    }
     }
     return -1;
 }
@@ -418,6 +442,22 @@ static int listed(const cli_parser *p, const char *arg)
     return 0;
 }
 
+/* The end of the options: the saving choices must go together. */
+static int options_end(cli_parser *p)
+{
+    const out_opts *o = p->out;
+    if (o && o->save_format == LFTF_SAVE_GGUF && o->delta) {
+        p->status = cli_usage(p->spec->name, "--delta is saved as safetensors, not with "
+                              "--save-format gguf");
+        return -1;
+    }
+    if (o && o->save_format != LFTF_SAVE_GGUF && o->gguf_type != LFTF_GGUF_TYPE_SAME) {
+        p->status = cli_usage(p->spec->name, "--gguf-type needs --save-format gguf");
+        return -1;
+    }
+    return 0;
+}
+
 int cli_next(cli_parser *p)
 {
     const char *cmd = p->spec->name;
@@ -426,7 +466,7 @@ int cli_next(cli_parser *p)
         int at, c, rc;
         p->arg = NULL;
         if (p->next >= p->argc)
-            return 0;
+            return options_end(p);
         at = p->next;
         a = p->argv[at];
         if (p->after_dashes)

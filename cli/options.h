@@ -52,7 +52,8 @@ enum {
     CLI_G_OUT_FILE = 1 << 5,   /* --out FILE (not empty)                   -> out_opts.out */
     CLI_G_OUT_DIR = 1 << 6,    /* --out DIR                                -> out_opts.out */
     CLI_G_OVERWRITE = 1 << 7,  /* --overwrite                              -> out_opts */
-    CLI_G_DELTA = 1 << 8,      /* --delta (save only the changed tensors)  -> out_opts */
+    CLI_G_DELTA = 1 << 8,      /* --delta (save only the changed tensors),
+                                  --save-format F, --gguf-type T           -> out_opts */
     CLI_G_SHARD = 1 << 9       /* --shard i/n                              -> model_opts */
 };
 /* The options of model_opts_help. */
@@ -83,9 +84,20 @@ typedef struct out_opts {
     const char *out;
     int overwrite;
     int delta;
+    int save_format;     /* lftf_save_format */
+    int gguf_type;       /* lftf_gguf_type (LFTF_GGUF_TYPE_SAME by default) */
 } out_opts;
 
 void out_opts_init(out_opts *o);
+/* The help lines of --save-format / --gguf-type (a literal, to concatenate). */
+#define SAVE_FORMAT_OPTS_HELP                                                               \
+    "  --save-format F     hf (default: a Hugging Face directory) or gguf (a .gguf file\n" \
+    "                      for llama.cpp / Ollama: untouched tensors copied byte for\n"   \
+    "                      byte, every metadata key carried over)\n"                      \
+    "  --gguf-type T       with gguf, the type of the changed tensors: same (default:\n"  \
+    "                      the source's), f32, f16, bf16, q8_0, q4_1, q4_0, q5_0, q5_1\n"
+/* Fills the saving choices (--delta, --save-format, --gguf-type). */
+void out_opts_save_params(const out_opts *o, lftf_save_params *sp);
 
 /* A command's option set; static const in its file. */
 typedef struct cli_command {

@@ -2,6 +2,7 @@
 #include "train_cli.h"
 
 #include "cli_util.h"
+#include "options.h"
 #include "progress.h"
 
 #include <jansson.h>
@@ -50,6 +51,7 @@ const char *const train_opts_help =
     "  --no-cache          recompute the frozen blocks at every step (slower; same result)\n"
     "  --final-norm        BMI of the last block after the final RMSNorm\n"
     "  --delta             save only the changed tensors (apply with lftf apply-delta)\n"
+    SAVE_FORMAT_OPTS_HELP
     "  --overwrite         replace a non-empty output directory\n";
 
 void model_opts_init(model_opts *o)

@@ -312,12 +312,40 @@ LFTF_API int lftf_model_encode_target(const lftf_model *model, const char *promp
 LFTF_API int lftf_model_next_logprobs(lftf_model *model, const char *prompt, float *logprobs,
                                       size_t vocab_size);
 
+/** What a model is saved as: a Hugging Face directory (config.json,
+ *  tokenizer.json, safetensors) or one GGUF file (llama.cpp, Ollama). */
+typedef enum lftf_save_format {
+    LFTF_SAVE_HF = 0,
+    LFTF_SAVE_GGUF = 1
+} lftf_save_format;
+
+/** The type of the tensors written into a GGUF file (ggml's numbering).
+ *  SAME keeps each tensor's source type (see lftf_model_save). */
+typedef enum lftf_gguf_type {
+    LFTF_GGUF_TYPE_SAME = -1,
+    LFTF_GGUF_TYPE_F32 = 0,
+    LFTF_GGUF_TYPE_F16 = 1,
+    LFTF_GGUF_TYPE_Q4_0 = 2,
+    LFTF_GGUF_TYPE_Q4_1 = 3,
+    LFTF_GGUF_TYPE_Q5_0 = 6,
+    LFTF_GGUF_TYPE_Q5_1 = 7,
+    LFTF_GGUF_TYPE_Q8_0 = 8,
+    LFTF_GGUF_TYPE_BF16 = 30
+} lftf_gguf_type;
+
+/** Parses "same", "f32", "f16", "bf16", "q8_0", "q4_1", "q4_0", "q5_0",
+ *  "q5_1" (LFTF_E_INVALID_ARG naming anything else). */
+LFTF_API int lftf_gguf_type_parse(const char *name, lftf_gguf_type *out);
+
 typedef struct lftf_save_params {
     size_t struct_size;
     int overwrite;               /* allow a non-empty output directory (replaced atomically) */
     int delta;                   /* write only tensors that differ from the source */
     lftf_progress_fn progress;   /* stage "save" */
     void *progress_user;
+    /* since GGUF saving: */
+    lftf_save_format format;     /* LFTF_SAVE_HF (default) or LFTF_SAVE_GGUF (out is a file) */
+    lftf_gguf_type gguf_type;    /* type of the changed tensors; default LFTF_GGUF_TYPE_SAME */
 } lftf_save_params;
 
 LFTF_API int lftf_save_params_init(lftf_save_params *params);
@@ -327,10 +355,42 @@ LFTF_API int lftf_save_params_init(lftf_save_params *params);
  *  directory beside out_dir and renamed at the end; refuses the source
  *  directory itself (LFTF_E_EXISTS). */
 LFTF_API int lftf_model_save(lftf_model *model, const char *out_dir, const lftf_save_params *params);
+/*  With format LFTF_SAVE_GGUF, out_dir names a .gguf file, written
+ *  atomically (temporary file + fsync + rename): from a GGUF source, every
+ *  metadata key and every untouched tensor is copied byte for byte and the
+ *  changed tensors are written in gguf_type (SAME: the source tensor's type;
+ *  the K-quants, which have no exact quantizer here, become Q8_0 with a
+ *  warning); from an HF source, the file is laid out as llama.cpp's
+ *  convert_hf_to_gguf.py writes it (see lftf_convert).  delta is refused
+ *  with GGUF (LFTF_E_INVALID_ARG). */
 /** Applies a delta directory (written with params.delta) to its base model
  *  directory, writing a full model directory to out_dir. */
 LFTF_API int lftf_delta_apply(const char *base_dir, const char *delta_dir, const char *out_dir,
                               const lftf_save_params *params);
+
+/* ---- converting between Hugging Face directories and GGUF files ---- */
+
+typedef struct lftf_convert_params {
+    size_t struct_size;
+    lftf_save_format to;         /* LFTF_SAVE_GGUF or LFTF_SAVE_HF */
+    lftf_gguf_type gguf_type;    /* to GGUF: type of the matrices (1-D weights stay F32);
+                                    default LFTF_GGUF_TYPE_SAME (the source dtype) */
+    lftf_dtype hf_dtype;         /* to HF: F32 (default), F16 or BF16 */
+    int overwrite;               /* replace an existing output */
+    lftf_progress_fn progress;   /* stage "save", per tensor */
+    void *progress_user;
+} lftf_convert_params;
+
+LFTF_API int lftf_convert_params_init(lftf_convert_params *params);
+/** Converts a model without loading it into the library's compute:
+ *  - HF directory -> GGUF file, laid out as llama.cpp's convert_hf_to_gguf.py
+ *    does (tensor names, q/k rows interleaved for llama's RoPE, {arch}.*
+ *    hyperparameters, tokenizer.ggml.* from tokenizer.json and
+ *    tokenizer_config.json, chat template); llama, qwen2 and qwen3.
+ *  - GGUF file -> HF directory (config.json, tokenizer.json,
+ *    tokenizer_config.json, model.safetensors dequantized to hf_dtype).
+ *  Atomic like lftf_model_save; refuses out == in (LFTF_E_EXISTS). */
+LFTF_API int lftf_convert(const char *in, const char *out, const lftf_convert_params *params);
 
 /* ---- log-likelihood, rolling perplexity, generation ---- */
 /* lm-evaluation-harness semantics: lib/model/loglikelihood.c, generate.c. */

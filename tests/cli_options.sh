@@ -16,7 +16,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 for cmd in info probs tokenize build-data eval locate finetune run apply-delta \
-    loglikelihood generate bias general dama edit; do
+    loglikelihood generate bias general dama edit convert; do
   "$lftf" "$cmd" --help >"$tmp/out" 2>"$tmp/err" || fail "$cmd --help exits $?"
   head -n 1 "$tmp/out" | grep -q "^usage: lftf $cmd " || fail "$cmd --help: $(head -n 1 "$tmp/out")"
   [ -s "$tmp/err" ] && fail "$cmd --help wrote to stderr"
@@ -43,6 +43,15 @@ usage_error "unknown option '--threads'" info --model "$model" --threads 2
 usage_error "unknown option '--top'" finetune --model "$model" --top 2
 usage_error "--model needs a directory" locate --model
 usage_error "--lr needs a positive number" finetune --model "$model" --lr
+# saving as GGUF (docs/gguf.md) and lftf convert
+usage_error "--save-format needs hf or gguf" finetune --model "$model" --out x --save-format onnx
+usage_error "--gguf-type needs same, f32, f16, bf16, q8_0, q4_1, q4_0, q5_0 or q5_1" run --model "$model" --out x --save-format gguf --gguf-type q3_k
+usage_error "--gguf-type needs --save-format gguf" dama --model "$model" --out x --gguf-type q8_0
+usage_error "--delta is saved as safetensors, not with --save-format gguf" edit --model "$model" --out x --delta --save-format gguf
+usage_error "IN and OUT are required" convert "$model"
+usage_error "--to needs hf or gguf" convert "$model" x --to onnx
+usage_error "--type to gguf needs same, f32, f16, bf16, q8_0, q4_1, q4_0, q5_0 or q5_1" convert "$model" x --type f64
+usage_error "--type to hf needs f32, f16 or bf16" convert x.gguf y --type q8_0
 usage_error "--blocks must be auto, last, random or a list like 3 or 2,3" run --model "$model" --blocks 1,
 usage_error "--top needs a positive integer" run --model "$model" --top 0
 usage_error "--split needs train, dev, test or all" eval --model="$model" --split

@@ -101,7 +101,7 @@ void lftf__unmap_file(lftf_mapping *m)
     }
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int lftf__write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -117,37 +117,64 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-int lftf__write_file_atomic(const char *path, const void *data, size_t len)
+int lftf__atomic_begin(const char *path, lftf_atomic_file *a)
 {
     size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    int fd;
-    if (!tmp)
+    a->path = path;
+    a->fd = -1;
+    if (!(a->tmp = malloc(n + 16)))
         return lftf__oom("a file name");
-    snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
+    snprintf(a->tmp, n + 16, "%s.tmpXXXXXX", path);
+    a->fd = mkostemp(a->tmp, O_CLOEXEC);
+    if (a->fd < 0) {
         int e = errno;
-        free(tmp);
+        free(a->tmp);
+        a->tmp = NULL;
         return lftf__err(LFTF_E_IO, "cannot create a temporary file beside '%s': %s", path,
                          strerror(e));
     }
-    if (write_all(fd, data, len) != 0 || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+    return LFTF_OK;
+}
+
+void lftf__atomic_abort(lftf_atomic_file *a)
+{
+    if (a->fd >= 0)
+        close(a->fd);
+    if (a->tmp)
+        unlink(a->tmp);
+    free(a->tmp);
+    a->tmp = NULL;
+    a->fd = -1;
+}
+
+int lftf__atomic_commit(lftf_atomic_file *a)
+{
+    int e;
+    if (fchmod(a->fd, 0644) != 0 || fsync(a->fd) != 0)
+        goto fail;
+    close(a->fd);
+    a->fd = -1;
+    if (rename(a->tmp, a->path) != 0)
+        goto fail;
+    free(a->tmp);
+    a->tmp = NULL;
+    return LFTF_OK;
+fail:
+    e = errno;
+    lftf__atomic_abort(a);
+    return lftf__err(LFTF_E_IO, "cannot write '%s': %s", a->path, strerror(e));
+}
+
+int lftf__write_file_atomic(const char *path, const void *data, size_t len)
+{
+    lftf_atomic_file a;
+    LFTF_TRY(lftf__atomic_begin(path, &a));
+    if (lftf__write_all(a.fd, data, len) != 0) {
         int e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
+        lftf__atomic_abort(&a);
         return lftf__err(LFTF_E_IO, "cannot write '%s': %s", path, strerror(e));
     }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return lftf__err(LFTF_E_IO, "cannot rename into '%s': %s", path, strerror(e));
-    }
-    free(tmp);
-    return LFTF_OK;
+    return lftf__atomic_commit(&a);
 }
 
 int lftf__copy_file(const char *src, const char *dst)
@@ -166,7 +193,7 @@ int lftf__copy_file(const char *src, const char *dst)
         ssize_t r = read(in, buf, sizeof buf);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0 || (r > 0 && write_all(out, buf, (size_t)r) != 0)) {
+        if (r < 0 || (r > 0 && lftf__write_all(out, buf, (size_t)r) != 0)) {
             int e = errno;
             close(in);
             close(out);

@@ -24,6 +24,20 @@ void lftf__unmap_pages_hint(const void *data, size_t n);
 /* Writes data to path atomically: a temporary file in the same directory,
  * fsync, rename over path.  On failure path is untouched. */
 int lftf__write_file_atomic(const char *path, const void *data, size_t len);
+/* The same for output written piece by piece: lftf__atomic_begin opens a
+ * temporary file beside path (write to a.fd, e.g. with lftf__write_all);
+ * lftf__atomic_commit fsyncs it and renames it over path, lftf__atomic_abort
+ * removes it.  Either one frees what begin allocated. */
+typedef struct lftf_atomic_file {
+    const char *path;
+    char *tmp;
+    int fd;
+} lftf_atomic_file;
+int lftf__atomic_begin(const char *path, lftf_atomic_file *a);
+int lftf__atomic_commit(lftf_atomic_file *a);
+void lftf__atomic_abort(lftf_atomic_file *a);
+/* write(2) until done (EINTR retried); 0, or -1 with errno set. */
+int lftf__write_all(int fd, const void *data, size_t len);
 /* Copies a file (used for tokenizer/config files of a saved model). */
 int lftf__copy_file(const char *src, const char *dst);
 

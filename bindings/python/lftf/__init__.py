@@ -24,7 +24,7 @@ from .finetune import PRESETS, History, Trainer, finetune
 # weight-editing baselines (DAMA; ROME, R-ROME, MEMIT)
 from .editors import EditResult, dama, edit, genbiaseval_requests
 from .locate import LocateResult, locate, locate_robustness
-from .model import Model, apply_delta, inspect, parse_size
+from .model import Model, apply_delta, convert, inspect, parse_size
 from .tokenizer import Tokenizer
 # bias suites (WinoBias, CrowS-Pairs, Winogender, professions regression)
 from . import bias
@@ -72,7 +72,7 @@ def set_log_level(level):
 
 __all__ = [
     "Model", "Tokenizer", "Dataset", "Report", "LocateResult", "Trainer", "History",
-    "load_dataset", "evaluate", "locate", "locate_robustness", "finetune", "apply_delta",
+    "load_dataset", "evaluate", "locate", "locate_robustness", "finetune", "apply_delta", "convert",
     "afgb", "ub", "PRESETS", "inspect", "parse_size", "merge_shards", "report_html",
     "dama", "edit", "EditResult", "genbiaseval_requests",
     "library_version", "status_str", "cuda_available", "set_num_threads", "set_log_level",

@@ -184,12 +184,34 @@ int lftf_model_encode_target(const lftf_model *model, const char *prompt,
 int lftf_model_next_logprobs(lftf_model *model, const char *prompt, float *logprobs,
                                       size_t vocab_size);
 
+typedef enum lftf_save_format {
+    LFTF_SAVE_HF = 0,
+    LFTF_SAVE_GGUF = 1
+} lftf_save_format;
+
+typedef enum lftf_gguf_type {
+    LFTF_GGUF_TYPE_SAME = -1,
+    LFTF_GGUF_TYPE_F32 = 0,
+    LFTF_GGUF_TYPE_F16 = 1,
+    LFTF_GGUF_TYPE_Q4_0 = 2,
+    LFTF_GGUF_TYPE_Q4_1 = 3,
+    LFTF_GGUF_TYPE_Q5_0 = 6,
+    LFTF_GGUF_TYPE_Q5_1 = 7,
+    LFTF_GGUF_TYPE_Q8_0 = 8,
+    LFTF_GGUF_TYPE_BF16 = 30
+} lftf_gguf_type;
+
+int lftf_gguf_type_parse(const char *name, lftf_gguf_type *out);
+
 typedef struct lftf_save_params {
     size_t struct_size;
     int overwrite;
     int delta;
     lftf_progress_fn progress;
     void *progress_user;
+
+    lftf_save_format format;
+    lftf_gguf_type gguf_type;
 } lftf_save_params;
 
 int lftf_save_params_init(lftf_save_params *params);
@@ -198,6 +220,20 @@ int lftf_model_save(lftf_model *model, const char *out_dir, const lftf_save_para
 
 int lftf_delta_apply(const char *base_dir, const char *delta_dir, const char *out_dir,
                               const lftf_save_params *params);
+
+typedef struct lftf_convert_params {
+    size_t struct_size;
+    lftf_save_format to;
+    lftf_gguf_type gguf_type;
+    lftf_dtype hf_dtype;
+    int overwrite;
+    lftf_progress_fn progress;
+    void *progress_user;
+} lftf_convert_params;
+
+int lftf_convert_params_init(lftf_convert_params *params);
+
+int lftf_convert(const char *in, const char *out, const lftf_convert_params *params);
 
 typedef struct lftf_ll_params {
     size_t struct_size;
@@ -542,7 +578,9 @@ int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
 
 int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
                                          size_t top_n, char **svg);
+
 int lftf_report_html(const char *report_json, const char *title, char **html);
+
 int lftf_report_html_write(const char *report_json, const char *title,
                                     const char *path);
 

@@ -222,16 +222,56 @@ class Model(Handle):
         return generate(self, prompts, max_new_tokens=max_new_tokens, stop=stop, **kwargs)
 
     # ---- saving ----
-    def save(self, path, overwrite=False, delta=False, progress=False):
+    def save(self, path, overwrite=False, delta=False, progress=False, format="hf",
+             gguf_type="same"):
         """Writes the model as a Hugging Face directory (atomically; refuses
-        its own source directory).  delta=True writes only changed tensors."""
+        its own source directory).  delta=True writes only changed tensors.
+        format="gguf" writes one .gguf file instead (llama.cpp, Ollama):
+        from a GGUF source every metadata key and untouched tensor is copied
+        byte for byte and the changed tensors are written in gguf_type
+        ("same": the source's; "f32", "f16", "bf16", "q8_0", "q4_1", ...)."""
+        if format not in ("hf", "gguf"):
+            raise ValueError("format must be 'hf' or 'gguf', not %r" % (format,))
         params = new_params("lftf_save_params", lib.lftf_save_params_init)
         params.overwrite = int(bool(overwrite))
         params.delta = int(bool(delta))
+        params.format = lib.LFTF_SAVE_GGUF if format == "gguf" else lib.LFTF_SAVE_HF
+        params.gguf_type = gguf_type_value(gguf_type)
         with Progress(progress) as p:
             params.progress = p.fn
             p.check(lib.lftf_model_save(self._handle(), fspath_bytes(path), params))
         return os.fspath(path)
+
+
+def gguf_type_value(name):
+    """lftf_gguf_type of "same", "f32", "f16", "bf16", "q8_0", "q4_1", ..."""
+    out = ffi.new("lftf_gguf_type *")
+    check(lib.lftf_gguf_type_parse(str(name).encode(), out))
+    return out[0]
+
+
+def convert(src, dst, to=None, type=None, overwrite=False, progress=False):
+    """Converts between a Hugging Face directory and a GGUF file (lftf
+    convert): to="gguf" (default for a directory) or "hf" (default for a
+    file); type: the GGUF type ("same", "f16", "q8_0", ...) or the HF dtype
+    ("f32", "f16", "bf16")."""
+    params = new_params("lftf_convert_params", lib.lftf_convert_params_init)
+    if to is None:
+        to = "gguf" if os.path.isdir(src) else "hf"
+    if to not in ("hf", "gguf"):
+        raise ValueError("to must be 'hf' or 'gguf', not %r" % (to,))
+    params.to = lib.LFTF_SAVE_GGUF if to == "gguf" else lib.LFTF_SAVE_HF
+    if type is not None and to == "gguf":
+        params.gguf_type = gguf_type_value(type)
+    elif type is not None:
+        dt = ffi.new("lftf_dtype *")
+        check(lib.lftf_dtype_parse(str(type).encode(), dt))
+        params.hf_dtype = dt[0]
+    params.overwrite = int(bool(overwrite))
+    with Progress(progress) as p:
+        params.progress = p.fn
+        p.check(lib.lftf_convert(fspath_bytes(src), fspath_bytes(dst), params))
+    return os.fspath(dst)
 
 
 def apply_delta(base_dir, delta_dir, out_dir, overwrite=False, progress=False):
