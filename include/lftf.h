@@ -810,6 +810,21 @@ typedef struct lftf_trainer_params {
     void *progress_user;
     const char *preset;          /* name recorded in the settings (see below); NULL: none */
     lftf_lr_schedule lr_schedule; /* default LFTF_LR_CONSTANT */
+    /* The retain term (beyond the paper): every step adds
+     *   retain_weight * KL(p_original || p_new)
+     * over the next-token distributions at every position of one window of
+     * retain_text (the windows taken in turn).  The original's distributions
+     * are computed once, at lftf_trainer_create, and kept as the top
+     * retain_topk ids and log-probs per position plus the remaining mass
+     * (about 12 bytes x retain_topk per token; the KL is that of the
+     * distributions coarsened to those ids + "the rest", exact when
+     * retain_topk covers the vocabulary).  retain_weight 0 with a text still
+     * measures the KL after every epoch (history "retain_kl"). */
+    const char *retain_text;     /* UTF-8 text (borrowed during create); NULL: no term */
+    double retain_weight;        /* lambda >= 0; default 0 */
+    size_t retain_topk;          /* default 64; 0: the whole vocabulary */
+    size_t retain_window;        /* tokens per window (with BOS); default 128 */
+    size_t retain_max_tokens;    /* text tokens used at most; default 4096; 0: all */
 } lftf_trainer_params;
 
 LFTF_API int lftf_trainer_params_init(lftf_trainer_params *params);
@@ -848,6 +863,10 @@ LFTF_API int lftf_trainer_set_hint_dev(lftf_trainer *trainer, const lftf_dataset
  *  has no such samples.  Either output may be NULL. */
 LFTF_API int lftf_trainer_evaluate(lftf_trainer *trainer, const lftf_dataset *ds, double *afgb,
                                    double *ub);
+/** The mean KL(p_original || p_now) per token over the retain text (see
+ *  lftf_trainer_params.retain_text) with the model's current weights;
+ *  LFTF_E_INVALID_ARG when the trainer was created without a retain text. */
+LFTF_API int lftf_trainer_retain_kl(lftf_trainer *trainer, double *kl);
 
 typedef struct lftf_history_entry {
     int epoch;                   /* 1-based */
