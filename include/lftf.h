@@ -546,6 +546,10 @@ LFTF_API int lftf_dataset_load(lftf_dataset **out, const char *jsonl_path);
  *  data directory if it has the file, else the source tree's data/.
  *  LFTF_E_NOT_FOUND for another name or when the file is in none of them. */
 LFTF_API int lftf_dataset_load_builtin(lftf_dataset **out, const char *name, const char *data_dir);
+/** The path of a shipped data file such as "heldout_english.txt", looked up
+ *  as lftf_dataset_load_builtin does; *path is owned by the caller
+ *  (lftf_free).  LFTF_E_NOT_FOUND names where it looked. */
+LFTF_API int lftf_data_path(const char *file, const char *data_dir, char **path);
 LFTF_API void lftf_dataset_free(lftf_dataset *ds);
 LFTF_API size_t lftf_dataset_size(const lftf_dataset *ds);
 

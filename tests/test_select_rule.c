@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* The `--select` rule parser: hand-written rules and their meaning checked
  * on hand-computed metric vectors; errors must name the bad token. */
 #include "lftf.h"

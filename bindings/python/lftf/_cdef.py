@@ -109,6 +109,7 @@ typedef struct lftf_model_params {
     int add_bos;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t max_memory;
     size_t max_device_memory;
 } lftf_model_params;
@@ -151,7 +152,9 @@ typedef struct lftf_memory_info {
 } lftf_memory_info;
 
 int lftf_model_memory_info(const lftf_model *model, lftf_memory_info *info);
+
 int lftf_model_inspect_json(const char *dir, const lftf_model_params *params, char **json);
+
 int lftf_parse_size(const char *text, size_t *out);
 
 const lftf_tokenizer *lftf_model_tokenizer(const lftf_model *model);
@@ -161,6 +164,7 @@ typedef struct lftf_probs_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_probs_params;
 
@@ -202,6 +206,7 @@ typedef struct lftf_ll_params {
     size_t max_length;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_ll_params;
 
@@ -266,6 +271,7 @@ typedef struct lftf_general_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_general_params;
 
@@ -309,6 +315,8 @@ typedef struct lftf_sample {
 int lftf_dataset_load(lftf_dataset **out, const char *jsonl_path);
 
 int lftf_dataset_load_builtin(lftf_dataset **out, const char *name, const char *data_dir);
+
+int lftf_data_path(const char *file, const char *data_dir, char **path);
 void lftf_dataset_free(lftf_dataset *ds);
 size_t lftf_dataset_size(const lftf_dataset *ds);
 
@@ -345,6 +353,7 @@ typedef struct lftf_eval_params {
     const char *prefix;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_eval_params;
 
@@ -408,6 +417,7 @@ typedef struct lftf_locate_params {
     size_t batch_size;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_locate_params;
 
@@ -483,6 +493,12 @@ typedef struct lftf_trainer_params {
     void *progress_user;
     const char *preset;
     lftf_lr_schedule lr_schedule;
+
+    const char *retain_text;
+    double retain_weight;
+    size_t retain_topk;
+    size_t retain_window;
+    size_t retain_max_tokens;
 } lftf_trainer_params;
 
 int lftf_trainer_params_init(lftf_trainer_params *params);
@@ -505,6 +521,8 @@ int lftf_trainer_set_hint_dev(lftf_trainer *trainer, const lftf_dataset *hint_de
 
 int lftf_trainer_evaluate(lftf_trainer *trainer, const lftf_dataset *ds, double *afgb,
                                    double *ub);
+
+int lftf_trainer_retain_kl(lftf_trainer *trainer, double *kl);
 
 typedef struct lftf_history_entry {
     int epoch;
@@ -547,6 +565,7 @@ typedef struct lftf_bias_params {
     int with_samples;
     lftf_progress_fn progress;
     void *progress_user;
+
     size_t shard_index, shard_count;
 } lftf_bias_params;
 
