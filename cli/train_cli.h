@@ -48,10 +48,17 @@ typedef struct train_opts {
     long long seed;              /* < 0: 0 */
     int no_cache;
     int final_norm;
+    const char *retain_path;     /* --retain FILE; NULL: the shipped held-out text when
+                                    --retain-weight is given */
+    double retain_weight;        /* --retain-weight; < 0: not given */
 } train_opts;
 
 void model_opts_init(model_opts *o);
 void train_opts_init(train_opts *o);
+
+/* The retain text of --retain FILE (or of the shipped held-out text), read
+ * once per process (borrowed; NULL after printing the error). */
+const char *retain_text_for(const char *cmd, const char *path, const char *data_dir);
 
 /* The help text of the options above. */
 extern const char *const model_opts_help;

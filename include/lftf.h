@@ -886,6 +886,75 @@ LFTF_API int lftf_trainer_history_get(const lftf_trainer *trainer, size_t index,
 /** {"blocks": [...], "history": [...], "settings": {...}} */
 LFTF_API int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
 
+/* ---- recipe sweeps: lftf sweep, lftf run --select ---- */
+
+/** A grid of fine-tuning recipes, every epoch of every point evaluated on
+ *  the dev split (AFGB), GenHintEval (UB) and an ability probe (word
+ *  perplexity of a held-out text, accuracy on a multiple-choice set), and
+ *  the point chosen by a rule such as
+ *      "min afgb s.t. ppl <= +5%, ub >= -10%"
+ *  (metrics afgb, ub, ppl, mc; bounds absolute or "+x%" relative to the
+ *  original model; see docs/sweep.md). */
+typedef struct lftf_sweep lftf_sweep;
+
+typedef struct lftf_sweep_params {
+    size_t struct_size;
+    /* Base trainer settings (preset values, batch size, seed, modules, the
+     * retain text and its topk/window); NULL: lftf_trainer_params_init's.
+     * Its blocks, ranking, lr, objective, epochs, retain_weight and progress
+     * are the grid's. */
+    const lftf_trainer_params *train;
+    /* Block choices: "auto" (the top BMI block), "topK" (the K top ones),
+     * "bmi-no0" (the top block other than 0), "last", or indices "3" /
+     * "3+7".  Default {"auto"}. */
+    const char *const *blocks;
+    size_t n_blocks;
+    const double *lrs;           /* default {train's lr} */
+    size_t n_lrs;
+    const lftf_objective *objectives; /* default {LFTF_OBJECTIVE_BOTH} */
+    size_t n_objectives;
+    const double *retain_weights; /* default {0}; > 0 needs train->retain_text */
+    size_t n_retain_weights;
+    int epochs;                  /* epochs per point, each evaluated; default 3 */
+    const char *ppl_path;        /* perplexity text; NULL: data/heldout_english.txt */
+    const char *mc_path;         /* multiple-choice JSONL (lftf_general_mc); NULL: none */
+    size_t mc_limit;             /* its first N items; default 100; 0: all */
+    const char *select;          /* the rule; NULL: "min afgb s.t. ppl <= +5%, ub >= -10%" */
+    lftf_progress_fn progress;   /* stage "sweep": points done / total (and the
+                                    trainer's and evaluations' stages) */
+    void *progress_user;
+} lftf_sweep_params;
+
+LFTF_API int lftf_sweep_params_init(lftf_sweep_params *params);
+/** Runs the grid on `model` (blocks sharing a choice share one trainer, so
+ *  the frozen prefix and the retain cache are computed once per choice) and
+ *  leaves the model holding the selected point's weights (the original's
+ *  when no trained epoch meets the rule).  `ranking` (a locate ranking) is
+ *  needed by "auto", "topK" and "bmi-no0".  hint may be NULL (no UB). */
+LFTF_API int lftf_sweep_run(lftf_model *model, const lftf_dataset *train, const lftf_dataset *dev,
+                            const lftf_dataset *hint, const int *ranking, size_t n_ranking,
+                            const lftf_sweep_params *params, lftf_sweep **out);
+LFTF_API void lftf_sweep_free(lftf_sweep *sweep);
+/** Evaluated points (one per trained epoch of every grid point). */
+LFTF_API size_t lftf_sweep_n_points(const lftf_sweep *sweep);
+/** The selected point's index, or -1 when the original model was kept. */
+LFTF_API long lftf_sweep_selected(const lftf_sweep *sweep);
+/** {"rule", "original": {...}, "points": [...], "selected", "settings"}
+ *  (docs/sweep.md); *json owned by the caller (lftf_free). */
+LFTF_API int lftf_sweep_to_json(const lftf_sweep *sweep, char **json);
+/** AFGB against the perplexity change of every point, the Pareto frontier
+ *  joined and the selected point ringed, as a standalone SVG. */
+LFTF_API int lftf_sweep_frontier_svg(const lftf_sweep *sweep, char **svg);
+/** lftf_trainer_fit with early stopping by a rule: after every epoch the
+ *  model is measured as a sweep measures its points (params: ppl_path,
+ *  mc_path, mc_limit, select, progress; the grid fields are ignored), and
+ *  at the end the weights of the best epoch by the rule are kept (the
+ *  weights before the fit when no epoch meets it).  hint may be NULL.
+ *  *result (may be NULL) gets the evaluation as a sweep (one grid point). */
+LFTF_API int lftf_trainer_fit_select(lftf_trainer *trainer, const lftf_dataset *train,
+                                     const lftf_dataset *dev, const lftf_dataset *hint,
+                                     const lftf_sweep_params *params, lftf_sweep **result);
+
 /** The `top_n` professions with the largest mean |P(t0) - P(t1)| in
  *  `before` (its bias samples), as a standalone SVG chart of the signed
  *  P(t0) - P(t1) before and after (like the paper's Figure 3); `after` may be

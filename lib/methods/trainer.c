@@ -64,6 +64,8 @@ struct lftf_trainer {
     lftf_retain *retain;         /* the retain term's cache, or NULL */
     size_t retain_next;          /* the window the next step uses */
     double *hist_retain_kl;      /* per history entry: KL on the retain text (epoch ends) */
+    lftf__epoch_hook epoch_hook; /* lib/methods/sweep.c */
+    void *epoch_hook_user;
 };
 
 /* ------------------------------------------------------------------ */
@@ -1067,6 +1069,21 @@ int lftf__trainer_restart(lftf_trainer *tr, double lr, lftf_objective objective,
 
 int lftf__trainer_has_retain(const lftf_trainer *tr) { return tr && tr->retain; }
 
+void lftf__trainer_set_epoch_hook(lftf_trainer *tr, lftf__epoch_hook fn, void *user)
+{
+    tr->epoch_hook = fn;
+    tr->epoch_hook_user = user;
+}
+
+lftf_model *lftf__trainer_model(const lftf_trainer *tr) { return tr->model; }
+
+const lftf_trainer_params *lftf__trainer_params(const lftf_trainer *tr) { return &tr->p; }
+
+double lftf__trainer_last_retain_kl(const lftf_trainer *tr)
+{
+    return tr->retain && tr->n_hist ? tr->hist_retain_kl[tr->n_hist - 1] : NAN;
+}
+
 static int check_weights_finite(lftf_trainer *tr)
 {
     for (size_t i = 0; i < tr->n_train; i++) {
@@ -1161,6 +1178,8 @@ int lftf_trainer_fit(lftf_trainer *tr, const lftf_dataset *train, const lftf_dat
             break;
         if (tr->retain &&
             (rc = lftf__retain_kl_all(tr->model, tr->retain, &tr->hist_retain_kl[tr->n_hist - 1])))
+            break;
+        if (tr->epoch_hook && (rc = tr->epoch_hook(tr->epoch_hook_user, tr, epoch, afgb, ub)))
             break;
     }
     if (rc == LFTF_OK && tr->p.progress &&

@@ -19,6 +19,18 @@ void lftf__weights_free(lftf__weights *w);
  * caches stay. */
 int lftf__trainer_restart(lftf_trainer *tr, double lr, lftf_objective objective,
                           double retain_weight);
+/* Called by lftf_trainer_fit after each epoch's evaluation (epoch 1-based,
+ * its dev AFGB and UB); non-zero stops the fit with that status, restoring
+ * the weights.  NULL clears it. */
+typedef int (*lftf__epoch_hook)(void *user, lftf_trainer *tr, int epoch, double dev_afgb,
+                                double dev_ub);
+void lftf__trainer_set_epoch_hook(lftf_trainer *tr, lftf__epoch_hook fn, void *user);
+/* The retain KL measured after the last epoch (NaN without a retain text). */
+double lftf__trainer_last_retain_kl(const lftf_trainer *tr);
+/* The trainer's settings (lr, objective, retain weight, ...). */
+const lftf_trainer_params *lftf__trainer_params(const lftf_trainer *tr);
+/* The trainer's model. */
+lftf_model *lftf__trainer_model(const lftf_trainer *tr);
 /* 1 when the trainer has a retain text. */
 int lftf__trainer_has_retain(const lftf_trainer *tr);
 

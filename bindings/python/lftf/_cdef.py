@@ -538,6 +538,49 @@ int lftf_trainer_history_get(const lftf_trainer *trainer, size_t index,
 
 int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
 
+typedef struct lftf_sweep lftf_sweep;
+
+typedef struct lftf_sweep_params {
+    size_t struct_size;
+
+    const lftf_trainer_params *train;
+
+    const char *const *blocks;
+    size_t n_blocks;
+    const double *lrs;
+    size_t n_lrs;
+    const lftf_objective *objectives;
+    size_t n_objectives;
+    const double *retain_weights;
+    size_t n_retain_weights;
+    int epochs;
+    const char *ppl_path;
+    const char *mc_path;
+    size_t mc_limit;
+    const char *select;
+    lftf_progress_fn progress;
+    void *progress_user;
+} lftf_sweep_params;
+
+int lftf_sweep_params_init(lftf_sweep_params *params);
+
+int lftf_sweep_run(lftf_model *model, const lftf_dataset *train, const lftf_dataset *dev,
+                            const lftf_dataset *hint, const int *ranking, size_t n_ranking,
+                            const lftf_sweep_params *params, lftf_sweep **out);
+void lftf_sweep_free(lftf_sweep *sweep);
+
+size_t lftf_sweep_n_points(const lftf_sweep *sweep);
+
+long lftf_sweep_selected(const lftf_sweep *sweep);
+
+int lftf_sweep_to_json(const lftf_sweep *sweep, char **json);
+
+int lftf_sweep_frontier_svg(const lftf_sweep *sweep, char **svg);
+
+int lftf_trainer_fit_select(lftf_trainer *trainer, const lftf_dataset *train,
+                                     const lftf_dataset *dev, const lftf_dataset *hint,
+                                     const lftf_sweep_params *params, lftf_sweep **result);
+
 int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
                                          size_t top_n, char **svg);
 
