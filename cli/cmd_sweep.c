@@ -389,6 +389,7 @@ int cmd_sweep(int argc, char **argv)
         return 1;
     }
     cli_install_interrupt();
+    lftf_set_log_level(LFTF_LOG_INFO); /* one line per measured point, as it comes */
     if ((rc = load_bias_split(&mo, "train", &train)) != LFTF_OK ||
         (rc = load_bias_split(&mo, "dev", &dev)) != LFTF_OK || (rc = load_hint(&mo, &hint))) {
         cli_fail(cmd, "GenBiasEval / GenHintEval", rc);

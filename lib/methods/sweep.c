@@ -197,6 +197,9 @@ static int measure_original(lftf_sweep *s, const lftf_sweep_params *p, lftf_trai
         s->orig[LFTF_SEL_UB] = ub_dev;
     LFTF_TRY(measure_ability(s, p, lftf__trainer_model(tr), s->orig));
     s->orig_feasible = lftf__sel_feasible(&s->rule, s->orig, s->orig);
+    lftf__log(LFTF_LOG_INFO, "sweep original: afgb %.4f ub %.4f ppl %.3f mc %.3f",
+              s->orig[LFTF_SEL_AFGB], s->orig[LFTF_SEL_UB], s->orig[LFTF_SEL_PPL],
+              s->orig[LFTF_SEL_MC]);
     return LFTF_OK;
 }
 
@@ -235,6 +238,12 @@ static int on_epoch(void *user, lftf_trainer *tr, int epoch, double afgb, double
     pt.seconds = now_seconds() - pr->t0;
     pt.feasible = lftf__sel_feasible(&s->rule, pt.m, s->orig);
     LFTF_TRY(push_point(s, &pt));
+    lftf__log(LFTF_LOG_INFO,
+              "sweep point %zu: blocks %s lr %g objective %s retain %g epoch %d: afgb %.4f "
+              "ub %.4f ppl %.3f mc %.3f retain_kl %.4g (%.0f s)%s",
+              s->n - 1, pt.choice, pt.lr, objective_label(pt.objective), pt.retain_weight,
+              pt.epoch, pt.m[LFTF_SEL_AFGB], pt.m[LFTF_SEL_UB], pt.m[LFTF_SEL_PPL],
+              pt.m[LFTF_SEL_MC], pt.retain_kl, pt.seconds, pt.feasible ? "" : " (fails the rule)");
     if (pt.feasible && (!(s->selected >= 0 || s->orig_feasible) ||
                         lftf__sel_better(&s->rule, pt.m, selected_metrics(s)))) {
         lftf__weights *w = NULL;
