@@ -513,6 +513,10 @@ int cmd_run(int argc, char **argv)
     out = c.oo.out;
     if (!c.mo.model_dir || !out)
         return cli_usage(cmd, "--model and --out are required");
+    if (sel.select && lftf_select_rule_check(sel.select) != LFTF_OK) {
+        general_opts_free(&gen);
+        return cli_usage(cmd, "%s", lftf_last_error());
+    }
     /* refuse before minutes of training, not after */
     if (check_out_dir(cmd, out, c.mo.model_dir, c.oo.overwrite))
         return 1;

@@ -47,6 +47,9 @@ static void usage(FILE *f)
             "  --ppl-text FILE     perplexity text (default data/heldout_english.txt)\n"
             "  --preset P --batch N --seed S   as for lftf finetune (default preset auto)\n"
             "  --final-norm        BMI of the last block after the final RMSNorm\n"
+            "  --train-limit N --dev-limit N --hint-limit N\n"
+            "                      train / measure on a fixed sample (seed 0) of N prompts\n"
+            "                      of the train split, the dev split, GenHintEval (0: all)\n"
             "  --delta             save only the changed tensors\n"
             "  --overwrite         replace a non-empty output directory\n",
             model_opts_help);
@@ -54,7 +57,8 @@ static void usage(FILE *f)
 
 enum {
     OPT_BLOCKS = CLI_OPT_OWN, OPT_LR, OPT_EPOCHS, OPT_OBJECTIVE, OPT_RETAIN, OPT_RETAIN_WEIGHT,
-    OPT_SELECT, OPT_MC, OPT_LIMIT, OPT_PPL_TEXT, OPT_PRESET, OPT_BATCH, OPT_SEED, OPT_FINAL_NORM
+    OPT_SELECT, OPT_MC, OPT_LIMIT, OPT_PPL_TEXT, OPT_PRESET, OPT_BATCH, OPT_SEED, OPT_FINAL_NORM,
+    OPT_TRAIN_LIMIT, OPT_DEV_LIMIT, OPT_HINT_LIMIT
 };
 static const struct option own_options[] = {
     {"blocks", required_argument, NULL, OPT_BLOCKS},
@@ -71,6 +75,9 @@ static const struct option own_options[] = {
     {"batch", required_argument, NULL, OPT_BATCH},
     {"seed", required_argument, NULL, OPT_SEED},
     {"final-norm", no_argument, NULL, OPT_FINAL_NORM},
+    {"train-limit", required_argument, NULL, OPT_TRAIN_LIMIT},
+    {"dev-limit", required_argument, NULL, OPT_DEV_LIMIT},
+    {"hint-limit", required_argument, NULL, OPT_HINT_LIMIT},
     {NULL, 0, NULL, 0},
 };
 static const cli_command spec = {"sweep", usage,
@@ -90,6 +97,7 @@ typedef struct sweep_opts {
     int epochs;
     const char *retain, *select, *mc, *ppl_text, *preset;
     size_t limit;
+    size_t set_limits[3];        /* train, dev, hint: a sample of N prompts (0: all) */
     long long batch, seed;
     int final_norm;
 } sweep_opts;
@@ -195,6 +203,12 @@ static int store_option(const char *cmd, int opt, const char *v, sweep_opts *o)
     case OPT_FINAL_NORM:
         o->final_norm = 1;
         return 0;
+    case OPT_TRAIN_LIMIT:
+    case OPT_DEV_LIMIT:
+    case OPT_HINT_LIMIT:
+        if (!v || cli_parse_size(v, &o->set_limits[opt - OPT_TRAIN_LIMIT]))
+            return cli_usage(cmd, "--train-limit / --dev-limit / --hint-limit need an integer");
+        return 0;
     }
     if (!v || !*v)
         return cli_usage(cmd, "an option needs a value");
@@ -209,6 +223,20 @@ static int store_option(const char *cmd, int opt, const char *v, sweep_opts *o)
     else if (opt == OPT_PRESET)
         o->preset = v;
     return 0;
+}
+
+/* Replaces *ds by a sample of n of its prompts (n 0 or >= its size: kept). */
+static int limit_set(size_t n, lftf_dataset **ds)
+{
+    lftf_dataset *sub = NULL;
+    int rc;
+    if (!n || n >= lftf_dataset_size(*ds))
+        return LFTF_OK;
+    if ((rc = lftf_dataset_sample(&sub, *ds, n, 0)) != LFTF_OK)
+        return rc;
+    lftf_dataset_free(*ds);
+    *ds = sub;
+    return LFTF_OK;
 }
 
 static int needs_ranking(const sweep_opts *o)
@@ -244,7 +272,32 @@ static int base_params(const char *cmd, const sweep_opts *o, const lftf_model *m
         tp->seed = (uint64_t)o->seed;
     if (uses_retain(o) && !(tp->retain_text = retain_text_for(cmd, o->retain, NULL)))
         return 1;
+    if (uses_retain(o) && (!o->retain && !o->ppl_text ? 1
+                           : o->retain && o->ppl_text ? same_or_inside(o->retain, o->ppl_text)
+                                                      : 0))
+        fprintf(stderr, "lftf %s: note: the retain text is also the perplexity text, whose "
+                        "perplexity then is no longer held out (give --retain or --ppl-text "
+                        "another text)\n",
+                cmd);
     return 0;
+}
+
+/* A metric column: the number, or "-" for null (not measured). */
+static void print_metric(json_t *obj, const char *key, int width, int prec)
+{
+    json_t *v = json_object_get(obj, key);
+    if (json_is_number(v))
+        printf(" %*.*f", width, prec, json_number_value(v));
+    else
+        printf(" %*s", width, "-");
+}
+
+static void print_metrics(json_t *obj)
+{
+    print_metric(obj, "afgb", 7, 4);
+    print_metric(obj, "ub", 7, 4);
+    print_metric(obj, "ppl", 8, 3);
+    print_metric(obj, "mc", 6, 3);
 }
 
 /* One line per point: its settings, metrics and marks (* selected,
@@ -262,23 +315,19 @@ static void print_points(const char *json_text)
               : -1;
     printf("\n  %-10s %-8s %-7s %-6s %5s  %7s %7s %8s %6s  rule\n", "blocks", "lr", "obj",
            "retain", "epoch", "afgb", "ub", "ppl", "mc");
-    printf("  %-10s %-8s %-7s %-6s %5s  %7.4f %7.4f %8.3f %6.3f  %s\n", "original", "-", "-",
-           "-", "0", json_number_value(json_object_get(o, "afgb")),
-           json_number_value(json_object_get(o, "ub")),
-           json_number_value(json_object_get(o, "ppl")),
-           json_number_value(json_object_get(o, "mc")), sel < 0 ? "*" : "");
+    printf("  %-10s %-8s %-7s %-6s %5s ", "original", "-", "-", "-", "0");
+    print_metrics(o);
+    printf("  %s\n", sel < 0 ? "*" : "");
     pts = json_object_get(root, "points");
     json_array_foreach(pts, i, pt) {
-        printf("  %-10s %-8g %-7s %-6g %5d  %7.4f %7.4f %8.3f %6.3f  %s%s%s\n",
+        printf("  %-10s %-8g %-7s %-6g %5d ",
                json_string_value(json_object_get(pt, "block_choice")),
                json_number_value(json_object_get(pt, "lr")),
                json_string_value(json_object_get(pt, "objective")),
                json_number_value(json_object_get(pt, "retain_weight")),
-               (int)json_integer_value(json_object_get(pt, "epoch")),
-               json_number_value(json_object_get(pt, "afgb")),
-               json_number_value(json_object_get(pt, "ub")),
-               json_number_value(json_object_get(pt, "ppl")),
-               json_number_value(json_object_get(pt, "mc")), (long)i == sel ? "*" : "",
+               (int)json_integer_value(json_object_get(pt, "epoch")));
+        print_metrics(pt);
+        printf("  %s%s%s\n", (long)i == sel ? "*" : "",
                json_is_true(json_object_get(pt, "pareto")) ? "p" : "",
                json_is_true(json_object_get(pt, "feasible")) ? "" : "-");
     }
@@ -384,6 +433,10 @@ int cmd_sweep(int argc, char **argv)
         free(so.blocks_buf);
         return cli_usage(cmd, "--model and --out are required");
     }
+    if (so.select && lftf_select_rule_check(so.select) != LFTF_OK) {
+        free(so.blocks_buf);
+        return cli_usage(cmd, "%s", lftf_last_error());
+    }
     if (check_out_dir(cmd, oo.out, mo.model_dir, oo.overwrite)) {
         free(so.blocks_buf);
         return 1;
@@ -391,7 +444,9 @@ int cmd_sweep(int argc, char **argv)
     cli_install_interrupt();
     lftf_set_log_level(LFTF_LOG_INFO); /* one line per measured point, as it comes */
     if ((rc = load_bias_split(&mo, "train", &train)) != LFTF_OK ||
-        (rc = load_bias_split(&mo, "dev", &dev)) != LFTF_OK || (rc = load_hint(&mo, &hint))) {
+        (rc = load_bias_split(&mo, "dev", &dev)) != LFTF_OK || (rc = load_hint(&mo, &hint)) ||
+        (rc = limit_set(so.set_limits[0], &train)) || (rc = limit_set(so.set_limits[1], &dev)) ||
+        (rc = limit_set(so.set_limits[2], &hint))) {
         cli_fail(cmd, "GenBiasEval / GenHintEval", rc);
         goto done;
     }

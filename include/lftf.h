@@ -926,6 +926,9 @@ typedef struct lftf_sweep_params {
 } lftf_sweep_params;
 
 LFTF_API int lftf_sweep_params_init(lftf_sweep_params *params);
+/** Checks a selection rule without running anything: LFTF_E_INVALID_ARG
+ *  with a message naming the bad token and its column. */
+LFTF_API int lftf_select_rule_check(const char *rule);
 /** Runs the grid on `model` (blocks sharing a choice share one trainer, so
  *  the frozen prefix and the retain cache are computed once per choice) and
  *  leaves the model holding the selected point's weights (the original's

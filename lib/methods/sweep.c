@@ -104,6 +104,12 @@ int lftf_sweep_params_init(lftf_sweep_params *params)
     return LFTF_OK;
 }
 
+int lftf_select_rule_check(const char *rule)
+{
+    lftf_sel_rule r;
+    return lftf__sel_rule_parse(rule, &r);
+}
+
 void lftf_sweep_free(lftf_sweep *s)
 {
     if (!s)

@@ -564,6 +564,8 @@ typedef struct lftf_sweep_params {
 
 int lftf_sweep_params_init(lftf_sweep_params *params);
 
+int lftf_select_rule_check(const char *rule);
+
 int lftf_sweep_run(lftf_model *model, const lftf_dataset *train, const lftf_dataset *dev,
                             const lftf_dataset *hint, const int *ranking, size_t n_ranking,
                             const lftf_sweep_params *params, lftf_sweep **out);
