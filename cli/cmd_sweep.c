@@ -118,14 +118,20 @@ static int split_list(char *s, const char **items, size_t *n)
     return 0;
 }
 
+/* split_list over a copy of v in buf[cap]. */
+static int split_copy(const char *v, char *buf, size_t cap, const char **items, size_t *n)
+{
+    if (!v || strlen(v) >= cap)
+        return -1;
+    strcpy(buf, v);
+    return split_list(buf, items, n);
+}
+
 static int parse_numbers(const char *v, double *out, size_t *n, int allow_zero)
 {
     char buf[1024];
     const char *items[MAX_GRID];
-    if (!v || strlen(v) >= sizeof buf)
-        return -1;
-    strcpy(buf, v);
-    if (split_list(buf, items, n))
+    if (split_copy(v, buf, sizeof buf, items, n))
         return -1;
     for (size_t i = 0; i < *n; i++)
         if (cli_parse_double(items[i], &out[i]) || !isfinite(out[i]) ||
@@ -138,10 +144,7 @@ static int parse_objectives(const char *v, lftf_objective *out, size_t *n)
 {
     char buf[256];
     const char *items[MAX_GRID];
-    if (!v || strlen(v) >= sizeof buf)
-        return -1;
-    strcpy(buf, v);
-    if (split_list(buf, items, n))
+    if (split_copy(v, buf, sizeof buf, items, n))
         return -1;
     for (size_t i = 0; i < *n; i++) {
         if (!strcmp(items[i], "he+she"))

@@ -37,6 +37,33 @@ static void xml_text(lftf_buf *b, const char *s)
     }
 }
 
+/* The document's start: XML declaration, <svg>, <title>, white background
+ * and the bold title line (none without a title). */
+static void svg_open(lftf_buf *b, const char *title)
+{
+    lftf__buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    lftf__buf_printf(b,
+                     "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" "
+                     "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" "
+                     "font-size=\"12\">\n",
+                     SVG_WIDTH, SVG_HEIGHT, SVG_WIDTH, SVG_HEIGHT);
+    if (title) {
+        lftf__buf_puts(b, "<title>");
+        xml_text(b, title);
+        lftf__buf_puts(b, "</title>\n");
+    }
+    lftf__buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n",
+                     SVG_WIDTH, SVG_HEIGHT);
+    if (title) {
+        lftf__buf_printf(b,
+                         "<text x=\"%.1f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" "
+                         "font-weight=\"bold\">",
+                         SVG_WIDTH / 2);
+        xml_text(b, title);
+        lftf__buf_puts(b, "</text>\n");
+    }
+}
+
 void lftf__svg_nice_axis(double lo, double hi, int target, double *axis_lo, double *axis_hi,
                          double *step)
 {
@@ -126,27 +153,7 @@ int lftf__svg_bar_chart(const lftf_svg_bars *c, char **svg)
 
 #define Y_OF(v) (y0 + plot_h * (axis_hi - (v)) / (axis_hi - axis_lo))
 
-    lftf__buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    lftf__buf_printf(&b,
-                     "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" "
-                     "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" "
-                     "font-size=\"12\">\n",
-                     SVG_WIDTH, SVG_HEIGHT, SVG_WIDTH, SVG_HEIGHT);
-    if (c->title) {
-        lftf__buf_puts(&b, "<title>");
-        xml_text(&b, c->title);
-        lftf__buf_puts(&b, "</title>\n");
-    }
-    lftf__buf_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n",
-                     SVG_WIDTH, SVG_HEIGHT);
-    if (c->title) {
-        lftf__buf_printf(&b,
-                         "<text x=\"%.1f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" "
-                         "font-weight=\"bold\">",
-                         SVG_WIDTH / 2);
-        xml_text(&b, c->title);
-        lftf__buf_puts(&b, "</text>\n");
-    }
+    svg_open(&b, c->title);
 
     /* grid lines and tick labels */
     lftf__buf_puts(&b, "<g class=\"y-axis\">\n");
@@ -539,24 +546,7 @@ int lftf__svg_scatter(const lftf_svg_scatter *c, char **svg)
     lftf__svg_nice_axis(fmin(ylo, 0), yhi, 6, &ay_lo, &ay_hi, &ay_step);
 #define SX(v) (x0 + w * ((v) - ax_lo) / (ax_hi - ax_lo))
 #define SY(v) (y0 + h * (ay_hi - (v)) / (ay_hi - ay_lo))
-    lftf__buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    lftf__buf_printf(&b,
-                     "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" "
-                     "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" "
-                     "font-size=\"12\">\n",
-                     SVG_WIDTH, SVG_HEIGHT, SVG_WIDTH, SVG_HEIGHT);
-    lftf__buf_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" "
-                         "fill=\"white\"/>\n",
-                     SVG_WIDTH, SVG_HEIGHT);
-    if (c->title) {
-        lftf__buf_puts(&b, "<title>");
-        xml_text(&b, c->title);
-        lftf__buf_printf(&b, "</title>\n<text x=\"%.1f\" y=\"22\" text-anchor=\"middle\" "
-                             "font-size=\"15\" font-weight=\"bold\">",
-                         SVG_WIDTH / 2);
-        xml_text(&b, c->title);
-        lftf__buf_puts(&b, "</text>\n");
-    }
+    svg_open(&b, c->title);
     axis_ticks(&b, 1, ay_lo, ay_hi, ay_step, x0, y0, w, h);
     axis_ticks(&b, 0, ax_lo, ax_hi, ax_step, x0, y0, w, h);
     lftf__buf_printf(&b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "

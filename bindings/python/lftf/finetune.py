@@ -145,6 +145,19 @@ def _retain_text(retain):
         return f.read()
 
 
+def set_retain(p, keep, retain, **sizes):
+    """The retain text and its sizes into trainer params p (buffers kept in
+    `keep`); sizes that are None keep liblftf's defaults."""
+    text = _retain_text(retain)
+    if text is not None:
+        tb = ffi.new("char[]", text.encode("utf-8"))
+        keep.append(tb)
+        p.retain_text = tb
+    for name, value in sizes.items():
+        if value is not None:
+            setattr(p, name, int(value))
+
+
 class Trainer(Handle):
     """A trainer over `model` (lftf_trainer).  lftf.finetune() is the short
     way; use a Trainer to drive steps yourself (step()) or read the blocks
@@ -218,16 +231,9 @@ class Trainer(Handle):
         p.cache_prefix = int(bool(cache_prefix))
         if eval_batch_size is not None:
             p.eval_batch_size = int(eval_batch_size)
-        text = _retain_text(retain)
-        if text is not None:
-            tb = ffi.new("char[]", text.encode("utf-8"))
-            keep.append(tb)
-            p.retain_text = tb
+        set_retain(p, keep, retain, retain_topk=retain_topk, retain_window=retain_window,
+                   retain_max_tokens=retain_max_tokens)
         p.retain_weight = float(retain_weight)
-        for name, value in (("retain_topk", retain_topk), ("retain_window", retain_window),
-                            ("retain_max_tokens", retain_max_tokens)):
-            if value is not None:
-                setattr(p, name, int(value))
         self._params = p
         self._keep = keep
         self._progress_ctx = Progress(progress)

@@ -11,7 +11,7 @@ from ._progress import Progress
 from ._util import CStringArray, Handle, new_params, take_string, to_bytes
 from .dataset import as_dataset, load_dataset
 from .errors import check
-from .finetune import _objective, _retain_text
+from .finetune import _objective, set_retain
 from .locate import LocateResult, locate
 
 
@@ -134,14 +134,9 @@ def _base_params(model, preset, batch_size, seed, retain, kwargs, keep):
     if batch_size is not None:
         p.batch_size = int(batch_size)
     p.seed = int(seed)
-    text = _retain_text(retain)
-    if text is not None:
-        tb = ffi.new("char[]", text.encode("utf-8"))
-        keep.append(tb)
-        p.retain_text = tb
-    for name in ("retain_topk", "retain_window", "retain_max_tokens", "eval_batch_size"):
-        if kwargs.get(name) is not None:
-            setattr(p, name, int(kwargs.pop(name)))
+    sizes = {name: kwargs.pop(name, None) for name in ("retain_topk", "retain_window",
+                                                       "retain_max_tokens", "eval_batch_size")}
+    set_retain(p, keep, retain, **sizes)
     if kwargs:
         raise TypeError("unknown keyword arguments: %s" % ", ".join(sorted(kwargs)))
     return p
