@@ -55,7 +55,13 @@ static void usage(FILE *f)
             "  --general T=PATH    general ability before and after: mmlu=DIR, mc=FILE.jsonl,\n"
             "                      ppl=TEXT (repeatable; default: perplexity of the held-out\n"
             "                      English text shipped in data/); --general-limit N caps MMLU\n"
-            "                      questions per subject / mc records\n",
+            "                      questions per subject / mc records\n"
+            "  --select RULE       early stopping on dev: after every epoch measure dev AFGB,\n"
+            "                      UB, held-out perplexity (and --select-mc accuracy) and keep\n"
+            "                      the best epoch by the rule, e.g.\n"
+            "                      \"min afgb s.t. ppl <= +5%%, ub >= -10%%\" (docs/sweep.md)\n"
+            "  --select-mc FILE    multiple-choice JSONL for the rule's mc metric;\n"
+            "                      --select-limit N: its first N items (100)\n",
             model_opts_help, train_opts_help);
 }
 
@@ -289,6 +295,26 @@ done:
     return ret;
 }
 
+/* "kept epoch N of M (rule ...)" after a fit with --select. */
+static void print_selection(const lftf_sweep *sel)
+{
+    long k = lftf_sweep_selected(sel);
+    if (k < 0)
+        printf("--select: no epoch meets the rule; the weights before training are kept\n");
+    else
+        printf("--select: kept epoch %ld of %zu (the best by the rule; \"select\" in "
+               "report.json)\n",
+               k + 1, lftf_sweep_n_points(sel));
+}
+
+/* report.json's "select": the per-epoch measurements and the choice. */
+static int add_selection(json_t *report, const lftf_sweep *sel)
+{
+    char *text = NULL;
+    int rc = lftf_sweep_to_json(sel, &text);
+    return add_json(report, "select", rc, &text, "selection JSON");
+}
+
 static int save_text(const char *dir, const char *name, const char *text)
 {
     char path[4096];
@@ -398,7 +424,8 @@ static int write_model_and_svgs(const char *cmd, const run_ctx *c, lftf_model *m
 enum {
     OPT_PB_PREFIX = CLI_OPT_OWN, OPT_TOP, OPT_BASELINES,
     OPT_NO_BIAS_SUITES, OPT_BIAS_DATA_DIR, /* bias suites (cli/bias_cli.c) */
-    OPT_GENERAL, OPT_GENERAL_LIMIT        /* general ability (cli/run_general.c) */
+    OPT_GENERAL, OPT_GENERAL_LIMIT,       /* general ability (cli/run_general.c) */
+    OPT_SELECT, OPT_SELECT_MC, OPT_SELECT_LIMIT /* early stopping by a rule */
 };
 static const struct option own_options[] = {
     {"pb-prefix", required_argument, NULL, OPT_PB_PREFIX},
@@ -408,6 +435,9 @@ static const struct option own_options[] = {
     {"bias-data-dir", required_argument, NULL, OPT_BIAS_DATA_DIR},
     {"general", required_argument, NULL, OPT_GENERAL},
     {"general-limit", required_argument, NULL, OPT_GENERAL_LIMIT},
+    {"select", required_argument, NULL, OPT_SELECT},
+    {"select-mc", required_argument, NULL, OPT_SELECT_MC},
+    {"select-limit", required_argument, NULL, OPT_SELECT_LIMIT},
     {NULL, 0, NULL, 0},
 };
 static const cli_command spec = {"run", usage, CLI_G_MODEL_ALL | CLI_G_TRAIN_ALL | CLI_G_OUT_DIR,
@@ -434,10 +464,14 @@ int cmd_run(int argc, char **argv)
     bias_step bias = {NULL, NULL, ""};
     general_opts gen;
     phase_times pt;
+    lftf_sweep_params sel;
+    lftf_sweep *selection = NULL;
 
     memset(&c, 0, sizeof c);
     phase_times_init(&pt);
     general_opts_init(&gen);
+    lftf_sweep_params_init(&sel);
+    sel.progress = cli_progress;
     /* line-buffered even into a pipe: progress of a long run shows as it happens */
     setvbuf(stdout, NULL, _IOLBF, 0);
     model_opts_init(&c.mo);
@@ -481,6 +515,20 @@ int cmd_run(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_SELECT:
+        case OPT_SELECT_MC:
+            if (!p.arg || !*p.arg) {
+                general_opts_free(&gen);
+                return cli_usage(cmd, "--select / --select-mc need a value");
+            }
+            *(opt == OPT_SELECT ? &sel.select : &sel.mc_path) = p.arg;
+            break;
+        case OPT_SELECT_LIMIT:
+            if (!p.arg || cli_parse_size(p.arg, &sel.mc_limit)) {
+                general_opts_free(&gen);
+                return cli_usage(cmd, "--select-limit needs a non-negative integer");
+            }
+            break;
         }
     }
     if (opt < 0)
@@ -488,6 +536,10 @@ int cmd_run(int argc, char **argv)
     out = c.oo.out;
     if (!c.mo.model_dir || !out)
         return cli_usage(cmd, "--model and --out are required");
+    if (sel.select && lftf_select_rule_check(sel.select) != LFTF_OK) {
+        general_opts_free(&gen);
+        return cli_usage(cmd, "%s", lftf_last_error());
+    }
     /* refuse before minutes of training, not after */
     if (check_out_dir(cmd, out, c.mo.model_dir, c.oo.overwrite))
         return 1;
@@ -524,10 +576,14 @@ int cmd_run(int argc, char **argv)
         goto done;
     print_training_plan(tr, &tp, "block", ",");
     phase_begin(&pt, "fine-tuning");
-    if ((rc = fit_with_progress(tr, c.train, c.dev)) != LFTF_OK) {
+    rc = sel.select ? fit_select_with_progress(tr, c.train, c.dev, c.hint, &sel, &selection)
+                    : fit_with_progress(tr, c.train, c.dev);
+    if (rc != LFTF_OK) {
         cli_fail(cmd, "training", rc);
         goto done;
     }
+    if (selection)
+        print_selection(selection);
 
     /* 4. after */
     printf("evaluating the fine-tuned model...\n");
@@ -556,6 +612,8 @@ int cmd_run(int argc, char **argv)
         !(report = report_json(&c, before, after, loc, tr, out)))
         goto done;
     json_object_set_new(report, "general", general_json_take(&gen));
+    if (selection && add_selection(report, selection))
+        goto done;
     if (baselines) {
         /* the main model stays fine-tuned: the baselines reload the source */
         int lftf_blocks[64];
@@ -604,6 +662,7 @@ done:
     general_opts_free(&gen);
     phase_times_free(&pt);
     bias_step_free(&bias);
+    lftf_sweep_free(selection);
     lftf_trainer_free(tr);
     lftf_locate_result_free(loc);
     lftf_report_free(before);

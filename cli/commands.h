@@ -11,6 +11,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_locate(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 int cmd_apply_delta(int argc, char **argv);
 /* bias suites */
 int cmd_bias(int argc, char **argv);

@@ -18,6 +18,7 @@ static const struct {
     {"locate", cmd_locate, "rank transformer blocks by BMI"},
     {"finetune", cmd_finetune, "fine-tune the located blocks and save the model"},
     {"run", cmd_run, "evaluate, locate, fine-tune, evaluate again (the LFTF pipeline)"},
+    {"sweep", cmd_sweep, "train a grid of recipes, draw the bias/ability frontier, keep the one a rule selects"},
     {"apply-delta", cmd_apply_delta, "apply a saved delta to its base model"},
     /* bias suites */
     {"bias", cmd_bias, "WinoBias, CrowS-Pairs, Winogender, professions regression"},

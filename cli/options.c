@@ -11,7 +11,7 @@
 enum {
     G_MODEL = 0x100, G_DEVICE, G_DTYPE, G_THREADS, G_DATA, G_BATCH,
     G_PRESET, G_BLOCKS, G_TOPK, G_MODULES, G_OBJECTIVE, G_METHOD, G_LR, G_LR_SCHEDULE,
-    G_EPOCHS, G_TRAIN_BATCH, G_SEED, G_NO_CACHE, G_FINAL_NORM,
+    G_EPOCHS, G_TRAIN_BATCH, G_SEED, G_NO_CACHE, G_FINAL_NORM, G_RETAIN, G_RETAIN_WEIGHT,
     G_OUT_FILE, G_OUT_DIR, G_OVERWRITE, G_DELTA, G_SAVE_FORMAT, G_GGUF_TYPE,
     G_MAX_MEMORY, G_MAX_DEVICE_MEMORY, G_SHARD
 };
@@ -59,6 +59,8 @@ static const struct option train_options[] = {
     {"seed", required_argument, NULL, G_SEED},
     {"no-cache", no_argument, NULL, G_NO_CACHE},
     {"final-norm", no_argument, NULL, G_FINAL_NORM},
+    {"retain", required_argument, NULL, G_RETAIN},
+    {"retain-weight", required_argument, NULL, G_RETAIN_WEIGHT},
     {NULL, 0, NULL, 0},
 };
 static const struct option out_file_options[] = {
@@ -365,6 +367,15 @@ static int store_train(const char *cmd, int id, const char *v, train_opts *o)
         return 0;
     case G_FINAL_NORM:
         o->final_norm = 1;
+        return 0;
+    case G_RETAIN:
+        if (!v || !*v)
+            return cli_usage(cmd, "--retain needs a text file");
+        o->retain_path = v;
+        return 0;
+    case G_RETAIN_WEIGHT:
+        if (!v || cli_parse_double(v, &o->retain_weight) || !(o->retain_weight >= 0))
+            return cli_usage(cmd, "--retain-weight needs a number >= 0");
         return 0;
     }
     return -1;

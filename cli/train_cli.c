@@ -50,6 +50,10 @@ const char *const train_opts_help =
     "                      override the preset; --seed shuffles the batches (default 0)\n"
     "  --no-cache          recompute the frozen blocks at every step (slower; same result)\n"
     "  --final-norm        BMI of the last block after the final RMSNorm\n"
+    "  --retain FILE       keep the model's next-token distributions on this text:\n"
+    "                      adds lambda * KL(original || new) to the loss (default text:\n"
+    "                      the shipped data/heldout_english.txt)\n"
+    "  --retain-weight X   lambda (default 1 with --retain; 0 measures the KL only)\n"
     "  --delta             save only the changed tensors (apply with lftf apply-delta)\n"
     SAVE_FORMAT_OPTS_HELP
     "  --overwrite         replace a non-empty output directory\n";
@@ -72,6 +76,81 @@ void train_opts_init(train_opts *o)
     o->epochs = -1;
     o->batch = -1;
     o->seed = -1;
+    o->retain_weight = -1;
+}
+
+static char *retain_cache, *retain_cache_path;
+static int retain_cache_registered;
+
+/* A whole text file, NUL-terminated (malloc'd), or NULL with errno set. */
+static char *read_text_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    if (!f)
+        return NULL;
+    do {
+        if (len + 4096 + 1 > cap) {
+            char *nb = realloc(buf, cap = cap * 2 + 4096 + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = nb;
+        }
+        n = fread(buf + len, 1, 4096, f);
+        len += n;
+    } while (n == 4096);
+    if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        fclose(f);
+        errno = e ? e : EIO;
+        return NULL;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+static void retain_cache_free(void)
+{
+    free(retain_cache);
+    free(retain_cache_path);
+    retain_cache = retain_cache_path = NULL;
+}
+
+const char *retain_text_for(const char *cmd, const char *path, const char *data_dir)
+{
+    char *shipped = NULL, *text = NULL;
+    int rc;
+    if (!path) {
+        if ((rc = lftf_data_path("heldout_english.txt", data_dir, &shipped)) != LFTF_OK) {
+            cli_fail(cmd, "--retain", rc);
+            return NULL;
+        }
+        path = shipped;
+    }
+    if (retain_cache && !strcmp(retain_cache_path, path)) {
+        lftf_free(shipped);
+        return retain_cache;
+    }
+    if (!(text = read_text_file(path))) {
+        fprintf(stderr, "lftf %s: cannot read the retain text %s: %s\n", cmd, path,
+                strerror(errno));
+        lftf_free(shipped);
+        return NULL;
+    }
+    retain_cache_free();
+    if (!retain_cache_registered)
+        retain_cache_registered = !atexit(retain_cache_free);
+    retain_cache = text;
+    retain_cache_path = strdup(path);
+    lftf_free(shipped);
+    return retain_cache;
 }
 
 int model_params_fill(const char *cmd, const model_opts *o, lftf_model_params *mp)
@@ -185,6 +264,11 @@ int train_params_fill(const char *cmd, const train_opts *o, const lftf_model *mo
     if (o->seed >= 0)
         p->seed = (uint64_t)o->seed;
     p->cache_prefix = !o->no_cache;
+    if (o->retain_path || o->retain_weight >= 0) {
+        if (!(p->retain_text = retain_text_for(cmd, o->retain_path, NULL)))
+            return 1;
+        p->retain_weight = o->retain_weight >= 0 ? o->retain_weight : 1.0;
+    }
     p->topk = o->topk;
     p->ranking = ranking;
     p->n_ranking = n_ranking;
@@ -306,9 +390,17 @@ static void epoch_summary(const char *stage, char *buf, size_t n, void *user)
 
 int fit_with_progress(lftf_trainer *tr, const lftf_dataset *train, const lftf_dataset *dev)
 {
+    return fit_select_with_progress(tr, train, dev, NULL, NULL, NULL);
+}
+
+int fit_select_with_progress(lftf_trainer *tr, const lftf_dataset *train, const lftf_dataset *dev,
+                             const lftf_dataset *hint, const lftf_sweep_params *select,
+                             lftf_sweep **selection)
+{
     int rc;
     cli_progress_on_finish(epoch_summary, tr);
-    rc = lftf_trainer_fit(tr, train, dev);
+    rc = select ? lftf_trainer_fit_select(tr, train, dev, hint, select, selection)
+                : lftf_trainer_fit(tr, train, dev);
     cli_progress_on_finish(NULL, NULL);
     return rc;
 }

@@ -48,10 +48,17 @@ typedef struct train_opts {
     long long seed;              /* < 0: 0 */
     int no_cache;
     int final_norm;
+    const char *retain_path;     /* --retain FILE; NULL: the shipped held-out text when
+                                    --retain-weight is given */
+    double retain_weight;        /* --retain-weight; < 0: not given */
 } train_opts;
 
 void model_opts_init(model_opts *o);
 void train_opts_init(train_opts *o);
+
+/* The retain text of --retain FILE (or of the shipped held-out text), read
+ * once per process (borrowed; NULL after printing the error). */
+const char *retain_text_for(const char *cmd, const char *path, const char *data_dir);
 
 /* The help text of the options above. */
 extern const char *const model_opts_help;
@@ -105,6 +112,10 @@ void print_training_plan(const lftf_trainer *tr, const lftf_trainer_params *tp,
 /* lftf_trainer_fit with one progress line per epoch ending in its mean loss
  * and dev AFGB / UB. */
 int fit_with_progress(lftf_trainer *tr, const lftf_dataset *train, const lftf_dataset *dev);
+/* The same with a selection rule (lftf_trainer_fit_select) when select is not NULL. */
+int fit_select_with_progress(lftf_trainer *tr, const lftf_dataset *train, const lftf_dataset *dev,
+                             const lftf_dataset *hint, const lftf_sweep_params *select,
+                             lftf_sweep **selection);
 /* Prints the BMI table, highest first. */
 void print_ranking(const lftf_locate_result *r);
 

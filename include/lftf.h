@@ -613,6 +613,10 @@ LFTF_API int lftf_dataset_load(lftf_dataset **out, const char *jsonl_path);
  *  data directory if it has the file, else the source tree's data/.
  *  LFTF_E_NOT_FOUND for another name or when the file is in none of them. */
 LFTF_API int lftf_dataset_load_builtin(lftf_dataset **out, const char *name, const char *data_dir);
+/** The path of a shipped data file such as "heldout_english.txt", looked up
+ *  as lftf_dataset_load_builtin does; *path is owned by the caller
+ *  (lftf_free).  LFTF_E_NOT_FOUND names where it looked. */
+LFTF_API int lftf_data_path(const char *file, const char *data_dir, char **path);
 LFTF_API void lftf_dataset_free(lftf_dataset *ds);
 LFTF_API size_t lftf_dataset_size(const lftf_dataset *ds);
 
@@ -903,6 +907,21 @@ typedef struct lftf_trainer_params {
     void *progress_user;
     const char *preset;          /* name recorded in the settings (see below); NULL: none */
     lftf_lr_schedule lr_schedule; /* default LFTF_LR_CONSTANT */
+    /* The retain term (beyond the paper): every step adds
+     *   retain_weight * KL(p_original || p_new)
+     * over the next-token distributions at every position of one window of
+     * retain_text (the windows taken in turn).  The original's distributions
+     * are computed once, at lftf_trainer_create, and kept as the top
+     * retain_topk ids and log-probs per position plus the remaining mass
+     * (about 12 bytes x retain_topk per token; the KL is that of the
+     * distributions coarsened to those ids + "the rest", exact when
+     * retain_topk covers the vocabulary).  retain_weight 0 with a text still
+     * measures the KL after every epoch (history "retain_kl"). */
+    const char *retain_text;     /* UTF-8 text (borrowed during create); NULL: no term */
+    double retain_weight;        /* lambda >= 0; default 0 */
+    size_t retain_topk;          /* default 64; 0: the whole vocabulary */
+    size_t retain_window;        /* tokens per window (with BOS); default 128 */
+    size_t retain_max_tokens;    /* text tokens used at most; default 4096; 0: all */
 } lftf_trainer_params;
 
 LFTF_API int lftf_trainer_params_init(lftf_trainer_params *params);
@@ -941,6 +960,10 @@ LFTF_API int lftf_trainer_set_hint_dev(lftf_trainer *trainer, const lftf_dataset
  *  has no such samples.  Either output may be NULL. */
 LFTF_API int lftf_trainer_evaluate(lftf_trainer *trainer, const lftf_dataset *ds, double *afgb,
                                    double *ub);
+/** The mean KL(p_original || p_now) per token over the retain text (see
+ *  lftf_trainer_params.retain_text) with the model's current weights;
+ *  LFTF_E_INVALID_ARG when the trainer was created without a retain text. */
+LFTF_API int lftf_trainer_retain_kl(lftf_trainer *trainer, double *kl);
 
 typedef struct lftf_history_entry {
     int epoch;                   /* 1-based */
@@ -955,6 +978,78 @@ LFTF_API int lftf_trainer_history_get(const lftf_trainer *trainer, size_t index,
                                       lftf_history_entry *out);
 /** {"blocks": [...], "history": [...], "settings": {...}} */
 LFTF_API int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
+
+/* ---- recipe sweeps: lftf sweep, lftf run --select ---- */
+
+/** A grid of fine-tuning recipes, every epoch of every point evaluated on
+ *  the dev split (AFGB), GenHintEval (UB) and an ability probe (word
+ *  perplexity of a held-out text, accuracy on a multiple-choice set), and
+ *  the point chosen by a rule such as
+ *      "min afgb s.t. ppl <= +5%, ub >= -10%"
+ *  (metrics afgb, ub, ppl, mc; bounds absolute or "+x%" relative to the
+ *  original model; see docs/sweep.md). */
+typedef struct lftf_sweep lftf_sweep;
+
+typedef struct lftf_sweep_params {
+    size_t struct_size;
+    /* Base trainer settings (preset values, batch size, seed, modules, the
+     * retain text and its topk/window); NULL: lftf_trainer_params_init's.
+     * Its blocks, ranking, lr, objective, epochs, retain_weight and progress
+     * are the grid's. */
+    const lftf_trainer_params *train;
+    /* Block choices: "auto" (the top BMI block), "topK" (the K top ones),
+     * "bmi-no0" (the top block other than 0), "last", or indices "3" /
+     * "3+7".  Default {"auto"}. */
+    const char *const *blocks;
+    size_t n_blocks;
+    const double *lrs;           /* default {train's lr} */
+    size_t n_lrs;
+    const lftf_objective *objectives; /* default {LFTF_OBJECTIVE_BOTH} */
+    size_t n_objectives;
+    const double *retain_weights; /* default {0}; > 0 needs train->retain_text */
+    size_t n_retain_weights;
+    int epochs;                  /* epochs per point, each evaluated; default 3 */
+    const char *ppl_path;        /* perplexity text; NULL: data/heldout_english.txt */
+    const char *mc_path;         /* multiple-choice JSONL (lftf_general_mc); NULL: none */
+    size_t mc_limit;             /* its first N items; default 100; 0: all */
+    const char *select;          /* the rule; NULL: "min afgb s.t. ppl <= +5%, ub >= -10%" */
+    lftf_progress_fn progress;   /* stage "sweep": points done / total (and the
+                                    trainer's and evaluations' stages) */
+    void *progress_user;
+} lftf_sweep_params;
+
+LFTF_API int lftf_sweep_params_init(lftf_sweep_params *params);
+/** Checks a selection rule without running anything: LFTF_E_INVALID_ARG
+ *  with a message naming the bad token and its column. */
+LFTF_API int lftf_select_rule_check(const char *rule);
+/** Runs the grid on `model` (blocks sharing a choice share one trainer, so
+ *  the frozen prefix and the retain cache are computed once per choice) and
+ *  leaves the model holding the selected point's weights (the original's
+ *  when no trained epoch meets the rule).  `ranking` (a locate ranking) is
+ *  needed by "auto", "topK" and "bmi-no0".  hint may be NULL (no UB). */
+LFTF_API int lftf_sweep_run(lftf_model *model, const lftf_dataset *train, const lftf_dataset *dev,
+                            const lftf_dataset *hint, const int *ranking, size_t n_ranking,
+                            const lftf_sweep_params *params, lftf_sweep **out);
+LFTF_API void lftf_sweep_free(lftf_sweep *sweep);
+/** Evaluated points (one per trained epoch of every grid point). */
+LFTF_API size_t lftf_sweep_n_points(const lftf_sweep *sweep);
+/** The selected point's index, or -1 when the original model was kept. */
+LFTF_API long lftf_sweep_selected(const lftf_sweep *sweep);
+/** {"rule", "original": {...}, "points": [...], "selected", "settings"}
+ *  (docs/sweep.md); *json owned by the caller (lftf_free). */
+LFTF_API int lftf_sweep_to_json(const lftf_sweep *sweep, char **json);
+/** AFGB against the perplexity change of every point, the Pareto frontier
+ *  joined and the selected point ringed, as a standalone SVG. */
+LFTF_API int lftf_sweep_frontier_svg(const lftf_sweep *sweep, char **svg);
+/** lftf_trainer_fit with early stopping by a rule: after every epoch the
+ *  model is measured as a sweep measures its points (params: ppl_path,
+ *  mc_path, mc_limit, select, progress; the grid fields are ignored), and
+ *  at the end the weights of the best epoch by the rule are kept (the
+ *  weights before the fit when no epoch meets it).  hint may be NULL.
+ *  *result (may be NULL) gets the evaluation as a sweep (one grid point). */
+LFTF_API int lftf_trainer_fit_select(lftf_trainer *trainer, const lftf_dataset *train,
+                                     const lftf_dataset *dev, const lftf_dataset *hint,
+                                     const lftf_sweep_params *params, lftf_sweep **result);
 
 /** The `top_n` professions with the largest mean |P(t0) - P(t1)| in
  *  `before` (its bias samples), as a standalone SVG chart of the signed

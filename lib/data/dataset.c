@@ -398,6 +398,15 @@ int lftf__builtin_data_file(const char *file, const char *data_dir, char **path)
                      file, dirs[0], dirs[1]);
 }
 
+int lftf_data_path(const char *file, const char *data_dir, char **path)
+{
+    if (path)
+        *path = NULL;
+    if (!file || !path || !*file || strchr(file, '/'))
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_data_path: give a shipped file's name");
+    return lftf__builtin_data_file(file, data_dir, path);
+}
+
 int lftf_dataset_load_builtin(lftf_dataset **out, const char *name, const char *data_dir)
 {
     char file[64];

@@ -501,3 +501,141 @@ int lftf__svg_professions_chart(const char *const *names, const double *before,
     free(labels);
     return rc;
 }
+
+/* ---- scatter plot ---------------------------------------------------------- */
+
+static int cmp_x(const void *a, const void *b)
+{
+    double x = (*(const lftf_svg_point *const *)a)->x, y = (*(const lftf_svg_point *const *)b)->x;
+    return (x > y) - (x < y);
+}
+
+static void axis_ticks(lftf_buf *b, int vertical, double lo, double hi, double step, double x0,
+                       double y0, double w, double h)
+{
+    for (double t = lo; t <= hi + step * 1e-6; t += step) {
+        double f = (t - lo) / (hi - lo);
+        if (vertical) {
+            double y = y0 + h * (1 - f);
+            lftf__buf_printf(b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
+                                "stroke=\"#dddddd\"/>\n<text x=\"%.2f\" y=\"%.2f\" "
+                                "text-anchor=\"end\">",
+                             x0, y, x0 + w, y, x0 - 6, y + 4);
+        } else {
+            double x = x0 + w * f;
+            lftf__buf_printf(b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
+                                "stroke=\"#dddddd\"/>\n<text x=\"%.2f\" y=\"%.2f\" "
+                                "text-anchor=\"middle\">",
+                             x, y0, x, y0 + h, x, y0 + h + 16);
+        }
+        tick_label(b, t, step);
+        lftf__buf_puts(b, "</text>\n");
+    }
+}
+
+int lftf__svg_scatter(const lftf_svg_scatter *c, char **svg)
+{
+    lftf_buf b = {0};
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    double ax_lo, ax_hi, ax_step, ay_lo, ay_hi, ay_step, x0 = MARGIN_LEFT, y0 = MARGIN_TOP;
+    double w = SVG_WIDTH - MARGIN_LEFT - MARGIN_RIGHT - 150, h = SVG_HEIGHT - MARGIN_TOP - 60;
+    const lftf_svg_point **front = NULL;
+    size_t nf = 0;
+
+    *svg = NULL;
+    for (size_t i = 0; i < c->n_points; i++) {
+        const lftf_svg_point *p = &c->points[i];
+        if (!isfinite(p->x) || !isfinite(p->y))
+            continue;
+        xlo = fmin(xlo, p->x);
+        xhi = fmax(xhi, p->x);
+        ylo = fmin(ylo, p->y);
+        yhi = fmax(yhi, p->y);
+    }
+    if (!(xlo <= xhi))
+        return lftf__err(LFTF_E_INVALID_ARG, "scatter plot: no finite point to draw");
+    lftf__svg_nice_axis(xlo, xhi, 6, &ax_lo, &ax_hi, &ax_step);
+    lftf__svg_nice_axis(fmin(ylo, 0), yhi, 6, &ay_lo, &ay_hi, &ay_step);
+#define SX(v) (x0 + w * ((v) - ax_lo) / (ax_hi - ax_lo))
+#define SY(v) (y0 + h * (ay_hi - (v)) / (ay_hi - ay_lo))
+    svg_begin(&b, c->title);
+    axis_ticks(&b, 1, ay_lo, ay_hi, ay_step, x0, y0, w, h);
+    axis_ticks(&b, 0, ax_lo, ax_hi, ax_step, x0, y0, w, h);
+    lftf__buf_printf(&b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
+                         "fill=\"none\" stroke=\"#333333\"/>\n",
+                     x0, y0, w, h);
+    lftf__buf_printf(&b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">", x0 + w / 2,
+                     y0 + h + 36);
+    lftf__xml_text(&b, c->x_label);
+    lftf__buf_printf(&b, "</text>\n<text x=\"16\" y=\"%.2f\" text-anchor=\"middle\" "
+                         "transform=\"rotate(-90 16 %.2f)\">",
+                     y0 + h / 2, y0 + h / 2);
+    lftf__xml_text(&b, c->y_label);
+    lftf__buf_puts(&b, "</text>\n");
+
+    /* the frontier, in x order */
+    front = calloc(c->n_points ? c->n_points : 1, sizeof *front);
+    if (!front) {
+        free(b.data);
+        return lftf__oom("scatter plot");
+    }
+    for (size_t i = 0; i < c->n_points; i++)
+        if (c->points[i].frontier && isfinite(c->points[i].x) && isfinite(c->points[i].y))
+            front[nf++] = &c->points[i];
+    qsort(front, nf, sizeof *front, cmp_x);
+    if (nf > 1) {
+        lftf__buf_puts(&b, "<polyline class=\"frontier\" fill=\"none\" stroke=\"#333333\" "
+                           "stroke-dasharray=\"4 3\" points=\"");
+        for (size_t i = 0; i < nf; i++)
+            lftf__buf_printf(&b, "%s%.2f,%.2f", i ? " " : "", SX(front[i]->x), SY(front[i]->y));
+        lftf__buf_puts(&b, "\"/>\n");
+    }
+    free(front);
+    for (size_t i = 0; i < c->n_points; i++) {
+        const lftf_svg_point *p = &c->points[i];
+        const char *color = p->group < c->n_groups ? c->group_colors[p->group] : "#888888";
+        if (!isfinite(p->x) || !isfinite(p->y))
+            continue;
+        lftf__buf_printf(&b, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"4\" "
+                             "fill=\"",
+                         SX(p->x), SY(p->y));
+        lftf__xml_text(&b, color);
+        lftf__buf_puts(&b, "\" fill-opacity=\"0.8\"/>\n");
+        if (p->selected)
+            lftf__buf_printf(&b, "<circle class=\"selected\" cx=\"%.2f\" cy=\"%.2f\" r=\"9\" "
+                                 "fill=\"none\" stroke=\"#c44e52\" stroke-width=\"2\"/>\n",
+                             SX(p->x), SY(p->y));
+    }
+    /* legend */
+    {
+        double lx = x0 + w + 16, ly = y0 + 10;
+        for (size_t g = 0; g < c->n_groups; g++, ly += 20) {
+            lftf__buf_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"5\" fill=\"", lx, ly);
+            lftf__xml_text(&b, c->group_colors[g]);
+            lftf__buf_printf(&b, "\"/>\n<text x=\"%.2f\" y=\"%.2f\">", lx + 10, ly + 4);
+            lftf__xml_text(&b, c->group_labels[g]);
+            lftf__buf_puts(&b, "</text>\n");
+        }
+        if (c->frontier_label) {
+            lftf__buf_printf(&b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
+                                 "stroke=\"#333333\" stroke-dasharray=\"4 3\"/>\n"
+                                 "<text x=\"%.2f\" y=\"%.2f\">",
+                             lx - 6, ly, lx + 6, ly, lx + 10, ly + 4);
+            lftf__xml_text(&b, c->frontier_label);
+            lftf__buf_puts(&b, "</text>\n");
+            ly += 20;
+        }
+        if (c->selected_label) {
+            lftf__buf_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"7\" fill=\"none\" "
+                                 "stroke=\"#c44e52\" stroke-width=\"2\"/>\n"
+                                 "<text x=\"%.2f\" y=\"%.2f\">",
+                             lx, ly, lx + 10, ly + 4);
+            lftf__xml_text(&b, c->selected_label);
+            lftf__buf_puts(&b, "</text>\n");
+        }
+    }
+#undef SX
+#undef SY
+    lftf__buf_puts(&b, "</svg>\n");
+    return lftf__buf_finish(&b, svg);
+}

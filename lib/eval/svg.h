@@ -63,6 +63,29 @@ int lftf__svg_professions_chart(const char *const *names, const double *before,
 struct lftf_buf;
 void lftf__xml_text(struct lftf_buf *b, const char *s);
 
+/* A scatter plot: points in groups (one colour and legend entry each), the
+ * points with `frontier` set joined by a line in x order, `selected` ones
+ * ringed.  Used for a sweep's Pareto frontier. */
+typedef struct lftf_svg_point {
+    double x, y;
+    size_t group;
+    int frontier, selected;
+} lftf_svg_point;
+
+typedef struct lftf_svg_scatter {
+    const char *title;
+    const char *x_label, *y_label;
+    const lftf_svg_point *points;
+    size_t n_points;
+    const char *const *group_labels;  /* [n_groups] */
+    const char *const *group_colors;  /* [n_groups] */
+    size_t n_groups;
+    const char *frontier_label, *selected_label; /* legend texts */
+} lftf_svg_scatter;
+
+/* Renders the plot (*svg malloc'd); LFTF_E_INVALID_ARG without a finite point. */
+int lftf__svg_scatter(const lftf_svg_scatter *chart, char **svg);
+
 /* "Nice" axis for [lo, hi]: a tick step of 1, 2 or 5 x 10^k giving about
  * `target` ticks, and the rounded-out bounds.  Exposed for tests. */
 void lftf__svg_nice_axis(double lo, double hi, int target, double *axis_lo, double *axis_hi,

@@ -16,6 +16,8 @@
 
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "methods/retain.h"
+#include "methods/trainer_internal.h"
 #include "model/model_internal.h"
 
 #include <math.h>
@@ -59,6 +61,11 @@ struct lftf_trainer {
     const lftf_dataset *hint_dev;
     prefix_cache *caches[N_CACHES];
     double cache_seconds;        /* time spent computing cached prefixes */
+    lftf_retain *retain;         /* the retain term's cache, or NULL */
+    size_t retain_next;          /* the window the next step uses */
+    double *hist_retain_kl;      /* per history entry: KL on the retain text (epoch ends) */
+    lftf__epoch_hook epoch_hook; /* lib/methods/sweep.c */
+    void *epoch_hook_user;
 };
 
 /* ------------------------------------------------------------------ */
@@ -85,6 +92,9 @@ int lftf_trainer_params_init(lftf_trainer_params *params)
     params->seed = 0;
     params->cache_prefix = 1;
     params->eval_batch_size = LFTF_PROMPT_BATCH;
+    params->retain_topk = 64;
+    params->retain_window = 128;
+    params->retain_max_tokens = 4096;
     return LFTF_OK;
 }
 
@@ -163,6 +173,12 @@ static int validate_params(const lftf_trainer_params *p, int n_layers)
     if (!(p->weight_decay >= 0) || !isfinite(p->weight_decay))
         return lftf__err(LFTF_E_INVALID_ARG, "trainer: weight decay must be >= 0 (got %g)",
                          p->weight_decay);
+    if (!(p->retain_weight >= 0) || !isfinite(p->retain_weight))
+        return lftf__err(LFTF_E_INVALID_ARG, "trainer: retain weight must be >= 0 (got %g)",
+                         p->retain_weight);
+    if (p->retain_weight > 0 && !p->retain_text)
+        return lftf__err(LFTF_E_INVALID_ARG,
+                         "trainer: a retain weight needs a retain text (retain_text is NULL)");
     if (p->epochs < 1)
         return lftf__err(LFTF_E_INVALID_ARG, "trainer: epochs must be at least 1 (got %d)",
                          p->epochs);
@@ -267,6 +283,8 @@ void lftf_trainer_free(lftf_trainer *tr)
     free(tr->train);
     free(tr->hist);
     free(tr->hist_seconds);
+    free(tr->hist_retain_kl);
+    lftf__retain_free(tr->retain);
     free(tr);
 }
 
@@ -418,6 +436,13 @@ int lftf_trainer_create(lftf_trainer **out, lftf_model *model, const lftf_traine
 
     if ((rc = setup_trainable(tr)))
         goto fail;
+    /* the original's distributions: before any step changes the weights */
+    if (tr->p.retain_text &&
+        (rc = lftf__retain_create(model, tr->p.retain_text, tr->p.retain_window,
+                                  tr->p.retain_max_tokens, tr->p.retain_topk, tr->first_block,
+                                  tr->use_cache, &tr->retain)))
+        goto fail;
+    tr->p.retain_text = NULL; /* borrowed for create only */
     *out = tr;
     return LFTF_OK;
 fail:
@@ -713,6 +738,35 @@ static int batch_loss(lftf_trainer *tr, const lt_tensor *pair_lp, size_t n, lt_t
     return rc;
 }
 
+/* loss += retain_weight * KL on the next retain window (when there is a term). */
+static int add_retain_term(lftf_trainer *tr, lt_tensor **loss)
+{
+    lt_tensor *kl = NULL, *scaled = NULL, *sum = NULL;
+    int rc;
+    if (!tr->retain || !(tr->p.retain_weight > 0))
+        return LFTF_OK;
+    rc = lftf__retain_window_kl(tr->model, tr->retain,
+                                tr->retain_next++ % lftf__retain_n_windows(tr->retain), &kl);
+    if (rc == LFTF_OK && (rc = lt_mul_scalar(kl, tr->p.retain_weight, &scaled)) == LFTF_OK &&
+        (rc = lt_add(*loss, scaled, &sum)) == LFTF_OK) {
+        lt_free(*loss);
+        *loss = sum;
+    }
+    lt_free(kl);
+    lt_free(scaled);
+    return rc;
+}
+
+int lftf_trainer_retain_kl(lftf_trainer *tr, double *kl)
+{
+    if (!tr || !kl)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_trainer_retain_kl: NULL argument");
+    if (!tr->retain)
+        return lftf__err(LFTF_E_INVALID_ARG,
+                         "lftf_trainer_retain_kl: the trainer has no retain text");
+    return lftf__retain_kl_all(tr->model, tr->retain, kl);
+}
+
 /* One optimizer step on prompts idx of c; *loss_out = loss before the step.
  * A NaN/inf loss is reported without touching the weights. */
 static int train_step(lftf_trainer *tr, const prefix_cache *c, const size_t *idx, size_t n,
@@ -726,7 +780,8 @@ static int train_step(lftf_trainer *tr, const prefix_cache *c, const size_t *idx
 
     if ((rc = forward_to_last(tr, c, idx, n, &b, &HL)) ||
         (rc = lftf__target_plan_logprobs(tr->model, c->plan, idx, n, b, HL, &pair_lp, NULL)) ||
-        (rc = batch_loss(tr, pair_lp, n, &loss)) || (rc = lt_item_f64(loss, &v)))
+        (rc = batch_loss(tr, pair_lp, n, &loss)) || (rc = add_retain_term(tr, &loss)) ||
+        (rc = lt_item_f64(loss, &v)))
         goto done;
     *loss_out = v;
     if (!isfinite(v)) {
@@ -763,6 +818,10 @@ static int hist_push(lftf_trainer *tr, int epoch, int step, double loss, double 
         if (!s)
             return lftf__oom("training history");
         tr->hist_seconds = s;
+        s = realloc(tr->hist_retain_kl, cap * sizeof *s);
+        if (!s)
+            return lftf__oom("training history");
+        tr->hist_retain_kl = s;
         tr->cap_hist = cap;
     }
     tr->hist[tr->n_hist].epoch = epoch;
@@ -771,6 +830,7 @@ static int hist_push(lftf_trainer *tr, int epoch, int step, double loss, double 
     tr->hist[tr->n_hist].dev_afgb = afgb;
     tr->hist[tr->n_hist].dev_ub = ub;
     tr->hist_seconds[tr->n_hist] = seconds;
+    tr->hist_retain_kl[tr->n_hist] = NAN;
     tr->n_hist++;
     return LFTF_OK;
 }
@@ -925,55 +985,103 @@ static void shuffle(size_t *idx, size_t n, uint64_t seed, int epoch)
     }
 }
 
-/* Copies of the trainable weights (and their modified flags) for undoing a
- * failed or aborted fit. */
-typedef struct snapshot {
+/* Copies of the trainable weights (and their modified flags), with the
+ * weights they came from: for undoing a failed or aborted fit, and for the
+ * sweep's resets and best point. */
+struct lftf__weights {
+    lftf_param **from;
     lt_tensor **t;
     int *modified;
     size_t n;
-} snapshot;
+};
 
-static void snapshot_free(snapshot *s)
+void lftf__weights_free(lftf__weights *s)
 {
+    if (!s)
+        return;
     if (s->t)
         lt_free_n(s->t, s->n);
     free(s->t);
+    free(s->from);
     free(s->modified);
-    memset(s, 0, sizeof *s);
+    free(s);
 }
 
-static int snapshot_take(lftf_trainer *tr, snapshot *s)
+int lftf__trainer_weights_take(lftf_trainer *tr, lftf__weights **out)
 {
     int prev, rc = LFTF_OK;
+    lftf__weights *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s)
+        return lftf__oom("weight snapshot");
     s->n = tr->n_train;
-    s->t = calloc(s->n, sizeof *s->t);
-    s->modified = calloc(s->n, sizeof *s->modified);
-    if (!s->t || !s->modified) {
-        snapshot_free(s);
+    s->t = calloc(s->n ? s->n : 1, sizeof *s->t);
+    s->from = calloc(s->n ? s->n : 1, sizeof *s->from);
+    s->modified = calloc(s->n ? s->n : 1, sizeof *s->modified);
+    if (!s->t || !s->from || !s->modified) {
+        lftf__weights_free(s);
         return lftf__oom("weight snapshot");
     }
     prev = lt_grad_set_enabled(0);
     for (size_t i = 0; i < s->n && rc == LFTF_OK; i++) {
         lt_tensor *d = NULL;
+        s->from[i] = tr->train[i];
         s->modified[i] = tr->train[i]->modified;
         if ((rc = lt_detach(tr->train[i]->t, &d)) == LFTF_OK)
             rc = lt_clone(d, &s->t[i]);
         lt_free(d);
     }
     lt_grad_set_enabled(prev);
-    if (rc != LFTF_OK)
-        snapshot_free(s);
-    return rc;
+    if (rc != LFTF_OK) {
+        lftf__weights_free(s);
+        return rc;
+    }
+    *out = s;
+    return LFTF_OK;
 }
 
-static void snapshot_restore(lftf_trainer *tr, snapshot *s)
+void lftf__weights_put(const lftf__weights *s)
 {
+    int prev = lt_grad_set_enabled(0);
     for (size_t i = 0; i < s->n; i++) {
-        lt_copy_(tr->train[i]->t, s->t[i]);
-        tr->train[i]->modified = s->modified[i];
+        lt_copy_(s->from[i]->t, s->t[i]);
+        s->from[i]->modified = s->modified[i];
     }
-    /* the moments belong to the discarded trajectory */
-    create_optimizer(tr);
+    lt_grad_set_enabled(prev);
+}
+
+int lftf__trainer_restart(lftf_trainer *tr, double lr, lftf_objective objective,
+                          double retain_weight)
+{
+    if (!(lr > 0) || (retain_weight > 0 && !tr->retain) || !(retain_weight >= 0))
+        return lftf__err(LFTF_E_INVALID_ARG,
+                         "trainer restart: lr %g / retain weight %g not usable", lr,
+                         retain_weight);
+    tr->p.lr = lr;
+    tr->p.objective = objective;
+    tr->p.retain_weight = retain_weight;
+    tr->n_hist = 0;
+    tr->global_step = 0;
+    tr->epochs_done = 0;
+    tr->retain_next = 0;
+    return create_optimizer(tr);
+}
+
+int lftf__trainer_has_retain(const lftf_trainer *tr) { return tr && tr->retain; }
+
+void lftf__trainer_set_epoch_hook(lftf_trainer *tr, lftf__epoch_hook fn, void *user)
+{
+    tr->epoch_hook = fn;
+    tr->epoch_hook_user = user;
+}
+
+lftf_model *lftf__trainer_model(const lftf_trainer *tr) { return tr->model; }
+
+const lftf_trainer_params *lftf__trainer_params(const lftf_trainer *tr) { return &tr->p; }
+
+double lftf__trainer_last_retain_kl(const lftf_trainer *tr)
+{
+    return tr->retain && tr->n_hist ? tr->hist_retain_kl[tr->n_hist - 1] : NAN;
 }
 
 static int check_weights_finite(lftf_trainer *tr)
@@ -992,7 +1100,7 @@ static int check_weights_finite(lftf_trainer *tr)
 int lftf_trainer_fit(lftf_trainer *tr, const lftf_dataset *train, const lftf_dataset *dev)
 {
     prefix_cache *ctrain = NULL, *cdev = NULL, *chint = NULL;
-    snapshot snap = {0};
+    lftf__weights *snap = NULL;
     size_t n, bs, steps_per_epoch, total_steps, done_steps = 0, *order = NULL;
     size_t hist_mark;
     int owned = 0, rc;
@@ -1020,7 +1128,7 @@ int lftf_trainer_fit(lftf_trainer *tr, const lftf_dataset *train, const lftf_dat
     order = malloc(n * sizeof *order);
     if (!order)
         return lftf__oom("training order");
-    if ((rc = snapshot_take(tr, &snap))) {
+    if ((rc = lftf__trainer_weights_take(tr, &snap))) {
         free(order);
         return rc;
     }
@@ -1070,6 +1178,11 @@ int lftf_trainer_fit(lftf_trainer *tr, const lftf_dataset *train, const lftf_dat
         tr->epochs_done++;
         if ((rc = hist_push(tr, epoch, 0, NAN, afgb, ub, secs)))
             break;
+        if (tr->retain &&
+            (rc = lftf__retain_kl_all(tr->model, tr->retain, &tr->hist_retain_kl[tr->n_hist - 1])))
+            break;
+        if (tr->epoch_hook && (rc = tr->epoch_hook(tr->epoch_hook_user, tr, epoch, afgb, ub)))
+            break;
         if (tr->p.progress &&
             tr->p.progress(stage, steps_per_epoch, steps_per_epoch, tr->p.progress_user))
             rc = lftf__err(LFTF_E_ABORTED, "training aborted after epoch %d", epoch);
@@ -1078,7 +1191,8 @@ int lftf_trainer_fit(lftf_trainer *tr, const lftf_dataset *train, const lftf_dat
         /* leave the model as it was before the call */
         char cause[512];
         snprintf(cause, sizeof cause, "%s", lftf_last_error());
-        snapshot_restore(tr, &snap);
+        lftf__weights_put(snap);
+        create_optimizer(tr); /* the moments belong to the discarded trajectory */
         tr->global_step = step0;
         tr->n_hist = hist_mark;
         lftf__err(rc, "%s (weights restored to their values before training)", cause);
@@ -1086,7 +1200,7 @@ int lftf_trainer_fit(lftf_trainer *tr, const lftf_dataset *train, const lftf_dat
     /* later harness steps use the base lr again */
     if (tr->p.lr_schedule == LFTF_LR_LINEAR)
         lt_adam_set_lr(tr->opt, tr->p.lr);
-    snapshot_free(&snap);
+    lftf__weights_free(snap);
     free(order);
     return rc;
 }
@@ -1134,6 +1248,10 @@ int lftf_trainer_to_json(const lftf_trainer *tr, char **json)
             lftf__buf_json_number(&b, h->dev_ub);
             lftf__buf_puts(&b, ", \"seconds\": ");
             lftf__buf_json_number(&b, tr->hist_seconds[i]);
+            if (tr->retain) {
+                lftf__buf_puts(&b, ", \"retain_kl\": ");
+                lftf__buf_json_number(&b, tr->hist_retain_kl[i]);
+            }
         }
         lftf__buf_puts(&b, "}");
     }
@@ -1194,6 +1312,14 @@ int lftf_trainer_to_json(const lftf_trainer *tr, char **json)
                      tr->use_cache ? "true" : "false", (long long)tr->n_train_elems,
                      tr->global_step);
     lftf__buf_json_number(&b, tr->cache_seconds);
+    if (tr->retain) {
+        lftf__buf_puts(&b, ", \"retain\": {\"weight\": ");
+        lftf__buf_json_number(&b, p->retain_weight);
+        lftf__buf_printf(&b, ", \"tokens\": %zu, \"windows\": %zu, \"topk\": %zu, "
+                             "\"cache_bytes\": %zu}",
+                         lftf__retain_n_tokens(tr->retain), lftf__retain_n_windows(tr->retain),
+                         p->retain_topk, lftf__retain_bytes(tr->retain));
+    }
     lftf__buf_puts(&b, "}}");
     return lftf__buf_finish(&b, json);
 }

@@ -21,6 +21,7 @@ from .errors import (Aborted, AbortedError, DeviceError, EmptyError, EncodingErr
                      UnsupportedError)
 from .evaluate import Report, afgb, evaluate, merge_shards, report_html, ub
 from .finetune import PRESETS, History, Trainer, finetune
+from .sweep import Sweep, fit_select, sweep
 # weight-editing baselines (DAMA; ROME, R-ROME, MEMIT)
 from .editors import EditResult, dama, edit, genbiaseval_requests
 from .locate import LocateResult, locate, locate_robustness
@@ -73,6 +74,7 @@ def set_log_level(level):
 __all__ = [
     "Model", "Tokenizer", "Dataset", "Report", "LocateResult", "Trainer", "History",
     "load_dataset", "evaluate", "locate", "locate_robustness", "finetune", "apply_delta", "convert",
+    "sweep", "Sweep", "fit_select",
     "afgb", "ub", "PRESETS", "inspect", "parse_size", "merge_shards", "report_html",
     "dama", "edit", "EditResult", "genbiaseval_requests",
     "library_version", "status_str", "cuda_available", "set_num_threads", "set_log_level",

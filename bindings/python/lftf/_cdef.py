@@ -351,6 +351,8 @@ typedef struct lftf_sample {
 int lftf_dataset_load(lftf_dataset **out, const char *jsonl_path);
 
 int lftf_dataset_load_builtin(lftf_dataset **out, const char *name, const char *data_dir);
+
+int lftf_data_path(const char *file, const char *data_dir, char **path);
 void lftf_dataset_free(lftf_dataset *ds);
 size_t lftf_dataset_size(const lftf_dataset *ds);
 
@@ -539,6 +541,12 @@ typedef struct lftf_trainer_params {
     void *progress_user;
     const char *preset;
     lftf_lr_schedule lr_schedule;
+
+    const char *retain_text;
+    double retain_weight;
+    size_t retain_topk;
+    size_t retain_window;
+    size_t retain_max_tokens;
 } lftf_trainer_params;
 
 int lftf_trainer_params_init(lftf_trainer_params *params);
@@ -562,6 +570,8 @@ int lftf_trainer_set_hint_dev(lftf_trainer *trainer, const lftf_dataset *hint_de
 int lftf_trainer_evaluate(lftf_trainer *trainer, const lftf_dataset *ds, double *afgb,
                                    double *ub);
 
+int lftf_trainer_retain_kl(lftf_trainer *trainer, double *kl);
+
 typedef struct lftf_history_entry {
     int epoch;
     int step;
@@ -575,6 +585,51 @@ int lftf_trainer_history_get(const lftf_trainer *trainer, size_t index,
                                       lftf_history_entry *out);
 
 int lftf_trainer_to_json(const lftf_trainer *trainer, char **json);
+
+typedef struct lftf_sweep lftf_sweep;
+
+typedef struct lftf_sweep_params {
+    size_t struct_size;
+
+    const lftf_trainer_params *train;
+
+    const char *const *blocks;
+    size_t n_blocks;
+    const double *lrs;
+    size_t n_lrs;
+    const lftf_objective *objectives;
+    size_t n_objectives;
+    const double *retain_weights;
+    size_t n_retain_weights;
+    int epochs;
+    const char *ppl_path;
+    const char *mc_path;
+    size_t mc_limit;
+    const char *select;
+    lftf_progress_fn progress;
+    void *progress_user;
+} lftf_sweep_params;
+
+int lftf_sweep_params_init(lftf_sweep_params *params);
+
+int lftf_select_rule_check(const char *rule);
+
+int lftf_sweep_run(lftf_model *model, const lftf_dataset *train, const lftf_dataset *dev,
+                            const lftf_dataset *hint, const int *ranking, size_t n_ranking,
+                            const lftf_sweep_params *params, lftf_sweep **out);
+void lftf_sweep_free(lftf_sweep *sweep);
+
+size_t lftf_sweep_n_points(const lftf_sweep *sweep);
+
+long lftf_sweep_selected(const lftf_sweep *sweep);
+
+int lftf_sweep_to_json(const lftf_sweep *sweep, char **json);
+
+int lftf_sweep_frontier_svg(const lftf_sweep *sweep, char **svg);
+
+int lftf_trainer_fit_select(lftf_trainer *trainer, const lftf_dataset *train,
+                                     const lftf_dataset *dev, const lftf_dataset *hint,
+                                     const lftf_sweep_params *params, lftf_sweep **result);
 
 int lftf_report_professions_svg(const lftf_report *before, const lftf_report *after,
                                          size_t top_n, char **svg);

@@ -2,6 +2,7 @@
 all parameters (FPFT), updating the model in place."""
 
 import json
+import os
 
 import numpy as np
 
@@ -120,6 +121,43 @@ class History:
             self.blocks, len(loss), "%.6g" % loss[-1] if len(loss) else "-")
 
 
+def data_path(name, data_dir=None):
+    """The path of a shipped data file (lftf_data_path)."""
+    out = ffi.new("char **")
+    check(lib.lftf_data_path(to_bytes(name, "name"), to_bytes(data_dir, "data_dir")
+                             if data_dir is not None else ffi.NULL, out))
+    try:
+        return ffi.string(out[0]).decode("utf-8")
+    finally:
+        lib.lftf_free(out[0])
+
+
+def _retain_text(retain):
+    """The retain text of `retain`: None, "default" (the shipped held-out
+    English text), a path to a UTF-8 text file, or {"text": "..."}."""
+    if retain is None:
+        return None
+    if isinstance(retain, dict):
+        return retain["text"]
+    if isinstance(retain, str) and retain == "default":
+        retain = data_path("heldout_english.txt")
+    with open(os.fspath(retain), encoding="utf-8") as f:
+        return f.read()
+
+
+def set_retain(p, keep, retain, **sizes):
+    """The retain text and its sizes into trainer params p (buffers kept in
+    `keep`); sizes that are None keep liblftf's defaults."""
+    text = _retain_text(retain)
+    if text is not None:
+        tb = ffi.new("char[]", text.encode("utf-8"))
+        keep.append(tb)
+        p.retain_text = tb
+    for name, value in sizes.items():
+        if value is not None:
+            setattr(p, name, int(value))
+
+
 class Trainer(Handle):
     """A trainer over `model` (lftf_trainer).  lftf.finetune() is the short
     way; use a Trainer to drive steps yourself (step()) or read the blocks
@@ -132,7 +170,8 @@ class Trainer(Handle):
                  seed=0,
                  targets=DEFAULT_TARGETS, ranking=None, weight_decay=None, betas=None,
                  eps=None, cache_prefix=True, eval_batch_size=None, locate_dataset=None,
-                 lr_schedule=None, progress=True):
+                 lr_schedule=None, progress=True, retain=None, retain_weight=0.0,
+                 retain_topk=None, retain_window=None, retain_max_tokens=None):
         self.model = model
         self.progress = progress
         p = new_params("lftf_trainer_params", lib.lftf_trainer_params_init)
@@ -192,6 +231,9 @@ class Trainer(Handle):
         p.cache_prefix = int(bool(cache_prefix))
         if eval_batch_size is not None:
             p.eval_batch_size = int(eval_batch_size)
+        set_retain(p, keep, retain, retain_topk=retain_topk, retain_window=retain_window,
+                   retain_max_tokens=retain_max_tokens)
+        p.retain_weight = float(retain_weight)
         self._params = p
         self._keep = keep
         self._progress_ctx = Progress(progress)
@@ -247,6 +289,13 @@ class Trainer(Handle):
         afgb, ub = ffi.new("double *"), ffi.new("double *")
         check(lib.lftf_trainer_evaluate(self._handle(), ds._handle(), afgb, ub))
         return float(afgb[0]), float(ub[0])
+
+    def retain_kl(self):
+        """Mean KL(p_original || p_now) per token over the retain text (the
+        trainer must have been created with `retain`)."""
+        kl = ffi.new("double *")
+        check(lib.lftf_trainer_retain_kl(self._handle(), kl))
+        return float(kl[0])
 
     def step(self, batch):
         """One optimizer step on all prompts of `batch`; returns the mean loss
