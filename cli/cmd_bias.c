@@ -26,18 +26,22 @@ static void usage(FILE *f)
             "  --out FILE          report.json with every figure and per-item record\n"
             "  --target W          the regression's two target words (twice; default \" he\", \" she\")\n"
             "  --max-items N       only the first N items of each file (quick looks)\n"
+            "  --bos               WinoBias generation and the professions regression with BOS\n"
+            "                      as the tokenizer's files say (default: without, as DAMA;\n"
+            "                      the other scores always follow the tokenizer's files)\n"
             "  --batch N           sequences per forward pass (16)\n"
             "%s%s",
             model_device_opts_help, shard_opts_help);
 }
 
-enum { OPT_SUITE = CLI_OPT_OWN, OPT_DATA_DIR, OPT_TARGET, OPT_MAX_ITEMS };
+enum { OPT_SUITE = CLI_OPT_OWN, OPT_DATA_DIR, OPT_TARGET, OPT_MAX_ITEMS, OPT_BOS };
 
 static const struct option own_options[] = {
     {"suite", required_argument, NULL, OPT_SUITE},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
     {"target", required_argument, NULL, OPT_TARGET},
     {"max-items", required_argument, NULL, OPT_MAX_ITEMS},
+    {"bos", no_argument, NULL, OPT_BOS},
     {NULL, 0, NULL, 0}};
 
 static const cli_command spec = {
@@ -64,6 +68,10 @@ int cmd_bias(int argc, char **argv)
         return 1;
     while ((c = cli_next(&p)) > 0) {
         unsigned bits;
+        if (c == OPT_BOS) {
+            bp.bos = 1;
+            continue;
+        }
         if (!p.arg)
             return cli_usage(cmd, "%s needs a value", argv[p.next - 1]);
         switch (c) {
