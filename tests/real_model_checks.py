@@ -92,6 +92,7 @@ def check_dama(model_path, shared):
 
 def main():
     shared, work = sys.argv[1:3]
+    lftf.set_num_threads(0)  # BLAS and libtorch kept apart (see README: threads)
     which = sys.argv[3:] or ["rome", "dama"]
     os.makedirs(work, exist_ok=True)
     m, where = load(shared)
