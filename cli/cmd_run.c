@@ -254,7 +254,7 @@ static int locate_both_norms(const char *cmd, const run_ctx *c, lftf_model *sour
 {
     lftf_locate_result *other = NULL;
     train_opts to = c->to;
-    json_t *bmi = json_object();
+    json_t *bmi;
     char *text = NULL;
     int rc;
     if (!source)
@@ -263,6 +263,7 @@ static int locate_both_norms(const char *cmd, const run_ctx *c, lftf_model *sour
     printf("\n== BMI %s the final norm ==\n", to.final_norm ? "with" : "without");
     if (locate_for_training(cmd, source, c->train, &to, &other))
         return 1;
+    bmi = json_object();
     json_object_set_new(json_object_get(report, "baselines"), "bmi", bmi);
     for (int k = 0; k < 2; k++) {
         const lftf_locate_result *l = (k == 0) == !!c->to.final_norm ? main_loc : other;
@@ -318,13 +319,13 @@ static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *
                          const lftf_locate_result *loc, json_t *report, lftf_model *source)
 {
     json_t *bl = json_object(), *ablations = json_object(), *blocks;
-    lftf_model *m = NULL;
     lftf_report *rep = NULL;
     scores pb, trained[N_TRAINED];
     char names[N_TRAINED][64];
     int ret = 1;
 
     json_object_set_new(report, "baselines", bl);
+    json_object_set_new(bl, "ablations", ablations);
     if (locate_both_norms("run", c, source, loc, report))
         return 1;
     json_object_set_new(bl, "original", scores_json(original));
@@ -352,7 +353,6 @@ static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *
     /* weight-editing baselines: DAMA, ROME, R-ROME, MEMIT (cli/cmd_edit.c) */
     if (run_edit_baselines(&c->mo, c->train, c->test, c->hint, bl, measure_row, (void *)c))
         goto done;
-    json_object_set_new(bl, "ablations", ablations);
     for (size_t i = 0; i < N_TRAINED; i++) {
         const trained_baseline *t = &trained_baselines[i];
         train_opts to = c->to;
@@ -395,7 +395,6 @@ static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *
     ret = 0;
 done:
     lftf_report_free(rep);
-    lftf_model_free(m);
     return ret;
 }
 

@@ -60,8 +60,7 @@ def p_he_she(m):
     return float(ph), float(ps)
 
 
-def check_rome(model_path):
-    m = lftf.Model(model_path)
+def check_rome(m):
     he0, she0 = p_he_she(m)
     lftf.edit(m, [{"prompt": PROMPT, "subject": "The nurse", "target": " he"}],
                       method="rome", stats=False, progress=False)
@@ -79,9 +78,8 @@ def slope(m, data):
     return rep["professions"]["a_s"]
 
 
-def check_dama(model_path, shared):
+def check_dama(m):
     data = os.path.join(HERE, "..", "data", "bias")
-    m = lftf.Model(model_path)
     before = slope(m, data)
     lftf.dama(m, progress=False)
     after = slope(m, data)
@@ -99,12 +97,11 @@ def main():
     if m is None:
         print("SKIP: SmolLM2 does not load here (%s)" % where)
         return 77
-    del m
     print("model: %s" % where)
     if "rome" in which:
-        check_rome(where)
+        check_rome(m)  # edits m in place
     if "dama" in which:
-        check_dama(where, shared)
+        check_dama(lftf.Model(where) if "rome" in which else m)
     if failures:
         print("%d failures" % len(failures))
         return 1
