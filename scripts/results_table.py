@@ -4,6 +4,8 @@
     results_table.py report.json            # the finished run's report
     results_table.py --log run.log [--json out.json]
                                             # a run's log: the rows it finished
+    ... [--row KEY=FILE]...                 # rows computed apart
+                                            # (scripts/baseline_row.py)
 
 The log form reads the "row: {...}" lines `lftf run --baselines` prints as
 each row finishes (with the "== baseline: ... ==" heading before them), so a
@@ -120,18 +122,44 @@ def from_log(path):
     return baselines, tasks
 
 
+def add_rows(baselines, specs):
+    """--row KEY=FILE: a row computed apart, where the run has none."""
+    for spec in specs:
+        key, _, path = spec.partition("=")
+        row = json.load(open(path))
+        row["computed_apart"] = True
+        if key in ("no_attn", "no_mlp", "no_he", "no_she"):
+            baselines.setdefault("ablations", {}).setdefault(key, row)
+        else:
+            baselines.setdefault(key, row)
+
+
 def main(argv):
-    if len(argv) >= 2 and argv[0] == "--log":
+    rows = [argv[i + 1] for i in range(len(argv) - 1) if argv[i] == "--row"]
+    argv = [x for i, x in enumerate(argv) if x != "--row" and (i == 0 or argv[i - 1] != "--row")]
+    out = None
+    if "--json" in argv:
+        out = argv[argv.index("--json") + 1]
+        argv = argv[:argv.index("--json")] + argv[argv.index("--json") + 2:]
+    if len(argv) == 2 and argv[0] == "--log":
         baselines, tasks = from_log(argv[1])
-        if len(argv) >= 4 and argv[2] == "--json":
-            with open(argv[3], "w") as f:
-                json.dump({"general": {"tasks": tasks}, "baselines": baselines}, f, indent=1)
+        rep = {"general": {"tasks": tasks}, "baselines": baselines}
     elif len(argv) == 1:
         rep = json.load(open(argv[0]))
-        baselines, tasks = rep.get("baselines", {}), get(rep, "general", "tasks") or []
+        baselines, tasks = rep.setdefault("baselines", {}), get(rep, "general", "tasks") or []
     else:
         print(__doc__)
         return 2
+    add_rows(baselines, rows)
+    if out:  # the tables' data only: no per-prompt samples
+        slim = {"model": rep.get("model"), "lftf_version": rep.get("lftf_version"),
+                "general": {"tasks": tasks}, "baselines": baselines}
+        for key in ("locate", "finetune"):
+            if key in rep:
+                slim[key] = {k: v for k, v in rep[key].items() if k != "history"} \
+                    if key == "finetune" else rep[key]
+        with open(out, "w") as f:
+            json.dump(slim, f, indent=1)
     print_tables(baselines, tasks)
     return 0
 
