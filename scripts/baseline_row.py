@@ -4,11 +4,14 @@
     baseline_row.py MODEL ROW OUT.json [--block N] [--general-limit N]
                     [--bias-data-dir DIR] [--bias-limit N] [--general T=PATH]...
 
-ROW: fpft, last_block, no_attn, no_mlp, no_he, no_she.  The settings are
-`lftf run --baselines`'s for that row (cli/cmd_run.c, trained_baselines):
-the preset "auto", seed 0, the main run's blocks (--block: the BMI top
-block, which `lftf run` prints; the ablations), no dev metrics during the fit;
-then the same measurements: AFGB/UB on the GenBiasEval test split and
+ROW: fpft, last_block, no_attn, no_mlp, no_he, no_she (trained), dama,
+rome, r_rome, memit (edited).  The settings are `lftf run --baselines`'s for
+that row (cli/cmd_run.c, trained_baselines; cli/cmd_edit.c,
+run_edit_baselines): the preset "auto", seed 0, the main run's blocks
+(--block: the BMI top block, which `lftf run` prints; the ablations), no dev
+metrics during the fit; DAMA with its defaults (GenBiasEval's professions
+outside the test split); the editors on a seed-0 draw of 32 GenBiasEval train
+requests without statistics; then the same measurements: AFGB/UB on the GenBiasEval test split and
 GenHintEval, every --general task (T = ppl, mc or mmlu, with --general-limit
 items), the bias suites without samples.  Writes the row as report.json's
 baselines.<ROW> ({"afgb", "ub", "general", "bias_suites"[, "blocks"]}).
@@ -34,6 +37,19 @@ ROWS = {  # row: finetune() keywords (cli/cmd_run.c's trained_baselines)
     "no_he": {"objective": "she"},
     "no_she": {"objective": "he"},
 }
+EDITORS = {"rome": "rome", "r_rome": "r-rome", "memit": "memit"}
+RUN_EDIT_REQUESTS = 32  # cli/cmd_edit.c
+
+
+def edit_row(m, row):
+    """Applies the row's editor to m; extra row fields."""
+    if row == "dama":
+        lftf.dama(m, progress=False)
+        return {}
+    draw = lftf.load_dataset("genbiaseval", split="train").sample(RUN_EDIT_REQUESTS, 0)
+    reqs = lftf.genbiaseval_requests(draw, split=None)
+    lftf.edit(m, reqs, method=EDITORS[row], stats=False, progress=False)
+    return {"requests": len(reqs), "statistics": False}
 
 
 def general(model, specs, limit):
@@ -54,7 +70,7 @@ def general(model, specs, limit):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
-    ap.add_argument("row", choices=sorted(ROWS))
+    ap.add_argument("row", choices=sorted(ROWS) + ["dama"] + sorted(EDITORS))
     ap.add_argument("out")
     ap.add_argument("--block", type=int)
     ap.add_argument("--general", action="append", default=[])
@@ -62,14 +78,18 @@ def main():
     ap.add_argument("--bias-data-dir")
     ap.add_argument("--bias-limit", type=int)
     a = ap.parse_args()
-    kw = dict(ROWS[a.row])
-    if "blocks" not in kw:
-        if a.block is None:
-            raise SystemExit("%s trains the BMI block: give --block" % a.row)
-        kw["blocks"] = [a.block]
     lftf.set_num_threads(0)
     m = lftf.Model(a.model)
-    hist = lftf.finetune(m, dev=False, hint_dev=None, seed=0, progress=False, **kw)
+    extra, hist = {}, None
+    if a.row in ROWS:
+        kw = dict(ROWS[a.row])
+        if "blocks" not in kw:
+            if a.block is None:
+                raise SystemExit("%s trains the BMI block: give --block" % a.row)
+            kw["blocks"] = [a.block]
+        hist = lftf.finetune(m, dev=False, hint_dev=None, seed=0, progress=False, **kw)
+    else:
+        extra = edit_row(m, a.row)
     rep = lftf.evaluate(m, progress=False)
     afgb = rep.afgb
     row = {"afgb": {k: afgb.get(k) for k in ("word", "phrase", "sentence", "avg")},
@@ -78,8 +98,11 @@ def main():
            "bias_suites": lftf.bias.evaluate(m, data_dir=a.bias_data_dir,
                                              max_items=a.bias_limit, samples=False,
                                              progress=False)}
-    if a.row != "fpft":
+    if hist is not None and a.row != "fpft":
         row["blocks"] = list(hist.blocks)
+    row.update(extra)
+    if a.row in ("dama",) + tuple(EDITORS):
+        row["professions_slope"] = row["bias_suites"].get("professions", {}).get("a_s")
     tmp = a.out + ".tmp"
     with open(tmp, "w") as f:
         json.dump(row, f, indent=1)

@@ -93,6 +93,8 @@ def print_tables(baselines, tasks):
             fmt(get(b, "crows_pairs", "all", "score"), 3), fmt(get(b, "winogender", "gap"), 3),
             fmt(get(b, "professions", "a_s"))))
     cols = general_columns(tasks)
+    if not cols:
+        return
     print()
     print("| row | " + " | ".join(c[0] for c in cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
