@@ -553,7 +553,7 @@ static void print_summary(const json_t *report)
                num_at(row, "ub", NULL, NULL), num_at(bs, "winobias", "generation", "delta_s"),
                num_at(bs, "crows_pairs", "all", "score"), num_at(bs, "professions", "a_s", NULL));
         for (size_t t = 0; t < nt; t++)
-            printf(" %8.4f", gen ? general_headline(json_array_get(gen, t)) : NAN);
+            printf(" %8.4g", gen ? general_headline(json_array_get(gen, t)) : NAN);
         printf("\n");
     }
 }
