@@ -43,6 +43,8 @@ usage_error "--model needs a directory" locate --model
 usage_error "--lr needs a positive number" finetune --model "$model" --lr
 usage_error "--blocks must be auto, last, random or a list like 3 or 2,3" run --model "$model" --blocks 1,
 usage_error "--top needs a positive integer" run --model "$model" --top 0
+usage_error "--bias-limit needs a number" run --model "$model" --bias-limit x
+usage_error "unknown option '--bos=1'" bias --model "$model" --bos=1
 usage_error "--split needs train, dev, test or all" eval --model="$model" --split
 usage_error "--out needs a file name" eval --model "$model" --out
 usage_error "--out needs a directory" apply-delta --out
