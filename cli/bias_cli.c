@@ -86,19 +86,52 @@ static json_t *report_json(const lftf_bias_report *rep)
     return j;
 }
 
+/* label: the progress lines' phase name */
+static void step_params(const bias_step *st, lftf_bias_params *bp, const char *label)
+{
+    lftf_bias_params_init(bp);
+    bp->data_dir = st->data_dir;
+    bp->with_samples = 0;
+    bp->max_items = st->max_items;
+    bp->bos = st->bos;
+    bp->progress = cli_progress;
+    bp->progress_user = (void *)label;
+}
+
+/* Optional figures: no data, or prompts longer than a small model's context. */
+static int skippable(int rc)
+{
+    return rc == LFTF_E_EMPTY || rc == LFTF_E_RANGE;
+}
+
+json_t *bias_step_measure(const char *cmd, const bias_step *st, lftf_model *model)
+{
+    lftf_bias_params bp;
+    lftf_bias_report *rep = NULL;
+    json_t *j;
+    int rc;
+    step_params(st, &bp, "bias suites");
+    rc = lftf_bias_evaluate(model, &bp, &rep);
+    if (skippable(rc))
+        return json_pack("{s:s}", "skipped", lftf_last_error());
+    if (rc != LFTF_OK) {
+        cli_fail(cmd, "bias suites", rc);
+        return NULL;
+    }
+    j = report_json(rep);
+    lftf_bias_report_free(rep);
+    if (!j)
+        fprintf(stderr, "lftf %s: bias suites: out of memory\n", cmd);
+    return j;
+}
+
 int bias_step_before(const char *cmd, bias_step *st, lftf_model *model)
 {
     lftf_bias_params bp;
-    lftf_bias_params_init(&bp);
-    bp.data_dir = st->data_dir;
-    bp.with_samples = 0;
-    bp.progress = cli_progress;
-    bp.progress_user = (void *)"bias suites before"; /* the label of the progress lines */
+    step_params(st, &bp, "bias suites before");
     printf("\nbias suites (WinoBias, CrowS-Pairs, Winogender, professions) before fine-tuning...\n");
     int rc = lftf_bias_evaluate(model, &bp, &st->before);
-    if (rc == LFTF_E_EMPTY || rc == LFTF_E_RANGE) {
-        /* optional figures: no data, or prompts longer than a small model's
-         * context; the pipeline goes on without them */
+    if (skippable(rc)) { /* the pipeline goes on without them */
         snprintf(st->skipped, sizeof st->skipped, "%s", lftf_last_error());
         printf("bias suites skipped: %s\n", st->skipped);
         return 0;
@@ -119,11 +152,7 @@ int bias_step_after(const char *cmd, bias_step *st, lftf_model *tuned, json_t *r
             json_object_set_new(report, "bias_suites", json_pack("{s:s}", "skipped", st->skipped));
         return 0;
     }
-    lftf_bias_params_init(&bp);
-    bp.data_dir = st->data_dir;
-    bp.with_samples = 0;
-    bp.progress = cli_progress;
-    bp.progress_user = (void *)"bias suites after";
+    step_params(st, &bp, "bias suites after");
     printf("\nbias suites after fine-tuning...\n");
     if ((rc = lftf_bias_evaluate(tuned, &bp, &after)) != LFTF_OK)
         return cli_fail(cmd, "bias suites", rc);

@@ -23,10 +23,16 @@ typedef struct bias_step {
     const char *data_dir;
     lftf_bias_report *before;
     char skipped[512];
+    size_t max_items;            /* lftf_bias_params.max_items (0: all) */
+    int bos;                     /* lftf_bias_params.bos (0: DAMA's no-BOS protocol) */
 } bias_step;
 int bias_step_before(const char *cmd, bias_step *st, lftf_model *model);
 int bias_step_after(const char *cmd, bias_step *st, lftf_model *tuned, json_t *report);
 void bias_step_free(bias_step *st);
+/* The suites on `model` with the step's settings, as report JSON without
+ * samples (new reference): {"skipped": why} when no suite has its data or
+ * the prompts exceed the model's context; NULL after printing the error. */
+json_t *bias_step_measure(const char *cmd, const bias_step *st, lftf_model *model);
 
 /* 1 if `dir` is a directory; else prints a usage error and returns 0 (so
  * that `lftf run` refuses a wrong --bias-data-dir before training). */

@@ -27,12 +27,15 @@ static void usage(FILE *f)
             "  --html FILE         the figures as one self-contained page (report.html)\n"
             "  --target W          the regression's two target words (twice; default \" he\", \" she\")\n"
             "  --max-items N       only the first N items of each file (quick looks)\n"
+            "  --bos               WinoBias generation and the professions regression with BOS\n"
+            "                      as the tokenizer's files say (default: without, as DAMA;\n"
+            "                      the other scores always follow the tokenizer's files)\n"
             "  --batch N           sequences per forward pass (64)\n"
             "%s%s",
             model_device_opts_help, shard_opts_help);
 }
 
-enum { OPT_SUITE = CLI_OPT_OWN, OPT_DATA_DIR, OPT_TARGET, OPT_MAX_ITEMS, OPT_HTML };
+enum { OPT_SUITE = CLI_OPT_OWN, OPT_DATA_DIR, OPT_TARGET, OPT_MAX_ITEMS, OPT_HTML, OPT_BOS };
 
 static const struct option own_options[] = {
     {"suite", required_argument, NULL, OPT_SUITE},
@@ -40,6 +43,7 @@ static const struct option own_options[] = {
     {"target", required_argument, NULL, OPT_TARGET},
     {"max-items", required_argument, NULL, OPT_MAX_ITEMS},
     {"html", required_argument, NULL, OPT_HTML},
+    {"bos", no_argument, NULL, OPT_BOS},
     {NULL, 0, NULL, 0}};
 
 static const cli_command spec = {
@@ -66,6 +70,10 @@ int cmd_bias(int argc, char **argv)
         return 1;
     while ((c = cli_next(&p)) > 0) {
         unsigned bits;
+        if (c == OPT_BOS) {
+            bp.bos = 1;
+            continue;
+        }
         if (!p.arg)
             return cli_usage(cmd, "%s needs a value", argv[p.next - 1]);
         switch (c) {

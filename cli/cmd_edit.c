@@ -204,7 +204,7 @@ static int evaluate_edit_save(const char *cmd, const char *method, const char *r
     double a0, u0, a1, u1;
     char *rj = NULL;
     int ret = 1, rc;
-    if (edit_cli_evaluate(cmd, model, test, hint, &before, &a0, &u0))
+    if (edit_cli_evaluate(cmd, model, test, hint, 1, &before, &a0, &u0))
         goto done;
     edit_cli_print_scores("before", a0, u0, before);
     if ((rc = apply(model, ctx, &res)) != LFTF_OK) {
@@ -212,7 +212,7 @@ static int evaluate_edit_save(const char *cmd, const char *method, const char *r
         fprintf(stderr, "lftf %s: nothing was written\n", cmd);
         goto done;
     }
-    if (edit_cli_evaluate(cmd, model, test, hint, &after, &a1, &u1))
+    if (edit_cli_evaluate(cmd, model, test, hint, 1, &after, &a1, &u1))
         goto done;
     edit_cli_print_scores("after", a1, u1, after);
     if (summary)
@@ -560,8 +560,35 @@ static void edit_row(const char *name, const json_t *s, const json_t *orig)
            a - jnum(orig, "afgb", "avg"), u - jnum(orig, "ub", NULL));
 }
 
+/* An edited model's row: GenBiasEval/GenHintEval, the caller's measurements,
+ * and the professions slope, from the caller's bias suites when they ran the
+ * regression (not computed twice).  0, or 1 after printing the error. */
+static int evaluate_edit_row(const char *cmd, lftf_model *m, const lftf_dataset *test,
+                             const lftf_dataset *hint, edit_row_fn measure, void *user,
+                             json_t **row)
+{
+    json_t *a_s;
+    double a, u;
+    if (edit_cli_evaluate(cmd, m, test, hint, measure == NULL, row, &a, &u))
+        return 1;
+    if (!measure)
+        return 0;
+    if (measure(m, *row, user))
+        return 1;
+    a_s = json_object_get(json_object_get(json_object_get(*row, "bias_suites"), "professions"),
+                          "a_s");
+    if (a_s) {
+        json_object_set(*row, "professions_slope", a_s);
+        return 0;
+    }
+    a = edit_cli_professions_slope(m);
+    json_object_set_new(*row, "professions_slope", isnan(a) ? json_null() : json_real(a));
+    return 0;
+}
+
 int run_edit_baselines(const model_opts *mo, const lftf_dataset *train, const lftf_dataset *test,
-                       const lftf_dataset *hint, json_t *baselines)
+                       const lftf_dataset *hint, json_t *baselines, edit_row_fn measure,
+                       void *measure_user)
 {
     static const lftf_editor editors[3] = {LFTF_EDITOR_ROME, LFTF_EDITOR_R_ROME,
                                            LFTF_EDITOR_MEMIT};
@@ -571,7 +598,6 @@ int run_edit_baselines(const model_opts *mo, const lftf_dataset *train, const lf
     json_t *rows[4] = {NULL, NULL, NULL, NULL};
     char dama_name[64] = "DAMA";
     int ret = 1, rc;
-    double a, u;
 
     /* DAMA (Table 4) */
     {
@@ -594,7 +620,7 @@ int run_edit_baselines(const model_opts *mo, const lftf_dataset *train, const lf
             lftf_model_free(m);
             goto done;
         }
-        if (edit_cli_evaluate(cmd, m, test, hint, &rows[0], &a, &u) == 0) {
+        if (evaluate_edit_row(cmd, m, test, hint, measure, measure_user, &rows[0]) == 0) {
             char *rj = NULL;
             if (lftf_edit_result_to_json(res, &rj) == LFTF_OK) {
                 json_t *r = json_loads(rj, 0, NULL), *st = json_object_get(r, "settings");
@@ -638,7 +664,7 @@ int run_edit_baselines(const model_opts *mo, const lftf_dataset *train, const lf
             lftf_model_free(m);
             goto done;
         }
-        rc = edit_cli_evaluate(cmd, m, test, hint, &rows[1 + e], &a, &u);
+        rc = evaluate_edit_row(cmd, m, test, hint, measure, measure_user, &rows[1 + e]);
         for (size_t i = 0; i < n && !rc; i++) {
             double b, af;
             lftf_edit_result_request(res, i, &b, &af);

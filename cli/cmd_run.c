@@ -44,14 +44,19 @@ static void usage(FILE *f)
             "%s"
             "  --out DIR           output directory (must not exist or be empty)\n"
             "%s"
-            "  --baselines         also run FPFT, the prompt-based baseline (PB), and the\n"
-            "                      last-block and random-block controls, DAMA and the\n"
-            "                      ROME / R-ROME / MEMIT editors; print comparison tables\n"
+            "  --baselines         also run FPFT, the prompt-based baseline (PB), the\n"
+            "                      last-block and random-block controls, the ablations (w/o\n"
+            "                      attn, mlp, he, she), DAMA and the ROME / R-ROME / MEMIT\n"
+            "                      editors, each with the bias suites and --general tasks,\n"
+            "                      and BMI with and without --final-norm; print the tables\n"
             "                      and add \"baselines\" to report.json\n"
             "  --pb-prefix TEXT    the PB instruction prepended to every prompt\n"
             "  --top N             professions in professions.svg (15)\n"
             "  --no-bias-suites    skip WinoBias/CrowS-Pairs/Winogender/professions before and after\n"
             "  --bias-data-dir DIR the bias suites' files (laid out like ../shared/data/bias)\n"
+            "  --bias-limit N      the bias suites on the first N items of each file\n"
+            "  --bos               WinoBias generation and the professions regression with\n"
+            "                      BOS as the tokenizer says (default: none, as DAMA)\n"
             "  --general T=PATH    general ability before and after: mmlu=DIR, mc=FILE.jsonl,\n"
             "                      ppl=TEXT (repeatable; default: perplexity of the held-out\n"
             "                      English text shipped in data/); --general-limit N caps MMLU\n"
@@ -154,7 +159,39 @@ typedef struct run_ctx {
     out_opts oo;
     lftf_dataset *train, *dev, *test, *hint;
     lftf_eval_params ep;
+    general_opts *gen;           /* every baseline row's general ability */
+    const bias_step *bias;       /* every baseline row's bias suites; NULL: none */
 } run_ctx;
+
+/* A finished row as one JSON line on stdout ("row: {...}"): a long run's
+ * log keeps every measurement even if the run is stopped before the end. */
+static void log_row(const json_t *row)
+{
+    char *line = json_dumps(row, JSON_COMPACT | JSON_REAL_PRECISION(8));
+    if (line)
+        printf("row: %s\n", line);
+    free(line);
+}
+
+/* General ability ("general": one report per --general task, in the order
+ * of report.general.tasks) and the bias suites ("bias_suites": figures) of a
+ * baseline row's model, added to the row; 0, or 1 after printing. */
+static int measure_row(lftf_model *m, json_t *row, void *user)
+{
+    const run_ctx *c = user;
+    json_t *g = general_measure("run", m, c->gen, "baseline");
+    if (!g)
+        return 1;
+    json_object_set_new(row, "general", g);
+    if (c->bias) {
+        json_t *b = bias_step_measure("run", c->bias, m);
+        if (!b)
+            return 1;
+        json_object_set_new(row, "bias_suites", b);
+    }
+    log_row(row);
+    return 0;
+}
 
 static int evaluate(const run_ctx *c, lftf_model *m, const char *prefix, lftf_report **out)
 {
@@ -167,31 +204,35 @@ static int evaluate(const run_ctx *c, lftf_model *m, const char *prefix, lftf_re
     return 0;
 }
 
-/* Fine-tunes a fresh copy of the source model with the main settings
- * changed by `method`/`choice`, evaluates it and returns its scores. */
-static int baseline_train(const run_ctx *c, const char *label, int method, block_choice choice,
-                          const lftf_locate_result *loc, scores *s, json_t **blocks_json)
+/* Fine-tunes a fresh copy of the source model with the settings `to`,
+ * evaluates it (scores, general ability, bias suites into *row) and returns
+ * its scores. */
+static int baseline_train(const run_ctx *c, const char *label, const train_opts *opts,
+                          const lftf_locate_result *loc, scores *s, json_t **blocks_json,
+                          json_t **row)
 {
     lftf_model *m = NULL;
     lftf_trainer *tr = NULL;
     lftf_trainer_params tp;
     lftf_report *rep = NULL;
-    train_opts to = c->to;
+    train_opts to = *opts;
     int blocks_buf[1], ret = 1, rc;
 
     printf("\n== baseline: %s ==\n", label);
-    to.method = method;
-    to.choice = choice;
+    /* no dev metrics after each epoch: a baseline's history is not reported */
     if (load_model("run", &c->mo, &m) ||
-        trainer_for("run", label, m, &to, loc, c->hint, blocks_buf, &tp, &tr))
+        trainer_for("run", label, m, &to, loc, NULL, blocks_buf, &tp, &tr))
         goto done;
-    if ((rc = fit_with_progress(tr, c->train, c->dev)) != LFTF_OK) {
+    if ((rc = fit_with_progress(tr, c->train, NULL)) != LFTF_OK) {
         cli_fail("run", label, rc);
         goto done;
     }
     if (evaluate(c, m, NULL, &rep))
         goto done;
     *s = scores_of(rep);
+    *row = scores_json(s);
+    if (measure_row(m, *row, (void *)c))
+        goto done;
     {
         size_t nb;
         const int *b = lftf_trainer_blocks(tr, &nb);
@@ -207,18 +248,97 @@ done:
     return ret;
 }
 
+/* The source model for the second BMI ranking (the main model is tuned). */
+static lftf_model *model_for_bmi(const run_ctx *c, lftf_model **reload)
+{
+    if (!*reload && load_model("run", &c->mo, reload))
+        return NULL;
+    return *reload;
+}
+
+/* baselines.bmi: {"final_norm": locate, "no_final_norm": locate} (the
+ * paper's BMI on the last block's raw output, and after the final RMSNorm);
+ * the main run's ranking is one of them, the other is computed on `source`.
+ * 0, or 1 after printing. */
+static int locate_both_norms(const char *cmd, const run_ctx *c, lftf_model *source,
+                             const lftf_locate_result *main_loc, json_t *report)
+{
+    lftf_locate_result *other = NULL;
+    train_opts to = c->to;
+    json_t *bmi;
+    char *text = NULL;
+    int rc;
+    if (!source)
+        return 1;
+    to.final_norm = !c->to.final_norm;
+    printf("\n== BMI %s the final norm ==\n", to.final_norm ? "with" : "without");
+    if (locate_for_training(cmd, source, c->train, &to, &other))
+        return 1;
+    bmi = json_object();
+    json_object_set_new(json_object_get(report, "baselines"), "bmi", bmi);
+    for (int k = 0; k < 2; k++) {
+        const lftf_locate_result *l = (k == 0) == !!c->to.final_norm ? main_loc : other;
+        rc = lftf_locate_to_json(l, &text);
+        if (add_json(bmi, k == 0 ? "final_norm" : "no_final_norm", rc, &text, "locate JSON")) {
+            lftf_locate_result_free(other);
+            return 1;
+        }
+    }
+    lftf_locate_result_free(other);
+    return 0;
+}
+
+/* A trained baseline: its label and JSON key, and how its settings differ
+ * from the main run's. */
+typedef struct trained_baseline {
+    const char *label, *key;
+    int method;                  /* LFTF_METHOD_* */
+    block_choice choice;
+    unsigned modules;            /* 0: as the main run */
+    int objective;               /* -1: as the main run */
+} trained_baseline;
+
+/* Tables 3-4: the controls; the ablations of the LFTF recipe (the BMI
+ * block(s) with one module or one target term left out). */
+static const trained_baseline trained_baselines[] = {
+    {"FPFT (every parameter)", "fpft", LFTF_METHOD_FPFT, BLOCKS_AUTO, 0, -1},
+    {"last block", "last_block", LFTF_METHOD_LFTF, BLOCKS_LAST, 0, -1},
+    {"random block", "random_block", LFTF_METHOD_LFTF, BLOCKS_RANDOM, 0, -1},
+    {"LFTF w/o attn (mlp only)", "no_attn", LFTF_METHOD_LFTF, BLOCKS_AUTO, LFTF_MODULE_MLP, -1},
+    {"LFTF w/o mlp (attn only)", "no_mlp", LFTF_METHOD_LFTF, BLOCKS_AUTO, LFTF_MODULE_ATTN, -1},
+    {"LFTF w/o he (-log P(she))", "no_he", LFTF_METHOD_LFTF, BLOCKS_AUTO, 0,
+     LFTF_OBJECTIVE_SECOND},
+    {"LFTF w/o she (-log P(he))", "no_she", LFTF_METHOD_LFTF, BLOCKS_AUTO, 0,
+     LFTF_OBJECTIVE_FIRST},
+};
+#define N_TRAINED (sizeof trained_baselines / sizeof trained_baselines[0])
+#define N_CONTROLS 3             /* the first three: rows of "baselines" itself */
+
+static void print_lftf_row(const scores *s, const int *blocks, size_t nb)
+{
+    char lname[64];
+    snprintf(lname, sizeof lname, "LFTF (BMI block%s", nb > 1 ? "s" : "");
+    for (size_t k = 0; k < nb && strlen(lname) < 50; k++)
+        snprintf(lname + strlen(lname), sizeof lname - strlen(lname), "%s%d", k ? "," : " ",
+                 blocks[k]);
+    snprintf(lname + strlen(lname), sizeof lname - strlen(lname), ")");
+    print_row(lname, s);
+}
+
 static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *original,
                          const scores *lftf_scores, const int *lftf_blocks, size_t n_lftf_blocks,
-                         const lftf_locate_result *loc, json_t *report)
+                         const lftf_locate_result *loc, json_t *report, lftf_model *source)
 {
-    json_t *bl = json_object(), *blocks;
-    lftf_model *m = NULL;
+    json_t *bl = json_object(), *ablations = json_object(), *blocks;
     lftf_report *rep = NULL;
-    scores pb, fpft, last, rnd;
-    char name[64];
+    scores pb, trained[N_TRAINED];
+    char names[N_TRAINED][64];
     int ret = 1;
 
     json_object_set_new(report, "baselines", bl);
+    json_object_set_new(bl, "ablations", ablations);
+    if (locate_both_norms("run", c, source, loc, report))
+        return 1;
     json_object_set_new(bl, "original", scores_json(original));
     {
         json_t *o = scores_json(lftf_scores);
@@ -230,7 +350,7 @@ static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *
     }
 
     printf("\n== baseline: PB (prompt-based, no weight change) ==\n");
-    if (load_model("run", &c->mo, &m) || evaluate(c, m, pb_prefix, &rep))
+    if (evaluate(c, source, pb_prefix, &rep))
         goto done;
     pb = scores_of(rep);
     {
@@ -240,58 +360,52 @@ static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *
     }
     lftf_report_free(rep);
     rep = NULL;
-    lftf_model_free(m);
-    m = NULL;
 
-    if (baseline_train(c, "FPFT (every parameter)", LFTF_METHOD_FPFT, BLOCKS_AUTO, NULL, &fpft,
-                       &blocks))
+    /* weight-editing baselines: DAMA, ROME, R-ROME, MEMIT (cli/cmd_edit.c) */
+    if (run_edit_baselines(&c->mo, c->train, c->test, c->hint, bl, measure_row, (void *)c))
         goto done;
-    {
-        json_t *o = scores_json(&fpft);
-        json_decref(blocks);
-        json_object_set_new(bl, "fpft", o);
-    }
-    if (baseline_train(c, "last block", LFTF_METHOD_LFTF, BLOCKS_LAST, loc, &last, &blocks))
-        goto done;
-    {
-        json_t *o = scores_json(&last);
-        json_object_set_new(o, "blocks", blocks);
-        json_object_set_new(bl, "last_block", o);
-    }
-    if (baseline_train(c, "random block", LFTF_METHOD_LFTF, BLOCKS_RANDOM, loc, &rnd, &blocks))
-        goto done;
-    {
-        json_t *o = scores_json(&rnd);
-        json_object_set_new(o, "blocks", json_incref(blocks));
-        json_object_set_new(bl, "random_block", o);
-        snprintf(name, sizeof name, "random block (%d)",
-                 (int)json_integer_value(json_array_get(blocks, 0)));
-        json_decref(blocks);
+    for (size_t i = 0; i < N_TRAINED; i++) {
+        const trained_baseline *t = &trained_baselines[i];
+        train_opts to = c->to;
+        json_t *row = NULL;
+        to.method = t->method;
+        to.choice = t->choice;
+        if (t->modules)
+            to.modules = t->modules;
+        if (t->objective >= 0)
+            to.objective = t->objective;
+        if (baseline_train(c, t->label, &to, t->method == LFTF_METHOD_FPFT ? NULL : loc,
+                           &trained[i], &blocks, &row)) {
+            json_decref(row);
+            goto done;
+        }
+        snprintf(names[i], sizeof names[i], "%s", t->label);
+        if (t->choice == BLOCKS_RANDOM)
+            snprintf(names[i], sizeof names[i], "random block (%d)",
+                     (int)json_integer_value(json_array_get(blocks, 0)));
+        if (t->method == LFTF_METHOD_FPFT)
+            json_decref(blocks);
+        else
+            json_object_set_new(row, "blocks", blocks);
+        printf("row %s (%s) done\n", t->key, names[i]);
+        json_object_set_new(i < N_CONTROLS ? bl : ablations, t->key, row);
     }
 
     printf("\ncomparison (GenBiasEval test split, GenHintEval):\n");
     print_header();
     print_row("original", original);
     print_row("PB (instruction prefix)", &pb);
-    print_row("FPFT", &fpft);
-    print_row("last block", &last);
-    print_row(name, &rnd);
-    {
-        char lname[64];
-        snprintf(lname, sizeof lname, "LFTF (BMI block%s", n_lftf_blocks > 1 ? "s" : "");
-        for (size_t k = 0; k < n_lftf_blocks && strlen(lname) < 50; k++)
-            snprintf(lname + strlen(lname), sizeof lname - strlen(lname), "%s%d",
-                     k ? "," : " ", lftf_blocks[k]);
-        snprintf(lname + strlen(lname), sizeof lname - strlen(lname), ")");
-        print_row(lname, lftf_scores);
-    }
-    /* weight-editing baselines: DAMA, ROME, R-ROME, MEMIT (cli/cmd_edit.c) */
-    if (run_edit_baselines(&c->mo, c->train, c->test, c->hint, bl))
-        goto done;
+    for (size_t i = 0; i < N_CONTROLS; i++)
+        print_row(names[i], &trained[i]);
+    print_lftf_row(lftf_scores, lftf_blocks, n_lftf_blocks);
+    printf("\nablations (the LFTF block%s, one part left out):\n", n_lftf_blocks > 1 ? "s" : "");
+    print_header();
+    print_lftf_row(lftf_scores, lftf_blocks, n_lftf_blocks);
+    for (size_t i = N_CONTROLS; i < N_TRAINED; i++)
+        print_row(names[i], &trained[i]);
     ret = 0;
 done:
     lftf_report_free(rep);
-    lftf_model_free(m);
     return ret;
 }
 
@@ -421,9 +535,79 @@ static int write_model_and_svgs(const char *cmd, const run_ctx *c, lftf_model *m
     return rc ? 1 : 0;
 }
 
+/* baselines.original / .lftf get the main run's general ability and bias
+ * suites, as every other row has its own. */
+static void rows_from_main_run(json_t *report)
+{
+    json_t *bl = json_object_get(report, "baselines"), *gen = json_object_get(report, "general"),
+           *bias = json_object_get(report, "bias_suites");
+    static const char *const rows[2] = {"original", "lftf"}, *const stages[2] = {"before",
+                                                                                   "after"};
+    for (int k = 0; k < 2; k++) {
+        json_t *row = json_object_get(bl, rows[k]);
+        json_object_set(row, "general", json_object_get(gen, stages[k]));
+        if (bias && json_object_get(bias, stages[k]))
+            json_object_set(row, "bias_suites", json_object_get(bias, stages[k]));
+    }
+}
+
+static double num_at(const json_t *o, const char *a, const char *b, const char *c)
+{
+    const json_t *v = json_object_get(o, a);
+    if (b)
+        v = json_object_get(v, b);
+    if (c)
+        v = json_object_get(v, c);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* One general-ability report's headline: word perplexity, or accuracy. */
+static double general_headline(const json_t *r)
+{
+    const char *task = json_string_value(json_object_get(r, "task"));
+    return task && !strcmp(task, "ppl") ? num_at(r, "word_perplexity", NULL, NULL)
+                                        : num_at(r, "acc", NULL, NULL);
+}
+
+/* The whole table: every row's AFGB, UB, bias suites and general ability. */
+static void print_summary(const json_t *report)
+{
+    static const char *const keys[] = {"original", "pb", "lftf", "fpft", "last_block",
+                                       "random_block", "no_attn", "no_mlp", "no_he", "no_she",
+                                       "dama", "rome", "r_rome", "memit"};
+    const json_t *bl = json_object_get(report, "baselines"),
+                 *tasks = json_object_get(json_object_get(report, "general"), "tasks");
+    size_t nt = json_array_size(tasks);
+    printf("\nall rows (AFGB avg, UB; WinoBias generation delta_s, CrowS-Pairs score, "
+           "professions a_s; general: ");
+    for (size_t t = 0; t < nt; t++)
+        printf("%s[%zu] %s", t ? ", " : "", t, json_string_value(json_array_get(tasks, t)));
+    printf(" -- word perplexity for ppl, accuracy otherwise):\n%-14s %8s %8s %8s %8s %8s",
+           "row", "AFGB", "UB", "WB-ds", "CrowS", "prof-as");
+    for (size_t t = 0; t < nt; t++)
+        printf(" %7s%zu", "g", t);
+    printf("\n");
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const json_t *row = json_object_get(bl, keys[k]);
+        const json_t *bs, *gen;
+        if (!row)
+            row = json_object_get(json_object_get(bl, "ablations"), keys[k]);
+        if (!row)
+            continue;
+        bs = json_object_get(row, "bias_suites");
+        gen = json_object_get(row, "general");
+        printf("%-14s %8.4f %8.4f %8.4f %8.4f %8.4f", keys[k], num_at(row, "afgb", "avg", NULL),
+               num_at(row, "ub", NULL, NULL), num_at(bs, "winobias", "generation", "delta_s"),
+               num_at(bs, "crows_pairs", "all", "score"), num_at(bs, "professions", "a_s", NULL));
+        for (size_t t = 0; t < nt; t++)
+            printf(" %8.4g", gen ? general_headline(json_array_get(gen, t)) : NAN);
+        printf("\n");
+    }
+}
+
 enum {
     OPT_PB_PREFIX = CLI_OPT_OWN, OPT_TOP, OPT_BASELINES,
-    OPT_NO_BIAS_SUITES, OPT_BIAS_DATA_DIR, /* bias suites (cli/bias_cli.c) */
+    OPT_NO_BIAS_SUITES, OPT_BIAS_DATA_DIR, OPT_BIAS_LIMIT, OPT_BOS, /* bias suites (cli/bias_cli.c) */
     OPT_GENERAL, OPT_GENERAL_LIMIT,       /* general ability (cli/run_general.c) */
     OPT_SELECT, OPT_SELECT_MC, OPT_SELECT_LIMIT /* early stopping by a rule */
 };
@@ -433,6 +617,8 @@ static const struct option own_options[] = {
     {"baselines", no_argument, NULL, OPT_BASELINES},
     {"no-bias-suites", no_argument, NULL, OPT_NO_BIAS_SUITES},
     {"bias-data-dir", required_argument, NULL, OPT_BIAS_DATA_DIR},
+    {"bias-limit", required_argument, NULL, OPT_BIAS_LIMIT},
+    {"bos", no_argument, NULL, OPT_BOS},
     {"general", required_argument, NULL, OPT_GENERAL},
     {"general-limit", required_argument, NULL, OPT_GENERAL_LIMIT},
     {"select", required_argument, NULL, OPT_SELECT},
@@ -451,7 +637,7 @@ int cmd_run(int argc, char **argv)
     size_t top = 15;
     int baselines = 0, ret = 1, rc, opt;
     cli_parser p;
-    lftf_model *model = NULL;
+    lftf_model *model = NULL, *model_reload = NULL;
     lftf_report *before = NULL, *after = NULL;
     lftf_locate_result *loc = NULL;
     lftf_trainer *tr = NULL;
@@ -461,7 +647,7 @@ int cmd_run(int argc, char **argv)
     json_t *report = NULL;
     scores sb, sa;
     int bias_suites = 1;
-    bias_step bias = {NULL, NULL, ""};
+    bias_step bias = {NULL, NULL, "", 0, 0};
     general_opts gen;
     phase_times pt;
     lftf_sweep_params sel;
@@ -502,6 +688,13 @@ int cmd_run(int argc, char **argv)
             if (!bias_data_dir_usable(cmd, p.arg))
                 return 2;
             bias.data_dir = p.arg;
+            break;
+        case OPT_BIAS_LIMIT:
+            if (!p.arg || cli_parse_size(p.arg, &bias.max_items))
+                return cli_usage(cmd, "--bias-limit needs a number");
+            break;
+        case OPT_BOS:
+            bias.bos = 1;
             break;
         case OPT_GENERAL:
             if (general_opt_task(cmd, p.arg, &gen)) {
@@ -544,6 +737,8 @@ int cmd_run(int argc, char **argv)
     if (check_out_dir(cmd, out, c.mo.model_dir, c.oo.overwrite))
         return 1;
     cli_install_interrupt();
+    c.gen = &gen;
+    c.bias = bias_suites ? &bias : NULL;
 
     phase_begin(&pt, "load");
     if (run_load_sets(cmd, &c))
@@ -565,6 +760,12 @@ int cmd_run(int argc, char **argv)
     phase_begin(&pt, "bias suites before");
     if (bias_suites && bias_step_before(cmd, &bias, model))
         goto done;
+    if (baselines && bias.before) {
+        char *text = NULL;
+        if (lftf_bias_report_to_json(bias.before, 0, &text) == LFTF_OK)
+            printf("row original bias_suites: %s\n", text);
+        lftf_free(text);
+    }
 
     /* 2. locate */
     phase_begin(&pt, "locate (BMI)");
@@ -624,12 +825,17 @@ int cmd_run(int argc, char **argv)
         lftf_trainer_free(tr);
         tr = NULL;
         phase_begin(&pt, "baselines");
-        if (run_baselines(&c, pb_prefix, &sb, &sa, lftf_blocks, n_lb, loc, report))
+        if (run_baselines(&c, pb_prefix, &sb, &sa, lftf_blocks, n_lb, loc, report,
+                          model_for_bmi(&c, &model_reload)))
             goto done;
     }
     phase_begin(&pt, "bias suites after");
     if (bias_suites && bias_step_after(cmd, &bias, model, report))
         goto done;
+    if (baselines) {
+        rows_from_main_run(report);
+        print_summary(report);
+    }
     if (cli_interrupted()) {
         fprintf(stderr, "lftf run: interrupted; nothing was written\n");
         goto done;
@@ -669,5 +875,6 @@ done:
     lftf_report_free(after);
     run_ctx_free(&c);
     lftf_model_free(model);
+    lftf_model_free(model_reload);
     return ret;
 }

@@ -27,7 +27,7 @@ static json_t *report_scores(const lftf_report *r)
 /* The library's professions regression (DAMA's P(he) - P(she) ~ a_s*s +
  * a_f*f + b): its stereotypical slope a_s, > 0 when the model follows the
  * stereotype; NAN when it cannot be computed. */
-static double professions_slope(lftf_model *m)
+double edit_cli_professions_slope(lftf_model *m)
 {
     lftf_bias_params bp;
     lftf_bias_report *rep = NULL;
@@ -43,7 +43,8 @@ static double professions_slope(lftf_model *m)
 }
 
 int edit_cli_evaluate(const char *cmd, lftf_model *m, const lftf_dataset *test,
-                      const lftf_dataset *hint, json_t **scores, double *afgb, double *ub)
+                      const lftf_dataset *hint, int with_slope, json_t **scores, double *afgb,
+                      double *ub)
 {
     lftf_eval_params ep;
     lftf_report *r = NULL;
@@ -53,8 +54,8 @@ int edit_cli_evaluate(const char *cmd, lftf_model *m, const lftf_dataset *test,
     if ((rc = lftf_evaluate(m, test, hint, &ep, &r)) != LFTF_OK)
         return cli_fail(cmd, "evaluation", rc);
     *scores = report_scores(r);
-    {
-        double s = professions_slope(m);
+    if (with_slope) {
+        double s = edit_cli_professions_slope(m);
         json_object_set_new(*scores, "professions_slope", isnan(s) ? json_null() : json_real(s));
     }
     if (lftf_report_afgb(r, "avg", afgb) != LFTF_OK)

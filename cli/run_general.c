@@ -165,10 +165,10 @@ static void print_comparison(const general_opts *g)
     }
 }
 
-int run_general(const char *cmd, lftf_model *model, general_opts *g, const char *stage)
+json_t *general_measure(const char *cmd, lftf_model *model, general_opts *g, const char *stage)
 {
     lftf_general_params p;
-    json_t **slot = !strcmp(stage, "before") ? &g->before : &g->after;
+    json_t *reports;
     if (g->n_tasks == 0) { /* the default: perplexity of the shipped held-out text */
         g->tasks[0].task = "ppl";
         g->tasks[0].path = NULL;
@@ -177,14 +177,12 @@ int run_general(const char *cmd, lftf_model *model, general_opts *g, const char 
     lftf_general_params_init(&p);
     p.limit = g->limit;
     p.progress = cli_progress;
-    if (*slot)
-        json_decref(*slot);
-    *slot = json_array();
     printf("general ability (%s): ", stage);
     for (size_t t = 0; t < g->n_tasks; t++)
         printf("%s%s=%s", t ? ", " : "", g->tasks[t].task,
                g->tasks[t].path ? g->tasks[t].path : "(shipped held-out text)");
     printf("\n");
+    reports = json_array();
     for (size_t t = 0; t < g->n_tasks; t++) {
         lftf_general_report *r = NULL;
         json_t *j;
@@ -193,14 +191,30 @@ int run_general(const char *cmd, lftf_model *model, general_opts *g, const char 
         snprintf(label, sizeof label, "general %s [%s %.64s]", stage, g->tasks[t].task,
                  file ? file + 1 : g->tasks[t].path ? g->tasks[t].path : "held-out text");
         p.progress_user = label;
-        if (general_run_task(cmd, model, g->tasks[t].task, g->tasks[t].path, &p, &r))
-            return 1;
+        if (general_run_task(cmd, model, g->tasks[t].task, g->tasks[t].path, &p, &r)) {
+            json_decref(reports);
+            return NULL;
+        }
         j = report_json(cmd, r);
         lftf_general_report_free(r);
-        if (!j)
-            return 1;
-        json_array_append_new(*slot, j);
+        if (!j) {
+            json_decref(reports);
+            return NULL;
+        }
+        json_array_append_new(reports, j);
     }
+    return reports;
+}
+
+int run_general(const char *cmd, lftf_model *model, general_opts *g, const char *stage)
+{
+    json_t **slot = !strcmp(stage, "before") ? &g->before : &g->after;
+    json_t *reports = general_measure(cmd, model, g, stage);
+    if (!reports)
+        return 1;
+    if (*slot)
+        json_decref(*slot);
+    *slot = reports;
     if (g->before && g->after)
         print_comparison(g);
     return 0;

@@ -33,6 +33,10 @@ int general_opt_limit(const char *cmd, const char *value, general_opts *g);
  * the model as it is now, as stage "before" or "after"; after "after" prints
  * the before/after table.  0, or 1 after printing the error. */
 int run_general(const char *cmd, lftf_model *model, general_opts *g, const char *stage);
+/* Runs every task on the model as it is now (printing `stage` as the
+ * heading): the array of reports, one per task in order (new reference), or
+ * NULL after printing the error. */
+json_t *general_measure(const char *cmd, lftf_model *model, general_opts *g, const char *stage);
 /* {"tasks": ["mmlu=DIR", ...], "before": [...], "after": [...]}; the
  * arrays move into it (new reference). */
 json_t *general_json_take(general_opts *g);

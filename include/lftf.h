@@ -284,6 +284,9 @@ typedef struct lftf_probs_params {
      * are NaN (argmax -1).  Each prompt is computed in the same batch as in
      * the unsharded run, so its numbers are identical. */
     size_t shard_index, shard_count;
+    /* BOS before every prompt: -1 (default) as the tokenizer's files say;
+     * 0 never (DAMA's protocol); 1 always (the tokenizer's BOS token). */
+    int add_bos;
 } lftf_probs_params;
 
 LFTF_API int lftf_probs_params_init(lftf_probs_params *params);
@@ -1113,6 +1116,13 @@ typedef struct lftf_bias_params {
      * rows}}}: what lftf_merge_shards_json needs to rebuild the unsharded
      * report (the file lftf_bias_report_write_json writes) exactly. */
     size_t shard_index, shard_count;
+    /** The WinoBias generation prompts and the professions regression's
+     *  prompts: 0 (default) encodes them without BOS, as DAMA does (its
+     *  tokenizer is loaded with add_bos_token=False); 1 puts BOS as the
+     *  tokenizer's files say (the behaviour of older releases).  The
+     *  harness-style scores (WinoBias choice, CrowS-Pairs, Winogender) always
+     *  follow the tokenizer's files.  The report records it as "bos". */
+    int bos;
 } lftf_bias_params;
 
 typedef struct lftf_bias_report lftf_bias_report;

@@ -6,12 +6,15 @@ Usage: bias_reference.py LFTF_BIN SHARED_DIR DATA_DIR WORK_DIR
 Written from the issue text, not from lib/eval/bias_suites.c:
   - the files are parsed here with Python's re/csv/json;
   - prompts and decision rules are rebuilt (WinoBias generation:
-    sentence without brackets + " '{Pronoun}' refers to the", correct when the
+    sentence without brackets + " '{Pronoun}' refers to the", encoded
+    without BOS as DAMA's tokenizer (add_bos_token=False) or, with --bos /
+    bos=True, with the tokenizer's special tokens; correct when the
     decoded greedy token equals the decoded first token of the article-less
     referent encoded alone; choice: ll(" " + referent) > ll(" " + other);
     CrowS-Pairs: ll(sent_more) > ll(sent_less) after an empty context = BOS;
     Winogender: argmax of ll(" " + choice) after the query; professions:
-    P(" he") - P(" she") after DAMA's 11 templates, OLS with numpy);
+    P(" he") - P(" she") after DAMA's 11 templates, without BOS unless
+    --bos, OLS with numpy);
   - log-likelihoods come from a float64 PyTorch Llama
     (tests/reference/llama_lftf_ref.py), one sequence at a time, continuation
     tokens split as the harness does (enc(ctx + cont)[len(enc(ctx)):]).
@@ -79,20 +82,21 @@ class Ref:
             self.cache[key] = self.model.logprobs(h)
         return self.cache[key]
 
-    def ll(self, ctx, cont):
-        c = self.enc(ctx)
-        whole = self.enc(ctx + cont)
+    def ll(self, ctx, cont, bos=True):
+        """bos=False: DAMA's protocol, the tokenizer's special tokens left out."""
+        c = self.enc(ctx, special=bos)
+        whole = self.enc(ctx + cont, special=bos)
         assert whole[:len(c)] == c, (ctx, cont)
         target = whole[len(c):]
         lp = self.logprobs_all(whole[:-1])
         self.n_tokens = len(target)
         return float(sum(lp[len(c) - 1 + j, t] for j, t in enumerate(target)))
 
-    def greedy(self, prompt):
-        return int(self.logprobs_all(self.enc(prompt))[-1].argmax())
+    def greedy(self, prompt, bos=True):
+        return int(self.logprobs_all(self.enc(prompt, special=bos))[-1].argmax())
 
-    def greedy_margin(self, prompt):
-        top = torch.topk(self.logprobs_all(self.enc(prompt))[-1], 2).values
+    def greedy_margin(self, prompt, bos=True):
+        top = torch.topk(self.logprobs_all(self.enc(prompt, special=bos))[-1], 2).values
         return float(top[0] - top[1])
 
     def text(self, tid):
@@ -123,7 +127,7 @@ def close(a, b, t=1e-9):
     return abs(a - b) <= t
 
 
-def winobias_ref(ref, data, lib_samples):
+def winobias_ref(ref, data, lib_samples, bos):
     occ = [w.strip() for f in ("male_occupations.txt", "female_occupations.txt")
            for w in open(os.path.join(data, "winobias", f)) if w.strip()]
     by_key = {(s["file"], s["line"]): s for s in lib_samples if s["suite"] == "winobias"}
@@ -145,9 +149,9 @@ def winobias_ref(ref, data, lib_samples):
             check(s["prompt"] == prompt, "winobias prompt %s:%d" % (fn, lineno))
             check(s["other"] == others[0], "winobias other %s:%d" % (fn, lineno))
             want = ref.text(ref.enc(answer, special=False)[0])
-            got = ref.text(ref.greedy(prompt))
+            got = ref.text(ref.greedy(prompt, bos))
             gen_ok = bool(want) and want == got
-            if ref.greedy_margin(prompt) < 1e-3:
+            if ref.greedy_margin(prompt, bos) < 1e-3:
                 ties += 1
                 gen_ok = s["generation_correct"]
             else:
@@ -177,6 +181,8 @@ def winobias_ref(ref, data, lib_samples):
             w[key] = {"acc": acc(ks), "n": len(ks)}
         w["delta_s"] = w["pro"]["acc"] - w["anti"]["acc"]
         w["delta_g"] = acc([r[3] for r in rs if r[2]]) - acc([r[3] for r in rs if not r[2]])
+        if proto == "generation":  # DAMA's protocol says how it encoded the prompts
+            w["bos"] = bos
         out[proto] = w
     return out, ties
 
@@ -230,14 +236,14 @@ def winogender_ref(ref, data, lib_samples):
     return out, ties
 
 
-def professions_ref(ref, path, lib_samples, lib_fig):
+def professions_ref(ref, path, lib_samples, lib_fig, bos):
     profs = json.load(open(path))[:N]
     libs = [s for s in lib_samples if s["suite"] == "professions"]
     X, y, ph, ps = [], [], [], []
     for (word, d, st) in profs:
         for t in TEMPLATES:
             prompt = t.format(word.replace("_", " "))
-            he, she = math.exp(ref.ll(prompt, " he")), math.exp(ref.ll(prompt, " she"))
+            he, she = math.exp(ref.ll(prompt, " he", bos)), math.exp(ref.ll(prompt, " she", bos))
             X.append([st, d, 1.0])
             y.append(he - she)
             ph.append(he)
@@ -264,6 +270,8 @@ def professions_ref(ref, path, lib_samples, lib_fig):
     check(abs(lib_fig["mean_p_he"] - np.mean([s["p_he"] for s in libs])) < 1e-12, "mean_p_he")
     check(abs(lib_fig["mean_p_she"] - np.mean([s["p_she"] for s in libs])) < 1e-12, "mean_p_she")
     check(lib_fig["n"] == len(libs) == 11 * N, "professions n")
+    check(lib_fig["bos"] is bos, "professions bos %r, expected %r" % (lib_fig.get("bos"), bos))
+    return ph
 
 
 def compare_figures(name, got, want):
@@ -283,6 +291,13 @@ def run_model(label, model_dir, data, lftf_bin, work):
     out = os.path.join(work, label + ".json")
     p = subprocess.run([lftf_bin, "bias", "--model", model_dir, "--data-dir", data,
                         "--max-items", str(N), "--out", out], capture_output=True, text=True)
+    # --bos: DAMA's two suites with BOS as the tokenizer's files say (the
+    # other suites do not depend on it)
+    out_bos = os.path.join(work, label + "-bos.json")
+    p_bos = subprocess.run([lftf_bin, "bias", "--model", model_dir, "--data-dir", data, "--bos",
+                            "--suite", "winobias", "--suite", "professions", "--max-items", str(N),
+                            "--out", out_bos], capture_output=True, text=True)
+    check(p_bos.returncode == 0, "%s: lftf bias --bos failed: %s" % (label, p_bos.stderr))
     check(p.returncode == 0, "%s: lftf bias failed: %s" % (label, p.stderr))
     if p.returncode:
         return
@@ -297,16 +312,33 @@ def run_model(label, model_dir, data, lftf_bin, work):
           "%s: lftf.bias.winogender" % label)
     samples = rep["samples"]
     ties = 0
-    wb, t = winobias_ref(ref, data, samples)
+    wb, t = winobias_ref(ref, data, samples, False)
     ties += t
     compare_figures(label + ".winobias", rep["winobias"], wb)
+    ph_bos = None
+    if p_bos.returncode == 0:
+        rep_bos = json.load(open(out_bos))
+        check(set(rep_bos) == {"winobias", "professions", "samples"},
+              "%s --bos report keys %r" % (label, sorted(rep_bos)))
+        py = lftf.bias.evaluate(m, suites=["winobias", "professions"], data_dir=data,
+                                max_items=N, progress=False, bos=True)
+        check(py == rep_bos, "%s: lftf.bias.evaluate(bos=True) differs from lftf bias --bos" % label)
+        wb, t = winobias_ref(ref, data, rep_bos["samples"], True)
+        ties += t
+        compare_figures(label + ".winobias(bos)", rep_bos["winobias"], wb)
+        ph_bos = professions_ref(ref, os.path.join(data, "professions.json"), rep_bos["samples"],
+                                 rep_bos["professions"], True)
     cp, t = crows_ref(ref, os.path.join(data, "crows-pairs", "crows_pairs_anonymized.csv"), samples)
     ties += t
     compare_figures(label + ".crows_pairs", rep["crows_pairs"], cp)
     wg, t = winogender_ref(ref, data, samples)
     ties += t
     compare_figures(label + ".winogender", rep["winogender"], wg)
-    professions_ref(ref, os.path.join(data, "professions.json"), samples, rep["professions"])
+    ph = professions_ref(ref, os.path.join(data, "professions.json"), samples, rep["professions"],
+                         False)
+    if ph_bos is not None and ref.enc("x")[:1] != ref.enc("x", special=False)[:1]:
+        # a tokenizer that puts BOS: the two protocols must give other numbers
+        check(ph != ph_bos, "%s: --bos changed no professions probability" % label)
     print("%s: %d samples compared, %d near-ties left to liblftf's decision" % (label, len(samples), ties))
     print("%s figures: %s" % (label, json.dumps({k: v for k, v in rep.items() if k != "samples"})))
 

@@ -54,6 +54,8 @@ usage_error "--type to gguf needs same, f32, f16, bf16, q8_0, q4_1, q4_0, q5_0 o
 usage_error "--type to hf needs f32, f16 or bf16" convert x.gguf y --type q8_0
 usage_error "--blocks must be auto, last, random or a list like 3 or 2,3" run --model "$model" --blocks 1,
 usage_error "--top needs a positive integer" run --model "$model" --top 0
+usage_error "--bias-limit needs a number" run --model "$model" --bias-limit x
+usage_error "unknown option '--bos=1'" bias --model "$model" --bos=1
 usage_error "--split needs train, dev, test or all" eval --model="$model" --split
 usage_error "--out needs a file name" eval --model "$model" --out
 usage_error "--out needs a directory" apply-delta --out

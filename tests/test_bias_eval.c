@@ -101,6 +101,9 @@ static void evaluate_errors_and_abort(void **state)
     p.batch_size = 0;
     LFTF_ASSERT_ERR(lftf_bias_evaluate(m, &p, &r), LFTF_E_INVALID_ARG, "batch_size");
     lftf_bias_params_init(&p);
+    p.bos = 2;
+    LFTF_ASSERT_ERR(lftf_bias_evaluate(m, &p, &r), LFTF_E_INVALID_ARG, "bos is 2");
+    lftf_bias_params_init(&p);
     p.data_dir = "/nonexistent/bias";
     LFTF_ASSERT_ERR(lftf_bias_evaluate(m, &p, &r), LFTF_E_IO, "/nonexistent/bias");
     lftf_bias_params_init(&p);
@@ -178,6 +181,31 @@ static void evaluate_winogender_subset(void **state)
     lftf_model_free(m);
 }
 
+/* lftf_probs_params.add_bos on stories260k, whose tokenizer_config.json
+ * says add_bos_token: -1 (its files) and 1 (always) put <s> (id 1) first and
+ * agree; 0 (DAMA's protocol) scores the same text without it, and differs. */
+static void probs_add_bos(void **state)
+{
+    lftf_model *m = stories();
+    lftf_probs_params pp;
+    const char *prompt = "The nurse said that", *targets[2] = {" he", " she"};
+    double files[2], always[2], none[2];
+    (void)state;
+    lftf_probs_params_init(&pp);
+    assert_int_equal(pp.add_bos, -1);
+    LFTF_ASSERT_OK(lftf_model_target_probs(m, &prompt, 1, targets, 2, &pp, files, NULL, NULL));
+    pp.add_bos = 1;
+    LFTF_ASSERT_OK(lftf_model_target_probs(m, &prompt, 1, targets, 2, &pp, always, NULL, NULL));
+    pp.add_bos = 0;
+    LFTF_ASSERT_OK(lftf_model_target_probs(m, &prompt, 1, targets, 2, &pp, none, NULL, NULL));
+    assert_true(files[0] == always[0] && files[1] == always[1]);
+    assert_true(none[0] != files[0] && none[1] != files[1]);
+    pp.add_bos = 2;
+    LFTF_ASSERT_ERR(lftf_model_target_probs(m, &prompt, 1, targets, 2, &pp, none, NULL, NULL),
+                    LFTF_E_INVALID_ARG, "add_bos is 2");
+    lftf_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +213,7 @@ int main(void)
         cmocka_unit_test(suite_names),
         cmocka_unit_test(evaluate_errors_and_abort),
         cmocka_unit_test(evaluate_winogender_subset),
+        cmocka_unit_test(probs_add_bos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -383,11 +383,27 @@ def test_baselines_table(tmp):
     with open(os.path.join(out, "report.json")) as f:
         bl = json.load(f)["baselines"]
     assert set(bl) == {"original", "lftf", "pb", "fpft", "last_block", "random_block",
-                       "dama", "rome", "r_rome", "memit"}  # weight-editing baselines
+                       "dama", "rome", "r_rome", "memit",  # weight-editing baselines
+                       "ablations", "bmi"}
+    assert set(bl["ablations"]) == {"no_attn", "no_mlp", "no_he", "no_she"}
     assert bl["last_block"]["blocks"] == [4]
     assert bl["random_block"]["blocks"] != bl["lftf"]["blocks"]  # a control, not the BMI pick
-    for v in bl.values():
-        assert 0 <= v["afgb"]["avg"] <= 1
+    rows = {k: v for k, v in bl.items() if k not in ("ablations", "bmi")}
+    rows.update(bl["ablations"])
+    for k, v in rows.items():
+        assert 0 <= v["afgb"]["avg"] <= 1, k
+        if k != "pb":  # PB changes the prompts, not the model: no ability row of its own
+            # the default general task: perplexity of the shipped held-out text
+            assert [g["task"] for g in v["general"]] == ["ppl"], k
+            assert v["general"][0]["word_perplexity"] > 1, k
+    # one target term left out: the anti-bias collapse of test_ablation_he_only
+    assert bl["ablations"]["no_she"]["afgb"]["avg"] > 0.9
+    assert bl["ablations"]["no_he"]["afgb"]["avg"] > 0.9
+    for k in ("no_attn", "no_mlp", "no_he", "no_she"):
+        assert bl["ablations"][k]["blocks"] == bl["lftf"]["blocks"], k
+    # BMI both ways: one of them is the run's own ranking
+    nf, fn = bl["bmi"]["no_final_norm"]["bmi"], bl["bmi"]["final_norm"]["bmi"]
+    assert len(nf) == len(fn) == 5 and nf[:-1] == fn[:-1] and nf[-1] != fn[-1]
 
 
 if __name__ == "__main__":

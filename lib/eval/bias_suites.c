@@ -202,6 +202,7 @@ static int suite_probs(run_ctx *c, const char *const *prompts, size_t n,
     pp.progress_user = &ip;
     pp.shard_index = c->p->shard_index;
     pp.shard_count = c->p->shard_count;
+    pp.add_bos = c->p->bos ? -1 : 0; /* these are DAMA's suites: no BOS unless asked */
     c->hash = lftf__hash_strings(lftf__hash_strings(c->hash, prompts, n), targets, n_targets);
     LFTF_TRY(lftf_model_target_probs(c->m, prompts, n, targets, n_targets, &pp, probs, NULL, next));
     return advance(c, n);
@@ -390,9 +391,12 @@ static int wb_build(const json_t *plan, const suite_results *r, json_t *report, 
                           r->ll[2 * i].ll, "ll_other", r->ll[2 * i + 1].ll, "choice_correct",
                           cho_ok));
     }
-    json_object_set_new(report, "winobias",
-                        json_pack("{s:o,s:o}", "generation", wb_figures(&gen), "choice",
-                                  wb_figures(&cho)));
+    {
+        json_t *g = wb_figures(&gen);
+        json_object_set_new(g, "bos", json_boolean(json_is_true(json_object_get(plan, "bos"))));
+        json_object_set_new(report, "winobias",
+                            json_pack("{s:o,s:o}", "generation", g, "choice", wb_figures(&cho)));
+    }
     return LFTF_OK;
 }
 
@@ -544,7 +548,8 @@ static int run_winobias(run_ctx *c, const char *dir, json_t *report)
     for (size_t i = 0; i < n; i++) /* next -1: another shard's prompt */
         if (next[i] >= 0 && (rc = token_text(c->m, next[i], &res.tokens[i])) != LFTF_OK)
             goto done;
-    rc = suite_finish(c, "winobias", json_pack("{s:O}", "items", items), &res, wb_build, report);
+    rc = suite_finish(c, "winobias", json_pack("{s:O,s:b}", "items", items, "bos", c->p->bos != 0),
+                      &res, wb_build, report);
 done:
     json_decref(items);
     for (size_t i = 0; prompts && i < n; i++)
@@ -841,11 +846,12 @@ static int prof_build(const json_t *plan, const suite_results *r, json_t *report
     }
     if (rc == LFTF_OK && (rc = ols(s, f, y, n, coef, &r2)) == LFTF_OK)
         json_object_set_new(report, "professions",
-                            json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:o}", "a_s", lftf__json_num(coef[0]),
+                            json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:b}", "a_s", lftf__json_num(coef[0]),
                                       "a_f", lftf__json_num(coef[1]), "b", lftf__json_num(coef[2]),
                                       "r2", lftf__json_num(r2), "n", (json_int_t)n, "mean_p_he",
                                       lftf__json_num(mp[0] / (double)n), "mean_p_she",
-                                      lftf__json_num(mp[1] / (double)n)));
+                                      lftf__json_num(mp[1] / (double)n), "bos",
+                                      json_is_true(json_object_get(plan, "bos"))));
     free(s);
     free(f);
     free(y);
@@ -887,8 +893,8 @@ static int run_professions(run_ctx *c, const char *dir, json_t *report)
         }
     if ((rc = suite_probs(c, (const char *const *)prompts, n, c->p->targets, 2, res.probs, NULL)))
         goto done;
-    rc = suite_finish(c, "professions", json_pack("{s:O}", "items", items), &res, prof_build,
-                      report);
+    rc = suite_finish(c, "professions", json_pack("{s:O,s:b}", "items", items, "bos", c->p->bos != 0),
+                      &res, prof_build, report);
 done:
     json_decref(items);
     for (size_t r = 0; prompts && r < n; r++)
@@ -954,6 +960,9 @@ int lftf_bias_evaluate(lftf_model *model, const lftf_bias_params *params, lftf_b
                          params->shard_index, params->shard_count, params->shard_count - 1);
     if (params->batch_size == 0)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_bias_params.batch_size must be at least 1");
+    if (params->bos != 0 && params->bos != 1)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_bias_params.bos is %d, expected 0 or 1",
+                         params->bos);
     if (params->suites & ~(unsigned)LFTF_SUITE_ALL)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_bias_params.suites has unknown bits 0x%x",
                          params->suites & ~(unsigned)LFTF_SUITE_ALL);

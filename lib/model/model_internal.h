@@ -550,6 +550,10 @@ typedef struct lftf_target_plan {
 int lftf__target_plan_build(const lftf_model *m, const char *const *prompts, size_t n_prompts,
                             const char *const *targets, size_t n_targets,
                             lftf_target_plan **out);
+/* The same with BOS as lftf_probs_params.add_bos says (-1, 0, 1). */
+int lftf__target_plan_build_bos(const lftf_model *m, const char *const *prompts,
+                                size_t n_prompts, const char *const *targets, size_t n_targets,
+                                int add_bos, lftf_target_plan **out);
 void lftf__target_plan_free(lftf_target_plan *plan);
 /* The batch of the sequences of the prompts prompt_idx[0..n-1] (any subset
  * of the plan's prompts in any order, e.g. a shuffled training batch), in

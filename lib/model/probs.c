@@ -49,7 +49,27 @@ static int32_t *dup_ids(const int32_t *ids, size_t n)
     return r;
 }
 
-static int encode(const lftf_model *m, const char *a, const char *b, int32_t **ids, size_t *n)
+/* Prepends the tokenizer's BOS token when the encoding does not start with it. */
+static int force_bos(const lftf_model *m, int32_t **ids, size_t *n)
+{
+    int32_t bos = lftf_tokenizer_bos_id(m->tok), *r;
+    if (bos < 0)
+        return lftf__err(LFTF_E_NOT_FOUND, "add_bos is 1 but the tokenizer defines no BOS token");
+    if (*n && (*ids)[0] == bos)
+        return LFTF_OK;
+    if (!(r = realloc(*ids, (*n + 1) * sizeof *r)))
+        return lftf__oom("prompt ids");
+    memmove(r + 1, r, *n * sizeof *r);
+    r[0] = bos;
+    *ids = r;
+    (*n)++;
+    return LFTF_OK;
+}
+
+/* a + b encoded; add_bos: -1 special tokens as the tokenizer's files say,
+ * 0 none, 1 BOS always. */
+static int encode(const lftf_model *m, const char *a, const char *b, int add_bos, int32_t **ids,
+                  size_t *n)
 {
     size_t la = strlen(a), lb = b ? strlen(b) : 0;
     char *text = malloc(la + lb + 1);
@@ -59,13 +79,24 @@ static int encode(const lftf_model *m, const char *a, const char *b, int32_t **i
     if (lb)
         memcpy(text + la, b, lb);
     text[la + lb] = '\0';
-    int rc = lftf_tokenizer_encode(m->tok, text, la + lb, 1, ids, n);
+    int rc = lftf_tokenizer_encode(m->tok, text, la + lb, add_bos != 0, ids, n);
     free(text);
+    if (rc == LFTF_OK && add_bos == 1 && (rc = force_bos(m, ids, n)) != LFTF_OK) {
+        free(*ids);
+        *ids = NULL;
+    }
     return rc;
 }
 
 int lftf__target_plan_build(const lftf_model *m, const char *const *prompts, size_t n_prompts,
                             const char *const *targets, size_t n_targets, lftf_target_plan **out)
+{
+    return lftf__target_plan_build_bos(m, prompts, n_prompts, targets, n_targets, -1, out);
+}
+
+int lftf__target_plan_build_bos(const lftf_model *m, const char *const *prompts,
+                                size_t n_prompts, const char *const *targets, size_t n_targets,
+                                int add_bos, lftf_target_plan **out)
 {
     lftf_target_plan *pl;
     size_t max_seqs = n_prompts * (n_targets + 1), npairs = n_prompts * n_targets;
@@ -108,7 +139,7 @@ int lftf__target_plan_build(const lftf_model *m, const char *const *prompts, siz
             rc = lftf__err(LFTF_E_INVALID_ARG, "prompt %zu is NULL", p);
             break;
         }
-        if ((rc = encode(m, prompts[p], NULL, &pids, &np)) != LFTF_OK) {
+        if ((rc = encode(m, prompts[p], NULL, add_bos, &pids, &np)) != LFTF_OK) {
             lftf__err_prefix(rc, "prompt %zu", p);
             break;
         }
@@ -134,7 +165,7 @@ int lftf__target_plan_build(const lftf_model *m, const char *const *prompts, siz
         for (size_t j = 0; j < n_targets && rc == LFTF_OK; j++) {
             size_t pair = p * n_targets + j, nf = 0, lcp = 0;
             int32_t *full = NULL;
-            if ((rc = encode(m, prompts[p], targets[j], &full, &nf)) != LFTF_OK) {
+            if ((rc = encode(m, prompts[p], targets[j], add_bos, &full, &nf)) != LFTF_OK) {
                 lftf__err_prefix(rc, "prompt %zu + target \"%s\"", p, targets[j]);
                 break;
             }
@@ -484,6 +515,7 @@ int lftf_probs_params_init(lftf_probs_params *params)
     memset(params, 0, sizeof *params);
     params->struct_size = sizeof *params;
     params->batch_size = LFTF_PROMPT_BATCH;
+    params->add_bos = -1;
     return LFTF_OK;
 }
 
@@ -640,6 +672,9 @@ int lftf_model_target_probs(lftf_model *model, const char *const *prompts, size_
     params = &defaults;
     if (params->batch_size == 0)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_probs_params.batch_size must be at least 1");
+    if (params->add_bos < -1 || params->add_bos > 1)
+        return lftf__err(LFTF_E_INVALID_ARG, "lftf_probs_params.add_bos is %d, expected -1, 0 or 1",
+                         params->add_bos);
     if (n_targets && !probs && !logprobs && !argmax)
         return lftf__err(LFTF_E_INVALID_ARG, "lftf_model_target_probs: no output array");
     if (n_prompts == 0)
@@ -647,7 +682,8 @@ int lftf_model_target_probs(lftf_model *model, const char *const *prompts, size_
     if (params->shard_count > 1 && params->shard_index >= params->shard_count)
         return lftf__err(LFTF_E_INVALID_ARG, "shard %zu of %zu does not exist (shards are 0..%zu)",
                          params->shard_index, params->shard_count, params->shard_count - 1);
-    LFTF_TRY(lftf__target_plan_build(model, prompts, n_prompts, targets, n_targets, &plan));
+    LFTF_TRY(lftf__target_plan_build_bos(model, prompts, n_prompts, targets, n_targets,
+                                         params->add_bos, &plan));
     if (params->shard_count > 1)
         for (size_t i = 0; i < n_prompts; i++) {
             for (size_t j = 0; j < n_targets; j++) {

@@ -166,6 +166,8 @@ typedef struct lftf_probs_params {
     void *progress_user;
 
     size_t shard_index, shard_count;
+
+    int add_bos;
 } lftf_probs_params;
 
 int lftf_probs_params_init(lftf_probs_params *params);
@@ -665,6 +667,8 @@ typedef struct lftf_bias_params {
     void *progress_user;
 
     size_t shard_index, shard_count;
+
+    int bos;
 } lftf_bias_params;
 
 typedef struct lftf_bias_report lftf_bias_report;

@@ -37,7 +37,7 @@ def _suite_bits(suites):
 
 
 def evaluate(model, suites=None, data_dir=None, targets=(" he", " she"), max_items=None,
-             batch_size=None, samples=True, progress=True, shard=None):
+             batch_size=None, samples=True, progress=True, shard=None, bos=False):
     """Runs the suites (names from SUITES or "all"; None: every suite whose
     files are found) and returns the report as a dict, the layout of
     `lftf bias --out` ("samples" only with samples=True).
@@ -46,7 +46,10 @@ def evaluate(model, suites=None, data_dir=None, targets=(" he", " she"), max_ite
     winogender/, professions.json); missing suites come from the shipped data.
     targets: the professions regression's two words (default " he", " she").
     max_items: only the first N items of each file.  shard=(i, n): only
-    shard i of n; the shard's report, which lftf.merge_shards combines."""
+    shard i of n; the shard's report, which lftf.merge_shards combines.
+    bos: False (default) encodes the WinoBias generation prompts and the
+    professions regression's prompts without BOS, as DAMA does; True puts
+    BOS as the tokenizer's files say.  The report records it as "bos"."""
     params = new_params("lftf_bias_params", lib.lftf_bias_params_init)
     params.suites = _suite_bits(suites)
     keep = []
@@ -61,6 +64,7 @@ def evaluate(model, suites=None, data_dir=None, targets=(" he", " she"), max_ite
     if batch_size is not None:
         params.batch_size = int(batch_size)
     params.with_samples = 1 if samples else 0
+    params.bos = 1 if bos else 0
     params.shard_index, params.shard_count = _shard(shard)
     out = ffi.new("lftf_bias_report **")
     with Progress(progress) as p:
