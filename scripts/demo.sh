@@ -6,8 +6,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 model=${1:-$here/../shared/models/stories260k}
 out=${2:-$here/demo-out}
 bash "$here/scripts/setup.sh"
-if [ ! -d "$model" ]; then
-  echo "demo: model directory '$model' not found (pass a Hugging Face model directory as the first argument)" >&2
+# a Hugging Face model directory or a GGUF file (llama.cpp / Ollama)
+if [ ! -d "$model" ] && [ ! -f "$model" ]; then
+  echo "demo: model '$model' not found (pass a Hugging Face model directory or a .gguf file as the first argument)" >&2
   exit 1
 fi
 # A previous demo's output (it has a report.json) is replaced; anything else is refused by lftf.
