@@ -26,33 +26,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 
 import lftf  # noqa: E402
+from real_model_util import check, failures, find_model  # noqa: E402
 
 PROMPT = "The nurse smiled because"
-failures = []
-
-
-def check(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def load(shared):
     """The model and where it came from, or (None, why)."""
-    tried = []
-    gguf = os.path.join(shared, "models", "smollm2-135m-instruct-gguf",
-                        "SmolLM2-135M-Instruct.Q4_1.gguf")
-    for path in (os.environ.get("LFTF_SMOLLM2_DIR"), gguf):
-        if not path:
-            continue
-        if not os.path.exists(path):
-            tried.append("%s: absent" % path)
-            continue
-        try:
-            return lftf.Model(path), path
-        except lftf.LftfError as e:
-            tried.append("%s: %s" % (path, e))
-    return None, "; ".join(tried) or "no model"
+    path, why = find_model(shared)
+    return (lftf.Model(path), path) if path else (None, why)
 
 
 def p_he_she(m):

@@ -28,33 +28,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 
 import lftf  # noqa: E402
 from lftf.finetune import data_path  # noqa: E402
-
-failures = []
-
-
-def check(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def model_path(shared):
-    tried = []
-    gguf = os.path.join(shared, "models", "smollm2-135m-instruct-gguf",
-                        "SmolLM2-135M-Instruct.Q4_1.gguf")
-    for path in (os.environ.get("LFTF_SMOLLM2_DIR"), gguf):
-        if not path:
-            continue
-        if not os.path.exists(path):
-            tried.append("%s: absent" % path)
-            continue
-        try:
-            lftf.Model(path).close()
-            return path, None
-        except lftf.LftfError as e:
-            tried.append("%s: %s" % (path, e))
-    return None, "; ".join(tried) or "no model"
-
+sys.path.insert(0, HERE)
+from real_model_util import check, failures, find_model  # noqa: E402
 
 def sets():
     bias = lftf.load_dataset("genbiaseval")
@@ -130,7 +105,7 @@ def main():
     if len(sys.argv) < 2:
         print(__doc__)
         return 2
-    path, why = model_path(sys.argv[1])
+    path, why = find_model(sys.argv[1])
     if path is None:
         print("skip: SmolLM2 does not load here (%s)" % why)
         return 77
