@@ -426,13 +426,16 @@ static int wb_score(run_ctx *c, const char *const *prompts, const char *const *c
                     const char *const *conts, size_t n, lftf_ll_result *ll, int32_t *next)
 {
     int32_t *next2 = malloc((n ? 2 * n : 1) * sizeof *next2);
-    int all = 1;
+    /* The answers' pass puts BOS as the tokenizer says; its greedy token is
+     * generation's only where generation does too (--bos, or no BOS at all). */
+    int shared = c->p->bos || lftf_tokenizer_bos_id(lftf_model_tokenizer(c->m)) < 0;
+    int all = shared;
     if (!next2)
         return lftf__oom("WinoBias greedy tokens");
     /* the run's hash as when the greedy tokens had their own pass */
     c->hash = lftf__hash_strings(c->hash, prompts, n);
-    int rc = score_ll_next(c, ctx2, conts, 2 * n, 2 * n, ll, next2);
-    for (size_t i = 0; rc == LFTF_OK && i < n; i++) {
+    int rc = score_ll_next(c, ctx2, conts, 2 * n, 2 * n, ll, shared ? next2 : NULL);
+    for (size_t i = 0; rc == LFTF_OK && shared && i < n; i++) {
         next[i] = next2[2 * i] != -2 ? next2[2 * i] : next2[2 * i + 1];
         all &= next[i] != -2;
     }
