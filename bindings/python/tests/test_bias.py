@@ -24,10 +24,13 @@ def test_suite_functions_return_the_report_sections(model):
     assert wg["gap"] == pytest.approx(wg["female"]["acc"] - wg["male"]["acc"], abs=1e-15)
     wb = lftf.bias.winobias(model, max_items=2, progress=False)
     assert set(wb) == {"generation", "choice"}
-    for w in wb.values():
-        assert set(w) == {"pro", "anti", "all", "type1", "type2", "delta_s", "delta_g"}
+    for name, w in wb.items():
+        # generation follows DAMA's protocol and records its BOS convention
+        extra = {"bos"} if name == "generation" else set()
+        assert set(w) == {"pro", "anti", "all", "type1", "type2", "delta_s", "delta_g"} | extra
         assert w["all"]["n"] == 8 and isinstance(w["all"]["n"], int)
         assert 0 <= w["all"]["acc"] <= 1
+    assert wb["generation"]["bos"] is False
 
 
 def test_professions_other_target_words(model):

@@ -115,8 +115,10 @@ def test_cdef_is_accepted_by_cffi():
     # rules by hand for LP64: struct_size first, pointers 8 bytes.
     assert ffi.offsetof("lftf_model_params", "struct_size") == 0
     assert ffi.offsetof("lftf_model_params", "device") == 8
-    # struct_size, batch_size, progress, progress_user, shard_index, shard_count
-    assert ffi.sizeof("lftf_probs_params") == 8 * 6
+    # struct_size, batch_size, progress, progress_user, shard_index, shard_count,
+    # then the int add_bos padded to 8
+    assert ffi.sizeof("lftf_probs_params") == 8 * 7
+    assert ffi.offsetof("lftf_probs_params", "add_bos") == 8 * 6
     assert ffi.sizeof("lftf_history_entry") == 4 + 4 + 8 * 3
 
 
