@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "formats/ggml_quants.h"
+#include "formats/gguf_names.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -324,15 +325,6 @@ size_t lftf__st_tensor_value_bytes(const lftf_st_tensor *t)
     return n;
 }
 
-/* The GGUF row that holds Hugging Face row r of a q/k weight: llama.cpp
- * interleaved each head's two rotary halves (row 2j + h holds half h's j). */
-static int64_t permuted_row(int64_t r, int64_t rows, int heads)
-{
-    int64_t per_head = rows / heads, half = per_head / 2;
-    int64_t head = r / per_head, within = r % per_head;
-    return head * per_head + 2 * (within % half) + within / half;
-}
-
 int lftf__st_tensor_decode(const lftf_st_tensor *t, void *out)
 {
     const lftf_gguf_source *s = t->gguf;
@@ -348,7 +340,7 @@ int lftf__st_tensor_decode(const lftf_st_tensor *t, void *out)
         return lftf__err(LFTF_E_FORMAT, "tensor '%s': %lld rows are not %d heads of rotary pairs",
                          g->name, (long long)rows, s->permute_heads);
     for (int64_t r = 0; r < rows; r++) {
-        int64_t src = s->permute_heads > 0 ? permuted_row(r, rows, s->permute_heads) : r;
+        int64_t src = s->permute_heads > 0 ? lftf__gguf_permuted_row(r, rows, s->permute_heads) : r;
         int rc = lftf__ggml_dequantize(g->type, g->data + (size_t)src * row_bytes, y + r * row_len,
                                        row_len);
         if (rc != LFTF_OK)
