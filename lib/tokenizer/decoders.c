@@ -22,7 +22,7 @@ typedef enum {
 
 struct tok_decoder {
     dec_type type;
-    tok_decoder **items; /* Sequence */
+    void **items; /* Sequence: its tok_decoder children */
     size_t n_items;
     tok_pattern pattern; /* Replace */
     char *content;       /* Replace: the replacement; Strip: the character */
@@ -54,62 +54,45 @@ static int count_field(json_t *j, const char *key, const char *where, size_t *ou
     return LFTF_OK;
 }
 
-static int copy_content(json_t *j, const char *where, tok_decoder *d)
+/* tok_decoder_load for tok_json_sequence. */
+static int load_child(json_t *j, const char *where, void **out)
 {
-    const char *s;
-    LFTF_TRY(tok_json_string(j, "content", 0, where, &s, &d->content_len));
-    d->content = malloc(d->content_len + 1);
-    if (!d->content)
-        return lftf__oom("a decoder");
-    memcpy(d->content, s, d->content_len + 1);
-    return LFTF_OK;
+    tok_decoder *child;
+    int rc = tok_decoder_load(j, where, &child);
+    *out = child;
+    return rc;
 }
 
 int tok_decoder_load(json_t *j, const char *where, tok_decoder **out)
 {
     tok_decoder *d;
     const char *type;
-    size_t type_len;
     char sub[256];
     int rc = LFTF_OK;
     *out = NULL;
-    if (!j || json_is_null(j))
+    LFTF_TRY(tok_json_type(j, where, &type));
+    if (!type)
         return LFTF_OK;
-    if (!json_is_object(j))
-        return lftf__err(LFTF_E_FORMAT, "%s: expected an object or null", where);
-    LFTF_TRY(tok_json_string(j, "type", 0, where, &type, &type_len));
     d = calloc(1, sizeof *d);
     if (!d)
         return lftf__oom("a decoder");
     if (!strcmp(type, "Sequence")) {
-        json_t *list = json_object_get(j, "decoders");
         d->type = DEC_SEQUENCE;
-        if (!json_is_array(list)) {
-            rc = lftf__err(LFTF_E_FORMAT, "%s: Sequence needs a \"decoders\" array", where);
-        } else {
-            d->items = calloc(json_array_size(list) + 1, sizeof *d->items);
-            if (!d->items)
-                rc = lftf__oom("a decoder");
-            for (size_t i = 0; rc == LFTF_OK && i < json_array_size(list); i++) {
-                snprintf(sub, sizeof sub, "%s.decoders[%zu]", where, i);
-                rc = tok_decoder_load(json_array_get(list, i), sub, &d->items[d->n_items]);
-                if (rc == LFTF_OK && d->items[d->n_items])
-                    d->n_items++;
-            }
-        }
+        rc = tok_json_sequence(j, "decoders", where, "a decoder", load_child, &d->items,
+                               &d->n_items);
     } else if (!strcmp(type, "Replace")) {
         d->type = DEC_REPLACE;
         snprintf(sub, sizeof sub, "%s.pattern", where);
         rc = tok_pattern_load(json_object_get(j, "pattern"), sub, &d->pattern);
         if (rc == LFTF_OK)
-            rc = copy_content(j, where, d);
+            rc = tok_json_strdup(j, "content", where, "a decoder", &d->content, &d->content_len);
     } else if (!strcmp(type, "ByteFallback")) {
         d->type = DEC_BYTE_FALLBACK;
     } else if (!strcmp(type, "Fuse")) {
         d->type = DEC_FUSE;
     } else if (!strcmp(type, "Strip")) {
         d->type = DEC_STRIP;
-        rc = copy_content(j, where, d);
+        rc = tok_json_strdup(j, "content", where, "a decoder", &d->content, &d->content_len);
         if (rc == LFTF_OK && (d->content_len == 0 ||
                               tok_utf8_len((unsigned char)d->content[0]) != d->content_len))
             rc = lftf__err(LFTF_E_FORMAT, "%s: Strip content must be one character", where);

@@ -23,7 +23,7 @@ typedef enum {
 
 struct tok_normalizer {
     norm_type type;
-    tok_normalizer **items; /* Sequence */
+    void **items; /* Sequence: its tok_normalizer children */
     size_t n_items;
     char *str; /* Prepend: the prefix; Replace: the replacement */
     size_t str_len;
@@ -43,59 +43,41 @@ void tok_normalizer_free(tok_normalizer *n)
     free(n);
 }
 
-static int copy_string_field(json_t *j, const char *key, const char *where, char **out,
-                             size_t *len)
+/* tok_normalizer_load for tok_json_sequence. */
+static int load_child(json_t *j, const char *where, void **out)
 {
-    const char *s;
-    LFTF_TRY(tok_json_string(j, key, 0, where, &s, len));
-    *out = malloc(*len + 1);
-    if (!*out)
-        return lftf__oom("a normalizer");
-    memcpy(*out, s, *len + 1);
-    return LFTF_OK;
+    tok_normalizer *child;
+    int rc = tok_normalizer_load(j, where, &child);
+    *out = child;
+    return rc;
 }
 
 int tok_normalizer_load(json_t *j, const char *where, tok_normalizer **out)
 {
     tok_normalizer *n;
     const char *type;
-    size_t type_len;
     char sub[256];
     int rc = LFTF_OK;
     *out = NULL;
-    if (!j || json_is_null(j))
+    LFTF_TRY(tok_json_type(j, where, &type));
+    if (!type)
         return LFTF_OK;
-    if (!json_is_object(j))
-        return lftf__err(LFTF_E_FORMAT, "%s: expected an object or null", where);
-    LFTF_TRY(tok_json_string(j, "type", 0, where, &type, &type_len));
     n = calloc(1, sizeof *n);
     if (!n)
         return lftf__oom("a normalizer");
     if (!strcmp(type, "Sequence")) {
-        json_t *list = json_object_get(j, "normalizers");
         n->type = NORM_SEQUENCE;
-        if (!json_is_array(list)) {
-            rc = lftf__err(LFTF_E_FORMAT, "%s: Sequence needs a \"normalizers\" array", where);
-        } else {
-            n->items = calloc(json_array_size(list) + 1, sizeof *n->items);
-            if (!n->items)
-                rc = lftf__oom("a normalizer");
-            for (size_t i = 0; rc == LFTF_OK && i < json_array_size(list); i++) {
-                snprintf(sub, sizeof sub, "%s.normalizers[%zu]", where, i);
-                rc = tok_normalizer_load(json_array_get(list, i), sub, &n->items[n->n_items]);
-                if (rc == LFTF_OK && n->items[n->n_items])
-                    n->n_items++;
-            }
-        }
+        rc = tok_json_sequence(j, "normalizers", where, "a normalizer", load_child, &n->items,
+                               &n->n_items);
     } else if (!strcmp(type, "Prepend")) {
         n->type = NORM_PREPEND;
-        rc = copy_string_field(j, "prepend", where, &n->str, &n->str_len);
+        rc = tok_json_strdup(j, "prepend", where, "a normalizer", &n->str, &n->str_len);
     } else if (!strcmp(type, "Replace")) {
         n->type = NORM_REPLACE;
         snprintf(sub, sizeof sub, "%s.pattern", where);
         rc = tok_pattern_load(json_object_get(j, "pattern"), sub, &n->pattern);
         if (rc == LFTF_OK)
-            rc = copy_string_field(j, "content", where, &n->str, &n->str_len);
+            rc = tok_json_strdup(j, "content", where, "a normalizer", &n->str, &n->str_len);
     } else if (!strcmp(type, "NFC")) {
         n->type = NORM_NFC;
     } else if (!strcmp(type, "NFD")) {

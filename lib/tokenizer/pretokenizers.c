@@ -24,7 +24,7 @@ typedef enum {
 
 struct tok_pretokenizer {
     pre_type type;
-    tok_pretokenizer **items; /* Sequence */
+    void **items; /* Sequence: its tok_pretokenizer children */
     size_t n_items;
     tok_pattern pattern; /* Split; ByteLevel with use_regex: GPT-2's regex */
     split_behavior behavior;
@@ -134,38 +134,32 @@ int tok_metaspace_load(json_t *j, const char *where, char *repl, size_t *repl_le
     return LFTF_OK;
 }
 
+/* tok_pretokenizer_load for tok_json_sequence. */
+static int load_child(json_t *j, const char *where, void **out)
+{
+    tok_pretokenizer *child;
+    int rc = tok_pretokenizer_load(j, where, &child);
+    *out = child;
+    return rc;
+}
+
 int tok_pretokenizer_load(json_t *j, const char *where, tok_pretokenizer **out)
 {
     tok_pretokenizer *p;
     const char *type;
-    size_t type_len;
     char sub[256];
     int rc = LFTF_OK;
     *out = NULL;
-    if (!j || json_is_null(j))
+    LFTF_TRY(tok_json_type(j, where, &type));
+    if (!type)
         return LFTF_OK;
-    if (!json_is_object(j))
-        return lftf__err(LFTF_E_FORMAT, "%s: expected an object or null", where);
-    LFTF_TRY(tok_json_string(j, "type", 0, where, &type, &type_len));
     p = calloc(1, sizeof *p);
     if (!p)
         return lftf__oom("a pre-tokenizer");
     if (!strcmp(type, "Sequence")) {
-        json_t *list = json_object_get(j, "pretokenizers");
         p->type = PRE_SEQUENCE;
-        if (!json_is_array(list)) {
-            rc = lftf__err(LFTF_E_FORMAT, "%s: Sequence needs a \"pretokenizers\" array", where);
-        } else {
-            p->items = calloc(json_array_size(list) + 1, sizeof *p->items);
-            if (!p->items)
-                rc = lftf__oom("a pre-tokenizer");
-            for (size_t i = 0; rc == LFTF_OK && i < json_array_size(list); i++) {
-                snprintf(sub, sizeof sub, "%s.pretokenizers[%zu]", where, i);
-                rc = tok_pretokenizer_load(json_array_get(list, i), sub, &p->items[p->n_items]);
-                if (rc == LFTF_OK && p->items[p->n_items])
-                    p->n_items++;
-            }
-        }
+        rc = tok_json_sequence(j, "pretokenizers", where, "a pre-tokenizer", load_child,
+                               &p->items, &p->n_items);
     } else if (!strcmp(type, "Split")) {
         p->type = PRE_SPLIT;
         snprintf(sub, sizeof sub, "%s.pattern", where);

@@ -47,6 +47,49 @@ int tok_json_string(json_t *obj, const char *key, int optional, const char *wher
     return LFTF_OK;
 }
 
+int tok_json_strdup(json_t *obj, const char *key, const char *where, const char *what,
+                    char **out, size_t *len)
+{
+    const char *s;
+    LFTF_TRY(tok_json_string(obj, key, 0, where, &s, len));
+    *out = malloc(*len + 1);
+    if (!*out)
+        return lftf__oom(what);
+    memcpy(*out, s, *len + 1);
+    return LFTF_OK;
+}
+
+int tok_json_type(json_t *j, const char *where, const char **type)
+{
+    size_t len;
+    *type = NULL;
+    if (!j || json_is_null(j))
+        return LFTF_OK;
+    if (!json_is_object(j))
+        return lftf__err(LFTF_E_FORMAT, "%s: expected an object or null", where);
+    return tok_json_string(j, "type", 0, where, type, &len);
+}
+
+int tok_json_sequence(json_t *j, const char *key, const char *where, const char *what,
+                      tok_child_load load, void ***items, size_t *n_items)
+{
+    json_t *list = json_object_get(j, key);
+    char sub[256];
+    int rc = LFTF_OK;
+    if (!json_is_array(list))
+        return lftf__err(LFTF_E_FORMAT, "%s: Sequence needs a \"%s\" array", where, key);
+    *items = calloc(json_array_size(list) + 1, sizeof **items);
+    if (!*items)
+        return lftf__oom(what);
+    for (size_t i = 0; rc == LFTF_OK && i < json_array_size(list); i++) {
+        snprintf(sub, sizeof sub, "%s.%s[%zu]", where, key, i);
+        rc = load(json_array_get(list, i), sub, &(*items)[*n_items]);
+        if (rc == LFTF_OK && (*items)[*n_items])
+            (*n_items)++;
+    }
+    return rc;
+}
+
 /* ---- post-processor ---- */
 
 static int template_ids(json_t *specials, const char *name, const char *where, tok_ids *dst)
@@ -101,13 +144,10 @@ static int load_template(json_t *j, const char *where, tok_ids *prefix, tok_ids 
 static int load_post_processor(json_t *j, const char *where, tok_ids *prefix, tok_ids *suffix)
 {
     const char *type;
-    size_t len;
     char sub[512];
-    if (!j || json_is_null(j))
+    LFTF_TRY(tok_json_type(j, where, &type));
+    if (!type)
         return LFTF_OK;
-    if (!json_is_object(j))
-        return lftf__err(LFTF_E_FORMAT, "%s: expected an object or null", where);
-    LFTF_TRY(tok_json_string(j, "type", 0, where, &type, &len));
     if (!strcmp(type, "ByteLevel"))
         return LFTF_OK; /* only adjusts offsets, which we do not report */
     if (!strcmp(type, "TemplateProcessing"))

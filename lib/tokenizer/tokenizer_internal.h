@@ -320,5 +320,21 @@ int tok_json_bool(json_t *obj, const char *key, int def, const char *where, int 
 /* Reads a string field; absent or null gives *out = NULL when optional. */
 int tok_json_string(json_t *obj, const char *key, int optional, const char *where,
                     const char **out, size_t *len);
+/* A malloc'd copy of a required string field; `what` names the component
+ * in an out-of-memory error. */
+int tok_json_strdup(json_t *obj, const char *key, const char *where, const char *what,
+                    char **out, size_t *len);
+/* The "type" of a component (normalizer, pre-tokenizer, decoder): an object
+ * or null; null or absent gives *type = NULL (no component). */
+int tok_json_type(json_t *j, const char *where, const char **type);
+
+/* Loads one child of a Sequence; *out = NULL for a null child. */
+typedef int (*tok_child_load)(json_t *j, const char *where, void **out);
+/* The children of {"type": "Sequence", key: [...]}, each loaded by `load`
+ * under the name "<where>.<key>[i]"; null children are left out.  On an
+ * error *items keeps those loaded so far (*n_items) for the caller to free;
+ * `what` names the component in an out-of-memory error. */
+int tok_json_sequence(json_t *j, const char *key, const char *where, const char *what,
+                      tok_child_load load, void ***items, size_t *n_items);
 
 #endif
