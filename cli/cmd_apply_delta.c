@@ -32,7 +32,6 @@ int cmd_apply_delta(int argc, char **argv)
     lftf_save_params sp;
     int c, rc;
 
-    out_opts_init(&oo);
     if (cli_parser_init(&p, &spec, argc, argv, NULL, NULL, &oo))
         return 1;
     while ((c = cli_next(&p)) > 0) {

@@ -63,8 +63,6 @@ int cmd_bias(int argc, char **argv)
     lftf_bias_report *rep = NULL;
     int c, rc, ret = 1;
 
-    model_opts_init(&mo);
-    out_opts_init(&oo);
     lftf_bias_params_init(&bp);
     if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, &oo) != 0)
         return 1;

@@ -62,7 +62,6 @@ int cmd_convert(int argc, char **argv)
     cli_parser p;
     int c, rc;
 
-    out_opts_init(&oo);
     if (cli_parser_init(&p, &spec, argc, argv, NULL, NULL, &oo))
         return 1;
     while ((c = cli_next(&p)) > 0) {

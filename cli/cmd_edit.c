@@ -145,8 +145,6 @@ static int parse_options(const cli_command *spec, int argc, char **argv, model_o
     out_opts oo;
     cli_parser p;
     int c;
-    model_opts_init(mo);
-    out_opts_init(&oo);
     memset(co, 0, sizeof *co);
     if (cli_parser_init(&p, spec, argc, argv, mo, NULL, &oo) != 0)
         return 1;

@@ -225,8 +225,6 @@ int cmd_eval(int argc, char **argv)
     lftf_eval_params ep;
 
     memset(&es, 0, sizeof es);
-    model_opts_init(&mo);
-    out_opts_init(&oo);
     if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, &oo))
         return 1;
     while ((c = cli_next(&p)) > 0) {

@@ -47,9 +47,6 @@ int cmd_finetune(int argc, char **argv)
 
     /* line-buffered even into a pipe: progress of a long run shows as it happens */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    model_opts_init(&mo);
-    train_opts_init(&to);
-    out_opts_init(&oo);
     if (cli_parser_init(&p, &spec, argc, argv, &mo, &to, &oo))
         return 1;
     if ((c = cli_next(&p)) != 0) /* no options of its own */

@@ -99,9 +99,7 @@ int cmd_general(int argc, char **argv)
     lftf_general_report *report = NULL;
     int c, ret = 1, rc;
 
-    model_opts_init(&mo);
     lftf_general_params_init(&p);
-    out_opts_init(&oo);
     if (cli_parser_init(&cp, &spec, argc, argv, &mo, NULL, &oo) != 0)
         return 1;
     while ((c = cli_next(&cp)) > 0) {

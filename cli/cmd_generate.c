@@ -56,7 +56,6 @@ int cmd_generate(int argc, char **argv)
     size_t *n_ids = NULL, n = 0;
     int c, rc, ret = 1;
 
-    model_opts_init(&mo);
     lftf_generate_params_init(&gp);
     gp.stop = stops;
     if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, NULL) != 0)

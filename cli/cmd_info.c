@@ -24,7 +24,6 @@ int cmd_info(int argc, char **argv)
     char *json = NULL;
     int c, rc;
 
-    model_opts_init(&mo);
     if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, NULL))
         return 1;
     if ((c = cli_next(&p)) != 0) /* no options of its own */

@@ -160,8 +160,6 @@ int cmd_locate(int argc, char **argv)
     lftf_locate_params lp;
     robustness rob = {NULL, 0, 0};
 
-    model_opts_init(&mo);
-    out_opts_init(&oo);
     if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, &oo))
         return 1;
     while ((c = cli_next(&p)) > 0) {

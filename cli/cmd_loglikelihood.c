@@ -65,8 +65,6 @@ int cmd_loglikelihood(int argc, char **argv)
     lftf_model *model = NULL;
     int c, rc, ret = 1;
 
-    model_opts_init(&mo);
-    out_opts_init(&oo);
     lftf_ll_params_init(&lp);
     if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, &oo) != 0)
         return 1;

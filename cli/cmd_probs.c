@@ -99,7 +99,6 @@ int cmd_probs(int argc, char **argv)
         fprintf(stderr, "lftf probs: out of memory\n");
         return 1;
     }
-    model_opts_init(&mo);
     if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, NULL)) {
         free(prompts);
         return 1;

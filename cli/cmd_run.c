@@ -660,9 +660,6 @@ int cmd_run(int argc, char **argv)
     sel.progress = cli_progress;
     /* line-buffered even into a pipe: progress of a long run shows as it happens */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    model_opts_init(&c.mo);
-    train_opts_init(&c.to);
-    out_opts_init(&c.oo);
     if (cli_parser_init(&p, &spec, argc, argv, &c.mo, &c.to, &c.oo))
         return 1;
     while ((opt = cli_next(&p)) > 0) {

@@ -418,8 +418,6 @@ int cmd_sweep(int argc, char **argv)
     so.epochs = 3;
     so.limit = 100;
     so.batch = so.seed = -1;
-    model_opts_init(&mo);
-    out_opts_init(&oo);
     train_opts_init(&to);
     if (cli_parser_init(&p, &spec, argc, argv, &mo, NULL, &oo))
         return 1;

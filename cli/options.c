@@ -101,7 +101,7 @@ void out_opts_save_params(const out_opts *o, lftf_save_params *sp)
     sp->gguf_type = (lftf_gguf_type)o->gguf_type;
 }
 
-void out_opts_init(out_opts *o)
+static void out_opts_init(out_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->gguf_type = LFTF_GGUF_TYPE_SAME;
@@ -129,6 +129,13 @@ int cli_parser_init(cli_parser *p, const cli_command *spec, int argc, char **arg
                     model_opts *model, train_opts *train, out_opts *out)
 {
     size_t n = 0;
+    /* the structs start from their defaults: the options only override them */
+    if (model)
+        model_opts_init(model);
+    if (train)
+        train_opts_init(train);
+    if (out)
+        out_opts_init(out);
     memset(p, 0, sizeof *p);
     p->spec = spec;
     p->argc = argc;

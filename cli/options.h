@@ -15,8 +15,7 @@
  *                                    CLI_G_OUT_FILE, own, CLI_ARGS_NONE};
  *
  *   model_opts mo; out_opts oo; cli_parser p; int c;
- *   model_opts_init(&mo); out_opts_init(&oo);
- *   cli_parser_init(&p, &spec, argc, argv, &mo, NULL, &oo);
+ *   cli_parser_init(&p, &spec, argc, argv, &mo, NULL, &oo);  // sets mo, oo to defaults
  *   while ((c = cli_next(&p)) > 0) {
  *       switch (c) {
  *       case OPT_SPLIT:                 // p.arg: the value, NULL when it is missing
@@ -88,7 +87,6 @@ typedef struct out_opts {
     int gguf_type;       /* lftf_gguf_type (LFTF_GGUF_TYPE_SAME by default) */
 } out_opts;
 
-void out_opts_init(out_opts *o);
 /* The help lines of --save-format / --gguf-type (a literal, to concatenate). */
 #define SAVE_FORMAT_OPTS_HELP                                                               \
     "  --save-format F     hf (default: a Hugging Face directory) or gguf (a .gguf file\n" \
@@ -128,7 +126,8 @@ typedef struct cli_parser {
     int status;                      /* exit code after cli_next returned -1 */
 } cli_parser;
 
-/* Composes the table; model/train/out receive the shared groups' values
+/* Composes the table; model/train/out (those not NULL) are set to their
+ * defaults (model_opts_init, ...), then receive the shared groups' values
  * (the ones the groups need must not be NULL).  0, or -1 after printing an
  * internal error (the table is too small or names an option twice). */
 int cli_parser_init(cli_parser *p, const cli_command *spec, int argc, char **argv,
