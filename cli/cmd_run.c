@@ -356,6 +356,7 @@ static int run_baselines(const run_ctx *c, const char *pb_prefix, const scores *
     {
         json_t *o = scores_json(&pb);
         json_object_set_new(o, "prefix", json_string(pb_prefix));
+        log_row(o);
         json_object_set_new(bl, "pb", o);
     }
     lftf_report_free(rep);

@@ -3,9 +3,13 @@
 
     baseline_row.py MODEL ROW OUT.json [--block N] [--general-limit N]
                     [--bias-data-dir DIR] [--bias-limit N] [--general T=PATH]...
+                    [--requests N]
 
-ROW: fpft, last_block, no_attn, no_mlp, no_he, no_she (trained), dama,
-rome, r_rome, memit (edited).  The settings are `lftf run --baselines`'s for
+ROW: lftf, fpft, last_block, random_block, no_attn, no_mlp, no_he, no_she
+(trained), dama, rome, r_rome, memit (edited).  lftf, random_block and the
+ablations train the block given by --block: the BMI top block, or for
+random_block the block `lftf run --baselines` drew (it prints "random block
+(N)").  --requests: the editors' number of requests (32, as `lftf run`).  The settings are `lftf run --baselines`'s for
 that row (cli/cmd_run.c, trained_baselines; cli/cmd_edit.c,
 run_edit_baselines): the preset "auto", seed 0, the main run's blocks
 (--block: the BMI top block, which `lftf run` prints; the ablations), no dev
@@ -30,6 +34,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 import lftf  # noqa: E402
 
 ROWS = {  # row: finetune() keywords (cli/cmd_run.c's trained_baselines)
+    "lftf": {},
+    "random_block": {},
     "fpft": {"blocks": "all"},
     "last_block": {"blocks": "last"},
     "no_attn": {"modules": ("mlp",)},
@@ -41,12 +47,12 @@ EDITORS = {"rome": "rome", "r_rome": "r-rome", "memit": "memit"}
 RUN_EDIT_REQUESTS = 32  # cli/cmd_edit.c
 
 
-def edit_row(m, row):
+def edit_row(m, row, n_requests):
     """Applies the row's editor to m; extra row fields."""
     if row == "dama":
         lftf.dama(m, progress=False)
         return {}
-    draw = lftf.load_dataset("genbiaseval", split="train").sample(RUN_EDIT_REQUESTS, 0)
+    draw = lftf.load_dataset("genbiaseval", split="train").sample(n_requests, 0)
     reqs = lftf.genbiaseval_requests(draw, split=None)
     lftf.edit(m, reqs, method=EDITORS[row], stats=False, progress=False)
     return {"requests": len(reqs), "statistics": False}
@@ -77,6 +83,7 @@ def main():
     ap.add_argument("--general-limit", type=int)
     ap.add_argument("--bias-data-dir")
     ap.add_argument("--bias-limit", type=int)
+    ap.add_argument("--requests", type=int, default=RUN_EDIT_REQUESTS)
     a = ap.parse_args()
     lftf.set_num_threads(0)
     m = lftf.Model(a.model)
@@ -85,11 +92,11 @@ def main():
         kw = dict(ROWS[a.row])
         if "blocks" not in kw:
             if a.block is None:
-                raise SystemExit("%s trains the BMI block: give --block" % a.row)
+                raise SystemExit("%s trains one chosen block: give --block" % a.row)
             kw["blocks"] = [a.block]
         hist = lftf.finetune(m, dev=False, hint_dev=None, seed=0, progress=False, **kw)
     else:
-        extra = edit_row(m, a.row)
+        extra = edit_row(m, a.row, a.requests)
     rep = lftf.evaluate(m, progress=False)
     afgb = rep.afgb
     row = {"afgb": {k: afgb.get(k) for k in ("word", "phrase", "sentence", "avg")},

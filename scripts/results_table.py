@@ -57,6 +57,8 @@ def rows_of(baselines):
             label = "LFTF (block %s)" % ",".join(str(b) for b in row["blocks"])
         if key == "random_block" and row.get("blocks"):
             label = "random block (%s)" % ",".join(str(b) for b in row["blocks"])
+        if row.get("requests"):  # the editors: how many edits were made
+            label += " (%d requests)" % row["requests"]
         out.append((label, row))
     return out
 
@@ -104,19 +106,71 @@ def print_tables(baselines, tasks):
         print("| %s | %s |" % (label, " | ".join(cells)))
 
 
+def task_index(tasks, kind, name):
+    """The index in tasks of the task the general table names "kind name"."""
+    for i, spec in enumerate(tasks):
+        k, _, path = spec.partition("=")
+        shipped = "shipped" in path and "held-out" in name  # the default text
+        base = path.rstrip("/").rsplit("/", 1)[-1]
+        # the table shows at most 24 characters of a name
+        if k == kind and (base == name or (len(name) == 24 and base.startswith(name)) or shipped):
+            return i
+    return None
+
+
+def main_rows_from_log(line, tasks, rows, state):
+    """The original and LFTF rows of the main run: its AFGB/UB table, its
+    general-ability table (before -> after) and the original's bias suites
+    (printed as JSON after "row original bias_suites:")."""
+    if state.get("json") is not None:
+        state["json"].append(line)
+        if line.rstrip() == "}":
+            rows.setdefault("original", {})["bias_suites"] = json.loads("".join(state["json"]))
+            state["json"] = None
+        return
+    if line.startswith("row original bias_suites: {"):
+        state["json"] = ["{"]
+        return
+    m = re.match(r"(original|LFTF) +(-?[0-9.]+) +(-?[0-9.]+) +(-?[0-9.]+) +(-?[0-9.]+) +(-?[0-9.]+)\s*$",
+                 line)
+    if m:
+        row = rows.setdefault("original" if m.group(1) == "original" else "lftf", {})
+        v = [float(x) for x in m.groups()[1:]]
+        row["afgb"] = dict(zip(("word", "phrase", "sentence", "avg"), v[:4]))
+        row["ub"] = v[4]
+        return
+    m = re.match(r"(ppl|mc|mmlu) (.+?) (word_perplexity|acc) +(-?[0-9.]+) +(-?[0-9.]+) +[-+][0-9.]+\s*$",
+                 line)
+    if m:
+        i = task_index(tasks, m.group(1), m.group(2))
+        if i is None:
+            return
+        for key, value in (("original", m.group(4)), ("lftf", m.group(5))):
+            general = rows.setdefault(key, {}).setdefault("general", [{} for _ in tasks])
+            general[i]["task"] = m.group(1)
+            general[i][m.group(3)] = float(value)
+
+
 def from_log(path):
     """The rows a run's log holds, in report.json's "baselines" layout, and
     the general tasks."""
-    baselines, tasks, key = {}, [], None
+    baselines, tasks, key, heading, state = {}, [], None, "", {}
     for line in open(path, encoding="utf-8", errors="replace"):
         m = re.match(r"general ability \(before\): (.*)", line)
         if m and not tasks:
             tasks = [t.strip() for t in re.split(r", (?=(?:ppl|mc|mmlu)=)", m.group(1).strip())]
+        if key is None:  # the main run comes before the first baseline
+            main_rows_from_log(line, tasks, baselines, state)
         m = re.match(r"== baseline: (.*) ==", line)
-        if m:
-            key = next((k for prefix, k in HEADINGS if m.group(1).startswith(prefix)), None)
+        if m:  # the editors' headings use their lower-case names ("r-rome")
+            heading = m.group(1)
+            key = next((k for prefix, k in HEADINGS
+                        if m.group(1).lower().startswith(prefix.lower())), None)
         if line.startswith("row: ") and key:
             row = json.loads(line[5:])
+            n = re.search(r"\((\d+) GenBiasEval train requests", heading)
+            if n and "requests" not in row:
+                row["requests"] = int(n.group(1))
             if key in ("no_attn", "no_mlp", "no_he", "no_she"):
                 baselines.setdefault("ablations", {})[key] = row
             else:
@@ -125,15 +179,24 @@ def from_log(path):
 
 
 def add_rows(baselines, specs):
-    """--row KEY=FILE: a row computed apart, where the run has none."""
+    """--row KEY=FILE: a row computed apart.  Where the run has the row, only
+    the figures it lacks are taken (e.g. the bias suites of a main LFTF row
+    whose run stopped before measuring them), and listed in
+    "computed_apart"."""
     for spec in specs:
         key, _, path = spec.partition("=")
         row = json.load(open(path))
-        row["computed_apart"] = True
-        if key in ("no_attn", "no_mlp", "no_he", "no_she"):
-            baselines.setdefault("ablations", {}).setdefault(key, row)
-        else:
-            baselines.setdefault(key, row)
+        table = baselines.setdefault("ablations", {}) \
+            if key in ("no_attn", "no_mlp", "no_he", "no_she") else baselines
+        if key not in table:
+            row["computed_apart"] = True
+            table[key] = row
+            continue
+        missing = [k for k in row if k not in table[key]]
+        for k in missing:
+            table[key][k] = row[k]
+        if missing:
+            table[key]["computed_apart"] = missing
 
 
 def main(argv):

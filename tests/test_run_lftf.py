@@ -401,6 +401,27 @@ def test_baselines_table(tmp):
     assert bl["ablations"]["no_he"]["afgb"]["avg"] > 0.9
     for k in ("no_attn", "no_mlp", "no_he", "no_she"):
         assert bl["ablations"][k]["blocks"] == bl["lftf"]["blocks"], k
+    # a run stopped early: scripts/results_table.py --log reads the same rows
+    # from the log as the report holds (printed to 4 decimals)
+    log, table = os.path.join(tmp, "run.log"), os.path.join(tmp, "from-log.json")
+    with open(log, "w") as f:
+        f.write(p.stdout)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts",
+                          "results_table.py")
+    subprocess.run([sys.executable, script, "--log", log, "--json", table], check=True,
+                   stdout=subprocess.DEVNULL)
+    with open(table) as f:
+        got = json.load(f)["baselines"]
+    assert set(got) == set(bl) - {"bmi"}, set(got)
+    assert set(got["ablations"]) == set(bl["ablations"])
+    for k in ("original", "lftf"):
+        for s in ("word", "phrase", "sentence", "avg"):
+            assert abs(got[k]["afgb"][s] - bl[k]["afgb"][s]) <= 5.1e-5, (k, s)
+        assert abs(got[k]["ub"] - bl[k]["ub"]) <= 5.1e-5, k
+        assert abs(got[k]["general"][0]["word_perplexity"] -
+                   bl[k]["general"][0]["word_perplexity"]) <= 5.1e-5, k
+    for k in ("dama", "rome", "r_rome", "memit", "fpft"):
+        assert got[k]["afgb"] == pytest.approx(bl[k]["afgb"], abs=1e-8), k
     # BMI both ways: one of them is the run's own ranking
     nf, fn = bl["bmi"]["no_final_norm"]["bmi"], bl["bmi"]["final_norm"]["bmi"]
     assert len(nf) == len(fn) == 5 and nf[:-1] == fn[:-1] and nf[-1] != fn[-1]
