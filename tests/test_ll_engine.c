@@ -521,6 +521,51 @@ static void test_loglikelihood_without_cache(void **state)
     lftf_model_free(m);
 }
 
+/* Batches computed by two threads at once (lt_cpu_workers, each product on
+ * one BLAS thread) give the very numbers of the same batches one after the
+ * other on one thread, with the progress counted to the end. */
+static size_t last_done;
+static int count_done(const char *stage, size_t done, size_t total, void *user)
+{
+    (void)stage;
+    (void)user;
+    assert_true(done >= last_done && done <= total);
+    last_done = done;
+    return 0;
+}
+
+static void test_loglikelihood_two_threads(void **state)
+{
+    (void)state;
+    lftf_model *m = load_stories();
+    enum { N = 12 };
+    const char *ctx[N], *cont[N];
+    const char *c4[] = {"Once upon a time", "The cat sat", "Lily liked", "One day, Tom"};
+    const char *k3[] = {" there was a girl", " a", " to play with her ball"};
+    lftf_ll_result one[N], two[N];
+    for (size_t i = 0; i < N; i++) {
+        ctx[i] = c4[i / 3];
+        cont[i] = k3[i % 3];
+    }
+    lftf_ll_params p;
+    lftf_ll_params_init(&p);
+    p.batch_size = 1; /* a batch per context */
+    p.progress = count_done;
+    LFTF_ASSERT_OK(lftf_set_num_threads(1));
+    assert_int_equal(lt_cpu_workers(), 1);
+    LFTF_ASSERT_OK(lftf_model_loglikelihood(m, ctx, cont, N, &p, one));
+    last_done = 0;
+    LFTF_ASSERT_OK(lftf_set_num_threads(2));
+    LFTF_ASSERT_OK(lftf_model_loglikelihood(m, ctx, cont, N, &p, two));
+    assert_int_equal(last_done, N);
+    for (size_t i = 0; i < N; i++) {
+        assert_true(one[i].ll == two[i].ll);
+        assert_int_equal(one[i].is_greedy, two[i].is_greedy);
+        assert_int_equal(one[i].n_tokens, two[i].n_tokens);
+    }
+    lftf_model_free(m);
+}
+
 static void test_loglikelihood_errors(void **state)
 {
     (void)state;
@@ -555,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_generate_random),
         cmocka_unit_test(test_loglikelihood_vs_forward),
         cmocka_unit_test(test_loglikelihood_without_cache),
+        cmocka_unit_test(test_loglikelihood_two_threads),
         cmocka_unit_test(test_loglikelihood_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,10 +37,13 @@
 #include "model/ll_block_major.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 
 int lftf_ll_params_init(lftf_ll_params *params)
 {
@@ -1253,29 +1256,151 @@ static int report_progress(ll_engine *e)
     return LFTF_OK;
 }
 
-/* The plan's rows, batch after batch, this shard's units only (unit u: the
- * batch of rows u); returns the units in *units. */
+/* The plan's work units over the rows (unit u: the batch of rows u),
+ * computed by the calling thread and, on the CPU, by as many threads at once
+ * as the BLAS may use (lt_cpu_workers, at most LL_MAX_THREADS): each takes
+ * the next unit and runs it with one BLAS thread.  One forward pass at a
+ * time leaves the other cores idle while its elementwise ops run on one
+ * thread (libtorch's intra-op pool is one thread beside OpenBLAS's own,
+ * blas_threads.h): a fifth of the work on SmolLM2-135M.  Measured with two
+ * cores; each thread holds one batch's activations, hence the bound (more
+ * cores: one batch at a time, its products on all of them).  Each unit is
+ * computed the same whichever thread runs it. */
+#define LL_MAX_THREADS 4
+
+typedef struct ll_units {
+    ll_engine *e;
+    const size_t *order;
+    const ll_row *rows;
+    const size_t *start;        /* [n + 1]: unit u = rows start[u] .. start[u+1]-1 */
+    size_t n;
+    int cached;
+    atomic_size_t next, done;
+    atomic_int stop, failed;
+    int rc;                     /* the first failed helper's status, its message in msg */
+    char msg[512];
+} ll_units;
+
+static int run_unit(ll_units *w, size_t u)
+{
+    ll_engine *e = w->e;
+    const ll_row *rows = w->rows + w->start[u];
+    size_t nb = w->start[u + 1] - w->start[u];
+    if (!unit_in_shard(e, u)) {
+        for (size_t b = 0; b < nb; b++)
+            for (size_t j = 0; j < rows[b].count; j++)
+                mark_other_shard(e, w->order[rows[b].first + j]);
+        return LFTF_OK;
+    }
+    return w->cached ? run_rows_cached(e, w->order, rows, nb)
+                     : run_rows_plain(e, w->order, rows, nb);
+}
+
+/* Takes units until none is left or another thread stopped; the calling
+ * thread (report != 0) reports progress after each of its units. */
+static int take_units(ll_units *w, int report)
+{
+    int rc = LFTF_OK;
+    while (rc == LFTF_OK && !atomic_load(&w->stop)) {
+        size_t u = atomic_fetch_add(&w->next, 1);
+        if (u >= w->n)
+            break;
+        rc = run_unit(w, u);
+        atomic_fetch_add(&w->done, rows_requests(w->rows + w->start[u], w->start[u + 1] - w->start[u]));
+        if (rc == LFTF_OK && report) {
+            w->e->done = atomic_load(&w->done);
+            rc = report_progress(w->e);
+        }
+    }
+    if (rc != LFTF_OK)
+        atomic_store(&w->stop, 1);
+    return rc;
+}
+
+static int unit_worker(void *arg)
+{
+    ll_units *w = arg;
+    lt_worker_thread_init();
+    int rc = take_units(w, 0);
+    if (rc != LFTF_OK && !atomic_exchange(&w->failed, 1)) {
+        w->rc = rc;
+        snprintf(w->msg, sizeof w->msg, "%s", lftf_last_error());
+    }
+    return 0;
+}
+
+/* The threads to run the units with: more than one only on the CPU, with
+ * every block resident and the cache (whose forward touches no shared
+ * state once the rotary tables are long enough). */
+static int unit_threads(const ll_engine *e, const ll_units *w, size_t max_len)
+{
+    int n = lt_cpu_workers();
+    lt_tensor *c = NULL, *s = NULL;
+    if (n < 2 || n > LL_MAX_THREADS || w->n < 2 || !w->cached || e->m->device.type != LT_CPU)
+        return 1;
+    /* the model's rotary tables grow on demand: grown here, once */
+    int rc = lftf__model_rope_tables(e->m, (int64_t)max_len, &c, &s);
+    lt_free(c);
+    lt_free(s);
+    return rc == LFTF_OK ? n : 1;
+}
+
+/* Starts up to n - 1 helpers (unit_worker) on w; returns how many run. */
+static int start_helpers(ll_units *w, int n, thrd_t *helpers)
+{
+    int started = 0;
+    if (n < 2)
+        return 0;
+    lt_blas_hold_single(1);
+    while (started < n - 1 && thrd_create(&helpers[started], unit_worker, w) == thrd_success)
+        started++;
+    if (!started)
+        lt_blas_hold_single(0);
+    return started;
+}
+
+/* Joins the helpers; a helper's failure becomes the caller's status. */
+static int join_helpers(ll_units *w, thrd_t *helpers, int started, int rc)
+{
+    for (int i = 0; i < started; i++)
+        thrd_join(helpers[i], NULL);
+    if (!started)
+        return rc;
+    lt_blas_hold_single(0);
+    if (rc == LFTF_OK && atomic_load(&w->failed))
+        rc = lftf__err(w->rc, "%s", w->msg);
+    /* the helpers' last units, done after the caller's last report */
+    if (rc == LFTF_OK && w->e->done != atomic_load(&w->done)) {
+        w->e->done = atomic_load(&w->done);
+        rc = report_progress(w->e);
+    }
+    return rc;
+}
+
+/* The plan's rows, this shard's units only; returns the units in *units. */
 static int run_rows(ll_engine *e, const size_t *order, const ll_row *rows, size_t n_rows,
                     size_t *units)
 {
-    const int cached = lftf__kv_supported(e->m);
-    int rc = LFTF_OK;
-    size_t u = 0;
-    for (size_t r0 = 0, nb; r0 < n_rows && rc == LFTF_OK; r0 += nb, u++) {
-        nb = batch_rows(rows, n_rows, r0);
-        if (!unit_in_shard(e, u)) {
-            for (size_t b = r0; b < r0 + nb; b++)
-                for (size_t j = 0; j < rows[b].count; j++)
-                    mark_other_shard(e, order[rows[b].first + j]);
-        } else {
-            rc = cached ? run_rows_cached(e, order, rows + r0, nb)
-                        : run_rows_plain(e, order, rows + r0, nb);
-        }
-        e->done += rows_requests(rows + r0, nb);
-        if (rc == LFTF_OK)
-            rc = report_progress(e);
-    }
-    *units = u;
+    size_t *start = malloc((n_rows + 1) * sizeof *start), n = 0, max_len = 0;
+    if (!start)
+        return lftf__oom("batches");
+    for (size_t r0 = 0; r0 < n_rows; r0 += batch_rows(rows, n_rows, r0))
+        start[n++] = r0;
+    start[n] = n_rows;
+    for (size_t r = 0; r < n_rows; r++)
+        max_len = rows[r].len > max_len ? rows[r].len : max_len;
+    ll_units w = {.e = e, .order = order, .rows = rows, .start = start, .n = n,
+                  .cached = lftf__kv_supported(e->m)};
+    atomic_init(&w.next, 0);
+    atomic_init(&w.done, e->done);
+    atomic_init(&w.stop, 0);
+    atomic_init(&w.failed, 0);
+    thrd_t helpers[LL_MAX_THREADS];
+    int started = start_helpers(&w, unit_threads(e, &w, max_len), helpers);
+    int rc = join_helpers(&w, helpers, started, take_units(&w, 1));
+    e->done = atomic_load(&w.done);
+    free(start);
+    *units = n;
     return rc;
 }
 
