@@ -1,6 +1,7 @@
 /* The BLAS thread policy (lib/torch/blas_threads.cpp): small matrix products
  * run on one OpenBLAS thread, large ones on all the threads allowed, and
- * lftf_set_num_threads bounds them.  Checked through OpenBLAS's own
+ * lftf_set_num_threads bounds them; held single while the caller runs its
+ * own threads.  Checked through OpenBLAS's own
  * openblas_get_num_threads after each product (no timing); skipped when the
  * BLAS libtorch uses is not OpenBLAS. */
 #define _POSIX_C_SOURCE 200809L
@@ -161,6 +162,32 @@ static void test_backward_follows_forward(void **state)
     lt_free(s);
 }
 
+/* The caller's own threads at once (lt_cpu_workers: the BLAS threads, with
+ * the pools apart; 1 when the BLAS may use one thread): while held, even a
+ * large product runs on one BLAS thread; holds nest. */
+static void test_hold_single(void **state)
+{
+    (void)state;
+    get_fn get = openblas_threads();
+    get_fn parallel = (get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "openblas_get_parallel");
+    LFTF_ASSERT_OK(lftf_set_num_threads(2));
+    if (parallel && parallel() == 1)
+        assert_int_equal(lt_cpu_workers(), 2);
+    lt_blas_hold_single(1);
+    lt_blas_hold_single(1);
+    linear_of(256, 512, 512);
+    assert_int_equal(get(), 1);
+    lt_blas_hold_single(0);
+    linear_of(256, 512, 512);
+    assert_int_equal(get(), 1);
+    lt_blas_hold_single(0);
+    linear_of(256, 512, 512);
+    assert_int_equal(get(), 2);
+    LFTF_ASSERT_OK(lftf_set_num_threads(1));
+    assert_int_equal(lt_cpu_workers(), 1);
+    LFTF_ASSERT_OK(lftf_set_num_threads(2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_small_and_large),
         cmocka_unit_test(test_pools_apart),
         cmocka_unit_test(test_backward_follows_forward),
+        cmocka_unit_test(test_hold_single),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * against a float64 PyTorch reference in test_model_forward.c):
  *
  *  - kv_forward in pieces (prefill, then one token, or one token then the
- *    rest with padding slots) gives the log-probs of the full forward at every
+ *    rest with padding slots), and kv_forward_tree (a shared prefix with
+ *    branches after it), give the log-probs of the full forward at every
  *    position, on every random-model case (GQA, biases, rope scaling,
  *    Mistral's sliding window shorter than the sequences, F16/BF16 weights);
  *  - lftf_model_generate equals argmax decoding with a full forward of the
@@ -103,6 +104,77 @@ static double kv_piece(lftf_model *m, lftf_kv_cache *c, int32_t **ids, const siz
     return worst;
 }
 
+/* Largest error (in float32 tolerances) of n log-prob rows got [n, V]
+ * against want[k] (rows of V). */
+static double worst_rows(const float *got, const float *const *want, size_t n, size_t V)
+{
+    double worst = 0;
+    for (size_t k = 0; k < n; k++)
+        for (size_t v = 0; v < V; v++) {
+            double a = got[k * V + v], b = want[k][v];
+            double e = fabs(a - b) / LFTF_F32_TOL(b);
+            if (!(e <= worst))
+                worst = isnan(e) ? INFINITY : e;
+        }
+    return worst;
+}
+
+/* One tree step (lftf__kv_forward_tree) against the full forward of each
+ * branch as its own sequence: row 0 = the first 5 tokens of sequence 0, then
+ * two branches (the rest of sequence 0; the first 4 tokens of sequence 2),
+ * row 1 = the first 3 tokens of sequence 1, then its next 3 (a shorter row:
+ * padding).  With the Mistral case's window of 4 the window reaches back
+ * into the shared prefix. */
+static double kv_tree_piece(lftf_model *m, int32_t **ids, const size_t *lens, float **full)
+{
+    size_t V = (size_t)m->cfg.vocab_size, n0 = 5 + (lens[0] - 5) + 4;
+    int32_t seqx[9], row0[32], row1[6], br0[32], br1[6];
+    int64_t pos0[32], pos1[6];
+    const float *want[64];
+    memcpy(seqx, ids[0], 5 * sizeof *seqx);
+    memcpy(seqx + 5, ids[2], 4 * sizeof *seqx);
+    float *fullx = full_logprobs(m, seqx, 9);
+    size_t k = 0;
+    for (size_t j = 0; j < lens[0]; j++, k++) { /* prefix + branch 1 */
+        row0[k] = ids[0][j];
+        pos0[k] = (int64_t)j;
+        br0[k] = j < 5 ? 0 : 1;
+        want[k] = full[0] + j * V;
+    }
+    for (size_t j = 5; j < 9; j++, k++) { /* branch 2 */
+        row0[k] = seqx[j];
+        pos0[k] = (int64_t)j;
+        br0[k] = 2;
+        want[k] = fullx + j * V;
+    }
+    for (size_t j = 0; j < 6; j++) {
+        row1[j] = ids[1][j];
+        pos1[j] = (int64_t)j;
+        br1[j] = j < 3 ? 0 : 1;
+        want[n0 + j] = full[1] + j * V;
+    }
+    const int32_t *rid[2] = {row0, row1}, *rbr[2] = {br0, br1};
+    const int64_t *rpos[2] = {pos0, pos1};
+    size_t rlen[2] = {n0, 6}, total = n0 + 6;
+    lt_tensor *H = NULL, *idx = NULL, *lp = NULL;
+    LFTF_ASSERT_OK(lftf__kv_forward_tree(m, rid, rlen, rpos, rbr, 2, &H));
+    int64_t T = lt_size(H, 1), flat[64], nt = (int64_t)total;
+    assert_int_equal(T, (int64_t)n0);
+    for (size_t j = 0; j < total; j++)
+        flat[j] = j < n0 ? (int64_t)j : T + (int64_t)(j - n0);
+    LFTF_ASSERT_OK(lt_from_host(flat, LT_I64, &nt, 1, LT_I64, m->device, &idx));
+    LFTF_ASSERT_OK(lftf__model_logprobs_at(m, H, idx, &lp));
+    float *host = malloc(total * V * sizeof *host);
+    LFTF_ASSERT_OK(lt_to_host_f32(lp, host, total * V));
+    double worst = worst_rows(host, want, total, V);
+    free(host);
+    free(fullx);
+    lt_free(H);
+    lt_free(idx);
+    lt_free(lp);
+    return worst;
+}
+
 static void check_requests(lftf_model *m, const char *const *ctx, const char *const *cont,
                            size_t n, size_t want_single);
 
@@ -186,6 +258,9 @@ static void test_kv_matches_full_forward(void **state)
         LFTF_ASSERT_OK(lftf__kv_cache_select(sel, only, 1, &one));
         size_t ofrom[1] = {4}, on[1] = {lens[2] - 4};
         if ((e = kv_piece(m, one, &sids[2], ofrom, on, 1, &sfull[2])) > worst)
+            worst = e;
+        /* a shared prefix and branches in one step */
+        if ((e = kv_tree_piece(m, ids, lens, full)) > worst)
             worst = e;
         lt_grad_set_enabled(prev);
         print_message("%-28s kv cache vs full forward: max error %.3g float32 tolerances\n",
@@ -446,6 +521,51 @@ static void test_loglikelihood_without_cache(void **state)
     lftf_model_free(m);
 }
 
+/* Batches computed by two threads at once (lt_cpu_workers, each product on
+ * one BLAS thread) give the very numbers of the same batches one after the
+ * other on one thread, with the progress counted to the end. */
+static size_t last_done;
+static int count_done(const char *stage, size_t done, size_t total, void *user)
+{
+    (void)stage;
+    (void)user;
+    assert_true(done >= last_done && done <= total);
+    last_done = done;
+    return 0;
+}
+
+static void test_loglikelihood_two_threads(void **state)
+{
+    (void)state;
+    lftf_model *m = load_stories();
+    enum { N = 12 };
+    const char *ctx[N], *cont[N];
+    const char *c4[] = {"Once upon a time", "The cat sat", "Lily liked", "One day, Tom"};
+    const char *k3[] = {" there was a girl", " a", " to play with her ball"};
+    lftf_ll_result one[N], two[N];
+    for (size_t i = 0; i < N; i++) {
+        ctx[i] = c4[i / 3];
+        cont[i] = k3[i % 3];
+    }
+    lftf_ll_params p;
+    lftf_ll_params_init(&p);
+    p.batch_size = 1; /* a batch per context */
+    p.progress = count_done;
+    LFTF_ASSERT_OK(lftf_set_num_threads(1));
+    assert_int_equal(lt_cpu_workers(), 1);
+    LFTF_ASSERT_OK(lftf_model_loglikelihood(m, ctx, cont, N, &p, one));
+    last_done = 0;
+    LFTF_ASSERT_OK(lftf_set_num_threads(2));
+    LFTF_ASSERT_OK(lftf_model_loglikelihood(m, ctx, cont, N, &p, two));
+    assert_int_equal(last_done, N);
+    for (size_t i = 0; i < N; i++) {
+        assert_true(one[i].ll == two[i].ll);
+        assert_int_equal(one[i].is_greedy, two[i].is_greedy);
+        assert_int_equal(one[i].n_tokens, two[i].n_tokens);
+    }
+    lftf_model_free(m);
+}
+
 static void test_loglikelihood_errors(void **state)
 {
     (void)state;
@@ -480,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_generate_random),
         cmocka_unit_test(test_loglikelihood_vs_forward),
         cmocka_unit_test(test_loglikelihood_without_cache),
+        cmocka_unit_test(test_loglikelihood_two_threads),
         cmocka_unit_test(test_loglikelihood_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

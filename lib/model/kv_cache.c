@@ -11,7 +11,13 @@
  * Rows carry their own positions: every step appends T slots to every row,
  * a row with fewer new tokens gets padding slots that no query sees (kpos -1).
  * The additive mask is built on the host per step from the slot positions
- * (causal, with the config's sliding window). */
+ * (causal, with the config's sliding window).
+ *
+ * A tree step (lftf__kv_forward_tree) runs in one row a shared prefix and
+ * several branches after it: each token has its own position and branch,
+ * and sees the earlier positions of the prefix (branch 0) and of its own
+ * branch only, so that every branch computes what it would as its own
+ * sequence after its own copy of the prefix. */
 #include "model/model_internal.h"
 
 #include "common/error.h"
@@ -166,25 +172,56 @@ static void kv_step_free(kv_step *st)
     free(st->mask);
 }
 
+/* A tree step's per-token positions and branches (lftf__kv_forward_tree);
+ * NULL in a plain step, where row b's tokens take positions len[b], ... */
+typedef struct kv_tree {
+    const int64_t *const *pos;
+    const int32_t *const *branch;
+} kv_tree;
+
+/* Position and branch of new token j of row b (j < lens[b]). */
+static void kv_token_at(const lftf_kv_cache *c, const kv_tree *tree, int64_t b, int64_t j,
+                        int64_t *pos, int32_t *branch)
+{
+    *pos = tree ? tree->pos[b][j] : c->len[b] + j;
+    *branch = tree ? tree->branch[b][j] : 0;
+}
+
+/* Checks row b's new tokens: ids in the vocabulary, positions below
+ * max_position_embeddings. */
+static int kv_check_row(const lftf_model *m, const lftf_kv_cache *c, const kv_tree *tree,
+                        const int32_t *ids, size_t len, int64_t b)
+{
+    int64_t maxp = m->cfg.max_position_embeddings, last = -1, pos;
+    int32_t branch;
+    if (len == 0)
+        return lftf__err(LFTF_E_EMPTY, "kv_forward: row %lld has no new tokens", (long long)b);
+    for (size_t j = 0; j < len; j++) {
+        kv_token_at(c, tree, b, (int64_t)j, &pos, &branch);
+        if (pos > last)
+            last = pos;
+    }
+    if (last + 1 > maxp)
+        return lftf__err(LFTF_E_RANGE,
+                         "sequence %lld would be %lld tokens long, longer than the model's "
+                         "max_position_embeddings (%lld)",
+                         (long long)b, (long long)(last + 1), (long long)maxp);
+    for (size_t j = 0; j < len; j++)
+        if (ids[j] < 0 || ids[j] >= m->cfg.vocab_size)
+            return lftf__err(LFTF_E_RANGE,
+                             "sequence %lld: token id %d is outside the vocabulary "
+                             "(vocab_size %d)", (long long)b, (int)ids[j], m->cfg.vocab_size);
+    return LFTF_OK;
+}
+
 static int kv_step_plan(const lftf_model *m, const lftf_kv_cache *c, const int32_t *const *ids,
-                        const size_t *lens, kv_step *st)
+                        const size_t *lens, const kv_tree *tree, kv_step *st)
 {
     const int64_t B = c->B, S = c->S;
-    int64_t T = 0, maxp = m->cfg.max_position_embeddings;
+    int64_t T = 0;
     memset(st, 0, sizeof *st);
     for (int64_t b = 0; b < B; b++) {
-        if (lens[b] == 0)
-            return lftf__err(LFTF_E_EMPTY, "kv_forward: row %lld has no new tokens", (long long)b);
-        if (c->len[b] + (int64_t)lens[b] > maxp)
-            return lftf__err(LFTF_E_RANGE,
-                             "sequence %lld would be %lld tokens long, longer than the model's "
-                             "max_position_embeddings (%lld)",
-                             (long long)b, (long long)(c->len[b] + (int64_t)lens[b]), (long long)maxp);
-        for (size_t j = 0; j < lens[b]; j++)
-            if (ids[b][j] < 0 || ids[b][j] >= m->cfg.vocab_size)
-                return lftf__err(LFTF_E_RANGE,
-                                 "sequence %lld: token id %d is outside the vocabulary "
-                                 "(vocab_size %d)", (long long)b, (int)ids[b][j], m->cfg.vocab_size);
+        LFTF_TRY(kv_check_row(m, c, tree, ids[b], lens[b], b));
         if ((int64_t)lens[b] > T)
             T = (int64_t)lens[b];
     }
@@ -196,30 +233,40 @@ static int kv_step_plan(const lftf_model *m, const lftf_kv_cache *c, const int32
     st->qpos = malloc((size_t)(B * T) * sizeof *st->qpos);
     st->new_kpos = malloc((size_t)(B * T) * sizeof *st->new_kpos);
     st->mask = malloc((size_t)(B * T * K) * sizeof *st->mask);
-    if (!st->ids || !st->qpos || !st->new_kpos || !st->mask) {
+    /* the new slots' branches (cached slots are all of branch 0) */
+    int32_t *kb = calloc((size_t)(B * T), sizeof *kb);
+    if (!st->ids || !st->qpos || !st->new_kpos || !st->mask || !kb) {
+        free(kb);
         kv_step_free(st);
         return lftf__oom("kv step");
     }
     int64_t W = kv_window(m) > 0 ? kv_window(m) : INT64_MAX;
     for (int64_t b = 0; b < B; b++) {
-        int64_t n = (int64_t)lens[b];
+        int64_t n = (int64_t)lens[b], pos;
+        int32_t branch;
         for (int64_t j = 0; j < T; j++) {
             int real = j < n;
+            kv_token_at(c, tree, b, real ? j : n - 1, &pos, &branch);
             st->ids[b * T + j] = real ? ids[b][j] : 0;
-            st->qpos[b * T + j] = c->len[b] + (real ? j : n - 1);
-            st->new_kpos[b * T + j] = real ? c->len[b] + j : -1;
-            if (st->qpos[b * T + j] + 1 > st->max_pos)
-                st->max_pos = st->qpos[b * T + j] + 1;
+            st->qpos[b * T + j] = pos;
+            st->new_kpos[b * T + j] = real ? pos : -1;
+            kb[b * T + j] = branch;
+            if (pos + 1 > st->max_pos)
+                st->max_pos = pos + 1;
         }
         for (int64_t j = 0; j < T; j++) {
             int64_t qp = st->qpos[b * T + j];
+            int32_t qb = kb[b * T + j];
             float *row = st->mask + (b * T + j) * K;
             for (int64_t s = 0; s < K; s++) {
                 int64_t kp = s < S ? c->kpos[b * S + s] : st->new_kpos[b * T + (s - S)];
-                row[s] = kp >= 0 && kp <= qp && qp - kp < W ? 0.0f : -INFINITY;
+                int32_t br = s < S ? 0 : kb[b * T + (s - S)];
+                int seen = kp >= 0 && kp <= qp && qp - kp < W && (br == 0 || br == qb);
+                row[s] = seen ? 0.0f : -INFINITY;
             }
         }
     }
+    free(kb);
     return LFTF_OK;
 }
 
@@ -294,8 +341,10 @@ done:
     return rc;
 }
 
-int lftf__kv_forward(const lftf_model *m, lftf_kv_cache *c, const int32_t *const *ids,
-                     const size_t *lens, lt_tensor **H_L)
+/* lftf__kv_forward, with the tokens' positions and branches from tree when
+ * not NULL. */
+static int kv_run(const lftf_model *m, lftf_kv_cache *c, const int32_t *const *ids,
+                  const size_t *lens, const kv_tree *tree, lt_tensor **H_L)
 {
     kv_step st;
     lftf_scratch s = {0};
@@ -308,7 +357,7 @@ int lftf__kv_forward(const lftf_model *m, lftf_kv_cache *c, const int32_t *const
         return lftf__err(LFTF_E_INVALID_ARG, "kv_forward: NULL argument");
     *H_L = NULL;
     L = m->cfg.num_hidden_layers;
-    LFTF_TRY(kv_step_plan(m, c, ids, lens, &st));
+    LFTF_TRY(kv_step_plan(m, c, ids, lens, tree, &st));
     const int64_t B = st.B, T = st.T, K = st.S + st.T;
     nk = calloc((size_t)L, sizeof *nk);
     nv = calloc((size_t)L, sizeof *nv);
@@ -379,5 +428,28 @@ done:
     free(nk);
     free(nv);
     free(kpos);
+    return rc;
+}
+
+int lftf__kv_forward(const lftf_model *m, lftf_kv_cache *c, const int32_t *const *ids,
+                     const size_t *lens, lt_tensor **H_L)
+{
+    return kv_run(m, c, ids, lens, NULL, H_L);
+}
+
+int lftf__kv_forward_tree(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
+                          const int64_t *const *pos, const int32_t *const *branch, size_t B,
+                          lt_tensor **H_L)
+{
+    lftf_kv_cache *c = NULL;
+    kv_tree tree = {pos, branch};
+    if (!m || !ids || !lens || !pos || !branch || !H_L)
+        return lftf__err(LFTF_E_INVALID_ARG, "kv_forward_tree: NULL argument");
+    *H_L = NULL;
+    /* a scratch cache: the step's slots would need their branches to serve
+     * a later step, so none follows */
+    LFTF_TRY(lftf__kv_cache_create(m, B, &c));
+    int rc = kv_run(m, c, ids, lens, &tree, H_L);
+    lftf__kv_cache_free(c);
     return rc;
 }

@@ -14,27 +14,36 @@
  *    truncated.
  *
  * The engine works on token requests (context ids, continuation ids).
- * Requests with the same context ids form a group; groups are run longest
- * context first, up to batch_size contexts of similar lengths per forward
- * pass.  The log-probs after a context's last token score the first token of
- * each of its continuations.  When a batch has continuations of more than one
- * token, its contexts run through the key/value-cached forward (kv_cache.c)
- * and those continuations then run their remaining tokens after a copy of
- * their context's cached keys/values; otherwise the plain forward serves
- * (the last block only at the last positions).  Either way a context is
- * computed once whatever its number of continuations.  When the model
- * streams blocks under a memory budget, the same batches run block after
- * block instead (run_streamed, ll_block_major.c). */
+ * Requests with the same context ids form a group.  The log-probs after a
+ * context's last token score the first token of each of its continuations.
+ * A group runs as a row (or, with a short context and many continuations,
+ * several): its context, then each of its longer continuations but their
+ * last token, in branches that see the context and themselves only; rows
+ * run longest first, up to batch_size rows of similar lengths per forward
+ * pass, with the key/value-cached forward's tree step (kv_cache.c): one
+ * pass computes the contexts and all their continuations (run_rows).  A
+ * batch of one-token continuations only runs the plain forward (the last
+ * block only at the last positions).  A group of a long context and more
+ * continuations than a row takes runs as before the rows existed
+ * (run_groups): its context once through the cached forward, then its
+ * continuations after copies of the context's keys/values, batch_size at a
+ * time.  Either way a context is computed once per row whatever its number
+ * of continuations.  When the model streams blocks under a memory budget,
+ * the same work units run block after block instead (run_streamed,
+ * ll_block_major.c). */
 #include "model/model_internal.h"
 
 #include "common/error.h"
 #include "model/ll_block_major.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 
 int lftf_ll_params_init(lftf_ll_params *params)
 {
@@ -679,6 +688,406 @@ static void mark_other_shard(ll_engine *e, size_t ri)
     e->results[ri] = (lftf_ll_result){NAN, 0, 0, 0};
 }
 
+/* ---- rows: each context with its continuations after it ------------------------ */
+
+/* The plan's rows: a row holds a group's context and, after it, the
+ * continuations of some of its requests but their last token, each in a
+ * branch of its own.  With the cache, a batch of rows runs in one forward
+ * pass (lftf__kv_forward_tree) that computes the contexts and all their
+ * continuations at once, in matrix products of hundreds of rows, where a
+ * context pass followed by continuation sub-batches (16 continuations of a
+ * few tokens: ~64 rows) leaves the BLAS packing each weight matrix for a
+ * few rows of work (measured on SmolLM2-135M, one thread: 30-60 GFLOP/s
+ * at <= 128 rows, 120 above 256).  A row takes at most batch_size longer
+ * continuations and LL_ROW_BRANCH_TOKENS branch tokens (the attention is
+ * T x T per row); a group that needs more rows repeats its context in each
+ * when that is at most LL_ROW_REPEAT_CTX tokens, else it runs as before
+ * (run_groups: its context once).  A batch holds at most one row of a group,
+ * so that the rows of one context's many continuations (CrowS-Pairs: every
+ * sentence after BOS) are work units of their own (sharding). */
+#define LL_ROW_BRANCH_TOKENS 256
+#define LL_ROW_REPEAT_CTX 64
+
+typedef struct ll_row {
+    size_t group;               /* its group's first request in order */
+    size_t first, count;        /* requests order[first .. first + count - 1] */
+    size_t n_ctx;               /* their context's tokens */
+    size_t len;                 /* context + every continuation but its last token */
+    size_t index;               /* creation order (a stable sort) */
+    size_t batch;               /* its batch (plan_batches) */
+} ll_row;
+
+static int cmp_row_len(const void *pa, const void *pb)
+{
+    const ll_row *a = pa, *b = pb;
+    if (a->len != b->len)
+        return a->len > b->len ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* Branch tokens of request ri: its continuation but the last token. */
+static size_t branch_tokens(const ll_engine *e, size_t ri)
+{
+    return e->reqs[ri].n_cont - 1;
+}
+
+/* 1 if group g runs as rows: in one row, or in several with a short
+ * context. */
+static int group_as_rows(const ll_engine *e, const size_t *order, const ll_group *g)
+{
+    size_t total = 0, multi = 0;
+    for (size_t j = 0; j < g->count; j++) {
+        total += branch_tokens(e, order[g->first + j]);
+        multi += branch_tokens(e, order[g->first + j]) > 0;
+    }
+    return (total <= LL_ROW_BRANCH_TOKENS && multi <= e->batch_size) ||
+           g->n_ctx <= LL_ROW_REPEAT_CTX;
+}
+
+/* Appends group g's rows to rows[*n]: requests in order, a new row when the
+ * next continuation would take the row past batch_size continuations or
+ * LL_ROW_BRANCH_TOKENS branch tokens. */
+static void plan_group_rows(const ll_engine *e, const size_t *order, const ll_group *g,
+                            ll_row *rows, size_t *n)
+{
+    ll_row *r = &rows[(*n)++];
+    size_t multi = 0;
+    *r = (ll_row){g->first, g->first, 0, g->n_ctx, g->n_ctx, *n - 1, 0};
+    for (size_t j = 0; j < g->count; j++) {
+        size_t t = branch_tokens(e, order[g->first + j]), have = r->len - g->n_ctx;
+        if (t > 0 && have > 0 && (have + t > LL_ROW_BRANCH_TOKENS || multi == e->batch_size)) {
+            r = &rows[(*n)++];
+            *r = (ll_row){g->first, g->first + j, 0, g->n_ctx, g->n_ctx, *n - 1, 0};
+            multi = 0;
+        }
+        r->count++;
+        r->len += t;
+        multi += t > 0;
+    }
+}
+
+/* 1 if rows[0..n-1] hold a row of `group`. */
+static int rows_have_group(const ll_row *rows, size_t n, size_t group)
+{
+    for (size_t b = 0; b < n; b++)
+        if (rows[b].group == group)
+            return 1;
+    return 0;
+}
+
+/* Puts the rows (longest first) in batches, each batch's rows together: a
+ * batch takes the longest row left, then the next rows left of other
+ * groups, up to batch_size rows and none shorter than 3/4 of its first (as
+ * batch_groups), passing over at most batch_size rows of its groups. */
+static int plan_batches(ll_row *rows, size_t n, size_t batch_size)
+{
+    ll_row *out = malloc((n ? n : 1) * sizeof *out);
+    unsigned char *used = calloc(n ? n : 1, 1);
+    if (!out || !used) {
+        free(out);
+        free(used);
+        return lftf__oom("batches");
+    }
+    for (size_t k = 0, batch = 0, first = 0; k < n; batch++) {
+        while (used[first])
+            first++;
+        size_t b0 = k, passed = 0;
+        for (size_t i = first; i < n && k - b0 < batch_size && passed <= batch_size; i++) {
+            if (used[i])
+                continue;
+            if (4 * rows[i].len < 3 * rows[first].len)
+                break;
+            if (rows_have_group(out + b0, k - b0, rows[i].group)) {
+                passed++;
+                continue;
+            }
+            used[i] = 1;
+            out[k] = rows[i];
+            out[k++].batch = batch;
+        }
+    }
+    memcpy(rows, out, n * sizeof *rows);
+    free(out);
+    free(used);
+    return LFTF_OK;
+}
+
+/* The rows of the batch that starts at row r0. */
+static size_t batch_rows(const ll_row *rows, size_t n, size_t r0)
+{
+    size_t nb = 1;
+    while (r0 + nb < n && rows[r0 + nb].batch == rows[r0].batch)
+        nb++;
+    return nb;
+}
+
+/* The plan: the rows of the groups that run as rows, longest first, in
+ * *rows (malloc'd); the other groups moved to groups[0..*n_rest-1] in their
+ * order (run_groups). */
+static int plan_rows(const ll_engine *e, const size_t *order, ll_group *groups, size_t ng,
+                     ll_row **rows, size_t *n_rows, size_t *n_rest)
+{
+    size_t max_rows = 0, rest = 0;
+    for (size_t k = 0; k < ng; k++)
+        max_rows += groups[k].count; /* at most one row per request */
+    *n_rows = 0;
+    if (!(*rows = malloc((max_rows ? max_rows : 1) * sizeof **rows)))
+        return lftf__oom("batches");
+    for (size_t k = 0; k < ng; k++) {
+        if (group_as_rows(e, order, &groups[k]))
+            plan_group_rows(e, order, &groups[k], *rows, n_rows);
+        else
+            groups[rest++] = groups[k];
+    }
+    qsort(*rows, *n_rows, sizeof **rows, cmp_row_len);
+    *n_rest = rest;
+    return plan_batches(*rows, *n_rows, e->batch_size);
+}
+
+/* The batch's token layout for lftf__kv_forward_tree and its predictions:
+ * lp row k of the forward's log-probs is flat position at[k] of H [B, T, D];
+ * prediction q is token ptok[q] of request preq[q] from lp row prow[q];
+ * ctx_lp[b]: the lp row after row b's context. */
+typedef struct ll_tree_batch {
+    size_t B, T;
+    int32_t **ids, **branch;
+    int64_t **pos;
+    size_t *lens;
+    int64_t *at, *prow, *ctx_lp;
+    int32_t *ptok;
+    size_t *preq;
+    size_t n_lp, np, n_branch;
+} ll_tree_batch;
+
+static void tree_batch_free(ll_tree_batch *t)
+{
+    for (size_t b = 0; b < t->B; b++) {
+        free(t->ids ? t->ids[b] : NULL);
+        free(t->branch ? t->branch[b] : NULL);
+        free(t->pos ? t->pos[b] : NULL);
+    }
+    free(t->ids);
+    free(t->branch);
+    free(t->pos);
+    free(t->lens);
+    free(t->at);
+    free(t->prow);
+    free(t->ctx_lp);
+    free(t->ptok);
+    free(t->preq);
+}
+
+/* Row b's tokens: the context (branch 0, positions 0..n_ctx-1), then each
+ * longer continuation but its last token (branch 1, 2, ..., positions from
+ * n_ctx); its lp rows and predictions appended to t. */
+static void tree_fill_row(const ll_engine *e, const size_t *order, const ll_row *row, size_t b,
+                          ll_tree_batch *t)
+{
+    size_t n_ctx = row->n_ctx, k = n_ctx;
+    memcpy(t->ids[b], req_ctx(&e->reqs[order[row->first]]), n_ctx * sizeof(int32_t));
+    for (size_t j = 0; j < n_ctx; j++) {
+        t->pos[b][j] = (int64_t)j;
+        t->branch[b][j] = 0;
+    }
+    t->ctx_lp[b] = (int64_t)t->n_lp;
+    t->at[t->n_lp++] = (int64_t)(b * t->T + n_ctx - 1);
+    for (size_t j = 0; j < row->count; j++) {
+        size_t ri = order[row->first + j];
+        const tok_req *r = &e->reqs[ri];
+        const int32_t *cont = req_cont(r);
+        for (size_t x = 0; x < r->n_cont; x++) {
+            /* token x is predicted after the context (x == 0) or after
+             * continuation token x - 1: the last lp row appended */
+            t->prow[t->np] = x == 0 ? t->ctx_lp[b] : (int64_t)t->n_lp - 1;
+            t->ptok[t->np] = cont[x];
+            t->preq[t->np++] = ri;
+            if (x + 1 < r->n_cont) {
+                t->ids[b][k + x] = cont[x];
+                t->pos[b][k + x] = (int64_t)(n_ctx + x);
+                t->branch[b][k + x] = (int32_t)(j + 1);
+                t->at[t->n_lp++] = (int64_t)(b * t->T + k + x);
+            }
+        }
+        k += r->n_cont - 1;
+    }
+    t->lens[b] = k;
+    t->n_branch += k - n_ctx;
+}
+
+static int tree_batch_plan(const ll_engine *e, const size_t *order, const ll_row *rows, size_t B,
+                           ll_tree_batch *t)
+{
+    size_t n_lp = 0, np = 0;
+    memset(t, 0, sizeof *t);
+    t->B = B;
+    t->T = rows[0].len; /* the longest row first */
+    for (size_t b = 0; b < B; b++) {
+        n_lp += rows[b].len - rows[b].n_ctx + 1;
+        for (size_t j = 0; j < rows[b].count; j++)
+            np += e->reqs[order[rows[b].first + j]].n_cont;
+    }
+    t->ids = calloc(B, sizeof *t->ids);
+    t->branch = calloc(B, sizeof *t->branch);
+    t->pos = calloc(B, sizeof *t->pos);
+    t->lens = calloc(B, sizeof *t->lens);
+    t->ctx_lp = calloc(B, sizeof *t->ctx_lp);
+    t->at = calloc(n_lp, sizeof *t->at);
+    t->prow = calloc(np, sizeof *t->prow);
+    t->ptok = calloc(np, sizeof *t->ptok);
+    t->preq = calloc(np, sizeof *t->preq);
+    if (!t->ids || !t->branch || !t->pos || !t->lens || !t->ctx_lp || !t->at || !t->prow ||
+        !t->ptok || !t->preq)
+        return lftf__oom("batch");
+    for (size_t b = 0; b < B; b++) {
+        size_t len = rows[b].len;
+        t->ids[b] = malloc(len * sizeof **t->ids);
+        t->branch[b] = malloc(len * sizeof **t->branch);
+        t->pos[b] = malloc(len * sizeof **t->pos);
+        if (!t->ids[b] || !t->branch[b] || !t->pos[b])
+            return lftf__oom("batch");
+        tree_fill_row(e, order, &rows[b], b, t);
+    }
+    return LFTF_OK;
+}
+
+/* e->next of the rows' requests: the argmax after their row's context
+ * (lp_argmax of lp row ctx_lp[b]), where the context ids are the context's
+ * own encoding (store_next). */
+static void rows_store_next(ll_engine *e, const size_t *order, const ll_row *rows, size_t B,
+                            const int64_t *ctx_lp, const int64_t *lp_argmax)
+{
+    for (size_t b = 0; b < B; b++)
+        for (size_t j = 0; j < rows[b].count; j++) {
+            size_t ri = order[rows[b].first + j];
+            if (e->reqs[ri].ctx_alone && !e->reqs[ri].truncated)
+                e->next[ri] = (int32_t)lp_argmax[ctx_lp[b]];
+        }
+}
+
+/* The rows rows[0..B-1] in one cached forward pass, scored into e->results.
+ * A batch of one-token continuations only runs the plain forward (the last
+ * block at the contexts' last positions only). */
+static int run_rows_cached(ll_engine *e, const size_t *order, const ll_row *rows, size_t B)
+{
+    const lftf_model *m = e->m;
+    ll_tree_batch t;
+    lt_tensor *H = NULL, *idx = NULL, *lp = NULL;
+    int64_t *amax = NULL, n_lp;
+    int rc = tree_batch_plan(e, order, rows, B, &t);
+    if (rc != LFTF_OK)
+        goto done;
+    n_lp = (int64_t)t.n_lp;
+    if (!(amax = malloc(t.n_lp * sizeof *amax))) {
+        rc = lftf__oom("batch");
+        goto done;
+    }
+    if (t.n_branch == 0)
+        rc = last_logprobs_plain(m, (const int32_t *const *)t.ids, t.lens, B, &lp);
+    else if (!(rc = lftf__kv_forward_tree(m, (const int32_t *const *)t.ids, t.lens,
+                                           (const int64_t *const *)t.pos,
+                                           (const int32_t *const *)t.branch, B, &H)) &&
+             !(rc = lt_from_host(t.at, LT_I64, &n_lp, 1, LT_I64, m->device, &idx)))
+        rc = lftf__model_logprobs_at(m, H, idx, &lp);
+    if (rc == LFTF_OK)
+        rc = score_rows(e, lp, t.prow, t.ptok, t.preq, t.np, amax);
+    if (rc == LFTF_OK && e->next)
+        rows_store_next(e, order, rows, B, t.ctx_lp, amax);
+done:
+    tree_batch_free(&t);
+    free(amax);
+    lt_free(H);
+    lt_free(idx);
+    lt_free(lp);
+    return rc;
+}
+
+static size_t rows_requests(const ll_row *rows, size_t B)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < B; b++)
+        n += rows[b].count;
+    return n;
+}
+
+/* The longer continuations reqs[0..nb-1] scored whole (score_without_cache):
+ * every token of each from its own sequence. */
+static int score_multi_plain(ll_engine *e, const size_t *reqs, size_t nb)
+{
+    size_t np = 0, k = 0;
+    for (size_t b = 0; b < nb; b++)
+        np += e->reqs[reqs[b]].n_cont;
+    int64_t *prow = calloc(np, sizeof *prow);
+    int32_t *ptok = calloc(np, sizeof *ptok);
+    size_t *preq = calloc(np, sizeof *preq);
+    int rc = prow && ptok && preq ? LFTF_OK : lftf__oom("batch");
+    for (size_t b = 0; b < nb && rc == LFTF_OK; b++) {
+        const tok_req *r = &e->reqs[reqs[b]];
+        for (size_t j = 0; j < r->n_cont; j++, k++) {
+            prow[k] = (int64_t)k;
+            ptok[k] = req_cont(r)[j];
+            preq[k] = reqs[b];
+        }
+    }
+    if (rc == LFTF_OK)
+        rc = score_without_cache(e, reqs, nb, prow, ptok, preq, np);
+    free(prow);
+    free(ptok);
+    free(preq);
+    return rc;
+}
+
+/* Without the cache: the rows' contexts through the plain forward (their
+ * one-token continuations, and e->next), then each longer continuation as
+ * its own sequence (score_without_cache), batch_size at a time. */
+static int run_rows_plain(ll_engine *e, const size_t *order, const ll_row *rows, size_t B)
+{
+    size_t n_single = 0, n_multi = 0, q = 0;
+    for (size_t b = 0; b < B; b++)
+        for (size_t j = 0; j < rows[b].count; j++)
+            n_single += e->reqs[order[rows[b].first + j]].n_cont == 1;
+    const int32_t **ids = calloc(B, sizeof *ids);
+    size_t *lens = calloc(B, sizeof *lens), *req = calloc(n_single + 1, sizeof *req),
+           *multi = calloc(rows_requests(rows, B) + 1, sizeof *multi);
+    int64_t *row = calloc(n_single + 1, sizeof *row), *amax = calloc(B, sizeof *amax),
+            *ctx_lp = calloc(B, sizeof *ctx_lp);
+    int32_t *tok = calloc(n_single + 1, sizeof *tok);
+    lt_tensor *lp = NULL;
+    int rc = ids && lens && req && multi && row && amax && ctx_lp && tok ? LFTF_OK
+                                                                       : lftf__oom("batch");
+    for (size_t b = 0; b < B && rc == LFTF_OK; b++) {
+        ids[b] = req_ctx(&e->reqs[order[rows[b].first]]);
+        lens[b] = rows[b].n_ctx;
+        ctx_lp[b] = (int64_t)b;
+        for (size_t j = 0; j < rows[b].count; j++) {
+            size_t ri = order[rows[b].first + j];
+            if (e->reqs[ri].n_cont > 1) {
+                multi[n_multi++] = ri;
+                continue;
+            }
+            row[q] = (int64_t)b;
+            tok[q] = req_cont(&e->reqs[ri])[0];
+            req[q++] = ri;
+        }
+    }
+    if (rc == LFTF_OK && (q > 0 || e->next) &&
+        !(rc = last_logprobs_plain(e->m, ids, lens, B, &lp)) &&
+        !(rc = score_rows(e, lp, row, tok, req, q, amax)) && e->next)
+        rows_store_next(e, order, rows, B, ctx_lp, amax);
+    for (size_t s0 = 0; s0 < n_multi && rc == LFTF_OK; s0 += e->batch_size)
+        rc = score_multi_plain(e, multi + s0,
+                               n_multi - s0 < e->batch_size ? n_multi - s0 : e->batch_size);
+    free(ids);
+    free(lens);
+    free(req);
+    free(multi);
+    free(row);
+    free(amax);
+    free(ctx_lp);
+    free(tok);
+    lt_free(lp);
+    return rc;
+}
+
 /* ---- under a memory budget: block after block (ll_block_major.c) ---------------- */
 
 static int score_streamed(void *user, const lt_tensor *lp, const int64_t *row, const int32_t *tok,
@@ -695,36 +1104,106 @@ static void add_reads(const ll_engine *e, size_t ri, size_t seq, lftf_ll_read *r
         reads[(*n_rd)++] = (lftf_ll_read){seq, r->n_ctx - 1 + t, req_cont(r)[t], ri};
 }
 
-/* The engine's batches as sequences for lftf__ll_run_block_major, in the
- * work units of run_groups: per batch one forward batch of its contexts
+/* The sequences of a streamed plan (lftf_ll_seq_plan) as they are built. */
+typedef struct ll_seqs {
+    const int32_t **ids;
+    size_t *lens, *first, *reqs_in;
+    lftf_ll_read *reads;
+    size_t n_seqs, n_batches, n_rd, in_batch;
+} ll_seqs;
+
+/* A new sequence; a new forward batch first when `fresh` or the current one
+ * holds batch_size sequences.  Returns its index, its batch in *batch. */
+static size_t seqs_add(ll_seqs *q, const int32_t *ids, size_t len, size_t batch_size, int fresh,
+                       size_t *batch)
+{
+    if (fresh || q->in_batch == batch_size) {
+        q->first[q->n_batches++] = q->n_seqs;
+        q->in_batch = 0;
+    }
+    q->in_batch++;
+    q->ids[q->n_seqs] = ids;
+    q->lens[q->n_seqs] = len;
+    *batch = q->n_batches - 1;
+    return q->n_seqs++;
+}
+
+/* The plan's rows as sequences, in the work units of the resident path (one
+ * per batch of rows): per row its context (read by its one-token
+ * continuations) and each longer continuation as context +
+ * continuation[:-1], batch_size sequences per forward batch; only this
+ * shard's units.  Returns the units. */
+static size_t stream_rows(ll_engine *e, const size_t *order, const ll_row *rows, size_t n_rows,
+                          ll_seqs *q)
+{
+    size_t u = 0;
+    for (size_t r0 = 0, nb; r0 < n_rows; r0 += nb, u++) {
+        nb = batch_rows(rows, n_rows, r0);
+        const int own = unit_in_shard(e, u);
+        int fresh = 1;
+        for (size_t b = r0; b < r0 + nb; b++)
+            /* pass 0: the one-token continuations (their context's sequence
+             * first: reads go in sequence order), pass 1: the longer ones */
+            for (int pass = 0; pass < 2; pass++)
+                for (size_t j = 0, ctx = SIZE_MAX, ctx_batch = 0; j < rows[b].count; j++) {
+                    size_t ri = order[rows[b].first + j], seq, batch;
+                    const tok_req *r = &e->reqs[ri];
+                    if ((r->n_cont > 1) != pass)
+                        continue;
+                    if (!own) {
+                        mark_other_shard(e, ri);
+                        continue;
+                    }
+                    if (!pass) {
+                        if (ctx == SIZE_MAX)
+                            ctx = seqs_add(q, req_ctx(r), r->n_ctx, e->batch_size, fresh,
+                                           &ctx_batch);
+                        seq = ctx;
+                        batch = ctx_batch;
+                    } else {
+                        seq = seqs_add(q, req_ctx(r), r->n_ctx + r->n_cont - 1, e->batch_size,
+                                       fresh, &batch);
+                    }
+                    fresh = 0;
+                    q->reqs_in[batch]++;
+                    add_reads(e, ri, seq, q->reads, &q->n_rd);
+                }
+    }
+    return u;
+}
+
+/* The engine's plan as sequences for lftf__ll_run_block_major, in the work
+ * units of the resident path: the rows (stream_rows), then the other groups
+ * as run_groups batches them: per batch one forward batch of its contexts
  * (each read at its last position by its one-token continuations), then its
  * longer continuations as context + continuation[:-1] (read at every
  * continuation position), batch_size per forward batch; only this shard's
  * units. */
-static int run_streamed(ll_engine *e, const size_t *order, const ll_group *groups, size_t ng)
+static int run_streamed(ll_engine *e, const size_t *order, const ll_row *rows, size_t n_rows,
+                        const ll_group *groups, size_t ng)
 {
-    size_t max_seqs = e->n + ng + 1, n_reads = 0, n_seqs = 0, n_batches = 0, n_rd = 0;
+    size_t max_seqs = e->n + n_rows + ng + 1, n_reads = 0;
     for (size_t i = 0; i < e->n; i++)
         n_reads += e->reqs[i].n_cont;
-    const int32_t **ids = malloc(max_seqs * sizeof *ids);
-    size_t *lens = malloc(max_seqs * sizeof *lens), *first = malloc((max_seqs + 1) * sizeof *first),
-           *reqs_in = calloc(max_seqs, sizeof *reqs_in);
-    lftf_ll_read *reads = malloc((n_reads ? n_reads : 1) * sizeof *reads);
-    if (!ids || !lens || !first || !reqs_in || !reads) {
-        free(ids);
-        free(lens);
-        free(first);
-        free(reqs_in);
-        free(reads);
+    ll_seqs q = {malloc(max_seqs * sizeof *q.ids), malloc(max_seqs * sizeof *q.lens),
+                 malloc((max_seqs + 1) * sizeof *q.first), calloc(max_seqs, sizeof *q.reqs_in),
+                 malloc((n_reads ? n_reads : 1) * sizeof *q.reads), 0, 0, 0, 0};
+    if (!q.ids || !q.lens || !q.first || !q.reqs_in || !q.reads) {
+        free(q.ids);
+        free(q.lens);
+        free(q.first);
+        free(q.reqs_in);
+        free(q.reads);
         return lftf__oom("log-likelihood sequences");
     }
-    for (size_t g0 = 0, nb, u0 = 0; g0 < ng; g0 += nb) {
+    size_t u0 = stream_rows(e, order, rows, n_rows, &q);
+    for (size_t g0 = 0, nb; g0 < ng; g0 += nb) {
         nb = batch_groups(groups, ng, g0, e->batch_size);
         /* unit u0: the contexts of the one-token continuations */
         const int own_ctx = unit_in_shard(e, u0);
-        size_t ctx_batch = SIZE_MAX;
+        int fresh = 1;
         for (size_t k = g0; k < g0 + nb; k++)
-            for (size_t j = 0, seq = SIZE_MAX; j < groups[k].count; j++) {
+            for (size_t j = 0, seq = SIZE_MAX, batch = 0; j < groups[k].count; j++) {
                 size_t ri = order[groups[k].first + j];
                 const tok_req *r = &e->reqs[ri];
                 if (r->n_cont > 1)
@@ -733,22 +1212,16 @@ static int run_streamed(ll_engine *e, const size_t *order, const ll_group *group
                     mark_other_shard(e, ri);
                     continue;
                 }
-                if (ctx_batch == SIZE_MAX) {
-                    ctx_batch = n_batches;
-                    first[n_batches++] = n_seqs;
-                }
-                if (seq == SIZE_MAX) {
-                    seq = n_seqs++;
-                    ids[seq] = req_ctx(r);
-                    lens[seq] = r->n_ctx;
-                }
-                reqs_in[ctx_batch]++;
-                add_reads(e, ri, seq, reads, &n_rd);
+                if (seq == SIZE_MAX) /* one forward batch for all the contexts */
+                    seq = seqs_add(&q, req_ctx(r), r->n_ctx, SIZE_MAX, fresh, &batch);
+                fresh = 0;
+                q.reqs_in[batch]++;
+                add_reads(e, ri, seq, q.reads, &q.n_rd);
             }
         /* units u0 + 1, ...: the longer continuations, batch_size at a time */
         for (size_t k = g0, m = 0; k < g0 + nb; k++)
             for (size_t j = 0; j < groups[k].count; j++) {
-                size_t ri = order[groups[k].first + j];
+                size_t ri = order[groups[k].first + j], batch;
                 const tok_req *r = &e->reqs[ri];
                 if (r->n_cont == 1)
                     continue;
@@ -757,25 +1230,177 @@ static int run_streamed(ll_engine *e, const size_t *order, const ll_group *group
                     m++;
                     continue;
                 }
-                if (m++ % e->batch_size == 0)
-                    first[n_batches++] = n_seqs;
-                size_t seq = n_seqs++;
-                ids[seq] = req_ctx(r);
-                lens[seq] = r->n_ctx + r->n_cont - 1;
-                reqs_in[n_batches - 1]++;
-                add_reads(e, ri, seq, reads, &n_rd);
+                size_t seq = seqs_add(&q, req_ctx(r), r->n_ctx + r->n_cont - 1, e->batch_size,
+                                      m++ % e->batch_size == 0, &batch);
+                q.reqs_in[batch]++;
+                add_reads(e, ri, seq, q.reads, &q.n_rd);
             }
         u0 += batch_units(e, order, groups + g0, nb);
     }
-    first[n_batches] = n_seqs;
-    lftf_ll_seq_plan plan = {n_seqs, ids, lens, n_batches, first, reqs_in, n_rd, reads,
-                             score_streamed, e, e->stage, e->progress, e->progress_user};
+    q.first[q.n_batches] = q.n_seqs;
+    lftf_ll_seq_plan plan = {q.n_seqs, q.ids, q.lens, q.n_batches, q.first, q.reqs_in, q.n_rd,
+                             q.reads, score_streamed, e, e->stage, e->progress, e->progress_user};
     int rc = lftf__ll_run_block_major(e->m, &plan);
-    free(ids);
-    free(lens);
-    free(first);
-    free(reqs_in);
-    free(reads);
+    free(q.ids);
+    free(q.lens);
+    free(q.first);
+    free(q.reqs_in);
+    free(q.reads);
+    return rc;
+}
+
+static int report_progress(ll_engine *e)
+{
+    if (e->progress && e->progress(e->stage, e->done, e->n, e->progress_user))
+        return lftf__err(LFTF_E_ABORTED, "%s: aborted by the progress callback", e->stage);
+    return LFTF_OK;
+}
+
+/* The plan's work units over the rows (unit u: the batch of rows u),
+ * computed by the calling thread and, on the CPU, by as many threads at once
+ * as the BLAS may use (lt_cpu_workers, at most LL_MAX_THREADS): each takes
+ * the next unit and runs it with one BLAS thread.  One forward pass at a
+ * time leaves the other cores idle while its elementwise ops run on one
+ * thread (libtorch's intra-op pool is one thread beside OpenBLAS's own,
+ * blas_threads.h): a fifth of the work on SmolLM2-135M.  Measured with two
+ * cores; each thread holds one batch's activations, hence the bound (more
+ * cores: one batch at a time, its products on all of them).  Each unit is
+ * computed the same whichever thread runs it. */
+#define LL_MAX_THREADS 4
+
+typedef struct ll_units {
+    ll_engine *e;
+    const size_t *order;
+    const ll_row *rows;
+    const size_t *start;        /* [n + 1]: unit u = rows start[u] .. start[u+1]-1 */
+    size_t n;
+    int cached;
+    atomic_size_t next, done;
+    atomic_int stop, failed;
+    int rc;                     /* the first failed helper's status, its message in msg */
+    char msg[512];
+} ll_units;
+
+static int run_unit(ll_units *w, size_t u)
+{
+    ll_engine *e = w->e;
+    const ll_row *rows = w->rows + w->start[u];
+    size_t nb = w->start[u + 1] - w->start[u];
+    if (!unit_in_shard(e, u)) {
+        for (size_t b = 0; b < nb; b++)
+            for (size_t j = 0; j < rows[b].count; j++)
+                mark_other_shard(e, w->order[rows[b].first + j]);
+        return LFTF_OK;
+    }
+    return w->cached ? run_rows_cached(e, w->order, rows, nb)
+                     : run_rows_plain(e, w->order, rows, nb);
+}
+
+/* Takes units until none is left or another thread stopped; the calling
+ * thread (report != 0) reports progress after each of its units. */
+static int take_units(ll_units *w, int report)
+{
+    int rc = LFTF_OK;
+    while (rc == LFTF_OK && !atomic_load(&w->stop)) {
+        size_t u = atomic_fetch_add(&w->next, 1);
+        if (u >= w->n)
+            break;
+        rc = run_unit(w, u);
+        atomic_fetch_add(&w->done, rows_requests(w->rows + w->start[u], w->start[u + 1] - w->start[u]));
+        if (rc == LFTF_OK && report) {
+            w->e->done = atomic_load(&w->done);
+            rc = report_progress(w->e);
+        }
+    }
+    if (rc != LFTF_OK)
+        atomic_store(&w->stop, 1);
+    return rc;
+}
+
+static int unit_worker(void *arg)
+{
+    ll_units *w = arg;
+    lt_worker_thread_init();
+    int rc = take_units(w, 0);
+    if (rc != LFTF_OK && !atomic_exchange(&w->failed, 1)) {
+        w->rc = rc;
+        snprintf(w->msg, sizeof w->msg, "%s", lftf_last_error());
+    }
+    return 0;
+}
+
+/* The threads to run the units with: more than one only on the CPU, with
+ * every block resident and the cache (whose forward touches no shared
+ * state once the rotary tables are long enough). */
+static int unit_threads(const ll_engine *e, const ll_units *w, size_t max_len)
+{
+    int n = lt_cpu_workers();
+    lt_tensor *c = NULL, *s = NULL;
+    if (n < 2 || n > LL_MAX_THREADS || w->n < 2 || !w->cached || e->m->device.type != LT_CPU)
+        return 1;
+    /* the model's rotary tables grow on demand: grown here, once */
+    int rc = lftf__model_rope_tables(e->m, (int64_t)max_len, &c, &s);
+    lt_free(c);
+    lt_free(s);
+    return rc == LFTF_OK ? n : 1;
+}
+
+/* Starts up to n - 1 helpers (unit_worker) on w; returns how many run. */
+static int start_helpers(ll_units *w, int n, thrd_t *helpers)
+{
+    int started = 0;
+    if (n < 2)
+        return 0;
+    lt_blas_hold_single(1);
+    while (started < n - 1 && thrd_create(&helpers[started], unit_worker, w) == thrd_success)
+        started++;
+    if (!started)
+        lt_blas_hold_single(0);
+    return started;
+}
+
+/* Joins the helpers; a helper's failure becomes the caller's status. */
+static int join_helpers(ll_units *w, thrd_t *helpers, int started, int rc)
+{
+    for (int i = 0; i < started; i++)
+        thrd_join(helpers[i], NULL);
+    if (!started)
+        return rc;
+    lt_blas_hold_single(0);
+    if (rc == LFTF_OK && atomic_load(&w->failed))
+        rc = lftf__err(w->rc, "%s", w->msg);
+    /* the helpers' last units, done after the caller's last report */
+    if (rc == LFTF_OK && w->e->done != atomic_load(&w->done)) {
+        w->e->done = atomic_load(&w->done);
+        rc = report_progress(w->e);
+    }
+    return rc;
+}
+
+/* The plan's rows, this shard's units only; returns the units in *units. */
+static int run_rows(ll_engine *e, const size_t *order, const ll_row *rows, size_t n_rows,
+                    size_t *units)
+{
+    size_t *start = malloc((n_rows + 1) * sizeof *start), n = 0, max_len = 0;
+    if (!start)
+        return lftf__oom("batches");
+    for (size_t r0 = 0; r0 < n_rows; r0 += batch_rows(rows, n_rows, r0))
+        start[n++] = r0;
+    start[n] = n_rows;
+    for (size_t r = 0; r < n_rows; r++)
+        max_len = rows[r].len > max_len ? rows[r].len : max_len;
+    ll_units w = {.e = e, .order = order, .rows = rows, .start = start, .n = n,
+                  .cached = lftf__kv_supported(e->m)};
+    atomic_init(&w.next, 0);
+    atomic_init(&w.done, e->done);
+    atomic_init(&w.stop, 0);
+    atomic_init(&w.failed, 0);
+    thrd_t helpers[LL_MAX_THREADS];
+    int started = start_helpers(&w, unit_threads(e, &w, max_len), helpers);
+    int rc = join_helpers(&w, helpers, started, take_units(&w, 1));
+    e->done = atomic_load(&w.done);
+    free(start);
+    *units = n;
     return rc;
 }
 
@@ -813,20 +1438,31 @@ static int run_engine(ll_engine *e)
     }
     /* longest context first (the harness's order too) */
     qsort(groups, ng, sizeof *groups, cmp_group_len);
+    /* the rows first, then the groups that do not run as rows */
+    ll_row *rows = NULL;
+    size_t n_rows = 0, u_rows = 0;
+    if ((rc = plan_rows(e, order, groups, ng, &rows, &n_rows, &ng)) != LFTF_OK) {
+        free(order);
+        free(groups);
+        return rc;
+    }
     int prev = lt_grad_set_enabled(0);
     const int streamed = e->m->streaming; /* under a memory budget: block after block */
     if (streamed)
-        rc = run_streamed(e, order, groups, ng);
-    for (size_t g0 = 0, nb = 0, u0 = 0; !streamed && g0 < ng && rc == LFTF_OK; g0 += nb) {
+        rc = run_streamed(e, order, rows, n_rows, groups, ng);
+    else
+        rc = run_rows(e, order, rows, n_rows, &u_rows);
+    for (size_t g0 = 0, nb = 0, u0 = u_rows; !streamed && g0 < ng && rc == LFTF_OK; g0 += nb) {
         nb = batch_groups(groups, ng, g0, e->batch_size);
         rc = run_groups(e, order, groups + g0, nb, u0);
         u0 += batch_units(e, order, groups + g0, nb);
         for (size_t k = 0; k < nb; k++)
             e->done += groups[g0 + k].count;
-        if (rc == LFTF_OK && e->progress && e->progress(e->stage, e->done, e->n, e->progress_user))
-            rc = lftf__err(LFTF_E_ABORTED, "%s: aborted by the progress callback", e->stage);
+        if (rc == LFTF_OK)
+            rc = report_progress(e);
     }
     lt_grad_set_enabled(prev);
+    free(rows);
     free(order);
     free(groups);
     return rc;

@@ -430,6 +430,15 @@ int lftf__kv_cache_select(const lftf_kv_cache *src, const int64_t *rows, size_t 
  * max_position_embeddings).  Use lftf__model_logprobs_at on H_L. */
 int lftf__kv_forward(const lftf_model *m, lftf_kv_cache *c, const int32_t *const *ids,
                      const size_t *lens, lt_tensor **H_L);
+/* One cached-forward step without a cache to keep, over rows that each hold
+ * a shared prefix and branches after it: token j of row b has position
+ * pos[b][j] and branch branch[b][j] (0: the prefix) and sees the tokens of
+ * the prefix and of its own branch at positions up to its own (with the
+ * sliding window), as if each branch ran alone after the prefix.  The prefix
+ * takes the first positions.  *H_L [B, T, D] as lftf__kv_forward's. */
+int lftf__kv_forward_tree(const lftf_model *m, const int32_t *const *ids, const size_t *lens,
+                          const int64_t *const *pos, const int32_t *const *branch, size_t B,
+                          lt_tensor **H_L);
 
 /* ---- several devices (lib/model/placement.c) -------------------------------- */
 

@@ -17,6 +17,7 @@ set_fn openblas_set = nullptr;
 bool own_pool = false;               // OpenBLAS runs its own pthreads
 std::atomic<int> max_threads{1}; // for large products
 std::atomic<int> current{-1};    // last value given to OpenBLAS
+std::atomic<int> held{0};        // lt__blas_hold_single: threads of the caller's own
 thread_local double largest_since_backward = 0;
 
 void find_openblas()
@@ -56,7 +57,15 @@ void lt__blas_threads_for(double macs)
         return;
     if (macs > largest_since_backward)
         largest_since_backward = macs;
-    set_threads(macs >= kThreadedMacs ? max_threads.load() : 1);
+    set_threads(macs >= kThreadedMacs && held.load() == 0 ? max_threads.load() : 1);
+}
+
+void lt__blas_hold_single(bool hold)
+{
+    find_openblas();
+    held += hold ? 1 : -1;
+    if (hold && openblas_set)
+        set_threads(1);
 }
 
 void lt__blas_threads_for_backward()

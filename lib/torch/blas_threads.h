@@ -37,5 +37,7 @@ void lt__blas_set_max(int n);
 bool lt__blas_own_threads();
 /* The most BLAS threads a large product gets. */
 int lt__blas_max_threads();
+/* hold != 0: every product on one thread until released (lt_blas_hold_single). */
+void lt__blas_hold_single(bool hold);
 
 #endif

@@ -10,6 +10,8 @@ extern "C" {
 #include "common/error.h"
 }
 
+#include <dlfcn.h>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
@@ -241,6 +243,36 @@ int lt_thread_pools_compete(int *intra, int *blas)
     *intra = lt_get_num_threads();
     *blas = lt__blas_max_threads();
     return lt__blas_own_threads() && *intra > 1 && *blas > 1;
+}
+
+int lt_cpu_workers(void)
+{
+    try {
+        // perf: with libtorch's own intra-op threads the cores are taken
+        return lt__blas_own_threads() && at::get_num_threads() == 1 ? lt__blas_max_threads() : 1;
+    } catch (...) {
+        return 1;
+    }
+}
+
+void lt_blas_hold_single(int hold) { lt__blas_hold_single(hold != 0); }
+
+void lt_worker_thread_init(void)
+{
+    using set_fn = void (*)(int);
+    static const auto omp_set = reinterpret_cast<set_fn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+    try {
+        // a new thread starts from the process's OpenMP default, not the
+        // caller's setting: after libtorch's own first-use setup of this
+        // thread (get_num_threads), its ops run on it alone, as the
+        // caller's do (for this thread only: at::set_num_threads would
+        // change the process's setting)
+        (void)at::get_num_threads();
+        if (omp_set)
+            omp_set(1);
+        c10::GradMode::set_enabled(false);
+    } catch (...) {
+    }
 }
 
 int lt_get_num_threads(void)

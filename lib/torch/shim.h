@@ -64,6 +64,18 @@ int lt_get_num_threads(void);
  * would compete for the cores (lib/torch/blas_threads.h); *intra / *blas get
  * the two counts.  lt_set_num_threads keeps them apart. */
 int lt_thread_pools_compete(int *intra, int *blas);
+/* CPU threads a caller may run independent work on at once, each product on
+ * one BLAS thread (lt_blas_hold_single): OpenBLAS's own threads when it runs
+ * its own pool and libtorch's intra-op pool is a single thread (the cores
+ * would otherwise be busy already), else 1. */
+int lt_cpu_workers(void);
+/* hold != 0: from now on every matrix product runs on one BLAS thread (the
+ * caller runs its own threads at once); 0: the policy of blas_threads.h
+ * again.  Holds nest. */
+void lt_blas_hold_single(int hold);
+/* Prepares a thread the caller started for lt_cpu_workers' work: libtorch's
+ * intra-op ops on it alone, autograd off (both are per thread). */
+void lt_worker_thread_init(void);
 /* Seeds libtorch's generators (CPU and CUDA). */
 int lt_manual_seed(uint64_t seed);
 /* Bytes per element; "float32", "float16", ... */
