@@ -223,6 +223,11 @@ def main(argv):
             if key in rep:
                 slim[key] = {k: v for k, v in rep[key].items() if k != "history"} \
                     if key == "finetune" else rep[key]
+        rows = list(baselines.values()) + list((baselines.get("ablations") or {}).values())
+        for row in rows:  # the general tasks' per-item scores
+            for task in row.get("general") or [] if isinstance(row, dict) else []:
+                if isinstance(task, dict):
+                    task.pop("samples", None)
         with open(out, "w") as f:
             json.dump(slim, f, indent=1)
     print_tables(baselines, tasks)
