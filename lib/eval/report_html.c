@@ -202,12 +202,14 @@ static void table4_section(lftf_buf *b, const json_t *r)
     scores_of(before, vb);
     scores_of(after, va);
     heading(b, "table4", "Gender bias before and after (the paper's Table 4)");
-    lftf__buf_printf(b, "<p class=\"sub\">AFGB-Score on the GenBiasEval %s split (%lld prompts; "
+    /* the split's name comes from the report: escaped like every text of it */
+    lftf__buf_puts(b, "<p class=\"sub\">AFGB-Score on the GenBiasEval ");
+    lftf__xml_text(b, json_is_string(json_object_get(gbe, "split"))
+                          ? json_string_value(json_object_get(gbe, "split"))
+                          : "test");
+    lftf__buf_printf(b, " split (%lld prompts; "
                         "lower is fairer) per scale and over all prompts; UB-Score on "
                         "GenHintEval (%lld prompts; higher is better).</p>\n",
-                     json_is_string(json_object_get(gbe, "split"))
-                         ? json_string_value(json_object_get(gbe, "split"))
-                         : "test",
                      (long long)json_integer_value(json_object_get(gbe, "n")),
                      (long long)json_integer_value(
                          json_object_get(json_object_get(before, "genhinteval"), "n")));
