@@ -493,6 +493,8 @@ static void store_next(ll_engine *e, const size_t *order, const ll_group *g, siz
  * remaining tokens of their multi-token continuations, batch_size rows at a
  * time, after copies of their context's keys/values.  u0: the batch's first
  * work unit (sharding: only this shard's units are computed). */
+static int score_multi_plain(ll_engine *e, const size_t *reqs, size_t nb);
+
 static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size_t ng, size_t u0)
 {
     const lftf_model *m = e->m;
@@ -587,11 +589,15 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
                 mark_other_shard(e, multi[s0 + b]);
             continue;
         }
+        if (!cache) { /* each continuation whole, from its own sequence */
+            rc = score_multi_plain(e, multi + s0, nb);
+            continue;
+        }
         lftf_kv_cache *sub = NULL;
         const int32_t **cids = calloc(nb, sizeof *cids);
         size_t *clen = calloc(nb, sizeof *clen), *zero = calloc(nb, sizeof *zero);
         for (size_t b = 0; b < nb; b++)
-            np += e->reqs[multi[s0 + b]].n_cont - (cache ? 1 : 0);
+            np += e->reqs[multi[s0 + b]].n_cont - 1;
         int64_t *prow = calloc(np, sizeof *prow);
         int32_t *ptok = calloc(np, sizeof *ptok);
         size_t *preq = calloc(np, sizeof *preq);
@@ -602,20 +608,16 @@ static int run_groups(ll_engine *e, const size_t *order, const ll_group *g, size
             const tok_req *r = &e->reqs[multi[s0 + b]];
             cids[b] = req_cont(r);
             clen[b] = r->n_cont - 1; /* the last token is only predicted */
-            for (size_t j = cache ? 1 : 0; j < r->n_cont; j++, k++) {
+            for (size_t j = 1; j < r->n_cont; j++, k++) {
                 prow[k] = (int64_t)k;
                 ptok[k] = req_cont(r)[j];
                 preq[k] = multi[s0 + b];
             }
         }
-        if (rc == LFTF_OK && cache) {
-            if (!(rc = lftf__kv_cache_select(cache, multi_row + s0, nb, &sub)) &&
-                !(rc = lftf__kv_forward(m, sub, cids, clen, &H)) &&
-                !(rc = logprobs_at_rows(m, H, nb, zero, clen, &lp)))
-                rc = score_rows(e, lp, prow, ptok, preq, np, NULL);
-        } else if (rc == LFTF_OK) {
-            rc = score_without_cache(e, multi + s0, nb, prow, ptok, preq, np);
-        }
+        if (rc == LFTF_OK && !(rc = lftf__kv_cache_select(cache, multi_row + s0, nb, &sub)) &&
+            !(rc = lftf__kv_forward(m, sub, cids, clen, &H)) &&
+            !(rc = logprobs_at_rows(m, H, nb, zero, clen, &lp)))
+            rc = score_rows(e, lp, prow, ptok, preq, np, NULL);
         lt_free(H);
         lt_free(lp);
         H = lp = NULL;
